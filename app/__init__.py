@@ -1,0 +1,1 @@
+"""guildshelf: a Discord bot for manga-reading communities, one SQLite file per server."""

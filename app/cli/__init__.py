@@ -1,0 +1,75 @@
+"""The operator command line: `python -m app <group> <command>`.
+
+Each area registers its commands in `register(groups)`; a command is a function
+`(args, settings) -> int` set as the parser's `handler`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from app.config import Settings, load_settings
+from app.errors import BotError, UserFacingError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+GROUPS = {
+    "guild": "one server's database file",
+    "user": "one member's data across every server",
+    "db": "every database file at once",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="guildshelf: the bot and its operator commands.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups = {name: top.add_parser(name, help=help_, description=f"Commands on {help_}.")
+              .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+              for name, help_ in GROUPS.items()}
+    groups[""] = top
+    from app.cli import db, guild  # areas register their commands
+
+    for area in (guild, db, *_optional_areas()):
+        area.register(groups)
+    return parser
+
+
+def _optional_areas() -> list:  # type: ignore[type-arg]
+    """Areas that live in their own modules (bot, rights) and may not exist in every build."""
+    import importlib
+
+    found = []
+    for name in ("app.cli.bot", "app.cli.rights"):
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        print("Interrupted; work done so far is kept, run the command again to resume.", file=sys.stderr)
+        return 130
+    except UserFacingError as error:
+        if args.debug:
+            raise
+        print(error.user_message, file=sys.stderr)
+        return 1
+    except BotError as error:
+        if args.debug:
+            raise
+        print(f"Failed: {error}", file=sys.stderr)
+        return 1

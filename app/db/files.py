@@ -1,0 +1,169 @@
+"""Blocking work on database files: build from the template, open, check, migrate, quarantine.
+
+Everything here runs on a worker thread, never on the event loop.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.db.schema import Schema
+from app.errors import DatabaseQuarantinedError, GuildDatabaseError
+
+log = logging.getLogger(__name__)
+
+SIDE_FILES = ("-wal", "-shm", "-journal")
+_NOT_A_DATABASE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOptions:
+    busy_timeout_ms: int = 5000
+    cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
+
+
+def build_file(path: Path, schema: Schema, identity: int | None) -> None:
+    """Create `path` from the schema's template image, atomically.
+
+    The file is written and stamped under a temporary name, synced, then renamed:
+    a crash at any point leaves either no file or a complete one under `path`.
+    """
+    tmp = path.with_name(f".{path.name}.building-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "xb") as out:
+            out.write(schema.image)
+        if identity is not None:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                # a temporary file needs no journal: on failure it is thrown away whole
+                conn.execute("PRAGMA journal_mode=OFF")
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute(f"UPDATE {schema.meta_table} SET guild_id = ?", (identity,))  # noqa: S608 (fixed identifier)
+            finally:
+                conn.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)  # fails if another process created `path` meanwhile: theirs wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_builds(path: Path) -> None:
+    """Delete leftovers of builds of `path` interrupted by a crash (never any data)."""
+    for stale in path.parent.glob(f".{path.name}.building-*"):
+        stale.unlink(missing_ok=True)
+
+
+def quarantine(path: Path, reason: str) -> Path:
+    """Move `path` and its side files aside under a dated name; never delete them."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.quarantined-{stamp}")
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    path.rename(target)
+    log.warning("quarantined %s as %s: %s", path, target.name, reason)
+    return target
+
+
+def _refuse(path: Path, conn: sqlite3.Connection | None, reason: str, user_message: str) -> None:
+    if conn is not None:
+        conn.close()
+    target = quarantine(path, reason)
+    raise DatabaseQuarantinedError(user_message, quarantined_as=target.name)
+
+
+def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOptions,
+              create: bool) -> tuple[sqlite3.Connection, bool]:
+    """Open (building it first if `create` and missing) a database file; returns (conn, created).
+
+    Raises:
+        DatabaseQuarantinedError: not a database of this schema/identity; moved aside.
+        GuildDatabaseError: missing and not to be created, or written by a newer bot.
+    """
+    created = False
+    if not path.exists():
+        if not create:
+            raise GuildDatabaseError(f"{path.name} does not exist")
+        remove_stale_builds(path)
+        build_file(path, schema, identity)
+        created = True
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=64)
+    try:
+        conn.row_factory = sqlite3.Row
+        _configure(conn, options)
+        version = _check_identity(conn, path, schema, identity)
+        if version < schema.version:
+            migrate(conn, schema)
+        elif version > schema.version:
+            conn.close()
+            raise GuildDatabaseError(
+                f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
+    except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", None) not in _NOT_A_DATABASE:
+            conn.close()
+            raise GuildDatabaseError(f"{path.name} could not be opened: {error}") from error
+        _refuse(path, conn, str(error), "This server's data file was damaged and has been set aside "
+                "for the operator; nothing was deleted.")
+    return conn, created
+
+
+def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode = WAL")  # first read of the header: NOTADB surfaces here
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{int(options.cache_kib)}")
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identity: int | None) -> int:
+    """Return the file's schema version after checking it is the file it claims to be."""
+    meta = schema.meta_table
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (meta,)).fetchone()
+    if has_meta is None:
+        _refuse(path, conn, f"no {meta} table",
+                "This server's data file is not one of ours and has been set aside for the operator.")
+    if identity is not None:
+        row = conn.execute(f"SELECT guild_id FROM {meta}").fetchone()  # noqa: S608
+        recorded = row[0] if row else None
+        if recorded != identity:
+            _refuse(path, conn, f"records guild {recorded}, not {identity}",
+                    "This server's data file belongs to another server and has been set aside "
+                    "for the operator.")
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, schema: Schema) -> int:
+    """Bring the file to the current version in one write transaction; returns the old version."""
+    conn.execute("BEGIN IMMEDIATE")  # the file-wide write lock: one migrator at a time
+    try:
+        before = int(conn.execute("PRAGMA user_version").fetchone()[0])  # re-read under the lock
+        for migration in schema.migrations():
+            if migration.version <= before:
+                continue
+            for statement in migration.statements():
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+        after = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if after != schema.version:
+            raise GuildDatabaseError(f"migrations end at version {after}, the schema is {schema.version}")
+        conn.execute(f"UPDATE {schema.meta_table} SET schema_version = ?", (after,))  # noqa: S608 (fixed identifier)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if before != after:
+        log.info("migrated %s from schema version %d to %d", schema.kind, before, after)
+    return before

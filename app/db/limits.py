@@ -1,0 +1,27 @@
+"""Open-file budget: each open WAL connection holds three descriptors (db, -wal, -shm)."""
+from __future__ import annotations
+
+import resource
+
+from app.errors import ResourceLimitError
+
+FDS_PER_CONNECTION = 3
+HEADROOM = 256  # sockets, logs, the bot-wide file, evicted connections still in use
+
+
+def ensure_fd_budget(max_open: int) -> int:
+    """Make sure `max_open` connections fit under RLIMIT_NOFILE, raising the soft limit if needed.
+
+    Raises:
+        ResourceLimitError: the hard limit is too low; the message names both numbers.
+    """
+    needed = max_open * FDS_PER_CONNECTION + HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return needed
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise ResourceLimitError(
+            f"MAX_OPEN_GUILD_DBS={max_open} needs about {needed} open files, but this process may "
+            f"open at most {hard}: lower MAX_OPEN_GUILD_DBS or raise the limit (ulimit -n).")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return needed

@@ -1,0 +1,331 @@
+"""GuildDatabaseManager: lazily opened per-guild files, a bounded LRU of connections, leases."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cachetools
+
+from app.db import files
+from app.db.connection import BotDb, GuildDb
+from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
+from app.db.limits import ensure_fd_budget
+from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
+from app.db.worker import WorkerPool
+from app.errors import ManagerClosedError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerStats:
+    hits: int
+    misses: int
+    opens: int
+    creates: int
+    evictions: int
+    closes: int
+    open_now: int
+    max_open: int
+
+
+class _Slot:
+    """One open (or opening) connection of a guild and the leases on it."""
+
+    __slots__ = ("closed", "db", "evicted", "guild_id", "leases", "ready")
+
+    def __init__(self, guild_id: int, ready: asyncio.Future[GuildDb]) -> None:
+        self.guild_id = guild_id
+        self.ready = ready
+        self.db: GuildDb | None = None
+        self.leases = 0
+        self.evicted = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+
+class _EvictingLRU(cachetools.LRUCache[int, _Slot]):
+    """cachetools evicts through the synchronous popitem(): mark the slot, close it later."""
+
+    def __init__(self, maxsize: int, manager: GuildDatabaseManager) -> None:
+        super().__init__(maxsize)
+        self._manager = manager
+
+    def popitem(self) -> tuple[int, _Slot]:
+        guild_id, slot = super().popitem()
+        self._manager._retire(slot)
+        return guild_id, slot
+
+
+class Lease:
+    """`async with manager.connect(guild_id) as db`: the connection stays open until released."""
+
+    __slots__ = ("_guild_id", "_manager", "_slot")
+
+    def __init__(self, manager: GuildDatabaseManager, guild_id: int) -> None:
+        self._manager = manager
+        self._guild_id = validate_guild_id(guild_id)
+        self._slot: _Slot | None = None
+
+    async def __aenter__(self) -> GuildDb:
+        self._slot, db = await self._manager._acquire(self._guild_id)
+        return db
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._slot is not None:
+            self._manager._release(self._slot)
+            self._slot = None
+
+
+class GuildDatabaseManager:
+    """Hands out per-guild connections; at most `max_open` stay open, least recently used go first."""
+
+    def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
+                 lifecycle_threads: int = 2, options: files.OpenOptions | None = None,
+                 guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA) -> None:
+        if max_open < 1:
+            raise ValueError("max_open must be at least 1")
+        ensure_fd_budget(max_open)
+        self.root = Path(root)
+        self.max_open = max_open
+        self._options = options or files.OpenOptions()
+        self._guild_schema = guild_schema
+        self._bot_schema = bot_schema
+        self._query_threads = query_threads
+        self._lifecycle_threads = lifecycle_threads
+        self._queries: WorkerPool | None = None
+        self._lifecycle: WorkerPool | None = None
+        self._cache = _EvictingLRU(max_open, self)
+        self._live: dict[int, set[_Slot]] = {}  # every slot not yet closed, cached or not
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._gates: dict[int, asyncio.Event] = {}  # guilds held exclusively (deletion)
+        self._closing: set[asyncio.Task[None]] = set()
+        self._bot: tuple[BotDb, asyncio.Lock] | None = None
+        self._bot_opening: asyncio.Lock | None = None
+        self._closed = False
+        self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
+
+    # -- public surface ----------------------------------------------------
+    def connect(self, guild_id: int) -> Lease:
+        """Lease the guild's connection: `async with manager.connect(guild_id) as db:`.
+
+        Raises:
+            InvalidGuildIdError: `guild_id` is not a guild id (nothing is created).
+            DatabaseQuarantinedError: the guild's file was unusable and was moved aside.
+        """
+        return Lease(self, guild_id)
+
+    @asynccontextmanager
+    async def connect_bot(self) -> AsyncIterator[BotDb]:
+        """The bot-wide file's connection (opened once, kept open until close_all)."""
+        yield await self._bot_db()
+
+    def path_for(self, guild_id: int) -> Path:
+        return self.root / guild_file_name(guild_id)
+
+    @property
+    def bot_path(self) -> Path:
+        return self.root / BOT_FILE_NAME
+
+    def guild_ids_on_disk(self) -> list[int]:
+        """Guilds that have a file; the bot-wide file and anything else in the folder are ignored."""
+        if not self.root.is_dir():
+            return []
+        ids = (guild_id_from_path(p) for p in self.root.iterdir())
+        return sorted(i for i in ids if i is not None)
+
+    def is_open(self, guild_id: int) -> bool:
+        return bool(self._live.get(validate_guild_id(guild_id)))
+
+    def stats(self) -> ManagerStats:
+        return ManagerStats(self._hits, self._misses, self._opens, self._creates, self._evictions,
+                            self._closes, sum(len(s) for s in self._live.values()), self.max_open)
+
+    async def evict(self, guild_id: int) -> None:
+        """Close the guild's connection as soon as it is idle (its file stays)."""
+        slot = self._cache.pop(validate_guild_id(guild_id), None)
+        if slot is not None:
+            self._retire(slot)
+
+    @asynccontextmanager
+    async def exclusive(self, guild_id: int) -> AsyncIterator[Path]:
+        """Hold the guild with no connection open: in-flight work finishes, new work waits.
+
+        For deletion and restore; yields the guild's file path.
+        """
+        guild_id = validate_guild_id(guild_id)
+        while (gate := self._gates.get(guild_id)) is not None:
+            await gate.wait()
+        gate = self._gates[guild_id] = asyncio.Event()
+        try:
+            await self.evict(guild_id)
+            await self._wait_closed(guild_id)
+            yield self.path_for(guild_id)
+        finally:
+            del self._gates[guild_id]
+            gate.set()
+
+    async def close_all(self) -> None:
+        """Refuse new leases, wait for the ones in use, close every connection, stop the threads."""
+        self._closed = True
+        for guild_id in list(self._cache):
+            await self.evict(guild_id)
+        for guild_id in list(self._live):
+            await self._wait_closed(guild_id)
+        while self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
+        if self._bot is not None:
+            bot_db, _ = self._bot
+            self._bot = None
+            await bot_db.barrier()
+            await self._lifecycle_pool().any().submit(bot_db.raw.close)
+        for pool in (self._queries, self._lifecycle):
+            if pool is not None:
+                await pool.stop()
+        self._queries = self._lifecycle = None
+
+    async def __aenter__(self) -> GuildDatabaseManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close_all()
+
+    # -- leases --------------------------------------------------------------
+    async def _acquire(self, guild_id: int) -> tuple[_Slot, GuildDb]:
+        while True:
+            if self._closed:
+                raise ManagerClosedError("the database manager is closed")
+            gate = self._gates.get(guild_id)
+            if gate is not None:
+                await gate.wait()
+                continue
+            slot = self._cache.get(guild_id)
+            if slot is None:
+                self._misses += 1
+                slot = self._open_slot(guild_id)
+            elif slot.db is not None:
+                self._hits += 1
+                slot.leases += 1
+                return slot, slot.db
+            else:
+                self._hits += 1
+            slot.leases += 1
+            try:
+                db = await asyncio.shield(slot.ready)
+            except BaseException:
+                self._release(slot)
+                raise
+            return slot, db
+
+    def _release(self, slot: _Slot) -> None:
+        slot.leases -= 1
+        if slot.evicted and slot.leases == 0:
+            self._close_later(slot)
+
+    def _open_slot(self, guild_id: int) -> _Slot:
+        path = self.path_for(guild_id)
+        opened = self._lifecycle_pool().any().submit(
+            files.open_file, path, self._guild_schema, guild_id, self._options, True)
+        slot = _Slot(guild_id, asyncio.get_running_loop().create_future())
+        self._live.setdefault(guild_id, set()).add(slot)
+        lock = self._locks.get(guild_id)
+        if lock is None:
+            lock = self._locks[guild_id] = asyncio.Lock()
+        opened.add_done_callback(lambda fut: self._opened(slot, path, lock, fut))
+        self._cache[guild_id] = slot  # may retire the least recently used slot
+        return slot
+
+    def _opened(self, slot: _Slot, path: Path, lock: asyncio.Lock,
+                fut: asyncio.Future[tuple[object, bool]]) -> None:
+        error = fut.exception()
+        if error is not None:
+            if self._cache.get(slot.guild_id) is slot:
+                del self._cache[slot.guild_id]
+            self._forget(slot)
+            slot.ready.set_exception(error)
+            slot.ready.exception()  # retrieved: waiters that were cancelled must not warn
+            return
+        conn, created = fut.result()
+        self._opens += 1
+        self._creates += int(created)
+        slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path,  # type: ignore[arg-type]
+                          worker=self._query_pool().for_key(slot.guild_id), lock=lock)
+        slot.ready.set_result(slot.db)
+        if slot.evicted and slot.leases == 0:
+            self._close_later(slot)
+
+    def _retire(self, slot: _Slot) -> None:
+        """Called when a slot leaves the cache: close it now if idle, else at its last release."""
+        if slot.evicted:
+            return
+        slot.evicted = True
+        self._evictions += 1
+        if slot.leases == 0:
+            self._close_later(slot)
+
+    def _close_later(self, slot: _Slot) -> None:
+        if slot.db is None and not slot.ready.done():
+            return  # still opening: _opened closes it
+        task = asyncio.get_running_loop().create_task(self._close(slot))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, slot: _Slot) -> None:
+        db, slot.db = slot.db, None
+        try:
+            if db is not None:
+                await db.barrier()  # calls left behind by cancelled tasks finish first
+                await self._lifecycle_pool().any().submit(db.raw.close)
+                self._closes += 1
+        except Exception:
+            log.exception("closing the database of guild %s failed", slot.guild_id)
+        finally:
+            self._forget(slot)
+
+    def _forget(self, slot: _Slot) -> None:
+        live = self._live.get(slot.guild_id)
+        if live is not None:
+            live.discard(slot)
+            if not live:
+                del self._live[slot.guild_id]
+        if not slot.closed.done():
+            slot.closed.set_result(None)
+
+    async def _wait_closed(self, guild_id: int) -> None:
+        while slots := self._live.get(guild_id):
+            await asyncio.gather(*(asyncio.shield(s.closed) for s in list(slots)))
+
+    # -- bot-wide file and threads -------------------------------------------
+    async def _bot_db(self) -> BotDb:
+        if self._bot is not None:
+            return self._bot[0]
+        if self._closed:
+            raise ManagerClosedError("the database manager is closed")
+        if self._bot_opening is None:
+            self._bot_opening = asyncio.Lock()
+        async with self._bot_opening:
+            if self._bot is None:
+                self.root.mkdir(parents=True, exist_ok=True)
+                conn, _ = await self._lifecycle_pool().any().submit(
+                    files.open_file, self.bot_path, self._bot_schema, None, self._options, True)
+                lock = asyncio.Lock()
+                self._bot = (BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
+                                   lock=lock), lock)
+        return self._bot[0]
+
+    def _query_pool(self) -> WorkerPool:
+        if self._queries is None:
+            self._queries = WorkerPool("guildshelf-sql", self._query_threads)
+        return self._queries
+
+    def _lifecycle_pool(self) -> WorkerPool:
+        if self._lifecycle is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lifecycle = WorkerPool("guildshelf-open", self._lifecycle_threads)
+        return self._lifecycle

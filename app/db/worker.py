@@ -1,0 +1,92 @@
+"""A thread that runs blocking SQLite calls for the event loop, one call at a time.
+
+Guild connections share a few of these instead of one thread each (aiosqlite's
+model): with hundreds of open files, waking one of hundreds of threads per call
+costs more than the call itself. A connection is bound to one worker for its
+life, so its calls run in order, as aiosqlite guarantees.
+"""
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_STOP = object()
+
+
+def _resolve(fut: asyncio.Future[Any], result: Any) -> None:
+    if not fut.done():
+        fut.set_result(result)
+
+
+def _fail(fut: asyncio.Future[Any], error: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(error)
+
+
+class Worker:
+    """One daemon thread draining a queue of (future, function, args)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._stopped: asyncio.Future[None] | None = None
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            fut, fn, args = item
+            try:
+                result = fn(*args)
+            except BaseException as error:  # handed to the awaiting coroutine
+                fut.get_loop().call_soon_threadsafe(_fail, fut, error)
+            else:
+                fut.get_loop().call_soon_threadsafe(_resolve, fut, result)
+        stopped = self._stopped
+        if stopped is not None:
+            stopped.get_loop().call_soon_threadsafe(_resolve, stopped, None)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue `fn(*args)`; the returned future resolves on the caller's loop."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put((fut, fn, args))
+        return fut
+
+    async def stop(self) -> None:
+        """Finish queued calls, then end the thread without blocking the loop."""
+        if not self._thread.is_alive():
+            return
+        self._stopped = asyncio.get_running_loop().create_future()
+        self._queue.put(_STOP)
+        await self._stopped
+        self._thread.join()
+
+
+class WorkerPool:
+    """A fixed set of workers; a key always maps to the same worker."""
+
+    def __init__(self, name: str, size: int) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one thread")
+        self._workers = [Worker(f"{name}-{i}") for i in range(size)]
+        self._next = 0
+
+    def for_key(self, key: int) -> Worker:
+        return self._workers[key % len(self._workers)]
+
+    def any(self) -> Worker:
+        """Round-robin: for work that has no affinity (opening and closing files)."""
+        self._next = (self._next + 1) % len(self._workers)
+        return self._workers[self._next]
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            await worker.stop()

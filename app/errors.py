@@ -1,0 +1,62 @@
+"""The one exception hierarchy of the bot.
+
+`UserFacingError` carries a sentence a Discord user or an operator may read;
+everything else is infrastructure and is never shown verbatim.
+"""
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of every error the bot raises on purpose."""
+
+
+class UserFacingError(BotError):
+    """A problem the person who asked can read and act on."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InvalidInputError(UserFacingError, ValueError):
+    """Input that was refused before anything changed."""
+
+
+class InvalidGuildIdError(InvalidInputError):
+    """A value that is not a Discord guild id (an int snowflake, 0 < id < 2**63)."""
+
+
+class NotFoundError(UserFacingError):
+    """The thing asked for does not exist."""
+
+
+class AlreadyExistsError(UserFacingError):
+    """The thing to create exists already."""
+
+
+class PermissionDeniedError(UserFacingError):
+    """The member lacks a permission the command needs."""
+
+
+class ConfigurationError(UserFacingError):
+    """A setting is missing or unusable; the message names it."""
+
+
+class GuildDatabaseError(BotError):
+    """A guild's (or the bot-wide) database file could not be used."""
+
+
+class DatabaseQuarantinedError(GuildDatabaseError, UserFacingError):
+    """The file was not a usable database of this guild and was moved aside (kept, not deleted)."""
+
+    def __init__(self, user_message: str, *, quarantined_as: str) -> None:
+        super().__init__(user_message)
+        self.quarantined_as = quarantined_as
+
+
+class ResourceLimitError(GuildDatabaseError, UserFacingError):
+    """The process cannot hold the connections it was configured for."""
+
+
+class ManagerClosedError(GuildDatabaseError):
+    """The database manager was closed; no new connection is handed out."""
