@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from app.config import Settings, load_settings
 from app.errors import BotError, UserFacingError
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _optional_areas() -> list:  # type: ignore[type-arg]
+def _optional_areas() -> list[ModuleType]:
     """Areas that live in their own modules (bot, rights) and may not exist in every build."""
     import importlib
 

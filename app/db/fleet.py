@@ -58,8 +58,8 @@ def list_guild_files(root: Path) -> list[GuildFile]:
         guild_id = guild_id_from_path(path)
         if guild_id is None or not path.is_file():
             continue
-        modified = max(path.stat().st_mtime, *(
-            p.stat().st_mtime for p in (path.with_name(path.name + "-wal"),) if p.exists()))
+        wal = path.with_name(path.name + "-wal")
+        modified = max(path.stat().st_mtime, wal.stat().st_mtime if wal.exists() else 0.0)
         found.append(GuildFile(guild_id, path, file_size(path), datetime.fromtimestamp(modified, UTC)))
     return sorted(found, key=lambda f: f.guild_id)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ from app.errors import ManagerClosedError
 
 log = logging.getLogger(__name__)
 
+LIVE_SLACK = 32  # connections allowed beyond max_open while evicted ones finish (see limits.HEADROOM)
+
 
 @dataclass(frozen=True, slots=True)
 class ManagerStats:
@@ -32,6 +35,7 @@ class ManagerStats:
     evictions: int
     closes: int
     open_now: int
+    peak_open: int
     max_open: int
 
 
@@ -106,6 +110,11 @@ class GuildDatabaseManager:
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._gates: dict[int, asyncio.Event] = {}  # guilds held exclusively (deletion)
         self._closing: set[asyncio.Task[None]] = set()
+        # Evicted connections still in use or still closing also hold files: bound them too,
+        # so opens can never outrun closes and exhaust descriptors.
+        self._live_limit = max_open + LIVE_SLACK
+        self._live_total = self._peak_open = 0
+        self._room = asyncio.Event()
         self._bot: tuple[BotDb, asyncio.Lock] | None = None
         self._bot_opening: asyncio.Lock | None = None
         self._closed = False
@@ -145,7 +154,7 @@ class GuildDatabaseManager:
 
     def stats(self) -> ManagerStats:
         return ManagerStats(self._hits, self._misses, self._opens, self._creates, self._evictions,
-                            self._closes, sum(len(s) for s in self._live.values()), self.max_open)
+                            self._closes, self._live_total, self._peak_open, self.max_open)
 
     async def evict(self, guild_id: int) -> None:
         """Close the guild's connection as soon as it is idle (its file stays)."""
@@ -207,6 +216,10 @@ class GuildDatabaseManager:
                 continue
             slot = self._cache.get(guild_id)
             if slot is None:
+                if self._live_total >= self._live_limit:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
                 self._misses += 1
                 slot = self._open_slot(guild_id)
             elif slot.db is not None:
@@ -234,6 +247,8 @@ class GuildDatabaseManager:
             files.open_file, path, self._guild_schema, guild_id, self._options, True)
         slot = _Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
+        self._live_total += 1
+        self._peak_open = max(self._peak_open, self._live_total)
         lock = self._locks.get(guild_id)
         if lock is None:
             lock = self._locks[guild_id] = asyncio.Lock()
@@ -242,7 +257,7 @@ class GuildDatabaseManager:
         return slot
 
     def _opened(self, slot: _Slot, path: Path, lock: asyncio.Lock,
-                fut: asyncio.Future[tuple[object, bool]]) -> None:
+                fut: asyncio.Future[tuple[sqlite3.Connection, bool]]) -> None:
         error = fut.exception()
         if error is not None:
             if self._cache.get(slot.guild_id) is slot:
@@ -254,7 +269,7 @@ class GuildDatabaseManager:
         conn, created = fut.result()
         self._opens += 1
         self._creates += int(created)
-        slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path,  # type: ignore[arg-type]
+        slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path,
                           worker=self._query_pool().for_key(slot.guild_id), lock=lock)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
@@ -290,8 +305,10 @@ class GuildDatabaseManager:
 
     def _forget(self, slot: _Slot) -> None:
         live = self._live.get(slot.guild_id)
-        if live is not None:
+        if live is not None and slot in live:
             live.discard(slot)
+            self._live_total -= 1
+            self._room.set()
             if not live:
                 del self._live[slot.guild_id]
         if not slot.closed.done():

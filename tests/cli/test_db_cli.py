@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.db import GuildDatabaseManager
+from tests.db.helpers import build_v1_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GUILD_DBS_DIR": str(root), "MAX_OPEN_GUILD_DBS": "2"}
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def _make_guilds(root: Path, *guild_ids: int) -> None:
+    async with GuildDatabaseManager(root, max_open=2) as manager:
+        for guild_id in guild_ids:
+            async with manager.connect(guild_id) as db:
+                await db.execute("INSERT INTO users (discord_id, username) VALUES (1, 'aki')")
+        async with manager.connect_bot():
+            pass
+
+
+@pytest.mark.asyncio
+async def test_guild_list_and_info_show_what_is_on_disk(tmp_path: Path) -> None:
+    await _make_guilds(tmp_path, 11, 12)
+    (tmp_path / "notes.txt").write_text("not a guild")
+    listed = json.loads(run_cli(tmp_path, "guild", "list", "--json").stdout)
+    info = json.loads(run_cli(tmp_path, "guild", "info", "12", "--json").stdout)
+    text = run_cli(tmp_path, "guild", "list").stdout
+    assert [g["guild_id"] for g in listed["guilds"]] == [11, 12]
+    assert info["schema_version"] == 2 and info["tables"]["users"] == 1 and info["tables"]["user_xp"] == 0
+    assert "2 guild file(s)" in text
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-5", "99999999999999999999", "1; DROP TABLE users", "١٢٣"])
+def test_guild_info_refuses_a_malformed_id_with_one_sentence(tmp_path: Path, bad: str) -> None:
+    result = run_cli(tmp_path, "guild", "info", bad)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_guild_info_of_a_guild_without_a_file_fails_clearly(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "guild", "info", "424242")
+    assert result.returncode == 1
+    assert "424242.sqlite3" in result.stderr
+
+
+def test_db_migrate_brings_old_files_forward_and_skips_current_ones(tmp_path: Path) -> None:
+    build_v1_file(tmp_path, 21)
+    build_v1_file(tmp_path, 22)
+    first = json.loads(run_cli(tmp_path, "db", "migrate", "--json").stdout)
+    second = json.loads(run_cli(tmp_path, "db", "migrate", "--json").stdout)
+    conn = sqlite3.connect(tmp_path / "21.sqlite3")
+    xp = conn.execute("SELECT COUNT(*) FROM user_xp").fetchone()[0]
+    conn.close()
+    assert [g["result"] for g in first["guilds"]] == ["migrated", "migrated"]
+    assert [g["result"] for g in second["guilds"]] == ["current", "current"]
+    assert xp == 3
+
+
+@pytest.mark.asyncio
+async def test_db_check_fails_when_a_file_is_damaged(tmp_path: Path) -> None:
+    await _make_guilds(tmp_path, 31, 32)
+    healthy = run_cli(tmp_path, "db", "check", "--json")
+    (tmp_path / "32.sqlite3").write_bytes(b"\x00garbage" * 512)
+    damaged = run_cli(tmp_path, "db", "check", "--json")
+    report = json.loads(damaged.stdout)
+    assert healthy.returncode == 0 and json.loads(healthy.stdout)["checked"] == 3
+    assert damaged.returncode == 1 and report["failed"] == 1
+    assert [f["name"] for f in report["files"] if not f["ok"]] == ["32.sqlite3"]
+    assert report["sqlite_version"] == sqlite3.sqlite_version
+
+
+def test_every_cli_command_has_help() -> None:
+    from app.cli import build_parser
+
+    parser = build_parser()
+    missing = []
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for name, sub in action.choices.items():
+            for sub_action in getattr(sub, "_subparsers", None)._group_actions if sub._subparsers else []:
+                for leaf_name, leaf in sub_action.choices.items():
+                    if not leaf.description:
+                        missing.append(f"{name} {leaf_name}")
+            if not sub.description:
+                missing.append(name)
+    assert missing == []
