@@ -60,3 +60,11 @@ class ResourceLimitError(GuildDatabaseError, UserFacingError):
 
 class ManagerClosedError(GuildDatabaseError):
     """The database manager was closed; no new connection is handed out."""
+
+
+class FileInUseError(UserFacingError):
+    """A guild's file is held by another process (a running bot), so it cannot be deleted from here."""
+
+
+class RateLimitedError(UserFacingError):
+    """The same request was made too recently; the message says when to try again."""

@@ -1,0 +1,149 @@
+"""One member across every guild file: export or erase, resumable, with a report.
+
+For requests made to the operator (a deleted Discord account, an e-mail). Each
+guild is done through the manager (one connection at a time, its SQLite locks
+respected, so a running bot in another process simply interleaves); a journal
+records finished guilds, and a rerun after an interruption skips them.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.db.manager import GuildDatabaseManager
+from app.errors import BotError, InvalidInputError
+from app.rights.atomic import atomic_output
+from app.rights.journal import Journal
+from app.rights.member import erase_member, export_member
+from app.rights.receipts import OPERATOR_CLI, create_receipt
+
+Progress = Callable[[Sequence[int]], Iterable[int]]
+MAX_SNOWFLAKE = 2**63
+
+
+def parse_user_id(text: str | int) -> int:
+    """A Discord user id typed by the operator.
+
+    Raises:
+        InvalidInputError: not a positive 64-bit integer.
+    """
+    raw = str(text).strip()
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < MAX_SNOWFLAKE:
+        raise InvalidInputError(f"{raw[:40]!r} is not a Discord user id (a positive 64-bit integer).")
+    return int(raw)
+
+
+@dataclass(slots=True)
+class FanoutReport:
+    user_id: int
+    action: str
+    guilds_total: int = 0
+    resumed: int = 0  # guilds finished by an earlier, interrupted run
+    rows: dict[int, int] = field(default_factory=dict)  # guild -> rows erased or exported
+    failed: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def touched(self) -> list[int]:
+        return sorted(g for g, n in self.rows.items() if n)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "action": self.action, "guilds_total": self.guilds_total,
+                "guilds_touched": self.touched, "resumed": self.resumed,
+                "rows": sum(self.rows.values()),
+                "rows_by_guild": {str(g): n for g, n in sorted(self.rows.items()) if n},
+                "failed": {str(g): e for g, e in sorted(self.failed.items())}}
+
+
+def forget_journal(root: Path, user_id: int) -> Journal:
+    return Journal(root / f".forget-{user_id}.journal")  # never parses as a guild file
+
+
+def _iterate(guild_ids: list[int], progress: Progress | None) -> Iterable[int]:
+    return progress(guild_ids) if progress is not None else guild_ids
+
+
+async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_by: str = OPERATOR_CLI,
+                      reason: str = "member erasure requested to the operator",
+                      progress: Progress | None = None) -> FanoutReport:
+    """Erase the member in every guild file; one receipt per guild where anything changed."""
+    journal = forget_journal(manager.root, user_id)
+    done, interrupted = journal.done(), journal.started_not_done()
+    report = FanoutReport(user_id, "forget", resumed=len(done))
+    report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
+    guild_ids = manager.guild_ids_on_disk()
+    report.guilds_total = len(set(guild_ids) | set(done))
+    for guild_id in _iterate([g for g in guild_ids if g not in done], progress):
+        try:
+            report.rows[guild_id] = await _forget_in(manager, journal, guild_id, user_id, requested_by,
+                                                     reason, guild_id in interrupted)
+        except BotError as error:
+            report.failed[guild_id] = getattr(error, "user_message", str(error))
+    if not report.failed:
+        journal.remove()  # it names the member: keep it no longer than the job
+    return report
+
+
+async def _forget_in(manager: GuildDatabaseManager, journal: Journal, guild_id: int, user_id: int,
+                     requested_by: str, reason: str, was_interrupted: bool) -> int:
+    if not manager.path_for(guild_id).exists():
+        return 0  # deleted meanwhile: nothing of the member is left there
+    journal.append({"guild_id": guild_id, "state": "started"})
+    async with manager.connect(guild_id) as db:
+        erased = await erase_member(db, user_id)
+    neutralized = erased.rows_changed - erased.rows_deleted
+    if erased.rows_changed or was_interrupted:
+        note = f"; {neutralized} reference(s) neutralized" if neutralized else ""
+        if was_interrupted and not erased.rows_changed:
+            note += "; completes an interrupted run (rows erased then not counted)"
+        async with manager.connect_bot() as bot_db:
+            await create_receipt(bot_db, scope="member", guild_id=guild_id, user_id=user_id,
+                                 requested_by=requested_by, reason=reason + note,
+                                 rows_deleted=erased.rows_deleted)
+    journal.append({"guild_id": guild_id, "state": "done", "rows": erased.rows_changed})
+    return erased.rows_changed
+
+
+async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path, *,
+                      progress: Progress | None = None) -> FanoutReport:
+    """Write the member's rows of every guild to `out_dir/guild-<id>.json` (+ summary.json)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(out_dir / "progress.jsonl")
+    done = {g: e for g, e in journal.done().items()
+            if not e.get("rows") or (out_dir / f"guild-{g}.json").exists()}
+    report = FanoutReport(user_id, "export", resumed=len(done))
+    report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
+    guild_ids = manager.guild_ids_on_disk()
+    report.guilds_total = len(set(guild_ids) | set(done))
+    for guild_id in _iterate([g for g in guild_ids if g not in done], progress):
+        try:
+            report.rows[guild_id] = await _export_in(manager, out_dir, guild_id, user_id)
+        except BotError as error:
+            report.failed[guild_id] = getattr(error, "user_message", str(error))
+            continue
+        journal.append({"guild_id": guild_id, "state": "done", "rows": report.rows[guild_id]})
+    if not report.failed:
+        _write_json(out_dir / "summary.json", report.as_dict())
+        journal.remove()
+    return report
+
+
+async def _export_in(manager: GuildDatabaseManager, out_dir: Path, guild_id: int, user_id: int) -> int:
+    if not manager.path_for(guild_id).exists():
+        return 0
+    async with manager.connect(guild_id) as db:
+        data = await export_member(db, user_id)
+    rows = int(data["rows"])
+    target = out_dir / f"guild-{guild_id}.json"
+    if rows:
+        _write_json(target, data)
+    else:
+        target.unlink(missing_ok=True)
+    return rows
+
+
+def _write_json(target: Path, payload: object) -> None:
+    with atomic_output(target, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,143 @@
+"""Guild deletion: the file and its side files go, a receipt is written, nothing old comes back.
+
+Removal renames the file and then its side files to tombstone names (so the
+real name is free of every piece at once on disk), syncs the directory, then
+unlinks the tombstones. A crash in between leaves tombstones that
+`finish_interrupted_deletions` clears, including a stale `-wal` that would
+otherwise be replayed into the next, fresh file of that guild.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.db.files import SIDE_FILES
+from app.db.fleet import file_size, table_counts
+from app.db.ids import validate_guild_id
+from app.db.manager import GuildDatabaseManager
+from app.errors import FileInUseError, NotFoundError
+from app.rights.atomic import fsync_path
+from app.rights.receipts import Receipt, create_receipt, delete_receipt
+
+log = logging.getLogger(__name__)
+
+_TOMBSTONE = ".deleting-"
+_IN_USE_WAIT_S = 1.0
+_NOT_A_DATABASE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+
+
+@dataclass(frozen=True, slots=True)
+class GuildDeletion:
+    guild_id: int
+    bytes_deleted: int
+    rows_deleted: int
+    receipt: Receipt
+
+    def as_dict(self) -> dict[str, object]:
+        return {"guild_id": self.guild_id, "bytes_deleted": self.bytes_deleted,
+                "rows_deleted": self.rows_deleted, "receipt": self.receipt.as_dict()}
+
+
+async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requested_by: str,
+                       reason: str) -> GuildDeletion:
+    """Delete a guild's file once its in-flight work is done; new work waits, then starts empty.
+
+    Raises:
+        NotFoundError: the guild has no file (nothing is recorded).
+        FileInUseError: another process (a running bot) has the file open.
+    """
+    guild_id = validate_guild_id(guild_id)
+    async with manager.exclusive(guild_id) as path:
+        await asyncio.to_thread(finish_interrupted_deletions, path.parent)
+        if not path.exists():
+            raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
+        rows = await asyncio.to_thread(lock_and_count, path)
+        size = file_size(path)
+        async with manager.connect_bot() as bot_db:
+            receipt = await create_receipt(bot_db, scope="guild", guild_id=guild_id,
+                                           requested_by=requested_by, reason=reason,
+                                           bytes_deleted=size, rows_deleted=rows)
+            try:
+                await asyncio.to_thread(remove_guild_files, path)
+            except Exception:
+                await delete_receipt(bot_db, receipt.id)  # the file is still there: no deletion to record
+                raise
+    log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s",
+             guild_id, size, rows, receipt.id, requested_by)
+    return GuildDeletion(guild_id, size, rows, receipt)
+
+
+def lock_and_count(path: Path) -> int:
+    """Rows in the file (guild_meta aside), read under an exclusive lock no other process holds.
+
+    Raises:
+        FileInUseError: another connection (another process) has the file open.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                           timeout=_IN_USE_WAIT_S)
+    try:
+        # in WAL mode every open connection holds a shared lock on the file: this fails if any does
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        counts = table_counts(conn)
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        raise FileInUseError(
+            f"{path.name} is open in another process (a running bot?): delete it from Discord with "
+            "/server-data delete, or stop that process and run this again.") from None
+    except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", None) not in _NOT_A_DATABASE:
+            raise
+        log.warning("%s is not a readable database; deleting it without a row count", path.name)
+        return 0
+    finally:
+        conn.close()
+    return sum(n for table, n in counts.items() if table != "guild_meta")
+
+
+def _tombstone(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_TOMBSTONE}{secrets.token_hex(4)}")
+
+
+def remove_guild_files(path: Path) -> None:
+    """Rename the file, then its side files, to tombstones; sync; unlink the tombstones."""
+    tomb = _tombstone(path)
+    os.rename(path, tomb)
+    moved = [tomb]
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.rename(side, tomb.with_name(tomb.name + suffix))
+            moved.append(tomb.with_name(tomb.name + suffix))
+    fsync_path(path.parent)  # from here on, nothing of the old file is under the real name
+    for item in moved:
+        item.unlink(missing_ok=True)
+    fsync_path(path.parent)
+
+
+def finish_interrupted_deletions(root: Path) -> list[str]:
+    """Complete deletions a crash interrupted: drop tombstones and the side files they left behind.
+
+    Call before the bot opens any guild file (startup); deletion and purge call it too.
+    """
+    if not root.is_dir():
+        return []
+    finished = []
+    for tomb in root.glob(f".*.sqlite3{_TOMBSTONE}*"):
+        real = root / tomb.name[1:tomb.name.index(_TOMBSTONE)]
+        if not real.exists():
+            for suffix in SIDE_FILES:
+                real.with_name(real.name + suffix).unlink(missing_ok=True)
+        tomb.unlink(missing_ok=True)
+        finished.append(real.name)
+    if finished:
+        fsync_path(root)
+        log.warning("finished interrupted deletions of %s", ", ".join(sorted(set(finished))))
+    return finished

@@ -1,0 +1,46 @@
+"""A resumable job's journal: one JSON object per line, synced after each; a torn last line is ignored."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class Journal:
+    """Records finished (and started) steps of a fan-out so a rerun continues where it stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        found = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash: that step simply runs again
+            if isinstance(entry, dict):
+                found.append(entry)
+        return found
+
+    def done(self) -> dict[int, dict[str, Any]]:
+        """Finished guilds and what was recorded for each."""
+        return {int(e["guild_id"]): e for e in self.entries() if e.get("state") == "done"}
+
+    def started_not_done(self) -> set[int]:
+        entries = self.entries()
+        done = {int(e["guild_id"]) for e in entries if e.get("state") == "done"}
+        return {int(e["guild_id"]) for e in entries if e.get("state") == "started"} - done
+
+    def append(self, entry: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

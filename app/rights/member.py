@@ -1,0 +1,159 @@
+"""One member's rows in one guild: export them, or erase them (one transaction).
+
+Rows where the member is the subject are deleted, along with rows of other
+tables that depend on them by foreign key (feedback on a recommendation made
+for the member); where the member is only someone else's counterpart, the
+reference is set to a neutral value and the other member's row stays.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from app.db.connection import GuildDb
+from app.rights.export_json import iter_rows, list_tables, quote_identifier
+from app.rights.subjects import SUBJECT_MAP, ensure_covered, table_columns
+
+Action = Literal["delete", "neutralize"]
+_MAX_DEPTH = 8  # foreign-key chains deeper than this mean a cycle
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    table: str
+    action: Action
+    sql: str
+    placeholders: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberErasure:
+    guild_id: int
+    user_id: int
+    deleted: dict[str, int] = field(default_factory=dict)
+    neutralized: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(self.deleted.values())
+
+    @property
+    def rows_changed(self) -> int:
+        return self.rows_deleted + sum(self.neutralized.values())
+
+    def as_dict(self) -> dict[str, object]:
+        return {"guild_id": self.guild_id, "user_id": self.user_id, "rows_deleted": self.rows_deleted,
+                "rows_neutralized": sum(self.neutralized.values()), "deleted": self.deleted,
+                "neutralized": self.neutralized}
+
+
+def _where(columns: tuple[str, ...]) -> str:
+    return " OR ".join(f"{quote_identifier(c)} = ?" for c in columns)
+
+
+def _children(conn: sqlite3.Connection, parent: str) -> list[tuple[str, list[str], list[str]]]:
+    """(child table, child columns, parent columns) of every foreign key pointing at `parent`."""
+    found = []
+    for child in list_tables(conn):
+        keys: dict[int, tuple[list[str], list[str]]] = {}
+        for row in conn.execute(f"PRAGMA foreign_key_list({quote_identifier(child)})"):
+            if row[2] == parent:
+                cols = keys.setdefault(row[0], ([], []))
+                cols[0].append(row[3])
+                cols[1].append(row[4] or _primary_key(conn, parent)[len(cols[1])])
+        found += [(child, froms, tos) for froms, tos in keys.values()]
+    return found
+
+
+def _primary_key(conn: sqlite3.Connection, table: str) -> list[str]:
+    rows = conn.execute(f"PRAGMA table_info({quote_identifier(table)})").fetchall()
+    return [r[1] for r in sorted(rows, key=lambda r: r[5]) if r[5]] or ["rowid"]
+
+
+def _deletes(conn: sqlite3.Connection, table: str, where: str, n: int, depth: int = 0) -> list[Step]:
+    """Delete the rows of `table` matching `where`, rows that depend on them first."""
+    if depth > _MAX_DEPTH:
+        raise RecursionError(f"foreign keys from {table} form a cycle")
+    steps: list[Step] = []
+    for child, froms, tos in _children(conn, table):
+        inner = (f"({', '.join(map(quote_identifier, froms))}) IN (SELECT "  # noqa: S608
+                 f"{', '.join(map(quote_identifier, tos))} FROM {quote_identifier(table)} WHERE {where})")
+        steps += _deletes(conn, child, inner, n, depth + 1)
+    steps.append(Step(table, "delete", f"DELETE FROM {quote_identifier(table)} WHERE {where}", n))  # noqa: S608
+    return steps
+
+
+def plan_erasure(conn: sqlite3.Connection) -> list[Step]:
+    """The statements that erase one member (each takes the member's id for every placeholder).
+
+    Raises:
+        GuildDatabaseError: the file's schema is not fully covered by the subject map.
+    """
+    ensure_covered(conn)
+    steps: list[Step] = []
+    for table in list_tables(conn):
+        policy = SUBJECT_MAP[table]
+        not_null = table_columns(conn, table)
+        for column in policy.counterpart:
+            neutral = "0" if not_null[column] else "NULL"
+            name = quote_identifier(column)
+            steps.append(Step(table, "neutralize", f"UPDATE {quote_identifier(table)} SET "  # noqa: S608
+                              f"{name} = {neutral} WHERE {name} = ?", 1))
+        if policy.subject:
+            steps += _deletes(conn, table, _where(policy.subject), len(policy.subject))
+    return steps
+
+
+async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
+    """Erase the member's rows in this guild, in one transaction (all or nothing).
+
+    Raises:
+        GuildDatabaseError: the file's schema is not fully covered by the subject map.
+    """
+    steps = await db.run(plan_erasure)
+    deleted: dict[str, int] = {}
+    neutralized: dict[str, int] = {}
+    async with db.transaction():
+        for step in steps:
+            result = await db.execute(step.sql, (user_id,) * step.placeholders)
+            counts = deleted if step.action == "delete" else neutralized
+            if result.rowcount > 0:
+                counts[step.table] = counts.get(step.table, 0) + result.rowcount
+    return MemberErasure(db.guild_id, user_id, deleted, neutralized)
+
+
+def collect_member_rows(conn: sqlite3.Connection, user_id: int) -> dict[str, Any]:
+    """The member's own rows (every table where they are the subject), and where they are mentioned."""
+    ensure_covered(conn)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    mentions: dict[str, int] = {}
+    conn.execute("BEGIN")  # one snapshot across tables
+    try:
+        for table in list_tables(conn):
+            policy = SUBJECT_MAP[table]
+            if policy.subject:
+                query = f"SELECT * FROM {quote_identifier(table)} WHERE {_where(policy.subject)}"  # noqa: S608
+                _, rows = iter_rows(conn, table, query, (user_id,) * len(policy.subject))
+                found = list(rows)
+                if found:
+                    tables[table] = found
+            for column in policy.counterpart:
+                n = conn.execute(f"SELECT COUNT(*) FROM {quote_identifier(table)} "  # noqa: S608
+                                 f"WHERE {quote_identifier(column)} = ?", (user_id,)).fetchone()[0]
+                if n:
+                    mentions[f"{table}.{column}"] = n
+    finally:
+        conn.execute("COMMIT")
+    return {"tables": tables, "mentioned_as_counterpart": mentions}
+
+
+async def export_member(db: GuildDb, user_id: int) -> dict[str, Any]:
+    """The member's data in this guild as a JSON-ready dict."""
+    found = await db.run(lambda conn: collect_member_rows(conn, user_id))
+    return {"guild_id": db.guild_id, "user_id": user_id,
+            "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "rows": sum(len(rows) for rows in found["tables"].values()), **found,
+            "note": "mentioned_as_counterpart counts rows of other members that name you (for example "
+                    "as their inviter); erasure replaces those references with an empty value."}

@@ -1,0 +1,68 @@
+"""Deletion receipts in the bot-wide file: who asked, when, how much. Never any content."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from app.db.connection import BotDb
+from app.db.ids import validate_guild_id
+
+Scope = Literal["guild", "member"]
+OPERATOR_CLI = "operator:cli"
+RETENTION = "retention"
+
+
+def requested_by_discord(user_id: int) -> str:
+    """The `requested_by` of a deletion asked for through a slash command."""
+    return f"discord:{int(user_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    id: int
+    scope: Scope
+    guild_id: int | None
+    user_id: int | None
+    requested_by: str
+    reason: str
+    bytes_deleted: int
+    rows_deleted: int
+    deleted_at: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "scope": self.scope, "guild_id": self.guild_id, "user_id": self.user_id,
+                "requested_by": self.requested_by, "reason": self.reason,
+                "bytes_deleted": self.bytes_deleted, "rows_deleted": self.rows_deleted,
+                "deleted_at": self.deleted_at}
+
+
+_COLUMNS = ("id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, rows_deleted, "
+            "deleted_at")
+
+
+async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int, requested_by: str,
+                         reason: str, user_id: int | None = None, bytes_deleted: int = 0,
+                         rows_deleted: int = 0) -> Receipt:
+    """Record one deletion (a guild's file, or one member's rows in one guild)."""
+    result = await bot_db.execute(
+        "INSERT INTO deletion_receipts (scope, guild_id, user_id, requested_by, reason, "  # noqa: S608
+        f"bytes_deleted, rows_deleted) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+        (scope, validate_guild_id(guild_id), user_id, requested_by, reason, bytes_deleted,
+         rows_deleted))
+    return Receipt(*result.rows[0])
+
+
+async def delete_receipt(bot_db: BotDb, receipt_id: int) -> None:
+    """Withdraw a receipt written for a deletion that then failed (nothing was deleted)."""
+    await bot_db.execute("DELETE FROM deletion_receipts WHERE id = ?", (receipt_id,))
+
+
+async def list_receipts(bot_db: BotDb, *, guild_id: int | None = None) -> list[Receipt]:
+    """Every receipt, oldest first; only one guild's if `guild_id` is given."""
+    if guild_id is None:
+        rows = await bot_db.execute_fetchall(f"SELECT {_COLUMNS} FROM deletion_receipts ORDER BY id")  # noqa: S608
+    else:
+        rows = await bot_db.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM deletion_receipts WHERE guild_id = ? ORDER BY id",  # noqa: S608
+            (validate_guild_id(guild_id),))
+    return [Receipt(*r) for r in rows]

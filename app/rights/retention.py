@@ -1,0 +1,102 @@
+"""Retention: a guild the bot left is deleted once its purge time passes, unless the bot came back."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from app.db import registry
+from app.db.manager import GuildDatabaseManager
+from app.errors import BotError
+from app.rights.guild_delete import delete_guild
+from app.rights.receipts import RETENTION
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["deleted", "would delete", "no file", "rejoined", "failed"]
+DEFAULT_INTERVAL_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    guild_id: int
+    outcome: Outcome
+    left_at: str | None
+    purge_after: str | None
+    bytes_deleted: int = 0
+    rows_deleted: int = 0
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"guild_id": self.guild_id, "outcome": self.outcome, "left_at": self.left_at,
+                "purge_after": self.purge_after, "bytes_deleted": self.bytes_deleted,
+                "rows_deleted": self.rows_deleted, "detail": self.detail}
+
+
+async def purge_expired(manager: GuildDatabaseManager, *, now: datetime | None = None,
+                        dry_run: bool = False) -> list[PurgeResult]:
+    """Delete the file of every guild whose retention is over (receipt by "retention").
+
+    A guild the bot was added back to is skipped: its registry entry is re-read
+    just before deletion. With `dry_run`, nothing changes.
+    """
+    moment = now or datetime.now(UTC)
+    async with manager.connect_bot() as bot_db:
+        expired = await registry.list_expired(bot_db, now=moment)
+    results = []
+    for entry in expired:
+        if dry_run:
+            exists = manager.path_for(entry.guild_id).exists()
+            results.append(PurgeResult(entry.guild_id, "would delete" if exists else "no file",
+                                       entry.left_at, entry.purge_after))
+            continue
+        results.append(await _purge_one(manager, entry, moment))
+    return results
+
+
+def _after(stamp: str, moment: datetime) -> bool:
+    return datetime.fromisoformat(stamp) > moment
+
+
+async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntry,
+                     moment: datetime) -> PurgeResult:
+    guild_id = entry.guild_id
+    async with manager.connect_bot() as bot_db:
+        current = await registry.fetch_entry(bot_db, guild_id)
+        if current is None or current.purge_after is None or _after(current.purge_after, moment):
+            return PurgeResult(guild_id, "rejoined", entry.left_at, entry.purge_after)
+        if not manager.path_for(guild_id).exists():
+            await registry.clear_purge(bot_db, guild_id)
+            return PurgeResult(guild_id, "no file", entry.left_at, entry.purge_after)
+    try:
+        deletion = await delete_guild(manager, guild_id, requested_by=RETENTION,
+                                      reason=f"retention period over (bot left at {entry.left_at})")
+    except BotError as error:
+        log.warning("retention purge of guild %s failed: %s", guild_id, error)
+        return PurgeResult(guild_id, "failed", entry.left_at, entry.purge_after,
+                           detail=getattr(error, "user_message", str(error)))
+    async with manager.connect_bot() as bot_db:
+        await registry.clear_purge(bot_db, guild_id)
+    return PurgeResult(guild_id, "deleted", entry.left_at, entry.purge_after,
+                       deletion.bytes_deleted, deletion.rows_deleted)
+
+
+async def run_retention_forever(manager: GuildDatabaseManager, *,
+                                interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    """Purge expired guilds now and then every `interval_s` seconds, until cancelled.
+
+    Start it as a task when the bot starts and cancel it before `manager.close_all()`.
+    A failing round is logged and the next one runs as planned.
+    """
+    while True:
+        try:
+            results = await purge_expired(manager)
+        except (BotError, OSError) as error:
+            log.exception("retention purge round failed: %s", error)
+        else:
+            deleted = [r.guild_id for r in results if r.outcome == "deleted"]
+            if deleted:
+                log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser, main
+from app.db import GuildDatabaseManager, registry
+from tests.rights.conftest import ALICE, populate
+
+GUILD, OTHER = 9001, 9002
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "dbs"))
+
+    async def build() -> None:
+        async with GuildDatabaseManager(tmp_path / "dbs", max_open=2) as mgr:
+            for guild_id in (GUILD, OTHER):
+                async with mgr.connect(guild_id) as db:
+                    await populate(db, n=2)
+            async with mgr.connect_bot() as bot_db:
+                await registry.record_leave(bot_db, OTHER, retention_days=0)
+    asyncio.run(build())
+    return tmp_path / "dbs"
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_every_rights_command_has_help() -> None:
+    groups = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for group, names in {"guild": ("export", "delete", "purge-expired", "receipts"),
+                         "user": ("export", "forget")}.items():
+        sub = groups[group]._subparsers._group_actions[0]
+        helps = {a.dest: a.help for a in sub._choices_actions}
+        for name in names:
+            assert helps[name], f"{group} {name} has no help"
+            assert "--json" in sub.choices[name].format_help()
+
+
+def test_guild_export_both_formats(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["guild", "export", str(GUILD), "--out", str(tmp_path / "g.sqlite3"), "--json"]) == 0
+    assert _json(capsys)["rows"] > 0
+    assert main(["guild", "export", str(GUILD), "--out", str(tmp_path / "g.zip"), "--format", "json"]) == 0
+    assert "Exported server 9001" in capsys.readouterr().out
+    conn = sqlite3.connect(tmp_path / "g.sqlite3")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 3
+    finally:
+        conn.close()
+
+
+def test_guild_export_of_an_unknown_guild_fails_with_one_sentence(
+        root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["guild", "export", "123", "--out", str(tmp_path / "x.sqlite3")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"Server 123 has no data file in {root}."
+    assert not (root / "123.sqlite3").exists()
+
+
+def test_guild_delete_needs_yes_then_deletes_with_a_receipt(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["guild", "delete", str(GUILD)]) == 1
+    assert "--yes" in capsys.readouterr().err
+    assert (root / f"{GUILD}.sqlite3").exists()
+    assert main(["guild", "delete", str(GUILD), "--yes", "--json"]) == 0
+    assert _json(capsys)["receipt"]["requested_by"] == "operator:cli"
+    assert not (root / f"{GUILD}.sqlite3").exists()
+    assert main(["guild", "delete", str(GUILD), "--yes"]) == 1
+    assert "no data file" in capsys.readouterr().err
+    assert main(["guild", "receipts", "--json"]) == 0
+    assert [r["guild_id"] for r in _json(capsys)["receipts"]] == [GUILD]
+
+
+def test_purge_expired_dry_run_then_for_real(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["guild", "purge-expired", "--dry-run", "--json"]) == 0
+    assert [g["outcome"] for g in _json(capsys)["guilds"]] == ["would delete"]
+    assert (root / f"{OTHER}.sqlite3").exists()
+    assert main(["guild", "purge-expired"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert not (root / f"{OTHER}.sqlite3").exists()
+    assert (root / f"{GUILD}.sqlite3").exists()
+
+
+def test_user_export_and_forget(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "export", str(ALICE), "--out", str(tmp_path / "alice"), "--json"]) == 0
+    assert _json(capsys)["guilds_touched"] == [GUILD, OTHER]
+    assert main(["user", "forget", str(ALICE)]) == 1
+    assert main(["user", "forget", str(ALICE), "--yes"]) == 0
+    assert f"User {ALICE}: 2 of 2 guild(s) touched" in capsys.readouterr().out
+    assert main(["user", "forget", str(ALICE), "--yes", "--json"]) == 0
+    assert _json(capsys)["guilds_touched"] == []
+    assert main(["user", "forget", "abc", "--yes"]) == 1

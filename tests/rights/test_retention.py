@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.db import GuildDatabaseManager, registry
+from app.rights.receipts import RETENTION, list_receipts
+from app.rights.retention import purge_expired, run_retention_forever
+from tests.rights.conftest import populate
+
+LEFT, REJOINED, RECENT, NO_FILE = 111, 222, 333, 444
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def _scenario(mgr: GuildDatabaseManager) -> None:
+    for guild_id in (LEFT, REJOINED, RECENT):
+        async with mgr.connect(guild_id) as db:
+            await populate(db, n=1)
+    async with mgr.connect_bot() as bot_db:
+        for guild_id in (LEFT, REJOINED, RECENT, NO_FILE):
+            await registry.record_join(bot_db, guild_id, now=T0)
+        for guild_id in (LEFT, REJOINED, NO_FILE):
+            await registry.record_leave(bot_db, guild_id, retention_days=30, now=T0)
+        await registry.record_leave(bot_db, RECENT, retention_days=30, now=T0 + timedelta(days=20))
+        await registry.record_join(bot_db, REJOINED, now=T0 + timedelta(days=10))  # added back
+
+
+@pytest.mark.asyncio
+async def test_purge_deletes_expired_guilds_and_honours_rejoin(mgr: GuildDatabaseManager) -> None:
+    await _scenario(mgr)
+    results = await purge_expired(mgr, now=T0 + timedelta(days=31))
+    assert {r.guild_id: r.outcome for r in results} == {LEFT: "deleted", NO_FILE: "no file"}
+    assert mgr.guild_ids_on_disk() == [REJOINED, RECENT]
+    async with mgr.connect_bot() as bot_db:
+        receipts = await list_receipts(bot_db)
+        left = await registry.fetch_entry(bot_db, LEFT)
+        again = await purge_expired(mgr, now=T0 + timedelta(days=31))
+    assert [(r.guild_id, r.requested_by) for r in receipts] == [(LEFT, RETENTION)]
+    assert left is not None and left.left_at is not None and left.purge_after is None
+    assert again == []
+
+
+@pytest.mark.asyncio
+async def test_dry_run_lists_what_would_go_and_changes_nothing(mgr: GuildDatabaseManager) -> None:
+    await _scenario(mgr)
+    results = await purge_expired(mgr, now=T0 + timedelta(days=60), dry_run=True)
+    assert {r.guild_id: r.outcome for r in results} == {LEFT: "would delete", NO_FILE: "no file",
+                                                         RECENT: "would delete"}
+    assert mgr.guild_ids_on_disk() == [LEFT, REJOINED, RECENT]
+    async with mgr.connect_bot() as bot_db:
+        assert await list_receipts(bot_db) == []
+        assert len(await registry.list_expired(bot_db, now=T0 + timedelta(days=60))) == 3
+
+
+@pytest.mark.asyncio
+async def test_zero_retention_days_purges_at_once(mgr: GuildDatabaseManager) -> None:
+    async with mgr.connect(LEFT) as db:
+        await populate(db, n=1)
+    async with mgr.connect_bot() as bot_db:
+        await registry.record_leave(bot_db, LEFT, retention_days=0)
+    results = await purge_expired(mgr)
+    assert [(r.guild_id, r.outcome) for r in results] == [(LEFT, "deleted")]
+    assert not mgr.path_for(LEFT).exists()
+
+
+@pytest.mark.asyncio
+async def test_the_scheduler_purges_in_the_background_until_cancelled(mgr: GuildDatabaseManager) -> None:
+    async with mgr.connect(LEFT) as db:
+        await populate(db, n=1)
+    task = asyncio.create_task(run_retention_forever(mgr, interval_s=0.01))
+    await asyncio.sleep(0.05)
+    assert mgr.path_for(LEFT).exists()  # not left yet: kept
+    async with mgr.connect_bot() as bot_db:
+        await registry.record_leave(bot_db, LEFT, retention_days=0)
+    for _ in range(200):
+        if not mgr.path_for(LEFT).exists():
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not mgr.path_for(LEFT).exists()
