@@ -20,10 +20,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.db import GUILD_SCHEMA, GuildDatabaseManager  # noqa: E402
-from app.db.files import build_file  # noqa: E402
-from app.rights.export import export_guild  # noqa: E402
-from app.rights.guild_delete import delete_guild  # noqa: E402
+from app.db import GUILD_SCHEMA, GuildDatabaseManager
+from app.db.files import build_file
+from app.rights.export import export_guild
+from app.rights.guild_delete import delete_guild
 
 Row = tuple[Any, ...]
 # share of a guild's rows per table, the columns filled, and a row builder (i, text, offset)
