@@ -1,0 +1,100 @@
+"""The GatewayBot, its lightbulb client, the guild database manager, and how they start and stop together."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from types import ModuleType
+
+import hikari
+import lightbulb
+
+from app.bot import checks, di
+from app.bot.errors import handle_command_error, log_listener_error
+from app.bot.lifecycle import Lifecycle
+from app.config import Settings
+from app.db import GuildDatabaseManager
+from app.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+INTENTS = (hikari.Intents.GUILDS | hikari.Intents.GUILD_MEMBERS | hikari.Intents.GUILD_INVITES
+           | hikari.Intents.GUILD_MESSAGES)
+EXTENSIONS_PACKAGE = "app.extensions"
+NO_TOKEN = ("DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications and put "
+            "its token in DISCORD_TOKEN (or .env); to try the bot without one, run `python -m app sandbox --demo`.")
+
+
+def extension_modules(package: str = EXTENSIONS_PACKAGE) -> list[str]:
+    """Every module of the extensions package (a new feature is a new module with a `loader`)."""
+    pkg = importlib.import_module(package)
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)
+                  if not m.name.startswith("_") and not m.ispkg)
+
+
+def import_extensions(names: list[str]) -> list[ModuleType]:
+    """Import first, so that a broken extension stops the bot instead of being skipped with a log line."""
+    modules = [importlib.import_module(name) for name in names]
+    for module in modules:
+        if not isinstance(getattr(module, "loader", None), lightbulb.Loader):
+            raise ConfigurationError(f"Extension {module.__name__} has no `loader = lightbulb.Loader()`.")
+    return modules
+
+
+class BotApp:
+    """One running bot: `await app.start()` … `await app.stop()`, or `app.run()` for the process."""
+
+    def __init__(self, settings: Settings, *, token: str, rest_url: str | None = None,
+                 extensions: list[str] | None = None, manager: GuildDatabaseManager | None = None) -> None:
+        self.settings = settings
+        self.extensions = extension_modules() if extensions is None else extensions
+        import_extensions(self.extensions)
+        self.manager = manager or GuildDatabaseManager(settings.guild_dbs_dir,
+                                                       max_open=settings.max_open_guild_dbs)
+        self.bot = hikari.GatewayBot(
+            token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,
+            suppress_optimization_warning=True, auto_chunk_members=False,
+            # keep-alive: a fresh TCP connection per REST call costs about a third of the throughput
+            http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
+        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only])
+        self.client.error_handler(handle_command_error)
+        di.install(self.client, self.manager, settings)
+        Lifecycle(self.manager, settings).subscribe(self.bot)
+        self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
+        self.bot.subscribe(hikari.StartingEvent, self._on_starting)
+        self.bot.subscribe(hikari.StartedEvent, self.client.start)
+        self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
+        self.bot.subscribe(hikari.StoppedEvent, self._on_stopped)
+
+    async def _on_starting(self, _: hikari.StartingEvent) -> None:
+        await self.client.load_extensions(*self.extensions)
+
+    async def _on_stopped(self, _: hikari.StoppedEvent) -> None:
+        await self.manager.close_all()
+
+    async def start(self) -> None:
+        """Connect, sync commands; returns once the bot is ready to answer."""
+        await self.bot.start(check_for_updates=False)
+
+    async def stop(self) -> None:
+        """Disconnect and close every database connection."""
+        if self.bot.is_alive:
+            await self.bot.close()
+        await self.manager.close_all()
+
+    def run(self) -> None:
+        """Block until interrupted (SIGINT/SIGTERM), then shut down cleanly."""
+        self.bot.run(check_for_updates=False, close_passed_executor=True)
+
+
+def create_bot(settings: Settings, *, rest_url: str | None = None, token: str | None = None,
+               extensions: list[str] | None = None) -> BotApp:
+    """The bot for `settings` (token from DISCORD_TOKEN unless given; `rest_url` points at a double).
+
+    Raises:
+        ConfigurationError: there is no token.
+    """
+    token = token or settings.discord_token
+    if not token:
+        raise ConfigurationError(NO_TOKEN)
+    return BotApp(settings, token=token, rest_url=rest_url, extensions=extensions)

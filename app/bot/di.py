@@ -1,0 +1,145 @@
+"""What commands and listeners may ask for by type (lightbulb dependency injection).
+
+Isolation by construction: a command receives the `GuildDb` of `ctx.guild_id`
+and nothing that could open another guild's file. The manager itself is never
+injectable.
+
+- `GuildDb`: one lease per command run, opened on first use, released when the
+  command's DI container closes (after the error handler has run).
+- `GuildFiles`: guild-level operations (export snapshot, exclusive hold for
+  deletion, the bot-wide file for receipts) bound to `ctx.guild_id`.
+- `Settings`: the bot's settings.
+- `EventGuildDb` (listeners): opens the database of the guild an event is about,
+  and only that one.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import hikari
+import lightbulb
+
+from app.config import Settings
+from app.db import BotDb, GuildDatabaseManager, GuildDb
+from app.db.manager import Lease
+from app.errors import UserFacingError
+
+GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."
+
+
+class CommandLease:
+    """The lease on this command's guild database, opened lazily, released at the end of the run."""
+
+    __slots__ = ("_db", "_lease", "_manager", "guild_id")
+
+    def __init__(self, manager: GuildDatabaseManager, guild_id: int | None) -> None:
+        self._manager = manager
+        self.guild_id = guild_id
+        self._lease: Lease | None = None
+        self._db: GuildDb | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._lease is not None
+
+    async def open(self) -> GuildDb:
+        if self._db is not None:
+            return self._db
+        if self.guild_id is None:
+            raise UserFacingError(GUILD_ONLY_MESSAGE)
+        lease = self._manager.connect(self.guild_id)
+        self._db = await lease.__aenter__()
+        self._lease = lease
+        return self._db
+
+    async def release(self) -> None:
+        lease, self._lease, self._db = self._lease, None, None
+        if lease is not None:
+            await lease.__aexit__(None, None, None)
+
+
+class GuildFiles:
+    """Guild-level file operations on the invoking guild only (its id is fixed at construction).
+
+    For data-rights commands: `snapshot_to(path)` while the bot keeps writing,
+    `exclusive()` to delete or replace the file, `connect_bot()` for receipts.
+    Do not hold the command's `GuildDb` while entering `exclusive()`: it waits for
+    every lease on the guild, so it refuses to start if this command holds one.
+    """
+
+    __slots__ = ("_lease", "_manager", "guild_id")
+
+    def __init__(self, manager: GuildDatabaseManager, guild_id: int, lease: CommandLease) -> None:
+        self._manager = manager
+        self._lease = lease
+        self.guild_id = guild_id
+
+    @property
+    def path(self) -> Path:
+        return self._manager.path_for(self.guild_id)
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[Path]:
+        """No connection to this guild's file is open inside the block; new work waits."""
+        if self._lease.held:
+            raise RuntimeError("release the command's GuildDb before holding its guild exclusively")
+        async with self._manager.exclusive(self.guild_id) as path:
+            yield path
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[GuildDb]:
+        """A short lease on this guild's database, for work between exclusive holds."""
+        async with self._manager.connect(self.guild_id) as db:
+            yield db
+
+    @asynccontextmanager
+    async def connect_bot(self) -> AsyncIterator[BotDb]:
+        """The bot-wide file (deletion receipts, the registry)."""
+        async with self._manager.connect_bot() as bot_db:
+            yield bot_db
+
+
+class EventGuildDb:
+    """For listeners: `async with guild_dbs.for_event(event) as db` opens that event's guild only."""
+
+    __slots__ = ("_manager",)
+
+    def __init__(self, manager: GuildDatabaseManager) -> None:
+        self._manager = manager
+
+    def for_event(self, event: hikari.GuildEvent) -> Lease:
+        return self._manager.connect(int(event.guild_id))
+
+
+def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager) -> CommandLease:
+    return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None)
+
+
+async def _guild_db(lease: CommandLease) -> GuildDb:
+    return await lease.open()
+
+
+def _guild_files(ctx: lightbulb.Context, manager: GuildDatabaseManager, lease: CommandLease) -> GuildFiles:
+    if ctx.guild_id is None:
+        raise UserFacingError(GUILD_ONLY_MESSAGE)
+    return GuildFiles(manager, int(ctx.guild_id), lease)
+
+
+def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings) -> None:
+    """Register the injectable types; the manager is reachable only through the factories' closures."""
+    default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    default.register_value(Settings, settings)
+    default.register_value(EventGuildDb, EventGuildDb(manager))
+
+    def command_lease(ctx: lightbulb.Context) -> CommandLease:
+        return _command_lease(ctx, manager)
+
+    def guild_files(ctx: lightbulb.Context, lease: CommandLease) -> GuildFiles:
+        return _guild_files(ctx, manager, lease)
+
+    command = client.di.registry_for(lightbulb.di.Contexts.COMMAND)
+    command.register_factory(CommandLease, command_lease, teardown=CommandLease.release)
+    command.register_factory(GuildDb, _guild_db)
+    command.register_factory(GuildFiles, guild_files)

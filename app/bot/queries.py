@@ -1,0 +1,41 @@
+"""Queries the bot's own commands need on one guild's file (no Discord here)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from app.db import GuildDb
+from app.db.fleet import file_size, table_counts
+
+
+@dataclass(frozen=True, slots=True)
+class GuildReport:
+    guild_id: int
+    size_bytes: int
+    schema_version: int
+    tables: dict[str, int]
+
+
+def _version_and_counts(conn: sqlite3.Connection) -> tuple[int, dict[str, int]]:
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return version, table_counts(conn)
+
+
+async def fetch_guild_report(db: GuildDb) -> GuildReport:
+    """Size on disk (with -wal/-shm), schema version and rows per table of this guild's file."""
+    version, counts = await db.run(_version_and_counts)
+    return GuildReport(db.guild_id, file_size(db.path), version, counts)
+
+
+async def increment_setting_counter(db: GuildDb, key: str, *, user_id: int) -> int:
+    """Read a numeric setting, write it back plus one (a read and a write in one transaction)."""
+    async with db.transaction():
+        row = await db.execute_fetchone("SELECT value FROM guild_settings WHERE key = ?", (key,))
+        value = (int(json.loads(row[0])) if row else 0) + 1
+        await db.execute(
+            "INSERT INTO guild_settings (key, value, updated_by) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, "
+            "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+            (key, json.dumps(value), user_id))
+    return value

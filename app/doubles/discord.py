@@ -1,0 +1,193 @@
+"""A local Discord (REST + gateway on 127.0.0.1) that the real hikari GatewayBot connects to unmodified.
+
+The test or sandbox drives the world (guilds, members, messages) and plays users
+who run slash commands, press buttons and submit modals; the double records what
+the bot answers. Like a server whose admins changed a command's permissions in
+Server Settings → Integrations, it delivers every command to whoever runs it,
+and it can even deliver a guild-only command in a DM: the bot must refuse both
+on its own.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from app.doubles import discord_payloads as p
+from app.doubles.discord_gateway import Gateway, GatewaySession
+from app.doubles.discord_interactions import InteractionsMixin
+from app.doubles.discord_rest import RestRoutes
+from app.doubles.discord_state import Attachment, GuildState, InteractionRecord, MemberState, Reply
+
+GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 9, 1 << 15
+
+
+class DoubleError(Exception):
+    """The double was asked for something Discord would not do (unknown command, guild, member)."""
+
+
+class DiscordDouble(InteractionsMixin):
+    """Start with `async with DiscordDouble() as double:`; point hikari at `double.rest_url`."""
+
+    def __init__(self, *, app_id: int | None = None, allow_guild_members_intent: bool = True) -> None:
+        self.app_id = app_id or p.new_snowflake()
+        self.token = p.make_token(self.app_id)
+        self.bot_user = p.user(self.app_id, "guildshelf", bot=True)
+        self.owner = p.user(p.new_snowflake(), "operator")
+        self.allow_guild_members_intent = allow_guild_members_intent
+        self.guilds: dict[int, GuildState] = {}
+        self.commands: dict[int, list[dict[str, Any]]] = {}  # 0: global
+        self.command_syncs = 0
+        self.interactions: dict[str, InteractionRecord] = {}
+        self.messages: dict[int, Reply] = {}
+        self.gateway = Gateway(self.token, self._ready_payloads)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- server ------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        RestRoutes(self).install(app)
+        app.router.add_get("/gateway", self.gateway.handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        await self.gateway.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordDouble:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "") == f"Bot {self.token}"
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.gateway.sessions:
+                await asyncio.sleep(0.01)
+
+    def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
+        if session.intents & GUILD_MEMBERS and not self.allow_guild_members_intent:
+            asyncio.get_running_loop().create_task(session.ws.close(code=4014, message=b"Disallowed intent(s)."))
+            return []
+        present = [g for g in self.guilds.values() if g.bot_present]
+        ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(g.guild_id), "unavailable": True}
+                                                           for g in present],
+                 "session_id": f"session-{p.new_snowflake()}", "resume_gateway_url": self.gateway_url,
+                 "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
+        return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present)]
+
+    # -- the world ---------------------------------------------------------
+    def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState:
+        """The guild as Discord knows it (the bot is not necessarily in it)."""
+        guild = self.guilds.get(guild_id)
+        if guild is None:
+            guild = self.guilds[guild_id] = GuildState(
+                guild_id, name or f"Server {str(guild_id)[-4:]}", owner_id=self.owner_id_for(guild_id),
+                channel_id=p.new_snowflake(), admin_role_id=p.new_snowflake())
+        return guild
+
+    def owner_id_for(self, guild_id: int) -> int:
+        return guild_id + 1
+
+    def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
+                      admin: bool = False) -> MemberState:
+        guild = self.ensure_guild(guild_id)
+        found = guild.members.get(user_id)
+        if found is None:
+            found = guild.members[user_id] = MemberState(user_id, name or f"user{str(user_id)[-4:]}",
+                                                         admin=admin, joined_at=p.iso_now())
+        return found
+
+    async def add_bot(self, guild_id: int, name: str | None = None) -> None:
+        """The bot is added to the guild: GUILD_CREATE."""
+        guild = self.ensure_guild(guild_id, name)
+        guild.bot_present = True
+        guild.joined_at = p.iso_now()
+        await self.gateway.broadcast("GUILD_CREATE", guild.create_payload())
+
+    async def remove_bot(self, guild_id: int) -> None:
+        """The bot is removed (kicked) from the guild: GUILD_DELETE without `unavailable`."""
+        guild = self._guild_with_bot(guild_id)
+        guild.bot_present = False
+        await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id)})
+
+    async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None) -> None:
+        guild = self._guild_with_bot(guild_id)
+        member = self.ensure_member(guild_id, user_id, name=name)
+        payload = guild.member_payload(member.user_id)
+        await self.gateway.broadcast("GUILD_MEMBER_ADD", {**payload, "guild_id": str(guild_id)},
+                                     intent=GUILD_MEMBERS)
+
+    async def member_leave(self, guild_id: int, user_id: int) -> None:
+        guild = self._guild_with_bot(guild_id)
+        member = guild.members.pop(user_id, None)
+        if member is None:
+            raise DoubleError(f"user {user_id} is not a member of guild {guild_id}")
+        await self.gateway.broadcast("GUILD_MEMBER_REMOVE", {"guild_id": str(guild_id),
+                                                             "user": member.user_payload()},
+                                     intent=GUILD_MEMBERS)
+
+    async def say(self, guild_id: int, user_id: int, text: str) -> None:
+        """A member posts in the guild's channel: MESSAGE_CREATE (content only with MESSAGE_CONTENT)."""
+        guild = self._guild_with_bot(guild_id)
+        member = self.ensure_member(guild_id, user_id)
+        message = p.message(p.new_snowflake(), guild.channel_id, member.user_payload(), {"content": text},
+                            guild_id=guild_id, application_id=self.app_id, webhook=False)
+        message["member"] = {k: v for k, v in guild.member_payload(user_id).items() if k != "user"}
+        for session in list(self.gateway.sessions):
+            if session.intents & GUILD_MESSAGES:
+                body = message if session.intents & MESSAGE_CONTENT else {**message, "content": ""}
+                await session.dispatch("MESSAGE_CREATE", body)
+
+    def _guild_with_bot(self, guild_id: int) -> GuildState:
+        guild = self.guilds.get(guild_id)
+        if guild is None or not guild.bot_present:
+            raise DoubleError(f"the bot is not in guild {guild_id}")
+        return guild
+
+    # -- replies -----------------------------------------------------------
+    def fill_reply(self, reply: Reply, data: dict[str, Any], files: list[Attachment],
+                   record: InteractionRecord, *, edit: bool = False) -> None:
+        """Apply what the bot sent (content, embeds, components, attachments) to a reply."""
+        if "content" in data or not edit:
+            reply.content = data.get("content") or ""
+        if "embeds" in data or not edit:
+            reply.embeds = list(data.get("embeds") or [])
+        if "components" in data or not edit:
+            reply.components = list(data.get("components") or [])
+        if files or "attachments" in data:
+            kept = {str(a.get("id")) for a in data.get("attachments", [])}
+            reply.attachments = [a for i, a in enumerate(reply.attachments) if str(i) in kept and edit] + files
+        guild = self.guilds.get(record.guild_id or 0)
+        channel_id = guild.channel_id if guild else record.user_id
+        attachments = [{"id": str(i), "filename": a.filename, "size": a.size, "content_type": None,
+                        "url": f"http://127.0.0.1:{self.port}/attachments/{reply.message_id}/{a.filename}",
+                        "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{reply.message_id}/{a.filename}"}
+                       for i, a in enumerate(reply.attachments)]
+        body = {"content": reply.content, "embeds": reply.embeds, "components": reply.components,
+                "attachments": attachments, "flags": 64 if reply.ephemeral else 0}
+        reply.payload = p.message(reply.message_id, channel_id, self.bot_user, body, guild_id=record.guild_id,
+                                  application_id=self.app_id, interaction_id=record.interaction_id)
+        self.messages[reply.message_id] = reply

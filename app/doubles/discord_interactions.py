@@ -1,0 +1,168 @@
+"""Users of the double run slash commands, press buttons and submit modals (INTERACTION_CREATE)."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from app.doubles import discord_payloads as p
+from app.doubles.discord_state import InteractionRecord, Reply
+
+if TYPE_CHECKING:
+    from app.doubles.discord_gateway import Gateway
+    from app.doubles.discord_state import GuildState, MemberState
+
+APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+_CONVERT: dict[int, Callable[[str], Any]] = {
+    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on")}
+
+
+def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
+    return next((o for o in options if o["name"] == name and o.get("type") in kinds), None)
+
+
+def build_command_data(command: dict[str, Any], path: list[str], values: dict[str, str]) -> dict[str, Any]:
+    """The `data` of a slash command interaction: nested subcommands, option values typed as declared."""
+    from app.doubles.discord import DoubleError
+
+    level: list[dict[str, Any]] = command.get("options") or []
+    chain: list[dict[str, Any]] = []
+    for word in path:
+        sub = _find(level, word, (SUB_COMMAND, SUB_COMMAND_GROUP))
+        if sub is None:
+            raise DoubleError(f"/{command['name']} has no subcommand {word!r}")
+        chain.append({"name": sub["name"], "type": sub["type"], "options": []})
+        level = sub.get("options") or []
+    if any(o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in level):
+        subs = ", ".join(o["name"] for o in level)
+        raise DoubleError(f"/{' '.join([command['name'], *path])} needs a subcommand: {subs}")
+    leaf: list[dict[str, Any]] = []
+    for name, raw in values.items():
+        declared = _find(level, name, tuple(range(3, 12)))
+        if declared is None:
+            known = ", ".join(o["name"] for o in level) or "none"
+            raise DoubleError(f"/{' '.join([command['name'], *path])} has no option {name!r} (options: {known})")
+        try:
+            value = _CONVERT.get(declared["type"], str)(raw)
+        except ValueError:
+            raise DoubleError(f"option {name!r} wants a number, not {raw!r}") from None
+        leaf.append({"name": name, "type": declared["type"], "value": value})
+    missing = [o["name"] for o in level if o.get("required") and o["name"] not in values]
+    if missing:
+        raise DoubleError(f"missing required option(s): {', '.join(missing)}")
+    options = leaf
+    for link in reversed(chain):
+        link["options"] = options
+        options = [link]
+    data = {"id": command["id"], "name": command["name"], "type": 1, "options": options}
+    if command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    return data
+
+
+class InteractionsMixin:
+    """Part of DiscordDouble: sending interactions and waiting for the bot's answers."""
+
+    app_id: int
+    bot_user: dict[str, Any]
+    gateway: Gateway
+    commands: dict[int, list[dict[str, Any]]]
+    interactions: dict[str, InteractionRecord]
+    messages: dict[int, Reply]
+
+    def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState:
+        raise NotImplementedError
+
+    def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
+                      admin: bool = False) -> MemberState:
+        raise NotImplementedError
+
+    def find_command(self, name: str, guild_id: int | None) -> dict[str, Any]:
+        from app.doubles.discord import DoubleError
+
+        for scope in ([guild_id] if guild_id else []) + [0]:
+            for command in self.commands.get(scope, []):
+                if command["name"] == name and command.get("type", 1) == 1:
+                    return command
+        raise DoubleError(f"there is no slash command /{name}")
+
+    async def invoke(self, guild_id: int | None, user_id: int, command: str,
+                     options: dict[str, str] | None = None, *, admin: bool = False) -> InteractionRecord:
+        """A user runs `/command [sub...]` (space-separated path) in a guild, or in a DM if guild_id is None."""
+        name, *path = command.strip().lstrip("/").split()
+        data = build_command_data(self.find_command(name, guild_id), path, dict(options or {}))
+        return await self._send(APPLICATION_COMMAND, guild_id, user_id, data, admin=admin)
+
+    async def click(self, reply: Reply, custom_id: str, *, guild_id: int | None, user_id: int,
+                    admin: bool = False) -> InteractionRecord:
+        """A user presses a button (by custom_id) on a message the bot sent."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._send(MESSAGE_COMPONENT, guild_id, user_id, data, admin=admin, message=reply)
+
+    async def submit_modal(self, modal: Reply, values: dict[str, str], *, guild_id: int | None,
+                           user_id: int, admin: bool = False) -> InteractionRecord:
+        """A user fills in and submits a modal the bot showed."""
+        form = modal.modal or {}
+        rows = []
+        for row in form.get("components", []):
+            inputs = [{"type": 4, "custom_id": c["custom_id"], "value": values.get(c["custom_id"], "")}
+                      for c in row.get("components", [])]
+            rows.append({"type": 1, "components": inputs})
+        data = {"custom_id": form.get("custom_id", ""), "components": rows}
+        return await self._send(MODAL_SUBMIT, guild_id, user_id, data, admin=admin)
+
+    async def _send(self, kind: int, guild_id: int | None, user_id: int, data: dict[str, Any], *,
+                    admin: bool, message: Reply | None = None) -> InteractionRecord:
+        record = InteractionRecord(p.new_snowflake(), f"itok-{secrets.token_hex(12)}", guild_id, user_id, kind,
+                                   source_message_id=message.message_id if message else None)
+        self.interactions[record.token] = record
+        member_payload = None
+        if guild_id is not None:
+            guild = self.ensure_guild(guild_id)
+            member = self.ensure_member(guild_id, user_id)
+            user_payload = member.user_payload()
+            member_payload = guild.member_payload(user_id, with_permissions=True)
+            if admin:  # this invocation is by an admin, whatever the member's stored roles say
+                member_payload["roles"] = [str(guild.admin_role_id)]
+                member_payload["permissions"] = str(p.ADMIN_PERMISSIONS)
+            elif not member.admin:
+                member_payload["permissions"] = str(p.MEMBER_PERMISSIONS)
+            channel = guild.channel_payload()
+        else:
+            user_payload = p.user(user_id, f"user{str(user_id)[-4:]}")
+            channel = {"id": str(user_id), "type": 1, "recipients": [user_payload]}
+        payload = p.interaction(interaction_id=record.interaction_id, app_id=self.app_id, kind=kind,
+                                token=record.token, guild_id=guild_id, channel=channel, data=data,
+                                member_payload=member_payload, user_payload=user_payload,
+                                message_payload=message.payload if message else None)
+        await self.gateway.broadcast("INTERACTION_CREATE", payload)
+        return record
+
+    async def wait_reply(self, record: InteractionRecord, *, timeout: float = 10.0) -> Reply:
+        """The bot's first answer: a message (a deferred one once edited) or a modal."""
+        async with asyncio.timeout(timeout):
+            while True:
+                reply = record.original
+                if reply is not None and reply.kind != "deferred":
+                    return reply
+                if record.response_type in (6, 7) and record.source_message_id in self.messages:
+                    return self.messages[record.source_message_id]
+                record.changed.clear()
+                await record.changed.wait()
+
+    async def wait_followups(self, record: InteractionRecord, count: int, *, timeout: float = 10.0
+                             ) -> list[Reply]:
+        """Wait until the interaction has `count` messages after the original; return them."""
+        async with asyncio.timeout(timeout):
+            while len(record.replies) < count + 1:
+                record.changed.clear()
+                await record.changed.wait()
+        return record.replies[1:]
+
+    def forget(self, record: InteractionRecord) -> None:
+        """Drop an answered interaction and its messages (long benchmark runs)."""
+        self.interactions.pop(record.token, None)
+        for reply in record.replies:
+            self.messages.pop(reply.message_id, None)

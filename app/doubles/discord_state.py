@@ -1,0 +1,107 @@
+"""What the Discord double remembers: guilds, members, commands, interactions and the replies to them."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.doubles import discord_payloads as p
+
+EPHEMERAL = 1 << 6
+
+
+@dataclass
+class Attachment:
+    """A file the bot sent with a reply."""
+
+    filename: str
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Reply:
+    """One message the bot sent in answer to an interaction (the original or a follow-up), or a modal."""
+
+    message_id: int
+    kind: str  # "message", "deferred" (loading, not yet edited) or "modal"
+    ephemeral: bool = False
+    content: str = ""
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    modal: dict[str, Any] | None = None
+    payload: dict[str, Any] = field(default_factory=dict)  # the message object as the double serves it
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """Every button of the reply's action rows (label, custom_id, style, disabled)."""
+        return [c for row in self.components for c in row.get("components", []) if c.get("type") == 2]
+
+
+@dataclass
+class InteractionRecord:
+    """An interaction the double sent and everything the bot answered to it."""
+
+    interaction_id: int
+    token: str
+    guild_id: int | None
+    user_id: int
+    kind: int
+    replies: list[Reply] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    response_type: int | None = None
+    source_message_id: int | None = None  # for a button press: the message the button was on
+
+    def touch(self) -> None:
+        self.changed.set()
+
+    @property
+    def original(self) -> Reply | None:
+        return self.replies[0] if self.replies else None
+
+
+@dataclass
+class MemberState:
+    user_id: int
+    name: str
+    admin: bool
+    joined_at: str
+    bot: bool = False
+
+    def user_payload(self) -> dict[str, Any]:
+        return p.user(self.user_id, self.name, bot=self.bot)
+
+
+@dataclass
+class GuildState:
+    guild_id: int
+    name: str
+    owner_id: int
+    channel_id: int
+    admin_role_id: int
+    bot_present: bool = False
+    joined_at: str = field(default_factory=p.iso_now)
+    members: dict[int, MemberState] = field(default_factory=dict)
+
+    def member_payload(self, user_id: int, *, with_permissions: bool = False) -> dict[str, Any]:
+        m = self.members[user_id]
+        roles = [self.admin_role_id] if m.admin else []
+        perms = (p.ADMIN_PERMISSIONS if m.admin else p.MEMBER_PERMISSIONS) if with_permissions else None
+        return p.member(m.user_payload(), roles=roles, joined_at=m.joined_at, permissions=perms)
+
+    def channel_payload(self) -> dict[str, Any]:
+        return p.text_channel(self.channel_id, self.guild_id, "general")
+
+    def create_payload(self, *, at_startup: bool = False) -> dict[str, Any]:
+        """GUILD_CREATE: at startup (a guild of READY) it says `unavailable: false`; a new join omits it."""
+        roles = [p.role(self.guild_id, "@everyone", p.MEMBER_PERMISSIONS, 0),
+                 p.role(self.admin_role_id, "Admins", p.ADMIN_PERMISSIONS, 1)]
+        members = [self.member_payload(uid) for uid in self.members]
+        payload = p.guild(self.guild_id, self.name, owner_id=self.owner_id, roles=roles,
+                          channels=[self.channel_payload()], members=members, joined_at=self.joined_at)
+        if at_startup:
+            payload["unavailable"] = False
+        return payload

@@ -1,0 +1,42 @@
+"""`/server info`: what the bot holds for this server (admin only)."""
+from __future__ import annotations
+
+import hikari
+import lightbulb
+
+from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only
+from app.bot.queries import GuildReport, fetch_guild_report
+from app.cli.output import human_bytes
+from app.db import GuildDb
+
+loader = lightbulb.Loader()
+
+server = lightbulb.Group("server", "This server's data held by the bot", contexts=GUILD_CONTEXT,
+                         default_member_permissions=ADMIN_DEFAULT)
+
+
+def info_embed(report: GuildReport, members_known: int) -> hikari.Embed:
+    rows = sum(report.tables.values())
+    embed = hikari.Embed(title="This server's database",
+                         description="Everything the bot stores for this server lives in one file, "
+                                     "separate from every other server.")
+    embed.add_field("Members known to the bot", str(members_known), inline=True)
+    embed.add_field("Database size", human_bytes(report.size_bytes), inline=True)
+    embed.add_field("Schema version", str(report.schema_version), inline=True)
+    filled = [f"{name}: {count}" for name, count in sorted(report.tables.items()) if count]
+    embed.add_field(f"Rows ({rows} in {len(report.tables)} tables)", "\n".join(filled) or "no data yet")
+    return embed
+
+
+@server.register
+class ServerInfo(lightbulb.SlashCommand, name="info", description="Size, schema version and rows of this "
+                 "server's database", hooks=[admin_only]):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, bot: hikari.GatewayBot) -> None:
+        """Show this server's database file."""
+        report = await fetch_guild_report(db)
+        members = len(bot.cache.get_members_view_for_guild(db.guild_id))
+        await ctx.respond(embed=info_embed(report, members), ephemeral=True)
+
+
+loader.command(server)

@@ -1,0 +1,187 @@
+"""The Discord double and the real bot, connected in one event loop: for the sandbox, tests and benchmarks.
+
+    async with running_bot(tmp_path / "guild_dbs", guilds=[111]) as h:
+        reply = await h.command(111, 42, "server info", admin=True)
+        assert not reply.ephemeral or "Schema version" in h.text(reply)
+
+Tests of any package can use it (see tests/bot/conftest.py for a fixture).
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import hikari
+
+from app.bot.app import BotApp
+from app.config import Settings
+from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
+
+QUIET_SECONDS = 0.05
+
+
+class BotHarness:
+    """Plays Discord and its users against a real bot; remembers each user's last message and modal."""
+
+    def __init__(self, settings: Settings, *, guilds: Iterable[int] = (), extensions: list[str] | None = None
+                 ) -> None:
+        self.settings = settings
+        self.double = DiscordDouble()
+        self._initial_guilds = list(guilds)
+        self._extensions = extensions
+        self.app: BotApp | None = None
+        self._last_message: dict[tuple[int | None, int], Reply] = {}
+        self._last_modal: dict[tuple[int | None, int], Reply] = {}
+
+    @property
+    def bot(self) -> BotApp:
+        if self.app is None:
+            raise RuntimeError("the harness is not started")
+        return self.app
+
+    async def start(self) -> None:
+        await self.double.start()
+        for guild_id in self._initial_guilds:
+            self.double.ensure_guild(guild_id).bot_present = True
+        self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
+                          extensions=self._extensions)
+        try:
+            await self.app.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        try:
+            if self.app is not None:
+                await self.app.stop()
+        finally:
+            await self.double.stop()
+
+    # -- users -------------------------------------------------------------
+    async def send(self, guild_id: int | None, user_id: int, command: str,
+                   options: dict[str, str] | None = None, *, admin: bool = False) -> InteractionRecord:
+        """Send a slash command without waiting for the answer."""
+        return await self.double.invoke(guild_id, user_id, command, options, admin=admin)
+
+    async def command(self, guild_id: int | None, user_id: int, command: str,
+                      options: dict[str, str] | None = None, *, admin: bool = False,
+                      timeout: float = 10.0) -> Reply:
+        """Run `/command [sub...]` and return the bot's first answer (a message, or a modal)."""
+        record = await self.send(guild_id, user_id, command, options, admin=admin)
+        return await self._answer(record, timeout)
+
+    async def click(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
+                    timeout: float = 10.0) -> Reply:
+        """Press a button (by label, else custom_id) on the last message the bot sent this user."""
+        message = self._last_message.get((guild_id, user_id))
+        if message is None:
+            raise DoubleError("there is no message with buttons to click for this user")
+        buttons = message.buttons()
+        found = next((b for b in buttons if b.get("label") == button), None) or next(
+            (b for b in buttons if b.get("custom_id") == button), None)
+        if found is None:
+            labels = ", ".join(str(b.get("label") or b.get("custom_id")) for b in buttons) or "none"
+            raise DoubleError(f"no button {button!r} on the last message (buttons: {labels})")
+        record = await self.double.click(message, found["custom_id"], guild_id=guild_id, user_id=user_id,
+                                         admin=admin)
+        return await self._answer(record, timeout)
+
+    async def submit_modal(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
+                           admin: bool = False, timeout: float = 10.0) -> Reply:
+        """Submit the modal last shown to this user with `values` (field custom_id or label → text)."""
+        modal = self._last_modal.pop((guild_id, user_id), None)
+        if modal is None:
+            raise DoubleError("no modal is open for this user")
+        by_id = _modal_values(modal, values)
+        record = await self.double.submit_modal(modal, by_id, guild_id=guild_id, user_id=user_id, admin=admin)
+        return await self._answer(record, timeout)
+
+    async def _answer(self, record: InteractionRecord, timeout: float) -> Reply:
+        reply = await self.double.wait_reply(record, timeout=timeout)
+        key = (record.guild_id, record.user_id)
+        if reply.kind == "modal":
+            self._last_modal[key] = reply
+        elif reply.components:
+            self._last_message[key] = reply
+        return reply
+
+    async def settle(self, record: InteractionRecord, *, quiet: float = QUIET_SECONDS) -> list[Reply]:
+        """Every message of an interaction once nothing new arrived for `quiet` seconds."""
+        while True:
+            record.changed.clear()
+            try:
+                await asyncio.wait_for(record.changed.wait(), quiet)
+            except TimeoutError:
+                return list(record.replies)
+
+    # -- the world ---------------------------------------------------------
+    async def add_bot_to_guild(self, guild_id: int, name: str | None = None) -> None:
+        async with self._received(hikari.GuildJoinEvent, guild_id):
+            await self.double.add_bot(guild_id, name)
+
+    async def remove_bot_from_guild(self, guild_id: int) -> None:
+        async with self._received(hikari.GuildLeaveEvent, guild_id):
+            await self.double.remove_bot(guild_id)
+
+    async def member_join(self, guild_id: int, user_id: int) -> None:
+        async with self._received(hikari.MemberCreateEvent, guild_id):
+            await self.double.member_join(guild_id, user_id)
+
+    async def member_leave(self, guild_id: int, user_id: int) -> None:
+        async with self._received(hikari.MemberDeleteEvent, guild_id):
+            await self.double.member_leave(guild_id, user_id)
+
+    async def say(self, guild_id: int, user_id: int, text: str) -> None:
+        async with self._received(hikari.GuildMessageCreateEvent, guild_id):
+            await self.double.say(guild_id, user_id, text)
+
+    @asynccontextmanager
+    async def _received(self, event_type: type[hikari.Event], guild_id: int) -> AsyncIterator[None]:
+        """Wait (briefly) until the bot has received the event the block causes."""
+        waiter = asyncio.ensure_future(self.bot.bot.wait_for(
+            event_type, timeout=5.0, predicate=lambda e: int(getattr(e, "guild_id", 0)) == guild_id))
+        await asyncio.sleep(0)
+        try:
+            yield
+        except BaseException:
+            waiter.cancel()
+            raise
+        await waiter
+
+
+def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:
+    """Map field labels or custom ids to custom ids."""
+    fields = [c for row in (modal.modal or {}).get("components", []) for c in row.get("components", [])]
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        match = next((f for f in fields if f.get("custom_id") == key or f.get("label") == key), None)
+        if match is None:
+            known = ", ".join(str(f.get("label") or f.get("custom_id")) for f in fields)
+            raise DoubleError(f"the modal has no field {key!r} (fields: {known})")
+        out[match["custom_id"]] = value
+    return out
+
+
+@asynccontextmanager
+async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settings: Settings | None = None,
+                      extensions: list[str] | None = None) -> AsyncIterator[BotHarness]:
+    """A started double + bot over `guild_dbs_dir`; everything is closed on exit."""
+    base = settings or Settings()
+    harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
+                         extensions=extensions)
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, every: float = 0.01) -> None:
+    """Poll until `check()` is true (for effects of gateway events, which the bot handles on its own time)."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(every)
