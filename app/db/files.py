@@ -120,29 +120,36 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
 
 
 def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")  # first read of the header: NOTADB surfaces here
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA cache_size = -{int(options.cache_kib)}")
+    # one call for the settings that do not touch the file (this is on every cache miss)
+    conn.executescript(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}; PRAGMA synchronous = NORMAL; "
+                       f"PRAGMA foreign_keys = ON; PRAGMA cache_size = -{int(options.cache_kib)};")
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identity: int | None) -> int:
-    """Return the file's schema version after checking it is the file it claims to be."""
-    meta = schema.meta_table
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (meta,)).fetchone()
-    if has_meta is None:
-        _refuse(path, conn, f"no {meta} table",
+    """Return the file's schema version after checking it is the file it claims to be.
+
+    One statement reads the header (NOTADB surfaces here), the meta row, the version
+    and the journal mode; WAL is switched on only for a file that is not in WAL yet.
+    """
+    owner = "guild_id" if identity is not None else "NULL"
+    try:
+        row = conn.execute(
+            f"SELECT {owner}, (SELECT user_version FROM pragma_user_version), "  # noqa: S608 (fixed identifiers)
+            f"(SELECT journal_mode FROM pragma_journal_mode) FROM {schema.meta_table}").fetchone()
+    except sqlite3.OperationalError as error:
+        if not str(error).startswith("no such "):
+            raise
+        row = None
+    if row is None:
+        _refuse(path, conn, f"no {schema.meta_table} row",
                 "This server's data file is not one of ours and has been set aside for the operator.")
-    if identity is not None:
-        row = conn.execute(f"SELECT guild_id FROM {meta}").fetchone()  # noqa: S608
-        recorded = row[0] if row else None
-        if recorded != identity:
-            _refuse(path, conn, f"records guild {recorded}, not {identity}",
-                    "This server's data file belongs to another server and has been set aside "
-                    "for the operator.")
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    recorded, version, journal_mode = row
+    if identity is not None and recorded != identity:
+        _refuse(path, conn, f"records guild {recorded}, not {identity}",
+                "This server's data file belongs to another server and has been set aside for the operator.")
+    if journal_mode != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    return int(version)
 
 
 def migrate(conn: sqlite3.Connection, schema: Schema) -> int:

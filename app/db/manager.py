@@ -4,12 +4,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 import cachetools
 
@@ -22,6 +24,7 @@ from app.db.worker import WorkerPool
 from app.errors import ManagerClosedError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LIVE_SLACK = 32  # connections allowed beyond max_open while evicted ones finish (see limits.HEADROOM)
 
@@ -37,6 +40,14 @@ class ManagerStats:
     open_now: int
     peak_open: int
     max_open: int
+    open_seconds: float  # time spent opening (and building) files, on worker threads
+    close_seconds: float
+
+
+def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
 
 
 class _Slot:
@@ -66,6 +77,22 @@ class _EvictingLRU(cachetools.LRUCache[int, _Slot]):
         return guild_id, slot
 
 
+class _EvictingLFU(cachetools.LFUCache[int, _Slot]):
+    """The least frequently used goes first; measured against LRU in scripts/bench_storage.py."""
+
+    def __init__(self, maxsize: int, manager: GuildDatabaseManager) -> None:
+        super().__init__(maxsize)
+        self._manager = manager
+
+    def popitem(self) -> tuple[int, _Slot]:
+        guild_id, slot = super().popitem()
+        self._manager._retire(slot)
+        return guild_id, slot
+
+
+POLICIES: dict[str, type[_EvictingLRU] | type[_EvictingLFU]] = {"lru": _EvictingLRU, "lfu": _EvictingLFU}
+
+
 class Lease:
     """`async with manager.connect(guild_id) as db`: the connection stays open until released."""
 
@@ -91,7 +118,7 @@ class GuildDatabaseManager:
     """Hands out per-guild connections; at most `max_open` stay open, least recently used go first."""
 
     def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
-                 lifecycle_threads: int = 2, options: files.OpenOptions | None = None,
+                 lifecycle_threads: int = 2, policy: str = "lru", options: files.OpenOptions | None = None,
                  guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
@@ -105,7 +132,7 @@ class GuildDatabaseManager:
         self._lifecycle_threads = lifecycle_threads
         self._queries: WorkerPool | None = None
         self._lifecycle: WorkerPool | None = None
-        self._cache = _EvictingLRU(max_open, self)
+        self._cache = POLICIES[policy](max_open, self)
         self._live: dict[int, set[_Slot]] = {}  # every slot not yet closed, cached or not
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._gates: dict[int, asyncio.Event] = {}  # guilds held exclusively (deletion)
@@ -119,6 +146,7 @@ class GuildDatabaseManager:
         self._bot_opening: asyncio.Lock | None = None
         self._closed = False
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
+        self._open_seconds = self._close_seconds = 0.0
 
     # -- public surface ----------------------------------------------------
     def connect(self, guild_id: int) -> Lease:
@@ -154,7 +182,8 @@ class GuildDatabaseManager:
 
     def stats(self) -> ManagerStats:
         return ManagerStats(self._hits, self._misses, self._opens, self._creates, self._evictions,
-                            self._closes, self._live_total, self._peak_open, self.max_open)
+                            self._closes, self._live_total, self._peak_open, self.max_open,
+                            self._open_seconds, self._close_seconds)
 
     async def evict(self, guild_id: int) -> None:
         """Close the guild's connection as soon as it is idle (its file stays)."""
@@ -244,7 +273,7 @@ class GuildDatabaseManager:
     def _open_slot(self, guild_id: int) -> _Slot:
         path = self.path_for(guild_id)
         opened = self._lifecycle_pool().any().submit(
-            files.open_file, path, self._guild_schema, guild_id, self._options, True)
+            _timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
         slot = _Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -257,7 +286,7 @@ class GuildDatabaseManager:
         return slot
 
     def _opened(self, slot: _Slot, path: Path, lock: asyncio.Lock,
-                fut: asyncio.Future[tuple[sqlite3.Connection, bool]]) -> None:
+                fut: asyncio.Future[tuple[tuple[sqlite3.Connection, bool], float]]) -> None:
         error = fut.exception()
         if error is not None:
             if self._cache.get(slot.guild_id) is slot:
@@ -266,7 +295,8 @@ class GuildDatabaseManager:
             slot.ready.set_exception(error)
             slot.ready.exception()  # retrieved: waiters that were cancelled must not warn
             return
-        conn, created = fut.result()
+        (conn, created), seconds = fut.result()
+        self._open_seconds += seconds
         self._opens += 1
         self._creates += int(created)
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path,
@@ -296,7 +326,8 @@ class GuildDatabaseManager:
         try:
             if db is not None:
                 await db.barrier()  # calls left behind by cancelled tasks finish first
-                await self._lifecycle_pool().any().submit(db.raw.close)
+                _, seconds = await self._lifecycle_pool().any().submit(_timed, db.raw.close)
+                self._close_seconds += seconds
                 self._closes += 1
         except Exception:
             log.exception("closing the database of guild %s failed", slot.guild_id)

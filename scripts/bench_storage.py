@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""Storage benchmark: GuildDatabaseManager (one file per guild) against one monolithic SQLite file.
+
+Both sides run in this process on the same pre-generated workload: 80% indexed point
+reads (one `execute_fetchall`), 20% single-row upserts each in its own transaction
+(`BEGIN IMMEDIATE`, upsert, `COMMIT`: the manager's `db.transaction()`, the monolith
+behind an `asyncio.Lock` on one aiosqlite connection), 16 concurrent tasks.
+
+    python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR]
+
+Scenarios: (a) hot, 200 guilds, max_open=256; (b) churn, 10,000 guilds with Zipf(1.1)
+popularity, max_open=256. Also: median cost of opening an existing guild file and of
+creating a new one (template image vs running the SQL script), peak RSS, threads, fds,
+the manager's miss rate and mean cost of a miss, and the data-rights figures
+(scripts/bench_rights.py). Prints a table, then one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import json
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.db import GUILD_SCHEMA, GuildDatabaseManager
+from app.db import files as db_files
+
+CONCURRENCY = 16
+MEMBERS = 20  # rows per guild in the benchmarked table
+BASE_GUILD = 10**17
+MONOLITH_SCHEMA = """
+CREATE TABLE user_xp (guild_id INTEGER NOT NULL, discord_id INTEGER NOT NULL, xp INTEGER NOT NULL DEFAULT 0,
+                      level INTEGER NOT NULL DEFAULT 0, last_gain_at TEXT, PRIMARY KEY (guild_id, discord_id)) STRICT;
+"""
+READ_GUILD = "SELECT xp, level FROM user_xp WHERE discord_id = ?"
+WRITE_GUILD = ("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1) "
+               "ON CONFLICT (discord_id) DO UPDATE SET xp = xp + 1")
+READ_MONO = "SELECT xp, level FROM user_xp WHERE guild_id = ? AND discord_id = ?"
+WRITE_MONO = ("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, 1) "
+              "ON CONFLICT (guild_id, discord_id) DO UPDATE SET xp = xp + 1")
+
+Op = tuple[int, int, bool]  # guild id, member id, is a write
+
+
+# -- process figures -----------------------------------------------------------------
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Sampler:
+    """Samples RSS, threads and fds every few milliseconds while a phase runs."""
+
+    def __init__(self) -> None:
+        self.rss = self.threads = self.fds = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.rss = max(self.rss, rss_mb())
+            self.threads = max(self.threads, threading.active_count())
+            self.fds = max(self.fds, open_fds())
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> Sampler:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+# -- data ----------------------------------------------------------------------------
+def guild_ids(n: int) -> list[int]:
+    return [BASE_GUILD + i for i in range(n)]
+
+
+def populate_guild_files(root: Path, ids: list[int]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for guild_id in ids:
+        path = root / f"{guild_id}.sqlite3"
+        if path.exists():
+            continue
+        db_files.build_file(path, GUILD_SCHEMA, guild_id)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)", [(m, m) for m in range(MEMBERS)])
+        conn.commit()
+        conn.close()
+
+
+def populate_monolith(path: Path, ids: list[int]) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(MONOLITH_SCHEMA)
+    conn.executemany("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, ?)",
+                     [(g, m, m) for g in ids for m in range(MEMBERS)])
+    conn.commit()
+    conn.close()
+
+
+def workload(ids: list[int], n_ops: int, *, zipf: float | None, seed: int) -> list[Op]:
+    rng = random.Random(seed)
+    if zipf is None:
+        picks = [rng.choice(ids) for _ in range(n_ops)]
+    else:
+        ranked = ids[:]
+        rng.shuffle(ranked)
+        cumulative = list(itertools.accumulate(1 / (k ** zipf) for k in range(1, len(ranked) + 1)))
+        total = cumulative[-1]
+        picks = [ranked[bisect.bisect_left(cumulative, rng.random() * total)] for _ in range(n_ops)]
+    return [(g, rng.randrange(MEMBERS), rng.random() < 0.2) for g in picks]
+
+
+# -- the two sides -------------------------------------------------------------------
+@dataclass
+class RunResult:
+    ops_per_s: float
+    seconds: float
+    errors: int
+    rss_mb: float
+    threads: int
+    fds: int
+    miss_rate: float = 0.0
+    miss_cost_ms: float = 0.0
+    open_at_end: int = 0
+
+
+async def _drive(ops: list[Op], one: object) -> tuple[float, int]:
+    it = iter(ops)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for op in it:
+            try:
+                await one(*op)  # type: ignore[operator]
+            except Exception:
+                errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - start, errors
+
+
+async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: int,
+                      policy: str = "lru", query_threads: int = 1) -> RunResult:
+    async with GuildDatabaseManager(root, max_open=max_open, policy=policy,
+                                    query_threads=query_threads) as manager:
+
+        async def one(guild_id: int, member: int, write: bool) -> None:
+            async with manager.connect(guild_id) as db:
+                if write:
+                    async with db.transaction():
+                        await db.execute(WRITE_GUILD, (member,))
+                else:
+                    await db.execute_fetchall(READ_GUILD, (member,))
+
+        await _drive(warmup, one)
+        before = manager.stats()
+        with Sampler() as sampler:
+            seconds, errors = await _drive(ops, one)
+        after = manager.stats()
+        misses = after.misses - before.misses
+        lookups = misses + after.hits - before.hits
+        opens = after.opens - before.opens
+        closes = after.closes - before.closes
+        miss_cost = ((after.open_seconds - before.open_seconds) / max(opens, 1)
+                     + (after.close_seconds - before.close_seconds) / max(closes, 1)) * 1000
+        return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads),
+                         int(sampler.fds), misses / max(lookups, 1), miss_cost if misses else 0.0,
+                         after.open_now)
+
+
+async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib: int) -> RunResult:
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+                       "busy_timeout = 5000", f"cache_size = -{cache_kib}"):
+            await conn.execute(f"PRAGMA {pragma}")
+        conn.row_factory = sqlite3.Row
+        lock = asyncio.Lock()
+
+        async def one(guild_id: int, member: int, write: bool) -> None:
+            if write:
+                async with lock:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        await conn.execute(WRITE_MONO, (guild_id, member))
+                    except BaseException:
+                        await conn.execute("ROLLBACK")
+                        raise
+                    await conn.execute("COMMIT")
+            else:
+                await conn.execute_fetchall(READ_MONO, (guild_id, member))
+
+        await _drive(warmup, one)
+        with Sampler() as sampler:
+            seconds, errors = await _drive(ops, one)
+    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds))
+
+
+# -- open and create -------------------------------------------------------------------
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def measure_open_existing(root: Path, ids: list[int]) -> tuple[float, float]:
+    """Median ms to open an existing guild file (pragmas, identity check) and to close it after a write."""
+    options, opens, closes = db_files.OpenOptions(), [], []
+    for guild_id in ids:
+        start = time.perf_counter()
+        conn, _ = db_files.open_file(root / f"{guild_id}.sqlite3", GUILD_SCHEMA, guild_id, options, False)
+        opens.append(time.perf_counter() - start)
+        conn.execute(WRITE_GUILD, (1,))
+        start = time.perf_counter()
+        conn.close()
+        closes.append(time.perf_counter() - start)
+    return _median_ms(opens), _median_ms(closes)
+
+
+def _create_by_script(path: Path, guild_id: int) -> sqlite3.Connection:
+    """The alternative to the template image: run the schema script for every new file."""
+    tmp = path.with_name(f".{path.name}.building")
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.executescript(GUILD_SCHEMA.sql_path.read_text())
+    conn.execute("UPDATE guild_meta SET guild_id = ?", (guild_id,))
+    conn.close()
+    fd = os.open(tmp, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(tmp, path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    return conn
+
+
+def measure_create(root: Path, n: int) -> tuple[float, float]:
+    """Median ms to create a new guild file: from the template image, and by running the SQL script."""
+    root.mkdir(parents=True, exist_ok=True)
+    options, image, script = db_files.OpenOptions(), [], []
+    GUILD_SCHEMA.image  # noqa: B018  (built once per process, not part of a creation)
+    for i in range(n):
+        guild_id = 9 * 10**17 + i
+        start = time.perf_counter()
+        conn, created = db_files.open_file(root / f"{guild_id}.sqlite3", GUILD_SCHEMA, guild_id, options, True)
+        image.append(time.perf_counter() - start)
+        conn.close()
+        assert created
+        start = time.perf_counter()
+        _create_by_script(root / f"{guild_id + n}.sqlite3", guild_id + n).close()
+        script.append(time.perf_counter() - start)
+    return _median_ms(image), _median_ms(script)
+
+
+# -- main --------------------------------------------------------------------------------
+async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float | None, *,
+                   max_open: int, rounds: int, variants: bool) -> dict[str, RunResult]:
+    ids = guild_ids(n_guilds)
+    root, mono = work / f"{name}-guilds", work / f"{name}-monolith.sqlite3"
+    started = time.perf_counter()
+    populate_guild_files(root, ids)
+    if not mono.exists():
+        populate_monolith(mono, ids)
+    print(f"[{name}] {n_guilds} guilds ready in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    ops = workload(ids, n_ops, zipf=zipf, seed=7)
+    warmup = workload(ids, max(n_ops // 10, 1000), zipf=zipf, seed=8)
+    best: dict[str, RunResult] = {}
+
+    def keep(label: str, result: RunResult) -> None:
+        if label not in best or result.ops_per_s > best[label].ops_per_s:
+            best[label] = result
+
+    for _ in range(rounds):  # alternate sides so that neither always runs on a warmer machine
+        keep("manager", await run_manager(root, ops, warmup, max_open=max_open))
+        keep("monolith", await run_monolith(mono, ops, warmup, cache_kib=256 * max_open))
+    if variants:
+        keep("manager lfu", await run_manager(root, ops, warmup, max_open=max_open, policy="lfu"))
+        keep("manager 2 sql threads", await run_manager(root, ops, warmup, max_open=max_open, query_threads=2))
+    return best
+
+
+def print_scenario(name: str, results: dict[str, RunResult]) -> None:
+    mono = results["monolith"].ops_per_s
+    print(f"\n{name}")
+    print(f"  {'side':<24}{'ops/s':>10}{'ratio':>8}{'errors':>8}{'miss':>8}{'miss ms':>9}"
+          f"{'RSS MB':>8}{'threads':>9}{'fds':>6}")
+    for label, r in results.items():
+        print(f"  {label:<24}{r.ops_per_s:>10.0f}{r.ops_per_s / mono:>8.2f}{r.errors:>8}"
+              f"{r.miss_rate:>8.1%}{r.miss_cost_ms:>9.2f}{r.rss_mb:>8.0f}{r.threads:>9}{r.fds:>6}")
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-storage-"))
+    churn_guilds = 2_000 if args.quick else 10_000
+    n_ops = args.ops or (20_000 if args.quick else 60_000)
+    rounds = 1 if args.quick else 2
+    hot = await scenario("hot", work, 200, n_ops, None, max_open=256, rounds=rounds, variants=False)
+    print_scenario("(a) hot: 200 guilds, max_open=256", hot)
+    churn = await scenario("churn", work, churn_guilds, n_ops, 1.1, max_open=256, rounds=rounds,
+                           variants=not args.quick)
+    print_scenario(f"(b) churn: {churn_guilds} guilds, Zipf(1.1), max_open=256", churn)
+    open_ms, close_ms = measure_open_existing(work / "churn-guilds", guild_ids(churn_guilds)[-200:])
+    create_ms, script_ms = measure_create(work / "create", 50 if args.quick else 200)
+    print(f"\nopen existing file: median {open_ms:.3f} ms (close after a write {close_ms:.3f} ms)")
+    print(f"create new file:    median {create_ms:.3f} ms from the template image, "
+          f"{script_ms:.3f} ms by running the SQL script ({script_ms / create_ms:.1f}x)")
+    peak_rss = max(hot["manager"].rss_mb, churn["manager"].rss_mb)
+    budget = 100 + 0.3 * 256
+    print(f"peak RSS during manager runs: {peak_rss:.0f} MB (target <= {budget:.0f} MB at 256 open)")
+    figures: dict[str, object] = {
+        "hot_ratio": round(hot["manager"].ops_per_s / hot["monolith"].ops_per_s, 3),
+        "churn_ratio": round(churn["manager"].ops_per_s / churn["monolith"].ops_per_s, 3),
+        "hot_ops_per_s": round(hot["manager"].ops_per_s), "hot_monolith_ops_per_s": round(hot["monolith"].ops_per_s),
+        "churn_ops_per_s": round(churn["manager"].ops_per_s),
+        "churn_monolith_ops_per_s": round(churn["monolith"].ops_per_s),
+        "churn_miss_rate": round(churn["manager"].miss_rate, 4),
+        "churn_miss_cost_ms": round(churn["manager"].miss_cost_ms, 3),
+        "errors": sum(r.errors for r in (*hot.values(), *churn.values())),
+        "open_existing_ms": round(open_ms, 3), "close_after_write_ms": round(close_ms, 3),
+        "create_new_ms": round(create_ms, 3), "create_by_script_ms": round(script_ms, 3),
+        "peak_rss_mb": round(peak_rss, 1), "peak_threads": max(hot["manager"].threads, churn["manager"].threads),
+        "peak_fds": max(hot["manager"].fds, churn["manager"].fds), "churn_guilds": churn_guilds, "ops": n_ops,
+    }
+    for label in ("manager lfu", "manager 2 sql threads"):
+        if label in churn:
+            key = label.replace("manager ", "churn_ratio_").replace(" ", "_")
+            figures[key] = round(churn[label].ops_per_s / churn["monolith"].ops_per_s, 3)
+    figures.update(await rights_figures(work, quick=args.quick))
+    return figures
+
+
+async def rights_figures(work: Path, *, quick: bool) -> dict[str, object]:
+    """Guild deletion and export figures from scripts/bench_rights.py (data rights)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import bench_rights  # type: ignore[import-not-found]
+    except ModuleNotFoundError:
+        return {}
+    figures = await bench_rights.measure(work / "rights")
+    print(f"\ndata rights: {json.dumps(figures)}")
+    return dict(figures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one round (a smoke run)")
+    parser.add_argument("--ops", type=int, default=0, help="operations per measured run")
+    parser.add_argument("--workdir", help="keep the generated files here (default: a temporary folder)")
+    figures = asyncio.run(main_async(parser.parse_args()))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
