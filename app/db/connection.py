@@ -142,7 +142,9 @@ class Database:
         return self._tx
 
     async def _execute(self, sql: str, params: Params) -> Result:
-        tx = await self._await_turn()
+        tx = self._tx
+        if tx is not None and tx is not _current_tx.get():  # the hot path skips a coroutine
+            tx = await self._await_turn()
         return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
