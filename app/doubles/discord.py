@@ -176,7 +176,7 @@ class DiscordDouble(InteractionsMixin):
         if "embeds" in data or not edit:
             reply.embeds = list(data.get("embeds") or [])
         if "components" in data or not edit:
-            reply.components = list(data.get("components") or [])
+            reply.components = p.with_component_ids(list(data.get("components") or []))
         if files or "attachments" in data:
             kept = {str(a.get("id")) for a in data.get("attachments", [])}
             reply.attachments = [a for i, a in enumerate(reply.attachments) if str(i) in kept and edit] + files

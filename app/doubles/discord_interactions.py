@@ -107,9 +107,9 @@ class InteractionsMixin:
         form = modal.modal or {}
         rows = []
         for row in form.get("components", []):
-            inputs = [{"type": 4, "custom_id": c["custom_id"], "value": values.get(c["custom_id"], "")}
-                      for c in row.get("components", [])]
-            rows.append({"type": 1, "components": inputs})
+            inputs = [{"type": 4, "id": c.get("id") or 0, "custom_id": c["custom_id"],
+                       "value": values.get(c["custom_id"], "")} for c in row.get("components", [])]
+            rows.append({"type": 1, "id": row.get("id") or 0, "components": inputs})
         data = {"custom_id": form.get("custom_id", ""), "components": rows}
         return await self._send(MODAL_SUBMIT, guild_id, user_id, data, admin=admin)
 

@@ -91,6 +91,19 @@ def guild(guild_id: int, name: str, *, owner_id: int, roles: list[JSON], channel
     }
 
 
+def with_component_ids(components: list[JSON]) -> list[JSON]:
+    """Copies of the components with Discord's numeric `id` on each (hikari reads it), in document order."""
+    counter = itertools.count(1)
+
+    def number(component: JSON) -> JSON:
+        out = {**component, "id": component.get("id") or next(counter)}
+        if "components" in component:
+            out["components"] = [number(c) for c in component["components"]]
+        return out
+
+    return [number(c) for c in components]
+
+
 def message(message_id: int, channel_id: int, author: JSON, data: JSON, *, guild_id: int | None,
             application_id: int, interaction_id: int | None = None, webhook: bool = True) -> JSON:
     """A message object built from what the bot sent (content, embeds, components, attachments)."""

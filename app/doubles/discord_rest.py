@@ -34,8 +34,9 @@ async def read_body(request: web.Request) -> tuple[dict[str, Any], list[Attachme
             body = json.loads(await part.text())
         elif part.name:
             files[part.name] = Attachment(part.filename or part.name, bytes(await part.read()))
-    ordered = [files[f"files[{a['id']}]"] for a in body.get("attachments", []) if f"files[{a['id']}]" in files]
-    return body, ordered
+    message = body.get("data", body) if "type" in body else body  # callbacks wrap the message in `data`
+    listed = message.get("attachments") or []
+    return body, [files[f"files[{a['id']}]"] for a in listed if f"files[{a['id']}]" in files]
 
 
 class RestRoutes:
@@ -111,7 +112,8 @@ class RestRoutes:
     def _apply_callback(self, record: InteractionRecord, kind: int, data: dict[str, Any],
                         files: list[Attachment]) -> Reply | None:
         if kind == _MODAL:
-            reply = Reply(p.new_snowflake(), "modal", ephemeral=True, modal=data)
+            modal = {**data, "components": p.with_component_ids(data.get("components") or [])}
+            reply = Reply(p.new_snowflake(), "modal", ephemeral=True, modal=modal)
             record.replies.append(reply)
             return reply
         if kind in (_UPDATE, _DEFERRED_UPDATE):
@@ -162,6 +164,13 @@ class RestRoutes:
         if record.response_type is None:
             return _error(400, 10015, "Unknown Webhook")
         body, files = await read_body(request)
+        original = record.original
+        if original is not None and original.kind == "deferred":
+            # as on Discord: the first follow-up after a deferral completes the "thinking…" message
+            original.kind = "message"
+            self.d.fill_reply(original, body, files, record)
+            record.touch()
+            return web.json_response(original.payload)
         reply = Reply(p.new_snowflake(), "message", ephemeral=bool(int(body.get("flags") or 0) & EPHEMERAL))
         self.d.fill_reply(reply, body, files, record)
         record.replies.append(reply)
