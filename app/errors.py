@@ -68,3 +68,19 @@ class FileInUseError(UserFacingError):
 
 class RateLimitedError(UserFacingError):
     """The same request was made too recently; the message says when to try again."""
+
+
+class LegacySplitError(UserFacingError):
+    """The legacy database could not be split; the message says why and what to do."""
+
+
+class UnknownLegacyTablesError(LegacySplitError):
+    """The legacy database holds tables the split mapping does not place."""
+
+    def __init__(self, user_message: str, *, tables: list[str]) -> None:
+        super().__init__(user_message)
+        self.tables = tables
+
+
+class LegacySplitConflictError(LegacySplitError):
+    """The output directory already holds data for a guild (or table) being split."""

@@ -1,0 +1,75 @@
+"""The online backup of the legacy file, taken before anything else is written.
+
+SQLite's backup API copies what a reader sees, WAL content included (a file copy
+of `database.db` alone would drop the last writes still in `database.db-wal`).
+The copy is written under a temporary name, synced and renamed, then integrity-checked.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.errors import LegacySplitError
+
+BACKUP_INFIX = ".backup-"
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def backup_path(legacy: Path, stamp: str) -> Path:
+    return legacy.with_name(f"{legacy.name}{BACKUP_INFIX}{stamp}")
+
+
+def fsync_path(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_integrity(path: Path, *, quick: bool = False) -> None:
+    """Raises: LegacySplitError: SQLite's integrity check reports a problem."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as error:
+        rows = [str(error)]
+    finally:
+        conn.close()
+    if rows != ["ok"]:
+        raise LegacySplitError(f"The backup {path.name} fails SQLite's integrity check ({'; '.join(rows[:3])}); "
+                               "the legacy database may be damaged, and nothing was split.")
+
+
+def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> Path:
+    """Copy `source` (the legacy database) to `<legacy>.backup-<stamp>` next to it; returns the path.
+
+    The caller runs `check_integrity` on it (on a worker thread, while the split reads it)
+    and commits nothing before the check passed.
+
+    Raises:
+        LegacySplitError: the backup cannot be written.
+    """
+    target = backup_path(legacy, stamp)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)  # our own leftover of an interrupted backup
+    try:
+        dest = sqlite3.connect(partial, isolation_level=None)
+        try:
+            source.backup(dest)
+            dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            dest.close()
+        fsync_path(partial)
+        os.rename(partial, target)
+        fsync_path(target.parent, directory=True)
+    except (OSError, sqlite3.DatabaseError) as error:
+        partial.unlink(missing_ok=True)
+        raise LegacySplitError(f"The backup of the legacy database could not be written next to it "
+                               f"({error}); nothing was split.") from error
+    return target

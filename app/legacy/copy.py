@@ -1,0 +1,166 @@
+"""Building the destination files in the staging directory, set-based, from the backup.
+
+One connection has the backup as `main` (indexed on the guild columns: the
+backup is our copy) and the quarantine file as `q`; each destination file is
+attached as `g` in turn and filled by `INSERT … SELECT` in one transaction.
+Foreign keys are off: orphans are copied as they are (counted by digest.py).
+A table whose rows break the destination's types or keys is redone row by row,
+and each refused row goes to the quarantine with SQLite's reason.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.db.schema import Schema
+from app.errors import LegacySplitError
+from app.legacy.digest import TableDigest
+from app.legacy.plan import TablePlan
+from app.legacy.rules import quote_name
+
+INVALID_GUILD_REASON = "the guild id is not a Discord server id (an integer, 0 < id < 2**63)"
+
+
+@dataclass(slots=True)
+class Job:
+    table: TablePlan
+    guild_id: int | None  # rows of this guild only; None: the whole table
+
+
+@dataclass(slots=True)
+class StagedFile:
+    path: Path
+    guild_id: int | None  # None: the bot-wide file
+    copied: list[tuple[str, tuple[str, ...]]]  # (table, columns copied) to count and checksum
+    tables: dict[str, TableDigest] = field(default_factory=dict)
+    orphans: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+class Stager:
+    """Builds staged destination files and the quarantine file from one backup."""
+
+    def __init__(self, backup: Path, quarantine: Path) -> None:
+        self.conn = sqlite3.connect(backup, isolation_level=None)
+        self.conn.execute("PRAGMA foreign_keys = OFF")  # orphans are copied, not refused
+        self.conn.execute("PRAGMA cache_size = -131072")
+        self.quarantine_path = quarantine
+        self.quarantined: Counter[str] = Counter()
+        self._quarantine_tables: set[str] = set()
+        self._has_rowid: dict[str, bool] = {}
+        quarantine.unlink(missing_ok=True)
+        self.conn.execute("ATTACH DATABASE ? AS q", (str(quarantine),))
+        self.conn.execute("PRAGMA q.journal_mode = MEMORY")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def index_guild_columns(self, tables: list[TablePlan]) -> None:
+        """Index the guild column of every guild-mapped table of the backup (per-guild reads)."""
+        for table in tables:
+            if table.rule.kind == "guild" and table.read:
+                name = quote_name(f"legacy_split_{table.name}_{table.rule.column}")
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS main.{name} "
+                                  f"ON {quote_name(table.name)} ({quote_name(table.rule.column or '')})")
+
+    def quarantine_invalid_guilds(self, table: TablePlan) -> None:
+        """Move (copy) the rows whose guild id is not a snowflake to the quarantine file."""
+        if not table.invalid_guild:
+            return
+        self.conn.execute("BEGIN")
+        self._ensure_quarantine_table(table)
+        cur = self.conn.execute(self._quarantine_sql(table, f"NOT {table.valid_filter}"),
+                                (INVALID_GUILD_REASON,))
+        self.conn.execute("COMMIT")
+        self.quarantined[table.name] += cur.rowcount
+
+    def stage(self, path: Path, schema: Schema, guild_id: int | None, jobs: list[Job]) -> StagedFile:
+        """Build `path` from the schema's template and fill it (counted and checksummed later)."""
+        with open(path, "xb") as out:
+            out.write(schema.image)
+        self.conn.execute("ATTACH DATABASE ? AS g", (str(path),))
+        try:
+            self.conn.execute("PRAGMA g.journal_mode = MEMORY")  # a staged file is rebuilt if interrupted
+            self.conn.execute("PRAGMA g.synchronous = OFF")  # synced once, before it is renamed
+            self.conn.execute("BEGIN")
+            if guild_id is not None:
+                self.conn.execute(f"UPDATE g.{schema.meta_table} SET guild_id = ?", (guild_id,))  # noqa: S608
+            for job in jobs:
+                self._copy(job, path.name)
+            self.conn.execute("COMMIT")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.execute("DETACH DATABASE g")
+        return StagedFile(path, guild_id, [(job.table.name, job.table.columns) for job in jobs])
+
+    def _copy(self, job: Job, file_name: str) -> None:
+        table = job.table
+        q = quote_name(table.name)
+        if not table.dest_exists:
+            columns = ", ".join(f"{quote_name(c.name)} {c.decl_type}".rstrip()
+                                for c in table.legacy_columns if c.name in table.columns)
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS g.{q} ({columns})")
+        cols = ", ".join(quote_name(c) for c in table.columns)
+        where, params = self._filter(job)
+        order = "ORDER BY rowid" if self._rowid(table) else ""
+        try:
+            self.conn.execute(f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} {where} {order}",  # noqa: S608
+                              params)
+        except sqlite3.IntegrityError:
+            self._copy_row_by_row(job, file_name)
+
+    def _copy_row_by_row(self, job: Job, file_name: str) -> None:
+        table = job.table
+        if not self._rowid(table):
+            raise LegacySplitError(f"Rows of legacy table {table.name} break the {file_name} schema and the "
+                                   "table has no rowid to set them aside one by one; map it with --map "
+                                   f"{table.name}=skip or fix those rows in a copy.")
+        q, cols = quote_name(table.name), ", ".join(quote_name(c) for c in table.columns)
+        where, params = self._filter(job)
+        rowids = [r[0] for r in self.conn.execute(f"SELECT rowid FROM main.{q} {where} ORDER BY rowid",  # noqa: S608
+                                                  params)]
+        insert = f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} WHERE rowid = ?"  # noqa: S608
+        for rowid in rowids:
+            try:
+                self.conn.execute(insert, (rowid,))
+            except sqlite3.IntegrityError as error:
+                self._ensure_quarantine_table(table)
+                self.conn.execute(self._quarantine_sql(table, "rowid = ?"), (f"{error} (in {file_name})", rowid))
+                self.quarantined[table.name] += 1
+
+    def _filter(self, job: Job) -> tuple[str, tuple[object, ...]]:
+        if job.guild_id is None:
+            return "", ()
+        col = quote_name(job.table.rule.column or "")
+        return f"WHERE {col} = ? AND typeof({col}) = 'integer'", (job.guild_id,)
+
+    def _rowid(self, table: TablePlan) -> bool:
+        if table.name not in self._has_rowid:
+            try:
+                self.conn.execute(f"SELECT rowid FROM main.{quote_name(table.name)} LIMIT 0")  # noqa: S608
+                self._has_rowid[table.name] = True
+            except sqlite3.OperationalError:
+                self._has_rowid[table.name] = False
+        return self._has_rowid[table.name]
+
+    def _ensure_quarantine_table(self, table: TablePlan) -> None:
+        if table.name in self._quarantine_tables:
+            return
+        columns = ", ".join(quote_name(c.name) for c in table.legacy_columns)
+        # untyped columns keep every legacy value exactly as it was stored
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS q.{quote_name(table.name)} "
+                          f"(_legacy_rowid, _reason, {columns})")
+        self._quarantine_tables.add(table.name)
+
+    def _quarantine_sql(self, table: TablePlan, condition: str) -> str:
+        q = quote_name(table.name)
+        rowid = "rowid" if self._rowid(table) else "NULL"
+        columns = ", ".join(quote_name(c.name) for c in table.legacy_columns)
+        return (f"INSERT INTO q.{q} SELECT {rowid}, ?, {columns} FROM main.{q} "  # noqa: S608
+                f"WHERE {condition}")

@@ -1,0 +1,55 @@
+"""The split's records in the output directory: staging state, commit record, manifest.
+
+- `.legacy-split/` (staging): the files being built, and `state.json` naming the
+  backup in use, so a rerun after a kill reuses it;
+- `.legacy-split/commit.json`: written once every staged file is complete and
+  synced; from then on a rerun only finishes moving files into place;
+- `legacy-split-manifest.json`: written last; its presence means "split done".
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from app.legacy.backup import fsync_path
+
+MANIFEST_NAME = "legacy-split-manifest.json"
+STAGING_DIR = ".legacy-split"
+STATE_NAME = "state.json"
+COMMIT_NAME = "commit.json"
+QUARANTINE_PREFIX = "legacy-quarantine-"
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON under a temporary name, sync it, rename it over `path`, sync the directory."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(payload, out, ensure_ascii=False, indent=1, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent, directory=True)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None if there is none (a torn temp file is never read)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def manifest_path(out_dir: Path) -> Path:
+    return out_dir / MANIFEST_NAME
+
+
+def staging_dir(out_dir: Path) -> Path:
+    return out_dir / STAGING_DIR
+
+
+def quarantine_name(stamp: str) -> str:
+    return f"{QUARANTINE_PREFIX}{stamp}.sqlite3"

@@ -1,0 +1,188 @@
+"""The plan of a split: every legacy table, its rule, its columns and where its rows go."""
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.db.ids import parse_guild_id, validate_guild_id
+from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
+from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
+from app.legacy.rules import MAP_SYNTAX, Rule, quote_name
+
+# a row belongs to a guild only if its id is a snowflake: an integer, 0 < id < 2**63
+VALID_ID = "(typeof({col}) = 'integer' AND {col} > 0)"
+_SAFE_TYPE = re.compile(r"^[A-Za-z0-9_ (),]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    decl_type: str
+
+
+@dataclass(slots=True)
+class TablePlan:
+    """One legacy table: its rule, the columns copied and its row counts."""
+
+    name: str
+    rule: Rule
+    columns: tuple[str, ...]  # legacy columns copied (the guild column of a guild rule excluded)
+    legacy_columns: tuple[Column, ...]  # every legacy column, as declared
+    dest_exists: bool  # the destination schema has this table; else it is created, untyped
+    read: int = 0
+    per_guild: dict[int, int] = field(default_factory=dict)
+    invalid_guild: int = 0  # guild rules: rows whose guild id is not a snowflake
+
+    @property
+    def valid_filter(self) -> str:
+        return VALID_ID.format(col=quote_name(self.rule.column or ""))
+
+
+@dataclass(slots=True)
+class Plan:
+    tables: dict[str, TablePlan]
+    home_guild_id: int | None
+    unknown: dict[str, tuple[Column, ...]] = field(default_factory=dict)
+    problems: list[LegacySplitError] = field(default_factory=list)  # each stops the split
+
+    def check(self) -> None:
+        """Raises: LegacySplitError (or a subclass): the first problem that stops the split."""
+        if self.problems:
+            raise self.problems[0]
+
+    def destinations(self) -> dict[int, dict[str, int]]:
+        """Rows per table for every guild that receives any, by guild id."""
+        out: dict[int, dict[str, int]] = {}
+        for table in self.tables.values():
+            if table.rule.kind == "guild":
+                for guild_id, rows in table.per_guild.items():
+                    out.setdefault(guild_id, {})[table.name] = rows
+            elif table.rule.kind == "home" and table.read and self.home_guild_id is not None:
+                out.setdefault(self.home_guild_id, {})[table.name] = table.read
+        return dict(sorted(out.items()))
+
+    def global_rows(self) -> dict[str, int]:
+        return {t.name: t.read for t in self.tables.values() if t.rule.kind == "global"}
+
+
+@functools.lru_cache(maxsize=4)
+def destination_tables(schema: Schema) -> dict[str, tuple[str, ...]]:
+    """Column names of every table of a destination schema, read from its template image."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(schema.image)
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        return {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}
+    finally:
+        conn.close()
+
+
+def legacy_tables(conn: sqlite3.Connection) -> dict[str, tuple[Column, ...]]:
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {n: tuple(Column(r[1], r[2] if _SAFE_TYPE.match(r[2] or "") else "")
+                     for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}
+
+
+def unknown_tables_message(unknown: Mapping[str, tuple[Column, ...]]) -> str:
+    listed = "; ".join(f"{name} (columns {', '.join(c.name for c in cols)})" for name, cols in unknown.items())
+    example = next(iter(unknown))
+    return (f"The legacy database has {len(unknown)} table(s) the split does not know: {listed}. "
+            f"Nothing was written. Place each one with {MAP_SYNTAX} "
+            f"(for example --map {example}=skip) using scripts/split_legacy_db.py.")
+
+
+def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan:
+    names = [c.name for c in columns]
+    if rule.kind == "guild" and rule.column not in names:
+        raise LegacySplitError(f"Legacy table {name} has no column {rule.column} to take the guild id "
+                               f"from (its columns: {', '.join(names)}); fix its {MAP_SYNTAX} option.")
+    copied = tuple(n for n in names if not (rule.kind == "guild" and n == rule.column))
+    schema = BOT_SCHEMA if rule.kind == "global" else GUILD_SCHEMA
+    dest = destination_tables(schema).get(name)
+    if dest is not None and rule.kind != "skip":
+        missing = [n for n in copied if n not in dest]
+        if missing:
+            raise LegacySplitError(f"Legacy column(s) {', '.join(missing)} of table {name} have no place in "
+                                   f"the {schema.kind} file's {name} table; map the table with "
+                                   f"--map {name}=skip or update the schema first.")
+    return TablePlan(name, rule, copied, columns, dest_exists=dest is not None)
+
+
+def _count(conn: sqlite3.Connection, table: TablePlan) -> None:
+    q = quote_name(table.name)
+    table.read = conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0]  # noqa: S608 (quoted identifier)
+    if table.rule.kind != "guild" or not table.read:
+        return
+    col = quote_name(table.rule.column or "")
+    table.per_guild = dict(conn.execute(
+        f"SELECT {col}, count(*) FROM {q} WHERE {table.valid_filter} GROUP BY {col}"))  # noqa: S608
+    table.invalid_guild = table.read - sum(table.per_guild.values())
+
+
+def resolve_home(conn: sqlite3.Connection, explicit: int | None) -> int | None:
+    """The home guild: the explicit id, else legacy bot_settings.default_guild, else None.
+
+    Raises:
+        LegacySplitError: the id given or recorded is not a Discord server id.
+    """
+    if explicit is not None:
+        try:
+            return validate_guild_id(explicit)
+        except InvalidGuildIdError as error:
+            raise LegacySplitError(f"The home guild {error.user_message}") from error
+    try:
+        row = conn.execute("SELECT value FROM bot_settings WHERE key = 'default_guild'").fetchone()
+    except sqlite3.OperationalError:  # no bot_settings table, or not that shape
+        return None
+    if row is None or row[0] is None:
+        return None
+    try:
+        return parse_guild_id(str(row[0]))
+    except InvalidGuildIdError as error:
+        raise LegacySplitError(f"The legacy bot_settings.default_guild holds {str(row[0])[:40]!r}, not a "
+                               "server id; give the home guild with --home-guild ID (or HOME_GUILD_ID).") from error
+
+
+def make_plan(conn: sqlite3.Connection, rules: Mapping[str, Rule], home_guild_id: int | None) -> Plan:
+    """Plan the split of the database open on `conn` (read in one snapshot).
+
+    What stops the split is collected in `problems` (unknown tables first); `Plan.check()` raises it.
+    """
+    own_snapshot = not conn.in_transaction
+    if own_snapshot:
+        conn.execute("BEGIN")
+    try:
+        found = legacy_tables(conn)
+        plan = Plan({}, None, unknown={n: cols for n, cols in found.items() if n not in rules})
+        if plan.unknown:
+            plan.problems.append(UnknownLegacyTablesError(unknown_tables_message(plan.unknown),
+                                                          tables=list(plan.unknown)))
+        for name, cols in found.items():
+            if name in rules:
+                try:
+                    plan.tables[name] = _table_plan(name, rules[name], cols)
+                except LegacySplitError as error:
+                    plan.problems.append(error)
+        for table in plan.tables.values():
+            _count(conn, table)
+        home_error = None
+        try:
+            plan.home_guild_id = resolve_home(conn, home_guild_id)
+        except LegacySplitError as error:
+            home_error = error
+    finally:
+        if own_snapshot:
+            conn.execute("COMMIT")
+    homeless = [t.name for t in plan.tables.values() if t.rule.kind == "home" and t.read]
+    if home_error is not None:
+        plan.problems.append(home_error)
+    elif homeless and plan.home_guild_id is None:
+        plan.problems.append(LegacySplitError(
+            f"No home guild for the user-level tables ({', '.join(homeless[:3])}…): give it with "
+            "--home-guild ID or HOME_GUILD_ID; the legacy bot_settings has no default_guild."))
+    return plan

@@ -1,0 +1,82 @@
+"""Where each legacy table goes: the default mapping and the operator's `--map` overrides."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from app.errors import InvalidInputError
+
+RuleKind = Literal["guild", "home", "global", "skip"]
+MAP_SYNTAX = "--map TABLE=guild:COLUMN|home|global|skip"
+
+GUILD_TABLES = ("invites", "invite_uses", "recruitment_stats", "user_leaves", "invite_tracker_settings")
+HOME_TABLES = ("users", "user_manga_progress", "achievements", "cached_stats", "user_xp", "steam_users",
+               "steam_games", "recommendations", "recommendation_feedback", "user_preferences",
+               "challenges", "challenge_manga", "user_progress")
+GLOBAL_TABLES = ("manga_cache", "bot_settings")
+# tables of the destination files that legacy data must never be written into
+RESERVED_TABLES = frozenset({"guild_meta", "bot_meta", "guild_registry", "deletion_receipts"})
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One table's destination: a guild by a column, the home guild, the bot-wide file, or nowhere."""
+
+    kind: RuleKind
+    column: str | None = None  # guild rules: the column that holds the guild id
+
+    def __str__(self) -> str:
+        return f"guild:{self.column}" if self.kind == "guild" else self.kind
+
+
+DEFAULT_RULES: dict[str, Rule] = {
+    **{name: Rule("guild", "guild_id") for name in GUILD_TABLES},
+    **{name: Rule("home") for name in HOME_TABLES},
+    **{name: Rule("global") for name in GLOBAL_TABLES},
+}
+
+
+def parse_map(text: str) -> tuple[str, Rule]:
+    """Parse one `TABLE=guild:COLUMN|home|global|skip` option.
+
+    Raises:
+        InvalidInputError: the text does not follow that syntax.
+    """
+    table, sep, target = text.partition("=")
+    table, target = table.strip(), target.strip()
+    bad = InvalidInputError(f"{text[:80]!r} is not a table mapping; write it as {MAP_SYNTAX}.")
+    if not sep or not _NAME.match(table):
+        raise bad
+    if target == "skip":
+        return table, Rule("skip")
+    if table in RESERVED_TABLES:
+        raise InvalidInputError(f"Legacy table {table} cannot be written into the destination's own "
+                                f"{table} table; map it with --map {table}=skip.")
+    if target in ("home", "global"):
+        return table, Rule(target)  # type: ignore[arg-type]
+    kind, colon, column = target.partition(":")
+    if kind != "guild" or not colon or not _NAME.match(column):
+        raise bad
+    return table, Rule("guild", column)
+
+
+def merge_rules(overrides: Iterable[str]) -> dict[str, Rule]:
+    """The default mapping with the operator's overrides applied (later ones win).
+
+    Raises:
+        InvalidInputError: an override does not follow the `--map` syntax.
+    """
+    rules = dict(DEFAULT_RULES)
+    for text in overrides:
+        table, rule = parse_map(text)
+        rules[table] = rule
+    return rules
+
+
+def quote_name(name: str) -> str:
+    """An SQL identifier, quoted (names come from sqlite_master or the rule table)."""
+    return '"' + name.replace('"', '""') + '"'

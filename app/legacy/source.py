@@ -1,0 +1,94 @@
+"""Reading the legacy file without ever writing to it, its `-wal` or its `-shm`.
+
+A plain `mode=ro` connection still writes to `-shm` (it rebuilds the WAL index and
+moves read marks; measured: the `-shm` bytes and mtime change). `readonly_shm=1`
+maps the `-shm` read-only: SQLite then reads the WAL into private memory, and
+the three files stay byte-identical (tests/legacy/test_source.py). That needs an
+existing `-shm`; without one (or with a hot rollback journal, which only a
+writer may roll back) the files are first copied into a private directory,
+checked unchanged across the copy, and read from there.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app.errors import LegacySplitError
+
+_HEADER = b"SQLite format 3\x00"
+_COPY_ATTEMPTS = 3
+
+
+def fingerprint(path: Path) -> list[list[int]]:
+    """Size and mtime of the legacy file and its side files (absent ones as [-1, -1])."""
+    out = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            st = Path(f"{path}{suffix}").stat()
+            out.append([st.st_size, st.st_mtime_ns])
+        except FileNotFoundError:
+            out.append([-1, -1])
+    return out
+
+
+def check_is_database(path: Path, what: str = "legacy database") -> None:
+    """Raises: LegacySplitError: the path is missing or not an SQLite database."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_HEADER))
+    except OSError as error:
+        raise LegacySplitError(f"The {what} {path} cannot be read: {error.strerror}.") from error
+    if header != _HEADER:
+        raise LegacySplitError(f"The {what} {path} is not an SQLite database.")
+
+
+def _needs_private_copy(path: Path) -> bool:
+    wal, shm, journal = (Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))
+    hot_journal = journal.exists() and journal.stat().st_size > 0
+    return hot_journal or (wal.exists() and not shm.exists())
+
+
+def _private_copy(path: Path, into: Path) -> Path:
+    """Copy the file and its -wal/-journal, retrying while something else writes to them."""
+    target = into / path.name
+    for _ in range(_COPY_ATTEMPTS):
+        before = fingerprint(path)
+        for suffix in ("", "-wal", "-journal"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                shutil.copyfile(source, Path(f"{target}{suffix}"))
+        if fingerprint(path) == before:
+            return target
+    raise LegacySplitError(f"{path} kept changing while it was read; stop the program that writes "
+                           "to it (the old bot) and try again.")
+
+
+@contextmanager
+def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite3.Connection]:
+    """A connection that sees everything in `path` (WAL included) and never modifies its files.
+
+    Raises:
+        LegacySplitError: the file is missing, not a database, or cannot be opened.
+    """
+    check_is_database(path, what)
+    with tempfile.TemporaryDirectory(prefix="legacy-read-") as scratch:
+        if _needs_private_copy(path):
+            conn = sqlite3.connect(_private_copy(path, Path(scratch)), isolation_level=None)
+        else:
+            uri = f"{path.resolve().as_uri()}?mode=ro&readonly_shm=1"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            raise LegacySplitError(f"The {what} {path} cannot be read: {error}.") from error
+        try:
+            yield conn
+        finally:
+            conn.close()
