@@ -10,6 +10,7 @@ on its own.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -18,9 +19,9 @@ from app.doubles import discord_payloads as p
 from app.doubles.discord_gateway import Gateway, GatewaySession
 from app.doubles.discord_interactions import InteractionsMixin
 from app.doubles.discord_rest import RestRoutes
-from app.doubles.discord_state import Attachment, GuildState, InteractionRecord, MemberState, Reply
+from app.doubles.discord_state import Attachment, GuildState, InteractionRecord, InviteState, MemberState, Reply
 
-GUILDS, GUILD_MEMBERS, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 9, 1 << 15
+GUILDS, GUILD_MEMBERS, GUILD_INVITES, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 6, 1 << 9, 1 << 15
 
 
 class DoubleError(Exception):
@@ -133,12 +134,35 @@ class DiscordDouble(InteractionsMixin):
         guild.bot_present = False
         await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id)})
 
-    async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None) -> None:
+    async def create_invite(self, guild_id: int, inviter_id: int, *, code: str | None = None,
+                            max_uses: int = 0) -> str:
+        """A member creates an invite: INVITE_CREATE (with the GUILD_INVITES intent)."""
         guild = self._guild_with_bot(guild_id)
+        self.ensure_member(guild_id, inviter_id)
+        invite = InviteState(code or secrets.token_urlsafe(6), inviter_id, max_uses=max_uses)
+        guild.invites[invite.code] = invite
+        await self.gateway.broadcast("INVITE_CREATE", guild.invite_payload(invite, event=True),
+                                     intent=GUILD_INVITES)
+        return invite.code
+
+    async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None,
+                          invite: str | None = None) -> None:
+        """A user joins (by `invite`, whose use count rises; at max_uses it is deleted after the add)."""
+        guild = self._guild_with_bot(guild_id)
+        used = guild.invites.get(invite) if invite else None
+        if invite and used is None:
+            raise DoubleError(f"there is no invite {invite!r} in guild {guild_id}")
         member = self.ensure_member(guild_id, user_id, name=name)
+        if used is not None:
+            used.uses += 1
         payload = guild.member_payload(member.user_id)
         await self.gateway.broadcast("GUILD_MEMBER_ADD", {**payload, "guild_id": str(guild_id)},
                                      intent=GUILD_MEMBERS)
+        if used is not None and used.max_uses and used.uses >= used.max_uses:
+            del guild.invites[used.code]
+            await self.gateway.broadcast("INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
+                                                           "channel_id": str(guild.channel_id)},
+                                         intent=GUILD_INVITES)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         guild = self._guild_with_bot(guild_id)

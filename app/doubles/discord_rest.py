@@ -54,6 +54,7 @@ class RestRoutes:
         r.add_put(f"{API}/applications/{{app}}/commands", self.put_commands)
         r.add_get(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self.get_commands)
         r.add_put(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self.put_commands)
+        r.add_get(f"{API}/guilds/{{guild}}/invites", self.guild_invites)
         r.add_post(f"{API}/interactions/{{id}}/{{token}}/callback", self.callback)
         r.add_patch(f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}", self.edit_message)
         r.add_delete(f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}", self.delete_message)
@@ -87,6 +88,14 @@ class RestRoutes:
         self.d.commands[scope] = stored
         self.d.command_syncs += 1
         return web.json_response(stored)
+
+    async def guild_invites(self, request: web.Request) -> web.Response:
+        if not self.d.authorized(request):
+            return _error(401, 0, "401: Unauthorized")
+        guild = self.d.guilds.get(int(request.match_info["guild"]))
+        if guild is None or not guild.bot_present:
+            return _error(404, 10004, "Unknown Guild")
+        return web.json_response([guild.invite_payload(i) for i in guild.invites.values()])
 
     # -- interactions ----------------------------------------------------
     async def callback(self, request: web.Request) -> web.Response:

@@ -76,6 +76,15 @@ class MemberState:
 
 
 @dataclass
+class InviteState:
+    code: str
+    inviter_id: int
+    max_uses: int = 0
+    uses: int = 0
+    created_at: str = field(default_factory=p.iso_now)
+
+
+@dataclass
 class GuildState:
     guild_id: int
     name: str
@@ -85,12 +94,28 @@ class GuildState:
     bot_present: bool = False
     joined_at: str = field(default_factory=p.iso_now)
     members: dict[int, MemberState] = field(default_factory=dict)
+    invites: dict[str, InviteState] = field(default_factory=dict)
 
     def member_payload(self, user_id: int, *, with_permissions: bool = False) -> dict[str, Any]:
         m = self.members[user_id]
         roles = [self.admin_role_id] if m.admin else []
         perms = (p.ADMIN_PERMISSIONS if m.admin else p.MEMBER_PERMISSIONS) if with_permissions else None
         return p.member(m.user_payload(), roles=roles, joined_at=m.joined_at, permissions=perms)
+
+    def invite_payload(self, invite: InviteState, *, event: bool = False) -> dict[str, Any]:
+        """INVITE_CREATE's `d` (event) or an invite with metadata as GET /guilds/{id}/invites lists it."""
+        inviter = self.members[invite.inviter_id].user_payload() if invite.inviter_id in self.members else None
+        body: dict[str, Any] = {"code": invite.code, "inviter": inviter, "uses": invite.uses,
+                                "max_uses": invite.max_uses, "max_age": 0, "temporary": False,
+                                "created_at": invite.created_at, "expires_at": None}
+        if event:
+            return {**body, "guild_id": str(self.guild_id), "channel_id": str(self.channel_id)}
+        guild: dict[str, Any] = {"id": str(self.guild_id), "name": self.name, "splash": None, "banner": None,
+                                 "description": None, "icon": None, "features": [], "verification_level": 0,
+                                 "vanity_url_code": None,
+                                 "nsfw_level": 0, "premium_subscription_count": 0}
+        channel = {"id": str(self.channel_id), "type": 0, "name": "general"}
+        return {**body, "type": 0, "flags": 0, "guild": guild, "channel": channel}
 
     def channel_payload(self) -> dict[str, Any]:
         return p.text_channel(self.channel_id, self.guild_id, "general")

@@ -72,11 +72,17 @@ class BotHarness:
                       timeout: float = 10.0) -> Reply:
         """Run `/command [sub...]` and return the bot's first answer (a message, or a modal)."""
         record = await self.send(guild_id, user_id, command, options, admin=admin)
-        return await self._answer(record, timeout)
+        return await self.answer(record, timeout)
 
     async def click(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
                     timeout: float = 10.0) -> Reply:
         """Press a button (by label, else custom_id) on the last message the bot sent this user."""
+        record = await self.press(guild_id, user_id, button, admin=admin)
+        return await self.answer(record, timeout)
+
+    async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False
+                    ) -> InteractionRecord:
+        """Send the button press without waiting for the answer."""
         message = self._last_message.get((guild_id, user_id))
         if message is None:
             raise DoubleError("there is no message with buttons to click for this user")
@@ -86,37 +92,54 @@ class BotHarness:
         if found is None:
             labels = ", ".join(str(b.get("label") or b.get("custom_id")) for b in buttons) or "none"
             raise DoubleError(f"no button {button!r} on the last message (buttons: {labels})")
-        record = await self.double.click(message, found["custom_id"], guild_id=guild_id, user_id=user_id,
-                                         admin=admin)
-        return await self._answer(record, timeout)
+        return await self.double.click(message, found["custom_id"], guild_id=guild_id, user_id=user_id,
+                                       admin=admin)
 
     async def submit_modal(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
                            admin: bool = False, timeout: float = 10.0) -> Reply:
         """Submit the modal last shown to this user with `values` (field custom_id or label → text)."""
+        record = await self.submit(guild_id, user_id, values, admin=admin)
+        return await self.answer(record, timeout)
+
+    async def submit(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
+                     admin: bool = False) -> InteractionRecord:
+        """Send the modal submission without waiting for the answer."""
         modal = self._last_modal.pop((guild_id, user_id), None)
         if modal is None:
             raise DoubleError("no modal is open for this user")
         by_id = _modal_values(modal, values)
-        record = await self.double.submit_modal(modal, by_id, guild_id=guild_id, user_id=user_id, admin=admin)
-        return await self._answer(record, timeout)
+        return await self.double.submit_modal(modal, by_id, guild_id=guild_id, user_id=user_id, admin=admin)
 
-    async def _answer(self, record: InteractionRecord, timeout: float) -> Reply:
+    async def answer(self, record: InteractionRecord, timeout: float = 10.0) -> Reply:
+        """Wait for the bot's first answer to an interaction and remember its buttons or modal."""
         reply = await self.double.wait_reply(record, timeout=timeout)
+        self._remember(record, reply)
+        return reply
+
+    def _remember(self, record: InteractionRecord, reply: Reply) -> None:
         key = (record.guild_id, record.user_id)
         if reply.kind == "modal":
             self._last_modal[key] = reply
         elif reply.components:
             self._last_message[key] = reply
-        return reply
 
     async def settle(self, record: InteractionRecord, *, quiet: float = QUIET_SECONDS) -> list[Reply]:
-        """Every message of an interaction once nothing new arrived for `quiet` seconds."""
+        """Every message of an interaction once nothing new arrived for `quiet` seconds.
+
+        For a button that edited its message, that message; follow-ups are remembered like answers.
+        """
         while True:
             record.changed.clear()
             try:
                 await asyncio.wait_for(record.changed.wait(), quiet)
             except TimeoutError:
-                return list(record.replies)
+                break
+        replies = list(record.replies)
+        if not replies and record.source_message_id in self.double.messages:
+            replies = [self.double.messages[record.source_message_id]]
+        for reply in replies[1:]:
+            self._remember(record, reply)
+        return replies
 
     # -- the world ---------------------------------------------------------
     async def add_bot_to_guild(self, guild_id: int, name: str | None = None) -> None:
@@ -127,9 +150,14 @@ class BotHarness:
         async with self._received(hikari.GuildLeaveEvent, guild_id):
             await self.double.remove_bot(guild_id)
 
-    async def member_join(self, guild_id: int, user_id: int) -> None:
+    async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
+        """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
+        guild = self.double.ensure_guild(guild_id)
+        if invite is not None and invite not in guild.invites:
+            async with self._received(hikari.InviteCreateEvent, guild_id):
+                await self.double.create_invite(guild_id, guild.owner_id, code=invite)
         async with self._received(hikari.MemberCreateEvent, guild_id):
-            await self.double.member_join(guild_id, user_id)
+            await self.double.member_join(guild_id, user_id, invite=invite)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         async with self._received(hikari.MemberDeleteEvent, guild_id):

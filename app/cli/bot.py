@@ -1,0 +1,58 @@
+"""`python -m app run` (the bot) and `python -m app sandbox` (the bot against a local Discord double)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.errors import ConfigurationError
+
+
+def register(groups: dict[str, Any]) -> None:
+    top = groups[""]
+    p = top.add_parser("run", help="start the bot (needs DISCORD_TOKEN)",
+                       description="Connect to Discord and serve every guild the bot is in. Splits the "
+                                   "legacy database first if LEGACY_DB exists and was not split yet.")
+    p.set_defaults(handler=run_command)
+
+    p = top.add_parser("sandbox", help="try the bot locally against a Discord double (no token needed)",
+                       description="Start a local Discord double and the real bot, then read actions from "
+                                   "the terminal (or --script FILE) and print the bot's replies. Line format: "
+                                   "<guild_id> <user_id> [admin] /<command> [<sub>...] [name:value ...]; "
+                                   "type `help` for the others.")
+    p.add_argument("--script", type=Path, metavar="FILE", help="run the actions in FILE, then exit")
+    p.add_argument("--demo", action="store_true", help="run the built-in tour: three servers, isolation, files")
+    p.add_argument("--json", action="store_true", help="print one JSON object per reply")
+    p.add_argument("--dbs", type=Path, metavar="DIR",
+                   help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
+                        "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
+    p.set_defaults(handler=sandbox_command)
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.bot.app import NO_TOKEN, create_bot
+
+    if not settings.discord_token:
+        raise ConfigurationError(NO_TOKEN)  # before the split: a launch without a token changes nothing
+    from app.legacy.launch import split_at_launch  # the splitter's area
+
+    split_at_launch(settings)
+    create_bot(settings).run()
+    return 0
+
+
+def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    from app.sandbox.runner import run_sandbox
+
+    if args.demo and args.script:
+        raise ConfigurationError("Use either --demo or --script FILE, not both.")
+    if args.script is not None and not args.script.is_file():
+        raise ConfigurationError(f"There is no script file {args.script}.")
+    if settings.log_level != "DEBUG":  # the replies are the output; library chatter would bury them
+        for name in ("hikari", "lightbulb", "app.bot.lifecycle"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
+    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs))

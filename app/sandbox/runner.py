@@ -1,0 +1,136 @@
+"""Run sandbox lines (interactive, a script file, or the demo) against the double and the real bot."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.doubles import DoubleError
+from app.errors import UserFacingError
+from app.sandbox.harness import BotHarness, running_bot
+from app.sandbox.render import action_text, error_object, event_object, reply_object, reply_text
+from app.sandbox.script import USAGE, Action, parse_line
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class ScriptRunner:
+    """Turns lines into actions on the harness and emits one object per reply (or event, or error)."""
+
+    def __init__(self, harness: BotHarness, *, as_json: bool, out: Callable[[str], None] = print) -> None:
+        self.harness = harness
+        self.as_json = as_json
+        self._out = out
+        self.errors = 0
+
+    def emit(self, obj: dict[str, Any]) -> None:
+        if self.as_json:
+            self._out(json.dumps(obj, ensure_ascii=False))
+        elif "error" in obj:
+            self._out(f"  ✗ line {obj['line']}: {obj['error']}")
+        elif "event" in obj:
+            self._out(f"  ✓ {obj['event']}")
+        else:
+            self._out(reply_text(obj))
+
+    def say(self, text: str) -> None:
+        """Narration for people (never in --json output)."""
+        if not self.as_json:
+            self._out(text)
+
+    async def run_line(self, text: str, line: int) -> None:
+        try:
+            action = parse_line(text, line)
+        except UserFacingError as error:
+            self.errors += 1
+            self.emit(error_object(line, error.user_message))
+            return
+        if action is None:
+            return
+        self.say(action_text(action))
+        try:
+            await self.perform(action)
+        except (DoubleError, UserFacingError, TimeoutError) as error:
+            self.errors += 1
+            message = getattr(error, "user_message", None) or str(error) or "the bot did not answer in time"
+            self.emit(error_object(line, message))
+
+    async def perform(self, action: Action) -> None:
+        h = self.harness
+        if action.kind in ("bot_join", "bot_leave", "say", "join", "leave"):
+            self.emit(event_object(action, await self._world(action)))
+            return
+        if action.kind == "command":
+            record = await h.send(action.guild_id, action.user_id or 0, action.command, action.options,
+                                  admin=action.admin)
+        elif action.kind == "click":
+            record = await h.press(action.guild_id, action.user_id or 0, action.text, admin=action.admin)
+        else:
+            record = await h.submit(action.guild_id, action.user_id or 0, action.options, admin=action.admin)
+        await h.answer(record)
+        for reply in await h.settle(record):
+            self.emit(reply_object(action, reply))
+
+    async def _world(self, action: Action) -> str:
+        h, guild_id, user_id = self.harness, action.guild_id, action.user_id or 0
+        if guild_id is None:
+            raise DoubleError("members and the bot join and leave servers, not direct messages")
+        if action.kind == "bot_join":
+            await h.add_bot_to_guild(guild_id)
+            return f"the bot was added to server {guild_id}"
+        if action.kind == "bot_leave":
+            await h.remove_bot_from_guild(guild_id)
+            return f"the bot was removed from server {guild_id} (its file is kept for the retention period)"
+        if action.kind == "say":
+            await h.say(guild_id, user_id, action.text)
+            return f"user {user_id} posted a message"
+        if action.kind == "join":
+            await h.member_join(guild_id, user_id, invite=action.options.get("invite"))
+            return f"user {user_id} joined server {guild_id}"
+        await h.member_leave(guild_id, user_id)
+        return f"user {user_id} left server {guild_id}"
+
+
+async def _lines_from_stdin(runner: ScriptRunner) -> None:
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("guildshelf sandbox: a local Discord double and the real bot. Type `help`, or `quit` to leave.")
+    number = 0
+    loop = asyncio.get_running_loop()
+    while True:
+        if interactive:
+            print("> ", end="", flush=True)
+        text = await loop.run_in_executor(None, sys.stdin.readline)
+        if not text:
+            return
+        number += 1
+        if text.strip() in ("quit", "exit"):
+            return
+        if text.strip() == "help":
+            print(USAGE)
+            continue
+        await runner.run_line(text, number)
+
+
+async def run_sandbox(settings: Settings, *, script: list[str] | None, demo: bool, as_json: bool,
+                      dbs: Path | None) -> int:
+    """The `sandbox` command: returns the exit code (1 if any line of a script failed)."""
+    with tempfile.TemporaryDirectory(prefix="guildshelf-sandbox-") as scratch:
+        root = dbs if dbs is not None else Path(scratch) / "guild_dbs"
+        async with running_bot(root, settings=settings) as harness:
+            runner = ScriptRunner(harness, as_json=as_json)
+            if demo:
+                from app.sandbox.demo import run_demo
+
+                await run_demo(runner, keep=dbs is not None)
+            elif script is not None:
+                for number, text in enumerate(script, start=1):
+                    await runner.run_line(text, number)
+            else:
+                await _lines_from_stdin(runner)
+    return 1 if runner.errors and script is not None else 0  # the demo's refusals are on purpose

@@ -1,0 +1,92 @@
+"""The sandbox end to end: scripts, --json output, the demo tour, and the CLI entry."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.sandbox.demo import MANGA_CLUB, SEINEN, SHONEN
+from app.sandbox.harness import running_bot
+from app.sandbox.runner import ScriptRunner, run_sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _run(tmp_path: Path, lines: list[str]) -> list[dict[str, object]]:
+    out: list[str] = []
+    async with running_bot(tmp_path / "guild_dbs") as harness:
+        runner = ScriptRunner(harness, as_json=True, out=out.append)
+        for number, text in enumerate(lines, start=1):
+            await runner.run_line(text, number)
+    return [json.loads(o) for o in out]
+
+
+@pytest.mark.asyncio
+async def test_script_replies_follow_the_json_contract_and_errors_do_not_stop_it(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "# a comment",
+        "555 7 admin /server info",
+        "this is not a line",
+        "555 8 /server info",
+        "555 8 click Nothing",
+    ])
+
+    assert [o["line"] for o in objects] == [1, 3, 4, 5, 6]
+    info = objects[1]
+    assert set(info) == {"line", "guild_id", "user_id", "ephemeral", "content", "embeds", "components",
+                         "attachments"}
+    assert info["guild_id"] == 555 and info["user_id"] == 7 and info["ephemeral"] is True
+    assert info["embeds"][0]["title"] == "This server's database"  # type: ignore[index]
+    assert "error" in objects[2] and "error" in objects[4]
+    assert objects[3]["content"] == "Only members with the Manage Server permission can use /server info."
+
+
+@pytest.mark.asyncio
+async def test_demo_shows_each_server_only_its_own_rows(tmp_path: Path) -> None:
+    out: list[str] = []
+    settings = Settings(guild_dbs_dir=tmp_path / "unused")
+    code = await run_sandbox(settings, script=None, demo=True, as_json=True, dbs=tmp_path / "kept")
+    assert code == 0
+    async with running_bot(tmp_path / "kept2") as harness:
+        from app.sandbox.demo import run_demo
+
+        await run_demo(ScriptRunner(harness, as_json=True, out=out.append), keep=True)
+    replies = {o["guild_id"]: o for o in map(json.loads, out) if o.get("embeds") and o["line"] in (7, 8, 9)}
+    rows = {g: next(f["value"] for f in r["embeds"][0]["fields"] if f["name"].startswith("Rows"))
+            for g, r in replies.items()}
+    assert "users: 2" in rows[MANGA_CLUB] and "user_manga_progress: 5" in rows[MANGA_CLUB]
+    assert "users: 1" in rows[SHONEN] and "user_manga_progress: 1" in rows[SHONEN]
+    assert rows[SEINEN] == "guild_meta: 1"
+    kept = sorted(p.name for p in (tmp_path / "kept").iterdir() if p.suffix == ".sqlite3")
+    assert kept == sorted([f"{MANGA_CLUB}.sqlite3", f"{SHONEN}.sqlite3", f"{SEINEN}.sqlite3", "bot-wide.sqlite3"])
+    assert not (tmp_path / "unused").exists()
+
+
+def _cli(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GUILD_DBS_DIR": str(cwd / "real_guild_dbs")}
+    env.pop("DISCORD_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=cwd, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_cli_sandbox_reads_stdin_and_never_touches_guild_dbs_dir(tmp_path: Path) -> None:
+    result = _cli("sandbox", "--json", cwd=tmp_path, stdin="9 1 admin /server info\n")
+
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    assert reply["guild_id"] == 9 and reply["embeds"][0]["title"] == "This server's database"
+    assert not (tmp_path / "real_guild_dbs").exists() and not (tmp_path / "guild_dbs").exists()
+
+
+def test_cli_run_without_a_token_exits_with_one_sentence(tmp_path: Path) -> None:
+    result = _cli("run", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "DISCORD_TOKEN" in result.stderr and "python -m app sandbox" in result.stderr

@@ -1,0 +1,50 @@
+"""Sandbox script lines are parsed as ARCHITECTURE.md describes, and bad lines say why."""
+from __future__ import annotations
+
+import pytest
+
+from app.errors import InvalidInputError
+from app.sandbox.script import Action, ScriptError, parse_line
+
+
+def test_slash_command_with_subcommands_quoted_values_and_admin() -> None:
+    action = parse_line('111 42 admin /manga update title:"Vagabond Vol 2" chapter:12  # comment', 3)
+
+    assert action == Action(3, "command", 111, 42, True, "manga update",
+                            {"title": "Vagabond Vol 2", "chapter": "12"})
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("111 42 click Confirm deletion", Action(1, "click", 111, 42, text="Confirm deletion")),
+    ('111 42 modal name:"Manga Club" reason:test', Action(1, "modal", 111, 42,
+                                                         options={"name": "Manga Club", "reason": "test"})),
+    ("111 42 say hello there", Action(1, "say", 111, 42, text="hello there")),
+    ("111 42 join invite:abc", Action(1, "join", 111, 42, options={"invite": "abc"})),
+    ("111 42 join", Action(1, "join", 111, 42)),
+    ("111 42 leave", Action(1, "leave", 111, 42)),
+    ("111 bot join", Action(1, "bot_join", 111)),
+    ("111 bot leave", Action(1, "bot_leave", 111)),
+    ("dm 42 /server info", Action(1, "command", None, 42, command="server info")),
+])
+def test_every_line_form(line: str, expected: Action) -> None:
+    assert parse_line(line, 1) == expected
+
+
+@pytest.mark.parametrize("line", ["", "   ", "# only a comment"])
+def test_blank_and_comment_lines_are_skipped(line: str) -> None:
+    assert parse_line(line, 1) is None
+
+
+@pytest.mark.parametrize("line", [
+    "111 42", "111 bot dance", "111 42 /cmd :nameless", "111 x /server info", "111 42 fly", "111 42 admin",
+    '111 42 /cmd name:"unclosed', "111 42 leave now", "dm bot join",
+])
+def test_malformed_lines_raise_a_script_error(line: str) -> None:
+    with pytest.raises(ScriptError):
+        parse_line(line, 1)
+
+
+@pytest.mark.parametrize("guild", ["0", "-5", "abc", str(2**63)])
+def test_bad_guild_ids_are_refused(guild: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_line(f"{guild} 42 /server info", 1)
