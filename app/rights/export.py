@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,3 +91,28 @@ def gzip_file(source: Path, target: Path) -> int:
             gzip.open(tmp, "wb", compresslevel=6) as packed:
         shutil.copyfileobj(raw, packed, length=1 << 20)
     return target.stat().st_size
+
+
+@dataclass(frozen=True, slots=True)
+class PackedExport:
+    """A gzip-compressed SQLite export in memory, or only its size when over `max_bytes`."""
+
+    filename: str
+    compressed_bytes: int
+    data: bytes | None
+    result: ExportResult
+
+
+async def export_packed(db: GuildDb, *, max_bytes: int) -> PackedExport:
+    """Export the guild behind `db` as `guild-<id>.sqlite3.gz`, kept in memory only if it fits `max_bytes`."""
+    return await asyncio.to_thread(_pack, db.path, db.guild_id, max_bytes)
+
+
+def _pack(source: Path, guild_id: int, max_bytes: int) -> PackedExport:
+    name = f"guild-{guild_id}.sqlite3"
+    with tempfile.TemporaryDirectory(prefix="guildshelf-export-") as tmp:
+        result = _export(source, guild_id, Path(tmp) / name, "sqlite", False)
+        packed = Path(tmp) / f"{name}.gz"
+        size = gzip_file(result.path, packed)
+        data = packed.read_bytes() if size <= max_bytes else None
+    return PackedExport(f"{name}.gz", size, data, result)

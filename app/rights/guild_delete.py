@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import sqlite3
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+from app.db.connection import BotDb
 from app.db.files import SIDE_FILES
 from app.db.fleet import file_size, table_counts
 from app.db.ids import validate_guild_id
 from app.db.manager import GuildDatabaseManager
-from app.errors import FileInUseError, NotFoundError
+from app.errors import FileInUseError, NotFoundError, RateLimitedError
 from app.rights.atomic import fsync_path
-from app.rights.receipts import Receipt, create_receipt, delete_receipt
+from app.rights.receipts import Receipt, create_receipt, delete_receipt, fetch_last_deletion
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,40 @@ class GuildDeletion:
                 "rows_deleted": self.rows_deleted, "receipt": self.receipt.as_dict()}
 
 
+class GuildFileAccess(Protocol):
+    """One guild's file, bound to its id: what deletion needs, and nothing that reaches other guilds.
+
+    The bot's `GuildFiles` (bound to ctx.guild_id) has this shape; so does `bind(manager, guild_id)`.
+    """
+
+    @property
+    def guild_id(self) -> int: ...
+
+    def exclusive(self) -> AbstractAsyncContextManager[Path]: ...
+
+    def connect_bot(self) -> AbstractAsyncContextManager[BotDb]: ...
+
+
+class _BoundGuild:
+    """The manager seen through one guild id (operator and retention paths)."""
+
+    __slots__ = ("_manager", "guild_id")
+
+    def __init__(self, manager: GuildDatabaseManager, guild_id: int) -> None:
+        self._manager = manager
+        self.guild_id = validate_guild_id(guild_id)
+
+    def exclusive(self) -> AbstractAsyncContextManager[Path]:
+        return self._manager.exclusive(self.guild_id)
+
+    def connect_bot(self) -> AbstractAsyncContextManager[BotDb]:
+        return self._manager.connect_bot()
+
+
+def bind(manager: GuildDatabaseManager, guild_id: int) -> GuildFileAccess:
+    return _BoundGuild(manager, guild_id)
+
+
 async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requested_by: str,
                        reason: str) -> GuildDeletion:
     """Delete a guild's file once its in-flight work is done; new work waits, then starts empty.
@@ -51,14 +90,24 @@ async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requeste
         NotFoundError: the guild has no file (nothing is recorded).
         FileInUseError: another process (a running bot) has the file open.
     """
-    guild_id = validate_guild_id(guild_id)
-    async with manager.exclusive(guild_id) as path:
+    return await delete_guild_files(bind(manager, guild_id), requested_by=requested_by, reason=reason)
+
+
+async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reason: str) -> GuildDeletion:
+    """`delete_guild` for a caller that holds only its own guild (a slash command).
+
+    Raises:
+        NotFoundError: the guild has no file (nothing is recorded).
+        FileInUseError: another process has the file open.
+    """
+    guild_id = access.guild_id
+    async with access.exclusive() as path:
         await asyncio.to_thread(finish_interrupted_deletions, path.parent)
         if not path.exists():
             raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
         rows = await asyncio.to_thread(lock_and_count, path)
         size = file_size(path)
-        async with manager.connect_bot() as bot_db:
+        async with access.connect_bot() as bot_db:
             receipt = await create_receipt(bot_db, scope="guild", guild_id=guild_id,
                                            requested_by=requested_by, reason=reason,
                                            bytes_deleted=size, rows_deleted=rows)
@@ -70,6 +119,24 @@ async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requeste
     log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s",
              guild_id, size, rows, receipt.id, requested_by)
     return GuildDeletion(guild_id, size, rows, receipt)
+
+
+async def check_deletion_cooldown(access: GuildFileAccess, *, seconds: float,
+                                  now: datetime | None = None) -> None:
+    """Refuse a new deletion of the guild's file within `seconds` of the last one (from the receipts).
+
+    Raises:
+        RateLimitedError: the last deletion was too recent; the message says when to retry.
+    """
+    async with access.connect_bot() as bot_db:
+        last = await fetch_last_deletion(bot_db, access.guild_id)
+    if last is None:
+        return
+    left = last.timestamp() + seconds - (now or datetime.now(UTC)).timestamp()
+    if left > 0:
+        minutes = math.ceil(left / 60)
+        raise RateLimitedError(f"This server's data was deleted a moment ago; try again in {minutes} "
+                               f"minute{'s' if minutes != 1 else ''}.")
 
 
 def lock_and_count(path: Path) -> int:

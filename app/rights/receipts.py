@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from app.db.connection import BotDb
@@ -66,3 +67,11 @@ async def list_receipts(bot_db: BotDb, *, guild_id: int | None = None) -> list[R
             f"SELECT {_COLUMNS} FROM deletion_receipts WHERE guild_id = ? ORDER BY id",  # noqa: S608
             (validate_guild_id(guild_id),))
     return [Receipt(*r) for r in rows]
+
+
+async def fetch_last_deletion(bot_db: BotDb, guild_id: int) -> datetime | None:
+    """When the guild's file was last deleted (any requester), or None."""
+    row = await bot_db.execute_fetchone(
+        "SELECT max(deleted_at) FROM deletion_receipts WHERE scope = 'guild' AND guild_id = ?",
+        (validate_guild_id(guild_id),))
+    return datetime.fromisoformat(row[0]) if row and row[0] else None

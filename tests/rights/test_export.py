@@ -114,3 +114,16 @@ async def test_export_during_concurrent_writes_is_a_consistent_snapshot(
     assert all(x[1] == x[2] == len(s["achievements"]) for x, s in zip(xps, snapshots, strict=True))
     assert len({x[1] for x in xps}) > 1  # the writes really ran during the exports
     assert written >= max(x[1] for x in xps)
+
+
+@pytest.mark.asyncio
+async def test_a_packed_export_is_kept_in_memory_only_when_it_fits(mgr: GuildDatabaseManager) -> None:
+    from app.rights.export import export_packed
+
+    async with mgr.connect(GUILD) as db:
+        await populate(db)
+        fits = await export_packed(db, max_bytes=10 * 2**20)
+        too_big = await export_packed(db, max_bytes=100)
+    assert fits.data is not None and len(fits.data) == fits.compressed_bytes
+    assert fits.filename == f"guild-{GUILD}.sqlite3.gz"
+    assert too_big.data is None and too_big.compressed_bytes > 100

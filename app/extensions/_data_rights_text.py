@@ -1,0 +1,102 @@
+"""What the data-rights commands say (kept apart so the commands stay thin); no Discord calls here."""
+from __future__ import annotations
+
+import hikari
+
+from app.cli.output import human_bytes
+from app.rights.export import PackedExport
+from app.rights.guild_delete import GuildDeletion
+from app.rights.member import MemberErasure
+
+DELETE_LABEL = "Delete everything"
+ERASE_LABEL = "Erase my data"
+CANCEL_LABEL = "Cancel"
+NAME_FIELD = "Server name"
+
+
+def delete_warning(server_name: str) -> str:
+    return (f"This deletes **everything** the bot stores for **{server_name}**: members' links and "
+            "reading progress, XP, achievements, challenges, recommendations, the invite tracker and the "
+            "server's settings. It cannot be undone; export first with `/server-data export` if you want a "
+            "copy. Press the button, then type the server's name to confirm.")
+
+
+def modal_title() -> str:
+    return "Delete this server's data"
+
+
+def name_mismatch() -> str:
+    return "The name you typed is not this server's name: nothing was deleted."
+
+
+def guild_deleted(deletion: GuildDeletion) -> str:
+    return (f"Deleted: {deletion.rows_deleted} rows ({human_bytes(deletion.bytes_deleted)}) are gone "
+            f"for good (receipt #{deletion.receipt.id}). Using the bot here from now on starts from nothing.")
+
+
+def nothing_stored() -> str:
+    return "The bot stores nothing for this server yet."
+
+
+def cancelled() -> str:
+    return "Cancelled: nothing was deleted."
+
+
+def timed_out() -> str:
+    return "No confirmation came in time: nothing was deleted."
+
+
+def not_yours() -> str:
+    return "This confirmation belongs to someone else."
+
+
+def export_ready(packed: PackedExport) -> str:
+    return (f"This server's database ({sum(packed.result.tables.values())} rows, "
+            f"{human_bytes(packed.result.bytes_written)}; {human_bytes(packed.compressed_bytes)} compressed). "
+            "Open it with any SQLite tool after unzipping (gunzip).")
+
+
+def export_too_big(packed: PackedExport, limit: int, guild_id: int) -> str:
+    return (f"This server's database is {human_bytes(packed.compressed_bytes)} even compressed, over the "
+            f"{human_bytes(limit)} Discord allows as an attachment here. Ask the bot's operator for it: "
+            f"they can run `python -m app guild export {guild_id} --out FILE`.")
+
+
+def member_export_ready(rows: int) -> str:
+    if not rows:
+        return "The bot stores no rows about you in this server; the file shows what it checked."
+    return f"Everything the bot stores about you in this server: {rows} rows, one section per table."
+
+
+def erase_warning() -> str:
+    return ("This erases what the bot stores about you in this server (links, progress, XP, achievements, "
+            "recommendations, invite records). Where you appear in someone else's record, for example as "
+            "the inviter of their join, your id is removed and their record stays. It cannot be undone.")
+
+
+def member_erased(erased: MemberErasure) -> str:
+    if not erased.rows_changed:
+        return "The bot stored nothing about you in this server: there was nothing to erase."
+    return (f"Erased {erased.rows_deleted} rows about you in this server and removed your id from "
+            f"{erased.rows_changed - erased.rows_deleted} other records. Using the bot again here "
+            "stores new data from then on.")
+
+
+def privacy_embed(retention_days: int) -> hikari.Embed:
+    kept = "at once" if retention_days == 0 else f"{retention_days} days"
+    embed = hikari.Embed(title="Privacy: what this bot stores",
+                         description="Each server's data lives in its own database file, separate from "
+                                     "every other server's; no server can see another's.")
+    embed.add_field("What", "Your Discord id and name as the bot saw them, AniList and Steam links you made, "
+                            "manga progress, cached stats, XP, achievements, challenge progress, "
+                            "recommendations and votes, preferences, and invite-tracker records (who "
+                            "invited whom, joins and leaves). Never message content.")
+    embed.add_field("Where", "On the bot operator's server, in this server's own file. Public AniList media "
+                             "data is cached separately and holds nothing about you.")
+    embed.add_field("How long", "As long as the bot is in this server. When the bot is removed, the "
+                                f"server's file is deleted after {kept} unless the bot is added back.")
+    embed.add_field("Your data", "`/my-data export` sends you a copy; `/my-data delete` erases it here. "
+                                 "For every server at once, ask the bot's operator.")
+    embed.add_field("This server's data", "Admins (Manage Server) can use `/server-data export` for a "
+                                          "copy and `/server-data delete` to erase it all.")
+    return embed

@@ -1,0 +1,213 @@
+"""`/server-data export|delete` (admin), `/my-data export|delete` and `/privacy`.
+
+The guild's file is reached only through `GuildFiles`, bound to ctx.guild_id:
+nothing here can touch another guild. Confirmations are a button (and, to delete
+a server, a modal where the admin types the server's name).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import hikari
+import lightbulb
+from lightbulb.components import Menu, MenuContext, Modal, ModalContext
+
+from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only, is_admin
+from app.bot.di import GuildFiles
+from app.bot.errors import internal_error_message, reference_id
+from app.config import Settings
+from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
+from app.extensions import _data_rights_text as text
+from app.rights.cooldown import Cooldown
+from app.rights.export import export_packed
+from app.rights.guild_delete import check_deletion_cooldown, delete_guild_files
+from app.rights.member import erase_member, export_member
+from app.rights.receipts import create_receipt, requested_by_discord
+
+log = logging.getLogger(__name__)
+loader = lightbulb.Loader()
+
+CONFIRM_TIMEOUT_S = 120.0
+DELETE_COOLDOWN_S = 600.0  # from the receipts: survives restarts
+EXPORT_COOLDOWN_S = 60.0
+# keyed by the guild's file path: bots over different folders (tests, shards) never share an entry
+EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of this server's data")
+
+server_data = lightbulb.Group("server-data", "Export or delete everything the bot stores for this server",
+                              contexts=GUILD_CONTEXT, default_member_permissions=ADMIN_DEFAULT)
+my_data = lightbulb.Group("my-data", "Export or erase what the bot stores about you in this server",
+                          contexts=GUILD_CONTEXT)
+
+
+async def _guarded(ctx: MenuContext | ModalContext[Any], what: str, work: Callable[[], Awaitable[str]]) -> None:
+    """Run a confirmation's work; answer with its sentence, a domain error's, or a reference id."""
+    try:
+        message = await work()
+    except UserFacingError as error:
+        message = error.user_message
+    except Exception:
+        ref = reference_id()
+        log.exception("%s failed in guild %s for user %s (ref %s)", what, ctx.guild_id, ctx.user.id, ref)
+        message = internal_error_message(ref)
+    await ctx.respond(message, ephemeral=True)
+
+
+class _Confirm(Menu):
+    """A danger button and Cancel; only the member who ran the command may press them."""
+
+    def __init__(self, owner_id: int, label: str, on_confirm: Callable[[MenuContext], Awaitable[None]]) -> None:
+        self.owner_id = owner_id
+        self._on_confirm = on_confirm
+        self.add_interactive_button(hikari.ButtonStyle.DANGER, self._confirm, label=label)
+        self.add_interactive_button(hikari.ButtonStyle.SECONDARY, self._cancel, label=text.CANCEL_LABEL)
+
+    async def predicate(self, ctx: MenuContext) -> bool:
+        if ctx.user.id != self.owner_id:
+            await ctx.respond(text.not_yours(), ephemeral=True)
+            return False
+        return True
+
+    async def _confirm(self, ctx: MenuContext) -> None:
+        ctx.stop_interacting()
+        await self._on_confirm(ctx)
+
+    async def _cancel(self, ctx: MenuContext) -> None:
+        ctx.stop_interacting()
+        await ctx.respond(text.cancelled(), edit=True, components=[])
+
+
+async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm) -> None:
+    response_id = await ctx.respond(prompt, components=menu, ephemeral=True)
+    try:
+        await menu.attach(ctx.client, timeout=CONFIRM_TIMEOUT_S)
+    except TimeoutError:
+        await ctx.edit_response(response_id, text.timed_out(), components=[])
+
+
+class _TypeServerName(Modal):
+    """The last step before deleting a server's data: its name, typed by the admin."""
+
+    def __init__(self, files: GuildFiles, expected: str) -> None:
+        self.files = files
+        self.expected = expected
+        self.name = self.add_short_text_input(text.NAME_FIELD, min_length=1, max_length=100,
+                                              placeholder=expected)
+
+    async def on_submit(self, ctx: ModalContext[None]) -> None:
+        await _guarded(ctx, "/server-data delete", lambda: self._delete(ctx))
+
+    async def _delete(self, ctx: ModalContext[None]) -> str:
+        typed = (ctx.value_for(self.name) or "").strip()
+        if typed.casefold() != self.expected.strip().casefold():
+            return text.name_mismatch()
+        if ctx.member is None or not is_admin(ctx.member):
+            raise PermissionDeniedError("Only members with the Manage Server permission can delete its data.")
+        await check_deletion_cooldown(self.files, seconds=DELETE_COOLDOWN_S)
+        try:
+            deletion = await delete_guild_files(self.files, requested_by=requested_by_discord(ctx.user.id),
+                                                reason="/server-data delete")
+        except NotFoundError:
+            return text.nothing_stored()
+        return text.guild_deleted(deletion)
+
+
+def _server_name(bot: hikari.GatewayBot, guild_id: int) -> str:
+    guild = bot.cache.get_guild(guild_id)
+    return guild.name if guild is not None else str(guild_id)
+
+
+@server_data.register
+class ServerDataExport(lightbulb.SlashCommand, name="export", hooks=[admin_only],
+                       description="Download this server's whole database (compressed SQLite file)"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
+        """Send the server's file as an attachment, or say how the operator can export it."""
+        EXPORT_COOLDOWN.check(str(files.path))
+        if not files.path.exists():
+            await ctx.respond(text.nothing_stored(), ephemeral=True)
+            return
+        await ctx.defer(ephemeral=True)
+        limit = ctx.interaction.attachment_size_limit
+        async with files.connect() as db:
+            packed = await export_packed(db, max_bytes=limit)
+        EXPORT_COOLDOWN.hit(str(files.path))
+        if packed.data is None:
+            await ctx.respond(text.export_too_big(packed, limit, files.guild_id), ephemeral=True)
+            return
+        await ctx.respond(text.export_ready(packed), attachment=hikari.Bytes(packed.data, packed.filename),
+                          ephemeral=True)
+
+
+@server_data.register
+class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only],
+                       description="Delete everything the bot stores for this server (asks to confirm)"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot) -> None:
+        """Button, then the server's name typed in a modal, then deletion with a receipt."""
+        await check_deletion_cooldown(files, seconds=DELETE_COOLDOWN_S)
+        expected = _server_name(bot, files.guild_id)
+
+        async def open_modal(press: MenuContext) -> None:
+            modal = _TypeServerName(files, expected)
+            custom_id = f"server-data-delete:{uuid.uuid4().hex}"
+            await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
+            await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
+
+        await _ask(ctx, text.delete_warning(expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal))
+
+
+@my_data.register
+class MyDataExport(lightbulb.SlashCommand, name="export",
+                   description="Get a copy of what the bot stores about you in this server (JSON)"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
+        """The member's own rows in this server, as an ephemeral JSON attachment."""
+        if not files.path.exists():
+            await ctx.respond(text.member_export_ready(0), ephemeral=True)
+            return
+        async with files.connect() as db:
+            data = await export_member(db, int(ctx.user.id))
+        payload = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+        await ctx.respond(text.member_export_ready(int(data["rows"])), ephemeral=True,
+                          attachment=hikari.Bytes(payload, f"my-data-{files.guild_id}.json"))
+
+
+@my_data.register
+class MyDataDelete(lightbulb.SlashCommand, name="delete",
+                   description="Erase what the bot stores about you in this server (asks to confirm)"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
+        """A confirmation button, then the member's rows erased in this server, with a receipt."""
+        user_id = int(ctx.user.id)
+
+        async def erase() -> str:
+            async with files.connect() as db:
+                erased = await erase_member(db, user_id)
+            if erased.rows_changed:
+                async with files.connect_bot() as bot_db:
+                    await create_receipt(bot_db, scope="member", guild_id=files.guild_id, user_id=user_id,
+                                         requested_by=requested_by_discord(user_id), reason="/my-data delete",
+                                         rows_deleted=erased.rows_deleted)
+            return text.member_erased(erased)
+
+        async def confirmed(press: MenuContext) -> None:
+            await _guarded(press, "/my-data delete", erase)
+
+        await _ask(ctx, text.erase_warning(), _Confirm(user_id, text.ERASE_LABEL, confirmed))
+
+
+class Privacy(lightbulb.SlashCommand, name="privacy", contexts=GUILD_CONTEXT,
+              description="What the bot stores about you, where, for how long, and how to remove it"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, settings: Settings) -> None:
+        """Explain what is stored and how to export or delete it."""
+        await ctx.respond(embed=text.privacy_embed(settings.retention_days), ephemeral=True)
+
+
+loader.command(server_data)
+loader.command(my_data)
+loader.command(Privacy)
