@@ -23,7 +23,11 @@ T = TypeVar("T")
 
 
 def register(groups: dict[str, Any]) -> None:
-    guild, user = groups["guild"], groups["user"]
+    _register_guild(groups["guild"])
+    _register_user(groups["user"])
+
+
+def _register_guild(guild: Any) -> None:
     p = guild.add_parser("export", help="a consistent snapshot of one guild's file (sqlite or json zip)",
                          description="Export one guild's database while the bot keeps running: a single "
                                      "SQLite file, or a zip with one readable JSON file per table.")
@@ -51,6 +55,8 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("guild_id", nargs="?", help="only this server's receipts")
     _json_flag(p, receipts_command)
 
+
+def _register_user(user: Any) -> None:
     p = user.add_parser("export", help="one member's rows in every guild file, as JSON (resumable)",
                         description="Write the member's own rows of every guild to DIR/guild-<id>.json.")
     p.add_argument("user_id", help="the Discord user id")

@@ -102,7 +102,7 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
     """
     guild_id = access.guild_id
     async with access.exclusive() as path:
-        await asyncio.to_thread(finish_interrupted_deletions, path.parent)
+        await asyncio.to_thread(finish_interrupted_deletions, path.parent, path.name)
         if not path.exists():
             raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
         rows = await asyncio.to_thread(lock_and_count, path)
@@ -180,24 +180,27 @@ def remove_guild_files(path: Path) -> None:
     moved = [tomb]
     for suffix in SIDE_FILES:
         side = path.with_name(path.name + suffix)
-        if side.exists():
+        try:
             os.rename(side, tomb.with_name(tomb.name + suffix))
-            moved.append(tomb.with_name(tomb.name + suffix))
+        except FileNotFoundError:
+            continue
+        moved.append(tomb.with_name(tomb.name + suffix))
     fsync_path(path.parent)  # from here on, nothing of the old file is under the real name
     for item in moved:
         item.unlink(missing_ok=True)
     fsync_path(path.parent)
 
 
-def finish_interrupted_deletions(root: Path) -> list[str]:
+def finish_interrupted_deletions(root: Path, name: str | None = None) -> list[str]:
     """Complete deletions a crash interrupted: drop tombstones and the side files they left behind.
 
-    Call before the bot opens any guild file (startup); deletion and purge call it too.
+    Call for the whole folder before the bot opens any guild file (startup); deletion
+    calls it for its own guild (`name`), never touching another guild's deletion in progress.
     """
     if not root.is_dir():
         return []
     finished = []
-    for tomb in root.glob(f".*.sqlite3{_TOMBSTONE}*"):
+    for tomb in root.glob(f".{name or '*.sqlite3'}{_TOMBSTONE}*"):
         real = root / tomb.name[1:tomb.name.index(_TOMBSTONE)]
         if not real.exists():
             for suffix in SIDE_FILES:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,34 @@ def test_user_export_and_forget(root: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["user", "forget", str(ALICE), "--yes", "--json"]) == 0
     assert _json(capsys)["guilds_touched"] == []
     assert main(["user", "forget", "abc", "--yes"]) == 1
+
+
+def test_guild_delete_refuses_while_another_process_holds_the_file(
+        root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = sqlite3.connect(root / f"{GUILD}.sqlite3")  # a running bot in another process, as SQLite sees it
+    try:
+        other.execute("SELECT COUNT(*) FROM users").fetchone()
+        assert main(["guild", "delete", str(GUILD), "--yes"]) == 1
+    finally:
+        other.close()
+    assert "open in another process" in capsys.readouterr().err
+    assert (root / f"{GUILD}.sqlite3").exists()
+
+
+def test_user_forget_waits_for_a_writer_in_another_process(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = sqlite3.connect(root / f"{GUILD}.sqlite3", isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO user_xp (discord_id, xp) VALUES (?, 5) ON CONFLICT DO UPDATE SET xp = 5", (ALICE,))
+    release = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        assert main(["user", "forget", str(ALICE), "--yes", "--json"]) == 0
+    finally:
+        release.join()
+        writer.close()
+    assert _json(capsys)["guilds_touched"] == [GUILD, OTHER]
+    check = sqlite3.connect(root / f"{GUILD}.sqlite3")
+    try:
+        assert check.execute("SELECT COUNT(*) FROM user_xp WHERE discord_id = ?", (ALICE,)).fetchone()[0] == 0
+    finally:
+        check.close()

@@ -125,3 +125,25 @@ async def test_deleting_one_guild_leaves_the_others_untouched(mgr: GuildDatabase
         assert [tuple(r) for r in await db.execute_fetchall("SELECT * FROM users ORDER BY 1")] == \
             [tuple(r) for r in before]
     assert mgr.guild_ids_on_disk() == [OTHER]
+
+
+def test_a_guilds_own_sweep_leaves_other_guilds_deletions_alone(tmp_path: Path) -> None:
+    (tmp_path / f".{OTHER}.sqlite3.deleting-ab12cd34").write_bytes(b"in progress")
+    (tmp_path / f"{OTHER}.sqlite3-wal").write_bytes(b"being renamed")
+    assert finish_interrupted_deletions(tmp_path, f"{GUILD}.sqlite3") == []
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+@pytest.mark.asyncio
+async def test_concurrent_deletions_of_many_guilds_all_complete(mgr: GuildDatabaseManager) -> None:
+    guilds = list(range(100, 112))
+    for guild_id in guilds:
+        async with mgr.connect(guild_id) as db:
+            await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)")
+    done = await asyncio.gather(*(delete_guild(mgr, g, requested_by=OPERATOR_CLI, reason="bulk")
+                                  for g in guilds))
+    assert sorted(d.guild_id for d in done) == guilds
+    assert mgr.guild_ids_on_disk() == []
+    assert [p.name for p in mgr.root.iterdir()] == ["bot-wide.sqlite3"] or \
+        all(p.name.startswith("bot-wide") for p in mgr.root.iterdir())
+    assert len(await _receipts(mgr)) == len(guilds)
