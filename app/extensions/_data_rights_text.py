@@ -14,11 +14,13 @@ CANCEL_LABEL = "Cancel"
 NAME_FIELD = "Server name"
 
 
-def delete_warning(server_name: str) -> str:
-    return (f"This deletes **everything** the bot stores for **{server_name}**: members' links and "
+def delete_warning(server_name: str | None, expected: str) -> str:
+    what = f"**{server_name}**" if server_name else "this server"
+    confirm = "type the server's name" if server_name else f"type this server's id ({expected})"
+    return (f"This deletes **everything** the bot stores for {what}: members' links and "
             "reading progress, XP, achievements, challenges, recommendations, the invite tracker and the "
             "server's settings. It cannot be undone; export first with `/server-data export` if you want a "
-            "copy. Press the button, then type the server's name to confirm.")
+            f"copy. Press the button, then {confirm} to confirm.")
 
 
 def modal_title() -> str:
@@ -26,7 +28,7 @@ def modal_title() -> str:
 
 
 def name_mismatch() -> str:
-    return "The name you typed is not this server's name: nothing was deleted."
+    return "What you typed is not this server's name: nothing was deleted."
 
 
 def guild_deleted(deletion: GuildDeletion) -> str:

@@ -115,9 +115,10 @@ class _TypeServerName(Modal):
         return text.guild_deleted(deletion)
 
 
-def _server_name(bot: hikari.GatewayBot, guild_id: int) -> str:
+def _server_name(bot: hikari.GatewayBot, guild_id: int) -> str | None:
+    """The name the admin must type (None when the cache has not seen the guild: the id is typed instead)."""
     guild = bot.cache.get_guild(guild_id)
-    return guild.name if guild is not None else str(guild_id)
+    return guild.name if guild is not None else None
 
 
 @server_data.register
@@ -149,7 +150,8 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
     async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot) -> None:
         """Button, then the server's name typed in a modal, then deletion with a receipt."""
         await check_deletion_cooldown(files, seconds=DELETE_COOLDOWN_S)
-        expected = _server_name(bot, files.guild_id)
+        name = _server_name(bot, files.guild_id)
+        expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
             modal = _TypeServerName(files, expected)
@@ -157,7 +159,7 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
 
-        await _ask(ctx, text.delete_warning(expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal))
+        await _ask(ctx, text.delete_warning(name, expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal))
 
 
 @my_data.register

@@ -84,7 +84,7 @@ async def test_server_delete_needs_the_button_and_the_servers_name(bot: BotHarne
     modal = await bot.click(GUILD_A, ADMIN, "Delete everything", admin=True)
     assert modal.kind == "modal"
     wrong = await bot.submit_modal(GUILD_A, ADMIN, {"Server name": "not the name"}, admin=True)
-    assert wrong.content == "The name you typed is not this server's name: nothing was deleted."
+    assert wrong.content == "What you typed is not this server's name: nothing was deleted."
     assert await _users(bot, GUILD_A) == [77, ADMIN, MEMBER]
 
     await bot.command(GUILD_A, ADMIN, "server-data delete", admin=True)
