@@ -82,3 +82,28 @@ async def test_the_scheduler_purges_in_the_background_until_cancelled(mgr: Guild
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not mgr.path_for(LEFT).exists()
+
+
+@pytest.mark.asyncio
+async def test_a_failing_round_is_logged_and_the_next_one_still_runs(
+        mgr: GuildDatabaseManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.errors import GuildDatabaseError
+    from app.rights import retention
+
+    calls: list[int] = []
+    real = retention.purge_expired
+
+    async def flaky(manager: GuildDatabaseManager, **kwargs: object) -> list:  # type: ignore[type-arg]
+        calls.append(1)
+        if len(calls) == 1:
+            raise GuildDatabaseError("bot-wide file unavailable")
+        return await real(manager)
+
+    monkeypatch.setattr(retention, "purge_expired", flaky)
+    task = asyncio.create_task(run_retention_forever(mgr, interval_s=0.01))
+    while len(calls) < 3:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(calls) >= 3
