@@ -53,7 +53,10 @@ async def _guarded(ctx: MenuContext | ModalContext[Any], what: str, work: Callab
         ref = reference_id()
         log.exception("%s failed in guild %s for user %s (ref %s)", what, ctx.guild_id, ctx.user.id, ref)
         message = internal_error_message(ref)
-    await ctx.respond(message, ephemeral=True)
+    if isinstance(ctx, MenuContext):  # replace the question and its buttons with the outcome
+        await ctx.respond(message, edit=True, components=[])
+    else:
+        await ctx.respond(message, ephemeral=True)
 
 
 class _Confirm(Menu):

@@ -163,3 +163,24 @@ async def test_an_export_over_the_attachment_limit_says_how_the_operator_can_exp
     assert f"python -m app guild export {GUILD_A} --out FILE" in reply.content
     again = await bot.command(GUILD_A, ADMIN, "server-data export", admin=True)
     assert "try again in 1 minute" in again.content
+
+
+@pytest.mark.asyncio
+async def test_erasure_replaces_the_question_so_it_cannot_be_pressed_twice(bot: BotHarness) -> None:
+    await bot.command(GUILD_B, MEMBER, "my-data delete")
+    done = await bot.click(GUILD_B, MEMBER, "Erase my data")
+    assert done.buttons() == []
+    assert await _users(bot, GUILD_B) == [77, ADMIN]
+
+
+@pytest.mark.asyncio
+async def test_server_deletion_with_commands_in_flight_keeps_other_servers_whole(bot: BotHarness) -> None:
+    await bot.command(GUILD_A, ADMIN, "server-data delete", admin=True)
+    await bot.click(GUILD_A, ADMIN, "Delete everything", admin=True)
+    in_flight = [await bot.send(guild_id, MEMBER, "my-data export") for guild_id in (GUILD_A, GUILD_B) * 5]
+    done = await bot.submit_modal(GUILD_A, ADMIN, {"Server name": _server_name(bot, GUILD_A)}, admin=True)
+    answers = [await bot.double.wait_reply(record, timeout=10) for record in in_flight]
+    assert done.content.startswith("Deleted:")
+    assert all(a.content and not a.content.startswith("Something went wrong") for a in answers)
+    assert await _users(bot, GUILD_B) == [77, ADMIN, MEMBER]
+    assert await _users(bot, GUILD_A) == []
