@@ -46,16 +46,25 @@ def check_integrity(path: Path, *, quick: bool = False) -> None:
                                "the legacy database may be damaged, and nothing was split.")
 
 
-def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> Path:
-    """Copy `source` (the legacy database) to `<legacy>.backup-<stamp>` next to it; returns the path.
+def _free_name(legacy: Path, stamp: str) -> tuple[Path, str]:
+    """A backup name not taken yet (two splits within one second get -2, -3, …)."""
+    candidate, n = stamp, 1
+    while backup_path(legacy, candidate).exists():
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return backup_path(legacy, candidate), candidate
 
-    The caller runs `check_integrity` on it (on a worker thread, while the split reads it)
-    and commits nothing before the check passed.
+
+def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> tuple[Path, str]:
+    """Copy `source` (the legacy database) to `<legacy>.backup-<stamp>` next to it; returns (path, stamp).
+
+    The caller runs `check_integrity` on it (on a worker process, while the split reads it)
+    and commits nothing before the check passed. An existing backup is never overwritten.
 
     Raises:
         LegacySplitError: the backup cannot be written.
     """
-    target = backup_path(legacy, stamp)
+    target, stamp = _free_name(legacy, stamp)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)  # our own leftover of an interrupted backup
     try:
@@ -66,10 +75,11 @@ def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> Path:
         finally:
             dest.close()
         fsync_path(partial)
-        os.rename(partial, target)
+        os.link(partial, target)  # fails rather than replace a file that appeared meanwhile
+        partial.unlink()
         fsync_path(target.parent, directory=True)
     except (OSError, sqlite3.DatabaseError) as error:
         partial.unlink(missing_ok=True)
         raise LegacySplitError(f"The backup of the legacy database could not be written next to it "
                                f"({error}); nothing was split.") from error
-    return target
+    return target, stamp

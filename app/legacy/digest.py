@@ -3,8 +3,9 @@
 A table's checksum is the SHA-256 of its rows in rowid order, each row the SQL
 `quote()` of its columns joined by `|`, rows joined by newlines. SQLite builds
 the text in chunks (`group_concat`), Python only hashes the bytes: about as fast as
-reading the table. The same function runs on the legacy rows and on the copies,
-so a checksum in the manifest can be recomputed from either side.
+reading the table. The manifest records it for each table of each file as
+written (recompute it from the file to check the file); the copy itself is
+deterministic (rows inserted in legacy rowid order), so a rerun gives the same.
 """
 from __future__ import annotations
 

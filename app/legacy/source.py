@@ -6,7 +6,8 @@ maps the `-shm` read-only: SQLite then reads the WAL into private memory, and
 the three files stay byte-identical (tests/legacy/test_source.py). That needs an
 existing `-shm`; without one (or with a hot rollback journal, which only a
 writer may roll back) the files are first copied into a private directory,
-checked unchanged across the copy, and read from there.
+checked unchanged across the copy, and read from there. A WAL database closed
+cleanly (no `-wal`) is read with `immutable=1`, which creates no side file.
 """
 from __future__ import annotations
 
@@ -46,10 +47,16 @@ def check_is_database(path: Path, what: str = "legacy database") -> None:
         raise LegacySplitError(f"The {what} {path} is not an SQLite database.")
 
 
-def _needs_private_copy(path: Path) -> bool:
+def _how_to_read(path: Path) -> str:
+    """'copy', 'immutable' or 'shared' (see the module docstring)."""
     wal, shm, journal = (Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))
-    hot_journal = journal.exists() and journal.stat().st_size > 0
-    return hot_journal or (wal.exists() and not shm.exists())
+    if (journal.exists() and journal.stat().st_size > 0) or (wal.exists() and not shm.exists()):
+        return "copy"
+    with open(path, "rb") as handle:
+        wal_mode = handle.read(20)[18:20] == b"\x02\x02"
+    # a WAL database closed cleanly has no -wal: the file is all there is, and no writer is
+    # attached (one would hold the -wal open); read-only WAL access would otherwise need a -shm
+    return "immutable" if wal_mode and not wal.exists() else "shared"
 
 
 def _private_copy(path: Path, into: Path) -> Path:
@@ -76,11 +83,12 @@ def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite
     """
     check_is_database(path, what)
     with tempfile.TemporaryDirectory(prefix="legacy-read-") as scratch:
-        if _needs_private_copy(path):
+        how = _how_to_read(path)
+        if how == "copy":
             conn = sqlite3.connect(_private_copy(path, Path(scratch)), isolation_level=None)
         else:
-            uri = f"{path.resolve().as_uri()}?mode=ro&readonly_shm=1"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            flags = "immutable=1" if how == "immutable" else "mode=ro&readonly_shm=1"
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA query_only = ON")

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from app.db.ids import BOT_FILE_NAME, guild_file_name
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA
+from app.errors import LegacySplitError
 from app.legacy.backup import check_integrity, fsync_path, make_backup, timestamp
 from app.legacy.conflicts import conflict_error, find_conflicts
 from app.legacy.copy import Job, StagedFile, Stager
@@ -72,6 +73,7 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
     started, out = time.monotonic(), options.out
     done = read_json(manifest_path(out))
     if done is not None:
+        _check_same_legacy(done, options.legacy, out)
         return report_from_record(out, done, "already-split", time.monotonic() - started,
                                   f"Already split (see {manifest_path(out)}); nothing changed.")
     commit = None if options.dry_run else read_json(staging_dir(out) / COMMIT_NAME)
@@ -99,6 +101,15 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
     return _complete(out, commit, started)
 
 
+def _check_same_legacy(manifest: dict[str, Any], legacy: Path, out: Path) -> None:
+    """Raises: LegacySplitError: the legacy file is not (any longer) the one this split was made from."""
+    if legacy.exists() and manifest.get("legacy_fingerprint") not in (None, fingerprint(legacy)):
+        raise LegacySplitError(
+            f"{out} already holds a split of {manifest.get('legacy')} made at {manifest.get('completed_at')}, "
+            f"but {legacy} has changed since (or is another file), so rows in it may be missing from the "
+            "guild files. Nothing was changed; to split it again, move that directory aside first.")
+
+
 def _ensure_backup(conn: Any, legacy: Path, staging: Path) -> tuple[Path, str]:
     """The backup of an interrupted run of this same legacy file, else a new one."""
     staging.mkdir(parents=True, exist_ok=True)
@@ -107,8 +118,7 @@ def _ensure_backup(conn: Any, legacy: Path, staging: Path) -> tuple[Path, str]:
         previous = legacy.with_name(state["backup"])
         if previous.is_file():  # integrity-checked again, like a new one, before anything commits
             return previous, state["stamp"]
-    stamp = timestamp()
-    backup = make_backup(conn, legacy, stamp)
+    backup, stamp = make_backup(conn, legacy, timestamp())
     write_json_atomic(staging / STATE_NAME, {"backup": backup.name, "stamp": stamp,
                                              "fingerprint": fingerprint(legacy)})
     return backup, stamp
@@ -237,6 +247,7 @@ def _commit_record(plan: Plan, backup: Path, stamp: str, options: SplitOptions, 
                    **({"columns": list(plan.tables[name].columns)} if file.guild_id is None else {})}
             for name, d in file.tables.items()}}
     return {"format": 1, "legacy": str(options.legacy.resolve()), "backup": str(backup.resolve()),
+            "legacy_fingerprint": (read_json(staging_dir(options.out) / STATE_NAME) or {}).get("fingerprint"),
             "stamp": stamp, "home_guild_id": plan.home_guild_id,
             "rules": {n: str(t.rule) for n, t in sorted(plan.tables.items())},
             "tables": {n: asdict(c) for n, c in sorted(counts.items())},

@@ -1,0 +1,87 @@
+"""The split run by `python -m app run` before the bot connects, then the legacy file set aside.
+
+Setting aside = `database.db` (with its `-wal`/`-shm`) becomes `database.db.split-<stamp>`,
+kept, never deleted. The side files move with it: the backup already holds the WAL
+content, but a `database.db.split-…` without its `-wal` would open as an older
+database, and a `database.db-wal` left behind would be replayed into any new
+`database.db` later. Renaming three files is not atomic, so each is hard-linked
+to its new name first (side files, then the main file), and only then are the old
+names removed (main file first): at every instant one complete set exists, and a
+launch that finds side files orphaned by a kill removes them only if they are
+the same files as a set-aside set's.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from app.config import Settings
+from app.errors import LegacySplitError
+from app.legacy.backup import fsync_path, timestamp
+from app.legacy.report import SplitReport
+from app.legacy.splitter import SplitOptions, split_legacy
+
+log = logging.getLogger(__name__)
+SET_ASIDE_INFIX = ".split-"
+_SIDES = ("-wal", "-shm", "-journal")
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        if not os.path.samefile(source, target):
+            raise
+
+
+def set_aside(legacy: Path, stamp: str | None = None) -> Path:
+    """Give the legacy file and its side files the name `<name>.split-<stamp>`; returns it."""
+    target = legacy.with_name(f"{legacy.name}{SET_ASIDE_INFIX}{stamp or timestamp()}")
+    sides = [s for s in _SIDES if Path(f"{legacy}{s}").exists()]
+    for suffix in [*sides, ""]:
+        _link(Path(f"{legacy}{suffix}"), Path(f"{target}{suffix}"))
+    fsync_path(legacy.parent, directory=True)
+    legacy.unlink()
+    for suffix in sides:
+        Path(f"{legacy}{suffix}").unlink(missing_ok=True)
+    fsync_path(legacy.parent, directory=True)
+    return target
+
+
+def remove_orphaned_sides(legacy: Path) -> None:
+    """Side files left by a set-aside killed half-way: removed only if a set-aside copy is the same file."""
+    if legacy.exists():
+        return
+    for suffix in _SIDES:
+        side = Path(f"{legacy}{suffix}")
+        if not side.exists():
+            continue
+        for kept in legacy.parent.glob(f"{legacy.name}{SET_ASIDE_INFIX}*{suffix}"):
+            if os.path.samefile(side, kept):
+                side.unlink()
+                break
+
+
+def split_at_launch(settings: Settings) -> SplitReport | None:
+    """Split `LEGACY_DB` into `GUILD_DBS_DIR` if it exists and is not split yet, then set it aside.
+
+    Returns None when there is no legacy file (none configured, or split and set aside before).
+
+    Raises:
+        LegacySplitError: the split could not be done; the legacy file and the guild folder
+            are as they were, and the message says why.
+    """
+    legacy = settings.legacy_db
+    remove_orphaned_sides(legacy)
+    if not legacy.exists():
+        return None
+    report = split_legacy(SplitOptions(legacy, settings.guild_dbs_dir, settings.home_guild_id))
+    try:
+        kept = set_aside(legacy)
+    except OSError as error:
+        raise LegacySplitError(f"The legacy database was split, but {legacy} could not be renamed "
+                               f"({error.strerror}); rename it yourself or start again.") from error
+    log.info("legacy database split (%s); kept as %s", report.status, kept.name)
+    report.message += f" The legacy file is kept as {kept.name}."
+    return report

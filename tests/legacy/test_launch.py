@@ -1,0 +1,115 @@
+"""The split at launch: once, before the bot connects; the legacy file is then set aside, kept."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.db.ids import guild_file_name
+from app.errors import LegacySplitError, UnknownLegacyTablesError, UserFacingError
+from app.legacy.launch import remove_orphaned_sides, set_aside, split_at_launch
+from app.legacy.testing import write_and_leave_in_wal
+from tests.legacy.helpers import HOME, REPO, rows, snapshot
+
+
+def _settings(legacy: Path, tmp_path: Path) -> Settings:
+    return Settings(guild_dbs_dir=tmp_path / "guild_dbs", legacy_db=legacy)
+
+
+def test_no_legacy_file_means_nothing_to_do(tmp_path: Path) -> None:
+    assert split_at_launch(_settings(tmp_path / "database.db", tmp_path)) is None
+    assert not (tmp_path / "guild_dbs").exists()
+
+
+def test_launch_splits_then_sets_the_legacy_file_aside_with_its_wal(legacy: Path, tmp_path: Path) -> None:
+    write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
+    wal = snapshot(legacy)["-wal"]
+    settings = _settings(legacy, tmp_path)
+    report = split_at_launch(settings)
+    assert report is not None and report.status == "split"
+    assert not legacy.exists() and not Path(f"{legacy}-wal").exists() and not Path(f"{legacy}-shm").exists()
+    (kept,) = legacy.parent.glob("database.db.split-*[0-9]Z")
+    assert snapshot(kept)["-wal"] == wal  # the same bytes and mtime, under the new name
+    assert rows(kept, "SELECT value FROM bot_settings WHERE key = 'last_write'") == [("in the wal",)]
+    assert kept.name in report.message
+    assert split_at_launch(settings) is None  # the next launch: nothing left to split
+    assert (settings.guild_dbs_dir / guild_file_name(HOME)).is_file()
+
+
+def test_failed_split_stops_the_launch_and_leaves_everything_as_it_was(quirky: Path, tmp_path: Path) -> None:
+    settings = _settings(quirky, tmp_path)
+    before, files = snapshot(quirky), sorted(p.name for p in quirky.parent.iterdir())
+    with pytest.raises(UnknownLegacyTablesError) as caught:
+        split_at_launch(settings)
+    assert isinstance(caught.value, UserFacingError)
+    assert "giveaway_entries" in caught.value.user_message
+    assert snapshot(quirky) == before and sorted(p.name for p in quirky.parent.iterdir()) == files
+    assert not settings.guild_dbs_dir.exists()
+
+
+def test_launch_after_a_split_whose_rename_was_interrupted_finishes_the_rename(legacy: Path, tmp_path: Path) -> None:
+    from app.legacy import SplitOptions, split_legacy
+
+    settings = _settings(legacy, tmp_path)
+    split_legacy(SplitOptions(legacy, settings.guild_dbs_dir))
+    report = split_at_launch(settings)
+    assert report is not None and report.status == "already-split"
+    assert not legacy.exists()
+
+
+def test_launch_refuses_a_legacy_file_changed_since_its_split(legacy: Path, tmp_path: Path) -> None:
+    from app.legacy import SplitOptions, split_legacy
+
+    settings = _settings(legacy, tmp_path)
+    split_legacy(SplitOptions(legacy, settings.guild_dbs_dir))
+    conn = sqlite3.connect(legacy)
+    conn.execute("INSERT INTO bot_settings VALUES ('late', 'write')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LegacySplitError) as caught:
+        split_at_launch(settings)
+    assert "changed since" in caught.value.user_message
+    assert legacy.exists()
+
+
+def test_side_files_orphaned_by_a_killed_set_aside_are_cleared_only_if_they_are_the_kept_ones(
+        legacy: Path) -> None:
+    write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
+    kept = set_aside(legacy, "20260101T000000Z")
+    os.link(f"{kept}-wal", f"{legacy}-wal")  # as if killed between the unlinks
+    Path(f"{legacy}-x").write_text("not ours")
+    remove_orphaned_sides(legacy)
+    assert not Path(f"{legacy}-wal").exists() and Path(f"{kept}-wal").exists()
+    assert Path(f"{legacy}-x").exists()
+
+
+def test_python_m_app_run_stops_before_connecting_when_the_split_fails(quirky: Path, tmp_path: Path) -> None:
+    before = snapshot(quirky)
+    env = {**os.environ, "DISCORD_TOKEN": "x.y.z", "LEGACY_DB": str(quirky),
+           "GUILD_DBS_DIR": str(tmp_path / "guild_dbs")}
+    done = subprocess.run([sys.executable, "-m", "app", "run"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "giveaway_entries" in done.stderr and "Traceback" not in done.stderr
+    assert snapshot(quirky) == before
+    assert not (tmp_path / "guild_dbs").exists()
+
+
+@pytest.mark.asyncio
+async def test_the_bot_started_after_the_launch_split_serves_the_home_guilds_data(
+        legacy: Path, tmp_path: Path) -> None:
+    from app.sandbox.harness import running_bot
+
+    settings = _settings(legacy, tmp_path)
+    report = split_at_launch(settings)
+    assert report is not None
+    users = report.tables["users"].written
+    async with running_bot(settings.guild_dbs_dir, guilds=[HOME], settings=settings) as harness:
+        reply = await harness.command(HOME, 900_000_000_000_000_001, "server info", admin=True)
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert f"users: {users}" in next(v for k, v in fields.items() if k.startswith("Rows"))
