@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -68,8 +69,24 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
 
     Raises:
         LegacySplitError: with the reason (unknown tables, conflicts, no home guild, a damaged
-            backup, an unbalanced count); nothing was moved into the output directory.
+            backup, an unbalanced count, a file error); nothing was moved into the output
+            directory, unless the split had reached its last phase, which a rerun finishes.
     """
+    out_existed = options.out.exists()
+    try:
+        return _split(options, progress)
+    except Exception as error:
+        if not (staging_dir(options.out) / COMMIT_NAME).exists():
+            shutil.rmtree(staging_dir(options.out), ignore_errors=True)  # our scratch only
+            if not out_existed and options.out.is_dir() and not any(options.out.iterdir()):
+                options.out.rmdir()
+        if isinstance(error, (OSError, sqlite3.Error)):
+            raise LegacySplitError(f"The split stopped on a file error ({error}); the legacy database is "
+                                   "untouched, and running the split again resumes it.") from error
+        raise
+
+
+def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
     started, out = time.monotonic(), options.out
     done = read_json(manifest_path(out))
     if done is not None:
@@ -95,8 +112,7 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
     try:
         commit = _stage(plan, backup, stamp, options, progress)
     except Exception:
-        shutil.rmtree(staging_dir(out), ignore_errors=True)  # our scratch; the legacy file is untouched
-        backup.unlink(missing_ok=True)
+        backup.unlink(missing_ok=True)  # our copy; the legacy file itself is untouched
         raise
     return _complete(out, commit, started)
 

@@ -88,3 +88,14 @@ def test_script_runs_as_a_thin_wrapper(legacy: Path, tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 0
     assert "nothing changed" in again.stdout
+
+
+def test_an_output_path_that_is_a_file_is_one_sentence_and_changes_nothing(
+        legacy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "guild_dbs"
+    blocker.write_text("not a directory")
+    files = sorted(p.name for p in legacy.parent.iterdir())
+    assert main([str(legacy), "--out", str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert "file error" in err and "Traceback" not in err
+    assert sorted(p.name for p in legacy.parent.iterdir()) == files

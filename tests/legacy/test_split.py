@@ -5,13 +5,15 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from app.db import GuildDatabaseManager
 from app.db.ids import BOT_FILE_NAME, guild_file_name
 from app.legacy import SplitOptions, split_legacy
 from app.legacy.digest import table_digest
 from app.legacy.rules import GUILD_TABLES, HOME_TABLES
 from app.legacy.testing import write_and_leave_in_wal
-from tests.legacy.helpers import HOME, manifest, rows, snapshot
+from tests.legacy.helpers import HOME, copy_legacy, manifest, rows, snapshot
 
 
 def _legacy_guilds(legacy: Path) -> set[int]:
@@ -117,3 +119,16 @@ def test_backup_sits_next_to_the_legacy_file_and_is_a_complete_database(legacy: 
     assert rows(report.backup, "PRAGMA integrity_check") == [("ok",)]
     assert rows(report.backup, "SELECT count(*) FROM user_manga_progress") == rows(
         legacy, "SELECT count(*) FROM user_manga_progress")
+
+
+def test_large_splits_check_and_checksum_in_a_second_process_with_the_same_result(
+        legacy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.legacy.splitter as splitter
+
+    (tmp_path / "twin").mkdir()
+    twin = copy_legacy(legacy, tmp_path / "twin" / "database.db")
+    inline = split_legacy(SplitOptions(twin, tmp_path / "twin" / "guild_dbs"))
+    monkeypatch.setattr(splitter, "PARALLEL_MIN_ROWS", 0)
+    parallel = split_legacy(SplitOptions(legacy, tmp_path / "guild_dbs"))
+    assert parallel.tables == inline.tables
+    assert manifest(tmp_path / "guild_dbs")["files"] == manifest(tmp_path / "twin" / "guild_dbs")["files"]
