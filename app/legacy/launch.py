@@ -12,6 +12,7 @@ the same files as a set-aside set's.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from pathlib import Path
@@ -25,6 +26,7 @@ from app.legacy.splitter import SplitOptions, split_legacy
 log = logging.getLogger(__name__)
 SET_ASIDE_INFIX = ".split-"
 _SIDES = ("-wal", "-shm", "-journal")
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 
 
 def _link(source: Path, target: Path) -> None:
@@ -39,8 +41,17 @@ def set_aside(legacy: Path, stamp: str | None = None) -> Path:
     """Give the legacy file and its side files the name `<name>.split-<stamp>`; returns it."""
     target = legacy.with_name(f"{legacy.name}{SET_ASIDE_INFIX}{stamp or timestamp()}")
     sides = [s for s in _SIDES if Path(f"{legacy}{s}").exists()]
-    for suffix in [*sides, ""]:
-        _link(Path(f"{legacy}{suffix}"), Path(f"{target}{suffix}"))
+    try:
+        for suffix in [*sides, ""]:
+            _link(Path(f"{legacy}{suffix}"), Path(f"{target}{suffix}"))
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        # no hard links here: rename, main file first; a kill between is finished at next launch
+        for suffix in ["", *sides]:
+            os.rename(f"{legacy}{suffix}", f"{target}{suffix}")
+        fsync_path(legacy.parent, directory=True)
+        return target
     fsync_path(legacy.parent, directory=True)
     legacy.unlink()
     for suffix in sides:
@@ -50,17 +61,23 @@ def set_aside(legacy: Path, stamp: str | None = None) -> Path:
 
 
 def remove_orphaned_sides(legacy: Path) -> None:
-    """Side files left by a set-aside killed half-way: removed only if a set-aside copy is the same file."""
+    """Finish a set-aside killed half-way: side files left under the legacy name join the kept set.
+
+    A side file that is the same file as the kept set's is removed; one the kept set lacks is moved
+    to it; anything else is left alone.
+    """
     if legacy.exists():
         return
+    kept = sorted(p for p in legacy.parent.glob(f"{legacy.name}{SET_ASIDE_INFIX}*")
+                  if not p.name.endswith(_SIDES))
     for suffix in _SIDES:
         side = Path(f"{legacy}{suffix}")
-        if not side.exists():
-            continue
-        for kept in legacy.parent.glob(f"{legacy.name}{SET_ASIDE_INFIX}*{suffix}"):
-            if os.path.samefile(side, kept):
+        for target in (Path(f"{k}{suffix}") for k in reversed(kept)):
+            if side.exists() and target.exists() and os.path.samefile(side, target):
                 side.unlink()
-                break
+            elif side.exists() and not target.exists() and target.with_name(target.name[:-len(suffix)]).exists():
+                os.rename(side, target)
+    fsync_path(legacy.parent, directory=True)
 
 
 def split_at_launch(settings: Settings) -> SplitReport | None:

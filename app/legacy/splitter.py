@@ -91,9 +91,15 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
     done = read_json(manifest_path(out))
     if done is not None:
         _check_same_legacy(done, options.legacy, out)
+        if not options.dry_run:  # scratch of a run killed just after its manifest
+            shutil.rmtree(staging_dir(out), ignore_errors=True)
         return report_from_record(out, done, "already-split", time.monotonic() - started,
                                   f"Already split (see {manifest_path(out)}); nothing changed.")
-    commit = None if options.dry_run else read_json(staging_dir(out) / COMMIT_NAME)
+    commit = read_json(staging_dir(out) / COMMIT_NAME)
+    if commit is not None and options.dry_run:
+        return report_from_record(out, commit, "dry-run", time.monotonic() - started,
+                                  "A split interrupted in its last phase is pending; the next run "
+                                  "finishes it. Nothing was written.")
     if commit is not None:
         return _complete(out, commit, started)
     with open_read_only(options.legacy) as conn:

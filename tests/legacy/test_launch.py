@@ -113,3 +113,21 @@ async def test_the_bot_started_after_the_launch_split_serves_the_home_guilds_dat
         reply = await harness.command(HOME, 900_000_000_000_000_001, "server info", admin=True)
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
     assert f"users: {users}" in next(v for k, v in fields.items() if k.startswith("Rows"))
+
+
+def test_without_hard_links_the_set_aside_renames_and_a_half_done_one_is_finished(
+        legacy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    kept = set_aside(legacy, "20260101T000000Z")
+    assert not legacy.exists() and Path(f"{kept}-wal").exists()
+    os.rename(f"{kept}-wal", f"{legacy}-wal")  # as if killed after the main file's rename
+    remove_orphaned_sides(legacy)
+    assert not Path(f"{legacy}-wal").exists()
+    assert rows(kept, "SELECT value FROM bot_settings WHERE key = 'last_write'") == [("in the wal",)]
