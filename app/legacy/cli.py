@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from app.config import load_settings
 from app.db.ids import parse_guild_id
 from app.errors import BotError, UserFacingError
 from app.legacy.rules import MAP_SYNTAX
@@ -23,9 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Split the legacy monolithic database into one SQLite file per guild "
                     "(backup first; the legacy file is never modified).")
     parser.add_argument("legacy", type=Path, metavar="LEGACY.db", help="the legacy database file")
-    parser.add_argument("--out", type=Path, required=True, help="the guild files directory (GUILD_DBS_DIR)")
+    parser.add_argument("--out", type=Path, help="the guild files directory (default: GUILD_DBS_DIR)")
     parser.add_argument("--home-guild", metavar="ID", help="the guild that receives the user-level tables "
-                        "(default: the legacy bot_settings.default_guild)")
+                        "(default: HOME_GUILD_ID, else the legacy bot_settings.default_guild)")
     parser.add_argument("--map", action="append", default=[], metavar="TABLE=RULE",
                         help=f"place a table: {MAP_SYNTAX} (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="show the plan; write nothing")
@@ -56,9 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     update, close = _progress_bar()
     try:
-        home = parse_guild_id(args.home_guild) if args.home_guild else None
-        report = split_legacy(SplitOptions(args.legacy, args.out, home, tuple(args.map), args.dry_run),
-                              progress=update)
+        settings = load_settings()
+        home = parse_guild_id(args.home_guild) if args.home_guild else settings.home_guild_id
+        options = SplitOptions(args.legacy, args.out or settings.guild_dbs_dir, home, tuple(args.map),
+                               args.dry_run)
+        report = split_legacy(options, progress=update)
     except (UserFacingError, BotError) as error:
         if args.debug:
             raise

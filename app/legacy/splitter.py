@@ -135,6 +135,8 @@ def _check_same_legacy(manifest: dict[str, Any], legacy: Path, out: Path) -> Non
 def _ensure_backup(conn: Any, legacy: Path, staging: Path) -> tuple[Path, str]:
     """The backup of an interrupted run of this same legacy file, else a new one."""
     staging.mkdir(parents=True, exist_ok=True)
+    for partial in legacy.parent.glob(f".{legacy.name}.backup-*.partial"):
+        partial.unlink()  # a backup interrupted by a kill: never renamed, never used
     state = read_json(staging / STATE_NAME)
     if state and state.get("fingerprint") == fingerprint(legacy):
         previous = legacy.with_name(state["backup"])

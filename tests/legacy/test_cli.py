@@ -99,3 +99,15 @@ def test_an_output_path_that_is_a_file_is_one_sentence_and_changes_nothing(
     err = capsys.readouterr().err
     assert "file error" in err and "Traceback" not in err
     assert sorted(p.name for p in legacy.parent.iterdir()) == files
+
+
+def test_out_and_home_default_to_guild_dbs_dir_and_home_guild_id(legacy: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "from_env"))
+    monkeypatch.setenv("HOME_GUILD_ID", "1234567890")
+    assert main([str(legacy), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["home_guild_id"] == 1234567890
+    assert (tmp_path / "from_env" / "1234567890.sqlite3").is_file()

@@ -65,3 +65,11 @@ def test_kill_during_staging_leaves_no_guild_file_under_its_real_name(legacy: Pa
     _killed_at(legacy, out, "stage:2")
     assert list(out.glob("*.sqlite3")) == []
     assert len(list((out / ".legacy-split").glob("*.sqlite3"))) >= 2
+
+
+def test_a_backup_interrupted_by_a_kill_is_cleared_on_the_rerun(legacy: Path, tmp_path: Path) -> None:
+    partial = legacy.with_name(".database.db.backup-20260101T000000Z.partial")
+    partial.write_bytes(b"half a backup")
+    split_legacy(SplitOptions(legacy, tmp_path / "guild_dbs"))
+    assert not partial.exists()
+    assert len(list(legacy.parent.glob("database.db.backup-*"))) == 1
