@@ -45,7 +45,7 @@ from app.legacy.source import fingerprint, open_read_only
 
 PAUSE_ENV = "GUILDSHELF_SPLIT_PAUSE"  # tests only: "stage:N" / "finish:N" stops there, to be killed
 ProgressFn = Callable[[int, int], None]
-PARALLEL_MIN_ROWS = 200_000  # below this, checksums run inline (a process start costs ~0.1 s)
+PARALLEL_MIN_ROWS = 50_000  # below this, checksums run inline (a process start costs ~0.1 s)
 T = TypeVar("T")
 
 
