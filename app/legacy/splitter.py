@@ -76,13 +76,16 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
     try:
         return _split(options, progress)
     except Exception as error:
-        if not (staging_dir(options.out) / COMMIT_NAME).exists():
+        committed = (staging_dir(options.out) / COMMIT_NAME).exists()
+        if not committed:
             shutil.rmtree(staging_dir(options.out), ignore_errors=True)  # our scratch only
             if not out_existed and options.out.is_dir() and not any(options.out.iterdir()):
                 options.out.rmdir()
         if isinstance(error, (OSError, sqlite3.Error)):
+            after = ("the split had reached its last phase: run it again to finish" if committed
+                     else "nothing was moved into the output directory")
             raise LegacySplitError(f"The split stopped on a file error ({error}); the legacy database is "
-                                   "untouched, and running the split again resumes it.") from error
+                                   f"untouched and {after}.") from error
         raise
 
 

@@ -88,3 +88,18 @@ def test_operator_mapped_table_is_created_in_each_guild_and_skip_is_counted(quir
     total = sum(rows(out / guild_file_name(g), has_table)[0][0] for g in report.guilds)
     per_guild = {r[0] for r in rows(quirky, "SELECT DISTINCT guild_id FROM giveaway_entries")}
     assert total == len(per_guild)
+
+
+def test_a_table_with_an_awkward_name_can_be_mapped(legacy: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(legacy)
+    conn.execute('CREATE TABLE "odd ""name"" t" ("the guild" INTEGER, v TEXT)')
+    conn.executemany('INSERT INTO "odd ""name"" t" VALUES (?, ?)', [(HOME, "a"), ("x", "b")])
+    conn.commit()
+    conn.close()
+    out = tmp_path / "guild_dbs"
+    report = split_legacy(SplitOptions(legacy, out, maps=('odd "name" t=guild:the guild',)))
+    counts = report.tables['odd "name" t']
+    assert (counts.written, counts.quarantined) == (1, 1)
+    assert rows(out / guild_file_name(HOME), 'SELECT v FROM "odd ""name"" t"') == [("a",)]
