@@ -63,8 +63,9 @@ class CommandLease:
 class GuildFiles:
     """Guild-level file operations on the invoking guild only (its id is fixed at construction).
 
-    For data-rights commands: `snapshot_to(path)` while the bot keeps writing,
-    `exclusive()` to delete or replace the file, `connect_bot()` for receipts.
+    For data-rights commands: `path`, `connect()` for a short lease (export with the
+    backup API via `db.run`), `exclusive()` to delete or replace the file, `connect_bot()`
+    for receipts.
     Do not hold the command's `GuildDb` while entering `exclusive()`: it waits for
     every lease on the guild, so it refuses to start if this command holds one.
     """

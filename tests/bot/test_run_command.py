@@ -1,0 +1,55 @@
+"""`python -m app run`: token first, then the legacy split, then the bot; a failed split stops the launch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.bot.app import BotApp
+from app.cli import main
+from app.config import Settings
+from app.doubles.discord_payloads import make_token
+from app.errors import UserFacingError
+
+
+@pytest.fixture
+def launch_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    log: list[str] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", make_token(4242))
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "guild_dbs"))
+
+    def split(settings: Settings) -> None:
+        log.append(f"split {settings.legacy_db.name}")
+
+    def run(self: BotApp) -> None:
+        log.append("bot runs")
+
+    monkeypatch.setattr("app.legacy.launch.split_at_launch", split)
+    monkeypatch.setattr(BotApp, "run", run)
+    return log
+
+
+def test_run_splits_the_legacy_database_before_the_bot_connects(launch_log: list[str]) -> None:
+    assert main(["run"]) == 0
+    assert launch_log == ["split database.db", "bot runs"]
+
+
+def test_a_failed_split_stops_the_launch_with_its_sentence(
+        launch_log: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def failing(settings: Settings) -> None:
+        raise UserFacingError("The legacy split failed: table mystery is not mapped.")
+
+    monkeypatch.setattr("app.legacy.launch.split_at_launch", failing)
+
+    assert main(["run"]) == 1
+    assert launch_log == []
+    assert capsys.readouterr().err.strip() == "The legacy split failed: table mystery is not mapped."
+
+
+def test_run_without_a_token_neither_splits_nor_starts(launch_log: list[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN")
+
+    assert main(["run"]) == 1
+    assert launch_log == []
