@@ -69,5 +69,5 @@ def find_conflicts(out_dir: Path, guild_ids: Iterable[int], global_tables: Itera
 def conflict_error(out_dir: Path, found: list[str]) -> LegacySplitConflictError:
     shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
     return LegacySplitConflictError(
-        f"{out_dir} already holds data for {len(found)} of the files this split would write: {shown}. "
-        "Nothing was written; move those files out of the way or split into an empty directory.")
+        f"{out_dir} already holds data for {len(found)} of the files this split would write: {shown}; "
+        "nothing was written: move those files out of the way or split into an empty directory.")

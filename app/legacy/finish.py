@@ -82,7 +82,7 @@ def finish(out_dir: Path, commit: dict[str, Any], pause: Any = None) -> None:
             _move_into_place(staged, final)
         elif not final.exists():
             raise LegacySplitError(f"{name} is neither staged nor in place; the split's staging directory "
-                                   f"{staging} was altered. Remove it and run the split again.")
+                                   f"{staging} was altered, so remove it and run the split again.")
         if pause is not None:
             pause("finish", index + 1)
     quarantine = commit.get("quarantine")

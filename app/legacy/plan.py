@@ -91,9 +91,9 @@ def legacy_tables(conn: sqlite3.Connection) -> dict[str, tuple[Column, ...]]:
 def unknown_tables_message(unknown: Mapping[str, tuple[Column, ...]]) -> str:
     listed = "; ".join(f"{name} (columns {', '.join(c.name for c in cols)})" for name, cols in unknown.items())
     example = next(iter(unknown))
-    return (f"The legacy database has {len(unknown)} table(s) the split does not know: {listed}. "
-            f"Nothing was written. Place each one with {MAP_SYNTAX} "
-            f"(for example --map {example}=skip) using scripts/split_legacy_db.py.")
+    return (f"The legacy database has {len(unknown)} table(s) the split does not know, {listed}, so "
+            f"nothing was written: place each one with {MAP_SYNTAX} "
+            f"(for example --map {example}=skip) when running scripts/split_legacy_db.py.")
 
 
 def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan:

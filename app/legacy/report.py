@@ -81,4 +81,4 @@ def check_balance(tables: dict[str, TableCounts]) -> None:
            for n, c in sorted(tables.items()) if not c.balanced]
     if bad:
         raise LegacySplitError("The split does not account for every legacy row: " + "; ".join(bad)
-                               + ". Nothing was moved into place; please report this.")
+                               + "; nothing was moved into place, please report this.")

@@ -132,7 +132,7 @@ def _check_same_legacy(manifest: dict[str, Any], legacy: Path, out: Path) -> Non
         raise LegacySplitError(
             f"{out} already holds a split of {manifest.get('legacy')} made at {manifest.get('completed_at')}, "
             f"but {legacy} has changed since (or is another file), so rows in it may be missing from the "
-            "guild files. Nothing was changed; to split it again, move that directory aside first.")
+            "guild files; nothing was changed (to split it again, move that directory aside first).")
 
 
 def _ensure_backup(conn: Any, legacy: Path, staging: Path) -> tuple[Path, str]:
