@@ -1,6 +1,7 @@
 """The Discord double carries every answer shape the bot uses: buttons, modals, files, deferrals."""
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest_asyncio
 from app.bot.app import extension_modules
 from app.doubles import DiscordDouble, DoubleError
 from app.doubles.discord_payloads import make_token
-from app.sandbox.harness import BotHarness, running_bot
+from app.sandbox.harness import BotHarness, eventually, running_bot
 
 GUILD = 444_444_444_444_444_444
 USER = 900_000_000_000_000_009
@@ -72,6 +73,38 @@ async def test_unknown_commands_subcommands_and_options_are_refused_by_the_doubl
                              ("widgets file", {"size": "big"})):
         with pytest.raises(DoubleError):
             await harness.send(GUILD, USER, command, options)
+
+
+@pytest.mark.asyncio
+async def test_listeners_get_the_database_of_their_events_guild_only(harness: BotHarness) -> None:
+    other = 555_555_555_555_555_555
+    await harness.add_bot_to_guild(other)
+    await harness.member_join(GUILD, USER, invite="abc")
+    await harness.member_join(GUILD, USER + 1)
+    manager = harness.bot.manager
+
+    async def counted() -> bool:
+        async with manager.connect(GUILD) as db:
+            row = await db.execute_fetchone("SELECT value FROM guild_settings WHERE key = 'test.joins'")
+        return row is not None and row[0] == "2"
+
+    await eventually(counted)
+    assert not manager.path_for(other).exists()
+    assert harness.double.guilds[GUILD].invites["abc"].uses == 1
+
+
+@pytest.mark.asyncio
+async def test_a_failing_listener_is_logged_with_a_reference_and_the_bot_keeps_answering(
+        harness: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="app.bot.errors"):
+        await harness.say(GUILD, USER, "hello")
+
+        async def logged() -> bool:
+            return any("listener" in r.getMessage() and "(ref " in r.getMessage() for r in caplog.records)
+
+        await eventually(logged)
+    reply = await harness.command(GUILD, USER, "widgets file")
+    assert reply.content == "Here it is."
 
 
 @pytest.mark.asyncio

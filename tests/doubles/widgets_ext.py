@@ -7,6 +7,8 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.di import EventGuildDb
+from app.bot.queries import increment_setting_counter
 
 loader = lightbulb.Loader()
 widgets = lightbulb.Group("widgets", "Answer shapes for the double's tests", contexts=GUILD_CONTEXT)
@@ -64,6 +66,18 @@ class Slow(lightbulb.SlashCommand, name="slow", description="Deferred, then edit
         await asyncio.sleep(0.05)
         await ctx.respond("Done after a while.")
         await ctx.respond("And one more thing.", ephemeral=True)
+
+
+@loader.listener(hikari.MemberCreateEvent)
+async def count_joins(event: hikari.MemberCreateEvent, guild_dbs: EventGuildDb) -> None:
+    """A listener reaches the database of its event's guild, and only that one."""
+    async with guild_dbs.for_event(event) as db:
+        await increment_setting_counter(db, "test.joins", user_id=int(event.user.id))
+
+
+@loader.listener(hikari.GuildMessageCreateEvent)
+async def explode(event: hikari.GuildMessageCreateEvent) -> None:
+    raise RuntimeError("listener exploded")
 
 
 loader.command(widgets)
