@@ -102,6 +102,9 @@ def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan
         raise LegacySplitError(f"Legacy table {name} has no column {rule.column} to take the guild id "
                                f"from (its columns: {', '.join(names)}); fix its {MAP_SYNTAX} option.")
     copied = tuple(n for n in names if not (rule.kind == "guild" and n == rule.column))
+    if not copied and rule.kind != "skip":
+        raise LegacySplitError(f"Legacy table {name} holds nothing but its guild column {rule.column}, so "
+                               f"there is nothing to copy; map it with --map {name}=skip.")
     schema = BOT_SCHEMA if rule.kind == "global" else GUILD_SCHEMA
     dest = destination_tables(schema).get(name)
     if dest is not None and rule.kind != "skip":

@@ -78,3 +78,13 @@ def test_a_damaged_backup_stops_the_split_and_leaves_no_trace(legacy: Path, tmp_
     assert not any(out.glob("*.sqlite3")) and not (out / ".legacy-split").exists()
     assert sorted(p.name for p in legacy.parent.iterdir()) == files
     shutil.rmtree(out, ignore_errors=True)
+
+
+def test_a_table_mapped_global_is_created_in_an_existing_bot_wide_file(quirky: Path, tmp_path: Path) -> None:
+    out = tmp_path / "guild_dbs"
+    _touch_guild(out, HOME, None)
+    report = split_legacy(SplitOptions(quirky, out, maps=("giveaway_entries=global",)))
+    assert report.tables["giveaway_entries"].written == 25
+    assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM giveaway_entries") == [(25,)]
+    columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(giveaway_entries)")]
+    assert columns == ["guild_id", "user_id", "prize"]

@@ -103,3 +103,19 @@ def test_a_table_with_an_awkward_name_can_be_mapped(legacy: Path, tmp_path: Path
     counts = report.tables['odd "name" t']
     assert (counts.written, counts.quarantined) == (1, 1)
     assert rows(out / guild_file_name(HOME), 'SELECT v FROM "odd ""name"" t"') == [("a",)]
+
+
+def test_a_table_with_only_its_guild_column_must_be_skipped(legacy: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from app.errors import LegacySplitError
+
+    conn = sqlite3.connect(legacy)
+    conn.execute("CREATE TABLE seen (guild_id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LegacySplitError) as caught:
+        split_legacy(SplitOptions(legacy, tmp_path / "guild_dbs", maps=("seen=guild:guild_id",)))
+    assert "--map seen=skip" in caught.value.user_message
+    report = split_legacy(SplitOptions(legacy, tmp_path / "guild_dbs", maps=("seen=skip",)))
+    assert report.tables["seen"].skipped == 0 == report.tables["seen"].read
