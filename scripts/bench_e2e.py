@@ -41,6 +41,13 @@ def _proc_status(pid: int, key: str) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def _open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -128,9 +135,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                                                   sequential=True)
             print(f"warm-up: {len(guilds)} first touches (file creation) in {warm_s:.1f}s, {warm_errors} errors")
             weights = None if args.zipf is None else [1 / rank ** args.zipf for rank in range(1, len(guilds) + 1)]
+            cpu_before = _cpu_seconds(bot.pid)
             latencies, errors, seconds = await _drive(double, guilds, args.interactions, args.concurrency, rng=rng,
                                                       command=f"bench {args.command}", weights=weights)
             peak_rss_kb, fds = _proc_status(bot.pid, "VmHWM"), _open_fds(bot.pid)
+            cpu_after = _cpu_seconds(bot.pid)
             bot.terminate()
             out = (await asyncio.wait_for(bot.communicate(), 60))[0].decode()
         reports = [json.loads(line)["manager"] for line in out.splitlines() if line.startswith("{")]
@@ -144,6 +153,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p50_ms": round(_percentile(latencies, 0.50), 2), "p99_ms": round(_percentile(latencies, 0.99), 2),
         "errors": errors + warm_errors, "peak_rss_mb": round(peak_rss_kb / 1024, 1), "open_fds": fds,
         "seconds": round(seconds, 2), "writes_counted": counted, "writes_expected": answered,
+        "bot_cpu_user_s": round(cpu_after[0] - cpu_before[0], 2),
+        "bot_cpu_sys_s": round(cpu_after[1] - cpu_before[1], 2),
         "bot_exit_code": bot.returncode, "manager": manager,
     }
 

@@ -68,7 +68,9 @@ class BotApp:
         self.settings = settings
         self.extensions = extension_modules() if extensions is None else extensions
         import_extensions(self.extensions)
-        self.manager = manager or GuildDatabaseManager(settings.guild_dbs_dir,
+        # one thread opens and closes files: two or more contend for the GIL with the event loop
+        # (scripts/bench_e2e.py, 1,000 guilds over 128 connections: 260/s with 2 threads, 320/s with 1)
+        self.manager = manager or GuildDatabaseManager(settings.guild_dbs_dir, lifecycle_threads=1,
                                                        max_open=settings.max_open_guild_dbs)
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,
