@@ -19,13 +19,19 @@ from app.doubles import discord_payloads as p
 from app.doubles.discord_gateway import Gateway, GatewaySession
 from app.doubles.discord_interactions import InteractionsMixin
 from app.doubles.discord_rest import RestRoutes
-from app.doubles.discord_state import Attachment, GuildState, InteractionRecord, InviteState, MemberState, Reply
+from app.doubles.discord_state import (
+    Attachment,
+    DoubleError,
+    GuildState,
+    InteractionRecord,
+    InviteState,
+    MemberState,
+    Reply,
+)
+
+__all__ = ["DiscordDouble", "DoubleError"]
 
 GUILDS, GUILD_MEMBERS, GUILD_INVITES, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 6, 1 << 9, 1 << 15
-
-
-class DoubleError(Exception):
-    """The double was asked for something Discord would not do (unknown command, guild, member)."""
 
 
 class DiscordDouble(InteractionsMixin):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.doubles import discord_payloads as p
-from app.doubles.discord_state import InteractionRecord, Reply
+from app.doubles.discord_state import DoubleError, InteractionRecord, Reply
 
 if TYPE_CHECKING:
     from app.doubles.discord_gateway import Gateway
@@ -25,8 +25,6 @@ def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> d
 
 def build_command_data(command: dict[str, Any], path: list[str], values: dict[str, str]) -> dict[str, Any]:
     """The `data` of a slash command interaction: nested subcommands, option values typed as declared."""
-    from app.doubles.discord import DoubleError
-
     level: list[dict[str, Any]] = command.get("options") or []
     chain: list[dict[str, Any]] = []
     for word in path:
@@ -80,8 +78,6 @@ class InteractionsMixin:
         raise NotImplementedError
 
     def find_command(self, name: str, guild_id: int | None) -> dict[str, Any]:
-        from app.doubles.discord import DoubleError
-
         for scope in ([guild_id] if guild_id else []) + [0]:
             for command in self.commands.get(scope, []):
                 if command["name"] == name and command.get("type", 1) == 1:

@@ -10,6 +10,10 @@ from app.doubles import discord_payloads as p
 EPHEMERAL = 1 << 6
 
 
+class DoubleError(Exception):
+    """The double was asked for something Discord would not do (unknown command, guild, member)."""
+
+
 @dataclass
 class Attachment:
     """A file the bot sent with a reply."""
