@@ -5,6 +5,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,16 +97,32 @@ class ScriptRunner:
         return f"user {user_id} left server {guild_id}"
 
 
+def _stdin_lines() -> asyncio.Queue[str]:
+    """Lines of stdin ('' at the end) from a daemon thread: Ctrl-C never waits for a pending read."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            text = sys.stdin.readline()
+            loop.call_soon_threadsafe(queue.put_nowait, text)
+            if not text:
+                return
+
+    threading.Thread(target=read, name="sandbox-stdin", daemon=True).start()
+    return queue
+
+
 async def _lines_from_stdin(runner: ScriptRunner) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
         print("guildshelf sandbox: a local Discord double and the real bot. Type `help`, or `quit` to leave.")
+    lines = _stdin_lines()
     number = 0
-    loop = asyncio.get_running_loop()
     while True:
         if interactive:
             print("> ", end="", flush=True)
-        text = await loop.run_in_executor(None, sys.stdin.readline)
+        text = await lines.get()
         if not text:
             return
         number += 1
