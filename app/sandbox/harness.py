@@ -33,7 +33,6 @@ class BotHarness:
         self._initial_guilds = list(guilds)
         self._extensions = extensions
         self.app: BotApp | None = None
-        self._last_message: dict[tuple[int | None, int], Reply] = {}
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
 
     @property
@@ -76,14 +75,14 @@ class BotHarness:
 
     async def click(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
                     timeout: float = 10.0) -> Reply:
-        """Press a button (by label, else custom_id) on the last message the bot sent this user."""
+        """Press a button (by label, else custom_id) on the newest message with buttons the bot sent this user."""
         record = await self.press(guild_id, user_id, button, admin=admin)
         return await self.answer(record, timeout)
 
     async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False
                     ) -> InteractionRecord:
         """Send the button press without waiting for the answer."""
-        message = self._last_message.get((guild_id, user_id))
+        message = self._latest_with_buttons(guild_id, user_id)
         if message is None:
             raise DoubleError("there is no message with buttons to click for this user")
         buttons = message.buttons()
@@ -117,16 +116,20 @@ class BotHarness:
         return reply
 
     def _remember(self, record: InteractionRecord, reply: Reply) -> None:
-        key = (record.guild_id, record.user_id)
         if reply.kind == "modal":
-            self._last_modal[key] = reply
-        elif reply.components:
-            self._last_message[key] = reply
+            self._last_modal[(record.guild_id, record.user_id)] = reply
+
+    def _latest_with_buttons(self, guild_id: int | None, user_id: int) -> Reply | None:
+        """Originals, follow-ups and edited messages alike: message ids grow with time."""
+        found = [reply for record in self.double.interactions.values()
+                 if record.guild_id == guild_id and record.user_id == user_id
+                 for reply in record.replies if reply.kind == "message" and reply.buttons()]
+        return max(found, key=lambda reply: reply.message_id, default=None)
 
     async def settle(self, record: InteractionRecord, *, quiet: float = QUIET_SECONDS) -> list[Reply]:
         """Every message of an interaction once nothing new arrived for `quiet` seconds.
 
-        For a button that edited its message, that message; follow-ups are remembered like answers.
+        For a button that edited its message, that message.
         """
         while True:
             record.changed.clear()
@@ -137,8 +140,6 @@ class BotHarness:
         replies = list(record.replies)
         if not replies and record.source_message_id in self.double.messages:
             replies = [self.double.messages[record.source_message_id]]
-        for reply in replies[1:]:
-            self._remember(record, reply)
         return replies
 
     # -- the world ---------------------------------------------------------

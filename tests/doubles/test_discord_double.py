@@ -50,6 +50,18 @@ async def test_cancel_button_edits_the_original_message(harness: BotHarness) -> 
 
 
 @pytest.mark.asyncio
+async def test_buttons_on_a_followup_can_be_pressed(harness: BotHarness) -> None:
+    record = await harness.send(GUILD, USER, "widgets later")
+    followup = (await harness.double.wait_followups(record, 1))[0]
+
+    edited = await harness.click(GUILD, USER, "Cancel")
+
+    assert edited.message_id == followup.message_id
+    assert edited.content == "Cancelled; nothing changed."
+    assert record.replies[0].content == "Working on it."
+
+
+@pytest.mark.asyncio
 async def test_attachments_arrive_with_name_and_size(harness: BotHarness) -> None:
     reply = await harness.command(GUILD, USER, "widgets file", {"size": "1234"})
 

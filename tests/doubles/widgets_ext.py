@@ -50,6 +50,16 @@ class Confirm(lightbulb.SlashCommand, name="confirm", description="Buttons, then
 
 
 @widgets.register
+class Later(lightbulb.SlashCommand, name="later", description="A follow-up with buttons"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        await ctx.respond("Working on it.", ephemeral=True)
+        menu = ConfirmMenu()
+        await ctx.respond("Now confirm:", components=menu, ephemeral=True)
+        await menu.attach(ctx.client, timeout=10)
+
+
+@widgets.register
 class File(lightbulb.SlashCommand, name="file", description="An attachment"):
     size = lightbulb.integer("size", "Bytes in the file", min_value=0, default=5)
 
