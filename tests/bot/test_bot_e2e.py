@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -131,18 +132,28 @@ async def test_guilds_present_at_startup_are_recorded_as_joined(harness: BotHarn
     await eventually(recorded)
 
 
+def _open_sockets_and_files(root: Path) -> tuple[int, int]:
+    links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+             if os.path.exists(f"/proc/self/fd/{fd}")]
+    return sum(link.startswith("socket:") for link in links), sum(str(root) in link for link in links)
+
+
 @pytest.mark.asyncio
 async def test_shutdown_closes_every_connection_socket_and_thread(tmp_path: Path) -> None:
     threads_before = threading.active_count()
+    sockets_before, _ = _open_sockets_and_files(tmp_path)
     async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A, GUILD_B]) as h:
         for guild_id in (GUILD_A, GUILD_B):
             await h.command(guild_id, ADMIN, "server info", admin=True)
         manager = h.bot.manager
         assert manager.stats().open_now == 2
+        sockets_open, files_open = _open_sockets_and_files(tmp_path)
+        assert sockets_open > sockets_before and files_open >= 2
     assert manager.stats().open_now == 0
     assert not h.bot.bot.is_alive
     assert h.double.gateway.sessions == set()
     assert threading.active_count() == threads_before
+    assert _open_sockets_and_files(tmp_path) == (sockets_before, 0)
 
 
 def test_run_without_a_token_says_how_to_get_one(tmp_path: Path) -> None:
