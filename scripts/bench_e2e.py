@@ -135,11 +135,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                                                   sequential=True)
             print(f"warm-up: {len(guilds)} first touches (file creation) in {warm_s:.1f}s, {warm_errors} errors")
             weights = None if args.zipf is None else [1 / rank ** args.zipf for rank in range(1, len(guilds) + 1)]
-            cpu_before = _cpu_seconds(bot.pid)
+            cpu_before, own_before = _cpu_seconds(bot.pid), os.times()
             latencies, errors, seconds = await _drive(double, guilds, args.interactions, args.concurrency, rng=rng,
                                                       command=f"bench {args.command}", weights=weights)
             peak_rss_kb, fds = _proc_status(bot.pid, "VmHWM"), _open_fds(bot.pid)
-            cpu_after = _cpu_seconds(bot.pid)
+            cpu_after, own_after = _cpu_seconds(bot.pid), os.times()
             bot.terminate()
             out = (await asyncio.wait_for(bot.communicate(), 60))[0].decode()
         reports = [json.loads(line)["manager"] for line in out.splitlines() if line.startswith("{")]
@@ -155,6 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "seconds": round(seconds, 2), "writes_counted": counted, "writes_expected": answered,
         "bot_cpu_user_s": round(cpu_after[0] - cpu_before[0], 2),
         "bot_cpu_sys_s": round(cpu_after[1] - cpu_before[1], 2),
+        "double_cpu_s": round(own_after.user + own_after.system - own_before.user - own_before.system, 2),
         "bot_exit_code": bot.returncode, "manager": manager,
     }
 
