@@ -42,13 +42,13 @@ class DiscordDouble(InteractionsMixin):
         self.token = p.make_token(self.app_id)
         self.bot_user = p.user(self.app_id, "guildshelf", bot=True)
         self.owner = p.user(p.new_snowflake(), "operator")
-        self.allow_guild_members_intent = allow_guild_members_intent
         self.guilds: dict[int, GuildState] = {}
         self.commands: dict[int, list[dict[str, Any]]] = {}  # 0: global
         self.command_syncs = 0
         self.interactions: dict[str, InteractionRecord] = {}
         self.messages: dict[int, Reply] = {}
-        self.gateway = Gateway(self.token, self._ready_payloads)
+        self.gateway = Gateway(self.token, self._ready_payloads,
+                               refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -95,9 +95,6 @@ class DiscordDouble(InteractionsMixin):
                 await asyncio.sleep(0.01)
 
     def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
-        if session.intents & GUILD_MEMBERS and not self.allow_guild_members_intent:
-            asyncio.get_running_loop().create_task(session.ws.close(code=4014, message=b"Disallowed intent(s)."))
-            return []
         present = [g for g in self.guilds.values() if g.bot_present]
         ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(g.guild_id), "unavailable": True}
                                                            for g in present],

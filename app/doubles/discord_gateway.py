@@ -44,10 +44,11 @@ class GatewaySession:
 class Gateway:
     """Accepts shard connections; `on_identify(session)` returns the READY payload and what follows it."""
 
-    def __init__(self, token: str, on_identify: Callable[[GatewaySession], list[tuple[str, dict[str, Any]]]]
-                 ) -> None:
+    def __init__(self, token: str, on_identify: Callable[[GatewaySession], list[tuple[str, dict[str, Any]]]],
+                 *, refuse_intents: int = 0) -> None:
         self._token = token
         self._on_identify = on_identify
+        self.refuse_intents = refuse_intents  # e.g. GUILD_MEMBERS not enabled in the Developer Portal
         self.sessions: set[GatewaySession] = set()
         self.identifies = 0
 
@@ -83,6 +84,9 @@ class Gateway:
             return
         self.identifies += 1
         session.intents = int(data.get("intents", 0))
+        if session.intents & self.refuse_intents:
+            await session.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
         for event, body in self._on_identify(session):
             await session.dispatch(event, body)
         self.sessions.add(session)

@@ -130,3 +130,14 @@ async def test_gateway_is_zlib_stream_compressed_and_rejects_a_wrong_token() -> 
         closed = await ws.receive()
         assert closed.type == aiohttp.WSMsgType.CLOSE
         assert closed.data == 4004
+
+
+@pytest.mark.asyncio
+async def test_a_privileged_intent_not_enabled_closes_the_gateway_with_4014() -> None:
+    async with DiscordDouble(allow_guild_members_intent=False) as double, aiohttp.ClientSession() as http, \
+            http.ws_connect(f"{double.gateway_url}?v=10&encoding=json") as ws:
+        assert (await ws.receive_json())["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": double.token, "intents": 1 | 2, "properties": {}}})
+        closed = await ws.receive()
+        assert closed.type == aiohttp.WSMsgType.CLOSE
+        assert closed.data == 4014
