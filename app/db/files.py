@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.db.checkpoint import skip_checkpoint_on_close
 from app.db.schema import Schema
 from app.errors import DatabaseQuarantinedError, GuildDatabaseError
 
@@ -25,6 +26,7 @@ _NOT_A_DATABASE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 class OpenOptions:
     busy_timeout_ms: int = 5000
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
+    skip_checkpoint_on_close: bool = True  # see app/db/checkpoint.py
 
 
 def build_file(path: Path, schema: Schema, identity: int | None) -> None:
@@ -102,6 +104,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
+        if options.skip_checkpoint_on_close:
+            skip_checkpoint_on_close(conn)
         _configure(conn, options)
         version = _check_identity(conn, path, schema, identity)
         if version < schema.version:

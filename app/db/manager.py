@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import cachetools
 
 from app.db import files
+from app.db.checkpoint import close_connection
 from app.db.connection import BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
@@ -222,7 +223,7 @@ class GuildDatabaseManager:
             bot_db, _ = self._bot
             self._bot = None
             await bot_db.barrier()
-            await self._lifecycle_pool().any().submit(bot_db.raw.close)
+            await self._lifecycle_pool().any().submit(close_connection, bot_db.raw, bot_db.path, True)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -326,7 +327,9 @@ class GuildDatabaseManager:
         try:
             if db is not None:
                 await db.barrier()  # calls left behind by cancelled tasks finish first
-                _, seconds = await self._lifecycle_pool().any().submit(_timed, db.raw.close)
+                # at shutdown every file is checkpointed, so the folder is left with small WALs
+                _, seconds = await self._lifecycle_pool().any().submit(
+                    _timed, close_connection, db.raw, db.path, self._closed)
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:
