@@ -29,7 +29,7 @@ WAL_CHECKPOINT_BYTES = 512 * 1024  # a WAL beyond this is checkpointed when its 
 
 
 @functools.cache
-def _linked_libsqlite() -> ctypes.CDLL | None:
+def _linked_libsqlite() -> ctypes.PyDLL | None:
     """The libsqlite3 that the `_sqlite3` extension uses, if it is a shared library we can find."""
     if sys.implementation.name != "cpython" or not sys.platform.startswith("linux"):
         return None
@@ -40,7 +40,9 @@ def _linked_libsqlite() -> ctypes.CDLL | None:
         return None
     if len(paths) != 1:
         return None
-    lib = ctypes.CDLL(paths.pop())  # already loaded: dlopen returns the same instance
+    # already loaded: dlopen returns the same instance. PyDLL keeps the GIL for these
+    # microsecond calls: releasing it would cost a wait for it on a busy event loop.
+    lib = ctypes.PyDLL(paths.pop())
     lib.sqlite3_libversion_number.restype = ctypes.c_int
     if lib.sqlite3_libversion_number() != _version_number(sqlite3.sqlite_version):
         return None

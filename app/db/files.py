@@ -101,7 +101,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         remove_stale_builds(path)
         build_file(path, schema, identity)
         created = True
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=64)
+    conn = sqlite3.connect(path, timeout=options.busy_timeout_ms / 1000, isolation_level=None,
+                           check_same_thread=False, cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
         if options.skip_checkpoint_on_close:
@@ -124,9 +125,10 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
 
 
 def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
-    # one call for the settings that do not touch the file (this is on every cache miss)
-    conn.executescript(f"PRAGMA busy_timeout = {int(options.busy_timeout_ms)}; PRAGMA synchronous = NORMAL; "
-                       f"PRAGMA foreign_keys = ON; PRAGMA cache_size = -{int(options.cache_kib)};")
+    # One call for the settings (the busy timeout came with connect): this runs on every
+    # cache miss, and each call into SQLite is a wait for the GIL on a busy event loop.
+    conn.executescript(f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                       f"PRAGMA cache_size = -{int(options.cache_kib)};")
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identity: int | None) -> int:
