@@ -1,6 +1,8 @@
-"""The bot joining and leaving guilds, and shutting down: registry rows, evictions, closed files."""
+"""The bot joining and leaving guilds, and its own start and stop: registry rows, evictions, retention."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import hikari
@@ -8,6 +10,8 @@ import hikari
 from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import record_join, record_leave
+from app.rights.guild_delete import finish_interrupted_deletions
+from app.rights.retention import purge_expired, run_retention_forever
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +22,34 @@ class Lifecycle:
     def __init__(self, manager: GuildDatabaseManager, settings: Settings) -> None:
         self._manager = manager
         self._settings = settings
+        self._retention: asyncio.Task[None] | None = None
 
     def subscribe(self, bot: hikari.GatewayBot) -> None:
+        bot.subscribe(hikari.StartingEvent, self.on_starting)
+        bot.subscribe(hikari.StartedEvent, self.on_started)
+        bot.subscribe(hikari.StoppingEvent, self.on_stopping)
         bot.subscribe(hikari.GuildJoinEvent, self.on_guild_seen)
         bot.subscribe(hikari.GuildAvailableEvent, self.on_guild_seen)
         bot.subscribe(hikari.GuildLeaveEvent, self.on_guild_leave)
+
+    async def on_starting(self, _: hikari.StartingEvent) -> None:
+        """Before any guild file is opened: finish deletions a crash interrupted (no stale WAL comes back)."""
+        # one directory scan before the bot serves anything: no thread is worth starting for it
+        finished = finish_interrupted_deletions(self._settings.guild_dbs_dir)
+        if finished:
+            log.warning("finished %d interrupted deletion(s): %s", len(finished), ", ".join(finished))
+
+    async def on_started(self, _: hikari.StartedEvent) -> None:
+        """Purge guilds whose retention is over, now and every hour."""
+        self._retention = asyncio.get_running_loop().create_task(run_retention_forever(self._manager))
+
+    async def on_stopping(self, _: hikari.StoppingEvent) -> None:
+        """The purge stops before the manager closes its connections."""
+        task, self._retention = self._retention, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def on_guild_seen(self, event: hikari.GuildJoinEvent | hikari.GuildAvailableEvent) -> None:
         """Added to a guild, or found in it at startup: any pending purge of its file is cancelled."""
@@ -35,4 +62,6 @@ class Lifecycle:
         async with self._manager.connect_bot() as bot_db:
             await record_leave(bot_db, guild_id, retention_days=self._settings.retention_days)
         await self._manager.evict(guild_id)
+        if self._settings.retention_days == 0:  # "0 = at once": not at the next hourly round
+            await purge_expired(self._manager)
         log.info("left guild %s; its file is kept for %s day(s)", guild_id, self._settings.retention_days)

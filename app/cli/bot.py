@@ -39,7 +39,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(NO_TOKEN)  # before the split: a launch without a token changes nothing
     from app.legacy.launch import split_at_launch  # the splitter's area
 
-    split_at_launch(settings)
+    report = split_at_launch(settings)
+    if report is not None:
+        print(report.message, flush=True)
     create_bot(settings).run()
     return 0
 

@@ -1,0 +1,60 @@
+"""The bot runs the data-rights upkeep on its own: interrupted deletions, the retention purge."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.db import GuildDatabaseManager
+from app.db.registry import fetch_entry, record_leave
+from app.sandbox.harness import eventually, running_bot
+from tests.bot.conftest import ADMIN, GUILD_A, GUILD_B
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _receipts(root: Path) -> list[tuple[int, str]]:
+    async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect_bot() as bot_db:
+        rows = await bot_db.execute_fetchall("SELECT guild_id, requested_by FROM deletion_receipts")
+    return [tuple(r) for r in rows]
+
+
+async def test_with_zero_retention_days_leaving_a_guild_purges_its_file(tmp_path: Path) -> None:
+    root = tmp_path / "guild_dbs"
+    async with running_bot(root, guilds=[GUILD_A, GUILD_B], settings=Settings(retention_days=0)) as h:
+        await h.command(GUILD_A, ADMIN, "/server info", admin=True)  # the guild gets a file
+        await h.command(GUILD_B, ADMIN, "/server info", admin=True)
+        await h.remove_bot_from_guild(GUILD_A)
+        await eventually(lambda: _gone(root / f"{GUILD_A}.sqlite3"))
+    assert (root / f"{GUILD_B}.sqlite3").exists()
+    assert await _receipts(root) == [(GUILD_A, "retention")]
+
+
+async def test_a_guild_past_its_retention_is_purged_when_the_bot_starts(tmp_path: Path) -> None:
+    root = tmp_path / "guild_dbs"
+    async with GuildDatabaseManager(root, max_open=2) as manager:
+        async with manager.connect(GUILD_B):
+            pass
+        async with manager.connect_bot() as bot_db:
+            await record_leave(bot_db, GUILD_B, retention_days=30, now=datetime.now(UTC) - timedelta(days=31))
+    async with running_bot(root, guilds=[GUILD_A]):
+        await eventually(lambda: _gone(root / f"{GUILD_B}.sqlite3"))
+    assert await _receipts(root) == [(GUILD_B, "retention")]
+
+
+async def test_a_guild_the_bot_left_recently_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "guild_dbs"
+    async with running_bot(root, guilds=[GUILD_A, GUILD_B]) as h:  # RETENTION_DAYS defaults to 30
+        await h.command(GUILD_A, ADMIN, "/server info", admin=True)
+        await h.remove_bot_from_guild(GUILD_A)
+    async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect_bot() as bot_db:
+        entry = await fetch_entry(bot_db, GUILD_A)
+    assert entry is not None and entry.left_at is not None and entry.purge_after is not None
+    assert (root / f"{GUILD_A}.sqlite3").exists()
+    assert await _receipts(root) == []
+
+
+async def _gone(path: Path) -> bool:
+    return not path.exists()
