@@ -212,10 +212,6 @@ class Database:
             self._idle.set()
             self._lock.release()
 
-    async def barrier(self) -> None:
-        """Wait until every call already queued on this connection's worker has run."""
-        await self._worker.submit(int)
-
     @property
     def raw(self) -> sqlite3.Connection:
         """The sqlite3 connection, for code that runs on the worker (see `run`)."""

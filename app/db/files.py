@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.db.checkpoint import skip_checkpoint_on_close
+from app.db.native import exec_script, skip_checkpoint_on_close
 from app.db.schema import Schema
 from app.errors import DatabaseQuarantinedError, GuildDatabaseError
 
@@ -121,7 +121,7 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
             raise GuildDatabaseError(
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
     except sqlite3.DatabaseError as error:
-        if getattr(error, "sqlite_errorcode", None) not in _NOT_A_DATABASE:
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in _NOT_A_DATABASE:
             conn.close()
             raise GuildDatabaseError(f"{path.name} could not be opened: {error}") from error
         _refuse(path, conn, str(error), "This server's data file was damaged and has been set aside "
@@ -132,8 +132,9 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
 def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
     # One call for the settings (the busy timeout came with connect): this runs on every
     # cache miss, and each call into SQLite is a wait for the GIL on a busy event loop.
-    conn.executescript(f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                       f"PRAGMA cache_size = -{int(options.cache_kib)};")
+    # The first setting reads the file: NOTADB and CORRUPT surface here.
+    exec_script(conn, f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                      f"PRAGMA cache_size = -{int(options.cache_kib)};")
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identity: int | None) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import time
@@ -16,10 +17,10 @@ from typing import Any, TypeVar
 import cachetools
 
 from app.db import files
-from app.db.checkpoint import close_connection
 from app.db.connection import BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
+from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.worker import WorkerPool
 from app.errors import ManagerClosedError
@@ -45,9 +46,9 @@ class ManagerStats:
     close_seconds: float
 
 
-def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+def _timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
     start = time.perf_counter()
-    result = fn(*args)
+    result = fn(*args, **kwargs)
     return result, time.perf_counter() - start
 
 
@@ -222,8 +223,7 @@ class GuildDatabaseManager:
         if self._bot is not None:
             bot_db, _ = self._bot
             self._bot = None
-            await bot_db.barrier()
-            await self._lifecycle_pool().any().submit(close_connection, bot_db.raw, bot_db.path, True)
+            await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -326,10 +326,11 @@ class GuildDatabaseManager:
         db, slot.db = slot.db, None
         try:
             if db is not None:
-                await db.barrier()  # calls left behind by cancelled tasks finish first
-                # at shutdown every file is checkpointed, so the folder is left with small WALs
-                _, seconds = await self._lifecycle_pool().any().submit(
-                    _timed, close_connection, db.raw, db.path, self._closed)
+                # On the connection's own worker: queued after any call a cancelled task left
+                # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
+                # manager is shutting down, when every file is checkpointed.
+                _, seconds = await db.run(functools.partial(_timed, close_connection, path=db.path,
+                                                            checkpoint=self._closed))
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:

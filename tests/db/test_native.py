@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.db import GuildDatabaseManager
-from app.db.checkpoint import WAL_CHECKPOINT_BYTES, close_connection, skip_checkpoint_on_close
+from app.db.native import WAL_CHECKPOINT_BYTES, close_connection, skip_checkpoint_on_close
 
 
 def _wal_size(path: Path) -> int:
