@@ -66,30 +66,25 @@ class _Slot:
         self.closed = asyncio.get_running_loop().create_future()
 
 
-class _EvictingLRU(cachetools.LRUCache[int, _Slot]):
+class _RetireOnEvict:
     """cachetools evicts through the synchronous popitem(): mark the slot, close it later."""
 
     def __init__(self, maxsize: int, manager: GuildDatabaseManager) -> None:
-        super().__init__(maxsize)
+        super().__init__(maxsize)  # type: ignore[call-arg]
         self._manager = manager
 
     def popitem(self) -> tuple[int, _Slot]:
-        guild_id, slot = super().popitem()
+        guild_id, slot = super().popitem()  # type: ignore[misc]
         self._manager._retire(slot)
         return guild_id, slot
 
 
-class _EvictingLFU(cachetools.LFUCache[int, _Slot]):
+class _EvictingLRU(_RetireOnEvict, cachetools.LRUCache[int, _Slot]):
+    """The least recently used goes first (the default)."""
+
+
+class _EvictingLFU(_RetireOnEvict, cachetools.LFUCache[int, _Slot]):
     """The least frequently used goes first; measured against LRU in scripts/bench_storage.py."""
-
-    def __init__(self, maxsize: int, manager: GuildDatabaseManager) -> None:
-        super().__init__(maxsize)
-        self._manager = manager
-
-    def popitem(self) -> tuple[int, _Slot]:
-        guild_id, slot = super().popitem()
-        self._manager._retire(slot)
-        return guild_id, slot
 
 
 POLICIES: dict[str, type[_EvictingLRU] | type[_EvictingLFU]] = {"lru": _EvictingLRU, "lfu": _EvictingLFU}

@@ -15,7 +15,7 @@ from app.db.registry import fetch_entry
 from app.doubles.discord_payloads import make_token
 from app.errors import ConfigurationError
 from app.sandbox.harness import BotHarness, eventually, running_bot
-from tests.bot.conftest import ADMIN, GUILD_A, GUILD_B, MEMBER
+from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
 
 REF = re.compile(r"^Something went wrong on our side \(ref `([0-9a-f]{8})`\)\.$")
 

@@ -10,7 +10,7 @@ from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import fetch_entry, record_leave
 from app.sandbox.harness import eventually, running_bot
-from tests.bot.conftest import ADMIN, GUILD_A, GUILD_B
+from tests.e2e import ADMIN, GUILD_A, GUILD_B
 
 pytestmark = pytest.mark.asyncio
 

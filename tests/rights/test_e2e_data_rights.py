@@ -15,12 +15,8 @@ from app.db.connection import GuildDb
 from app.doubles import Reply
 from app.rights.receipts import list_receipts
 from app.sandbox.harness import BotHarness, running_bot
+from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
 from tests.rights.conftest import populate
-
-GUILD_A = 111_111_111_111_111_111
-GUILD_B = 222_222_222_222_222_222
-ADMIN = 900_000_000_000_000_001
-MEMBER = 900_000_000_000_000_002
 
 
 @pytest_asyncio.fixture
