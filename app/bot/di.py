@@ -23,7 +23,7 @@ import lightbulb
 
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
-from app.db.manager import Lease
+from app.db.slots import Lease
 from app.errors import UserFacingError
 
 GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."

@@ -5,16 +5,10 @@ import asyncio
 import functools
 import logging
 import sqlite3
-import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, TypeVar
-
-import cachetools
 
 from app.db import files
 from app.db.connection import BotDb, GuildDb
@@ -22,93 +16,13 @@ from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, valid
 from app.db.limits import ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
+from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
 from app.errors import ManagerClosedError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 LIVE_SLACK = 32  # connections allowed beyond max_open while evicted ones finish (see limits.HEADROOM)
-
-
-@dataclass(frozen=True, slots=True)
-class ManagerStats:
-    hits: int
-    misses: int
-    opens: int
-    creates: int
-    evictions: int
-    closes: int
-    open_now: int
-    peak_open: int
-    max_open: int
-    open_seconds: float  # time spent opening (and building) files, on worker threads
-    close_seconds: float
-
-
-def _timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
-class _Slot:
-    """One open (or opening) connection of a guild and the leases on it."""
-
-    __slots__ = ("closed", "db", "evicted", "guild_id", "leases", "ready")
-
-    def __init__(self, guild_id: int, ready: asyncio.Future[GuildDb]) -> None:
-        self.guild_id = guild_id
-        self.ready = ready
-        self.db: GuildDb | None = None
-        self.leases = 0
-        self.evicted = False
-        self.closed = asyncio.get_running_loop().create_future()
-
-
-class _RetireOnEvict:
-    """cachetools evicts through the synchronous popitem(): mark the slot, close it later."""
-
-    def __init__(self, maxsize: int, manager: GuildDatabaseManager) -> None:
-        super().__init__(maxsize)  # type: ignore[call-arg]
-        self._manager = manager
-
-    def popitem(self) -> tuple[int, _Slot]:
-        guild_id, slot = super().popitem()  # type: ignore[misc]
-        self._manager._retire(slot)
-        return guild_id, slot
-
-
-class _EvictingLRU(_RetireOnEvict, cachetools.LRUCache[int, _Slot]):
-    """The least recently used goes first (the default)."""
-
-
-class _EvictingLFU(_RetireOnEvict, cachetools.LFUCache[int, _Slot]):
-    """The least frequently used goes first; measured against LRU in scripts/bench_storage.py."""
-
-
-POLICIES: dict[str, type[_EvictingLRU] | type[_EvictingLFU]] = {"lru": _EvictingLRU, "lfu": _EvictingLFU}
-
-
-class Lease:
-    """`async with manager.connect(guild_id) as db`: the connection stays open until released."""
-
-    __slots__ = ("_guild_id", "_manager", "_slot")
-
-    def __init__(self, manager: GuildDatabaseManager, guild_id: int) -> None:
-        self._manager = manager
-        self._guild_id = validate_guild_id(guild_id)
-        self._slot: _Slot | None = None
-
-    async def __aenter__(self) -> GuildDb:
-        self._slot, db = await self._manager._acquire(self._guild_id)
-        return db
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._slot is not None:
-            self._manager._release(self._slot)
-            self._slot = None
 
 
 class GuildDatabaseManager:
@@ -130,7 +44,7 @@ class GuildDatabaseManager:
         self._queries: WorkerPool | None = None
         self._lifecycle: WorkerPool | None = None
         self._cache = POLICIES[policy](max_open, self)
-        self._live: dict[int, set[_Slot]] = {}  # every slot not yet closed, cached or not
+        self._live: dict[int, set[Slot]] = {}  # every slot not yet closed, cached or not
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._gates: dict[int, asyncio.Event] = {}  # guilds held exclusively (deletion)
         self._closing: set[asyncio.Task[None]] = set()
@@ -231,7 +145,7 @@ class GuildDatabaseManager:
         await self.close_all()
 
     # -- leases --------------------------------------------------------------
-    async def _acquire(self, guild_id: int) -> tuple[_Slot, GuildDb]:
+    async def _acquire(self, guild_id: int) -> tuple[Slot, GuildDb]:
         while True:
             if self._closed:
                 raise ManagerClosedError("the database manager is closed")
@@ -261,16 +175,16 @@ class GuildDatabaseManager:
                 raise
             return slot, db
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: Slot) -> None:
         slot.leases -= 1
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
-    def _open_slot(self, guild_id: int) -> _Slot:
+    def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
         opened = self._lifecycle_pool().any().submit(
-            _timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
-        slot = _Slot(guild_id, asyncio.get_running_loop().create_future())
+            timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
+        slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
         self._peak_open = max(self._peak_open, self._live_total)
@@ -281,7 +195,7 @@ class GuildDatabaseManager:
         self._cache[guild_id] = slot  # may retire the least recently used slot
         return slot
 
-    def _opened(self, slot: _Slot, path: Path, lock: asyncio.Lock,
+    def _opened(self, slot: Slot, path: Path, lock: asyncio.Lock,
                 fut: asyncio.Future[tuple[tuple[sqlite3.Connection, bool], float]]) -> None:
         error = fut.exception()
         if error is not None:
@@ -301,7 +215,7 @@ class GuildDatabaseManager:
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
-    def _retire(self, slot: _Slot) -> None:
+    def _retire(self, slot: Slot) -> None:
         """Called when a slot leaves the cache: close it now if idle, else at its last release."""
         if slot.evicted:
             return
@@ -310,21 +224,21 @@ class GuildDatabaseManager:
         if slot.leases == 0:
             self._close_later(slot)
 
-    def _close_later(self, slot: _Slot) -> None:
+    def _close_later(self, slot: Slot) -> None:
         if slot.db is None and not slot.ready.done():
             return  # still opening: _opened closes it
         task = asyncio.get_running_loop().create_task(self._close(slot))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _close(self, slot: _Slot) -> None:
+    async def _close(self, slot: Slot) -> None:
         db, slot.db = slot.db, None
         try:
             if db is not None:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                _, seconds = await db.run(functools.partial(_timed, close_connection, path=db.path,
+                _, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
                                                             checkpoint=self._closed))
                 self._close_seconds += seconds
                 self._closes += 1
@@ -333,7 +247,7 @@ class GuildDatabaseManager:
         finally:
             self._forget(slot)
 
-    def _forget(self, slot: _Slot) -> None:
+    def _forget(self, slot: Slot) -> None:
         live = self._live.get(slot.guild_id)
         if live is not None and slot in live:
             live.discard(slot)

@@ -70,12 +70,11 @@ class InteractionsMixin:
     interactions: dict[str, InteractionRecord]
     messages: dict[int, Reply]
 
-    def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by DiscordDouble, which this mixin is part of
+        def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState: ...
 
-    def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
-                      admin: bool = False) -> MemberState:
-        raise NotImplementedError
+        def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
+                          admin: bool = False) -> MemberState: ...
 
     def find_command(self, name: str, guild_id: int | None) -> dict[str, Any]:
         for scope in ([guild_id] if guild_id else []) + [0]:
