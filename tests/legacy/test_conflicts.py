@@ -88,3 +88,26 @@ def test_a_table_mapped_global_is_created_in_an_existing_bot_wide_file(quirky: P
     assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM giveaway_entries") == [(25,)]
     columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(giveaway_entries)")]
     assert columns == ["guild_id", "user_id", "prize"]
+
+
+def test_a_guild_file_with_changes_left_in_its_wal_is_a_conflict(legacy: Path, tmp_path: Path) -> None:
+    """The bot keeps a closed file's -wal (no checkpoint on close): the split must not replace its file."""
+    out = tmp_path / "guild_dbs"
+
+    async def write_delete_evict() -> None:
+        async with GuildDatabaseManager(out, max_open=1) as manager:
+            async with manager.connect(HOME) as db:
+                await db.execute("INSERT INTO users (discord_id, username) VALUES (1, 'gone')")
+                await db.execute("DELETE FROM users")
+            async with manager.connect(HOME + 1):  # evicts HOME: closed without a checkpoint
+                pass
+
+    asyncio.run(write_delete_evict())
+    wal = out / (guild_file_name(HOME) + "-wal")
+    leftover = wal.stat().st_size if wal.exists() else 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(LegacySplitConflictError) as caught:
+        split_legacy(SplitOptions(legacy, out))
+    assert leftover > 0
+    assert "-wal" in caught.value.user_message
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
