@@ -9,7 +9,7 @@ import hikari
 
 from app.config import Settings
 from app.db import GuildDatabaseManager
-from app.db.registry import record_join, record_leave
+from app.db.registry import record_absent, record_join, record_leave
 from app.rights.guild_delete import finish_interrupted_deletions
 from app.rights.retention import purge_expired, run_retention_forever
 
@@ -28,6 +28,7 @@ class Lifecycle:
         bot.subscribe(hikari.StartingEvent, self.on_starting)
         bot.subscribe(hikari.StartedEvent, self.on_started)
         bot.subscribe(hikari.StoppingEvent, self.on_stopping)
+        bot.subscribe(hikari.ShardReadyEvent, self.on_shard_ready)
         bot.subscribe(hikari.GuildJoinEvent, self.on_guild_seen)
         bot.subscribe(hikari.GuildAvailableEvent, self.on_guild_seen)
         bot.subscribe(hikari.GuildLeaveEvent, self.on_guild_leave)
@@ -50,6 +51,21 @@ class Lifecycle:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def on_shard_ready(self, event: hikari.ShardReadyEvent) -> None:
+        """READY lists every guild of this shard: files of this shard's other guilds start their retention.
+
+        This catches guilds the bot left while it was offline, and those the legacy split gave a file to.
+        """
+        present = {int(g) for g in event.unavailable_guilds}
+        count, shard_id = event.shard.shard_count, event.shard.id
+        absent = [g for g in self._manager.guild_ids_on_disk()
+                  if (g >> 22) % count == shard_id and g not in present]
+        async with self._manager.connect_bot() as bot_db:
+            started = await record_absent(bot_db, absent, retention_days=self._settings.retention_days)
+        if started:
+            log.info("%d guild file(s) belong to guilds the bot is not in; purged after %d day(s)",
+                     len(started), self._settings.retention_days)
 
     async def on_guild_seen(self, event: hikari.GuildJoinEvent | hikari.GuildAvailableEvent) -> None:
         """Added to a guild, or found in it at startup: any pending purge of its file is cancelled."""

@@ -64,3 +64,19 @@ async def clear_purge(bot_db: BotDb, guild_id: int) -> None:
     """After a purge: the guild stays in the registry as left, with nothing pending."""
     await bot_db.execute("UPDATE guild_registry SET purge_after = NULL WHERE guild_id = ?",
                          (validate_guild_id(guild_id),))
+
+
+async def record_absent(bot_db: BotDb, guild_ids: list[int], *, retention_days: int,
+                        now: datetime | None = None) -> list[int]:
+    """Guilds with a file that Discord says the bot is not in: start their retention clock.
+
+    Guilds already recorded as left keep their date (a restart does not extend it).
+    Returns the guilds newly recorded as left.
+    """
+    started = []
+    for guild_id in guild_ids:
+        entry = await fetch_entry(bot_db, guild_id)
+        if entry is None or entry.left_at is None:
+            await record_leave(bot_db, guild_id, retention_days=retention_days, now=now)
+            started.append(guild_id)
+    return started

@@ -8,7 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.db import GuildDatabaseManager
-from app.db.registry import fetch_entry, record_leave
+from app.db.registry import RegistryEntry, fetch_entry, record_leave
 from app.sandbox.harness import eventually, running_bot
 from tests.e2e import ADMIN, GUILD_A, GUILD_B
 
@@ -58,3 +58,33 @@ async def test_a_guild_the_bot_left_recently_is_kept(tmp_path: Path) -> None:
 
 async def _gone(path: Path) -> bool:
     return not path.exists()
+
+
+async def test_files_of_guilds_missing_from_ready_start_their_retention(tmp_path: Path) -> None:
+    root = tmp_path / "guild_dbs"
+    gone, left_before = 333_333_333_333_333_333, 444_444_444_444_444_444
+    long_ago = datetime(2026, 11, 1, tzinfo=UTC)
+    async with GuildDatabaseManager(root, max_open=4) as manager:
+        for guild_id in (GUILD_A, gone, left_before):
+            async with manager.connect(guild_id):
+                pass
+        async with manager.connect_bot() as bot_db:
+            await record_leave(bot_db, left_before, retention_days=90, now=long_ago)
+
+    async def entries() -> dict[int, RegistryEntry | None]:
+        async with GuildDatabaseManager(root, max_open=2) as m, m.connect_bot() as bot_db:
+            return {g: await fetch_entry(bot_db, g) for g in (GUILD_A, gone, left_before)}
+
+    async with running_bot(root, guilds=[GUILD_A]):
+        await eventually(lambda: _left(root, gone))
+    seen = await entries()
+    here, absent, earlier = seen[GUILD_A], seen[gone], seen[left_before]
+    assert here is not None and here.left_at is None
+    assert absent is not None and absent.purge_after is not None
+    assert earlier is not None and earlier.left_at == "2026-11-01T00:00:00Z"
+
+
+async def _left(root: Path, guild_id: int) -> bool:
+    async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect_bot() as bot_db:
+        entry = await fetch_entry(bot_db, guild_id)
+    return entry is not None and entry.left_at is not None
