@@ -19,7 +19,6 @@ from app.errors import DatabaseQuarantinedError, GuildDatabaseError
 log = logging.getLogger(__name__)
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
-WAL_FORMAT = b"\x02\x02"
 _NOT_A_DATABASE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 
 
@@ -33,31 +32,16 @@ class OpenOptions:
 def build_file(path: Path, schema: Schema, identity: int | None) -> None:
     """Create `path` from the schema's template image, atomically.
 
-    The file is written and stamped under a temporary name, synced, then linked to
-    `path`: a crash at any point leaves either no file or a complete one under `path`.
+    The image (with `identity` in its meta row) is written under a temporary name,
+    synced, then linked to `path`: a crash at any point leaves either no file or a
+    complete one under `path`.
     """
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with open(tmp, "xb") as out:
-            out.write(schema.image)
-        if identity is not None:
-            conn = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                # a temporary file needs no journal: on failure it is thrown away whole
-                conn.execute("PRAGMA journal_mode=OFF")
-                conn.execute("PRAGMA synchronous=OFF")
-                conn.execute(f"UPDATE {schema.meta_table} SET guild_id = ?", (identity,))  # noqa: S608
-            finally:
-                conn.close()
-        fd = os.open(tmp, os.O_WRONLY)
-        try:
-            # Header bytes 18-19 say "WAL" (file format: 1 = rollback journal, 2 = WAL), which is
-            # all `PRAGMA journal_mode=WAL` changes in a file with no journal; it saves the switch
-            # (~0.6 ms) on the first open.
-            os.pwrite(fd, WAL_FORMAT, 18)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            out.write(schema.image_for(identity))
+            out.flush()
+            os.fsync(out.fileno())
         os.link(tmp, path)  # fails if another process created `path` meanwhile: theirs wins
     except FileExistsError:
         pass

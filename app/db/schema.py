@@ -46,11 +46,29 @@ class Schema:
         """The file a new database starts as: the schema, built once per process."""
         return _template(self).image
 
+    def image_for(self, identity: int | None) -> bytes:
+        """The template image with `identity` as the meta row's guild id (a byte copy, no SQL)."""
+        template = _template(self)
+        if identity is None:
+            return template.image
+        if template.identity_offset is None:
+            raise ValueError(f"the {self.kind} schema records no guild id")
+        at = template.identity_offset
+        return b"".join((template.image[:at], identity.to_bytes(8, "big"), template.image[at + 8:]))
+
+
+# The meta row of the template holds this id. Above 2**47, SQLite stores it as a plain 8-byte
+# big-endian integer (record serial type 6), and any id below 2**63 is valid in that form:
+# so a new file is the image with these 8 bytes replaced, and nothing else differs.
+_IDENTITY_SENTINEL = 0x7E57_1D5E_7E57_1D5E
+_WAL_FORMAT = b"\x02\x02"  # header bytes 18-19: 1 = rollback journal, 2 = WAL
+
 
 @dataclass(frozen=True, slots=True)
 class _Template:
     version: int
     image: bytes
+    identity_offset: int | None
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,14 +77,23 @@ def _template(schema: Schema) -> _Template:
     try:
         mem.executescript(schema.sql_path.read_text(encoding="utf-8"))
         version = mem.execute("PRAGMA user_version").fetchone()[0]
+        columns = {r[1] for r in mem.execute(f"PRAGMA table_info({schema.meta_table})")}
+        if "guild_id" in columns:
+            mem.execute(f"UPDATE {schema.meta_table} SET guild_id = ?", (_IDENTITY_SENTINEL,))  # noqa: S608
+        mem.commit()
         mem.execute("VACUUM")
         image = mem.serialize()
     finally:
         mem.close()
-    # An in-memory image records journal mode "memory"; mark it a rollback-journal file
-    # (header bytes 18-19 = 1); WAL is switched on when the real file is first opened.
-    image = image[:18] + b"\x01\x01" + image[20:]
-    return _Template(version=version, image=image)
+    # Born in WAL mode: that is all `PRAGMA journal_mode=WAL` changes in a file with no journal.
+    image = image[:18] + _WAL_FORMAT + image[20:]
+    offset = None
+    if "guild_id" in columns:
+        sentinel = _IDENTITY_SENTINEL.to_bytes(8, "big")
+        if image.count(sentinel) != 1:
+            raise RuntimeError(f"the {schema.kind} template does not hold its id placeholder exactly once")
+        offset = image.index(sentinel)
+    return _Template(version=version, image=image, identity_offset=offset)
 
 
 def split_statements(script: str) -> list[str]:

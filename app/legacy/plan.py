@@ -70,10 +70,10 @@ class Plan:
 
 @functools.lru_cache(maxsize=4)
 def destination_tables(schema: Schema) -> dict[str, tuple[str, ...]]:
-    """Column names of every table of a destination schema, read from its template image."""
+    """Column names of every table of a destination schema, read from its SQL."""
     conn = sqlite3.connect(":memory:")
     try:
-        conn.deserialize(schema.image)
+        conn.executescript(schema.sql_path.read_text(encoding="utf-8"))
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         return {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}

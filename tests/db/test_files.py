@@ -4,10 +4,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.db import files as db_files
@@ -148,3 +151,19 @@ def test_soft_open_files_limit_is_raised_when_the_hard_limit_allows() -> None:
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
                           env={**os.environ})
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+@settings(max_examples=30, deadline=None)
+@given(guild_id=st.one_of(st.sampled_from([1, 2**47, 2**63 - 1]), st.integers(min_value=1, max_value=2**63 - 1)))
+def test_a_built_file_is_a_sound_wal_database_naming_its_guild(guild_id: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{guild_id}.sqlite3"
+        db_files.build_file(path, GUILD_SCHEMA, guild_id)
+        conn = sqlite3.connect(path)
+        try:
+            checks = (conn.execute("PRAGMA integrity_check").fetchone()[0],
+                      conn.execute("PRAGMA journal_mode").fetchone()[0],
+                      tuple(conn.execute("SELECT guild_id, schema_version FROM guild_meta").fetchone()))
+        finally:
+            conn.close()
+    assert checks == ("ok", "wal", (guild_id, GUILD_SCHEMA.version))
