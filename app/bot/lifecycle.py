@@ -65,7 +65,7 @@ class Lifecycle:
             started = await record_absent(bot_db, absent, retention_days=self._settings.retention_days)
         if started:
             log.info("%d guild file(s) belong to guilds the bot is not in; purged after %d day(s)",
-                     len(started), self._settings.retention_days)
+                     started, self._settings.retention_days)
 
     async def on_guild_seen(self, event: hikari.GuildJoinEvent | hikari.GuildAvailableEvent) -> None:
         """Added to a guild, or found in it at startup: any pending purge of its file is cancelled."""

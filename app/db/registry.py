@@ -67,16 +67,18 @@ async def clear_purge(bot_db: BotDb, guild_id: int) -> None:
 
 
 async def record_absent(bot_db: BotDb, guild_ids: list[int], *, retention_days: int,
-                        now: datetime | None = None) -> list[int]:
+                        now: datetime | None = None) -> int:
     """Guilds with a file that Discord says the bot is not in: start their retention clock.
 
     Guilds already recorded as left keep their date (a restart does not extend it).
-    Returns the guilds newly recorded as left.
+    Returns how many guilds were newly recorded as left.
     """
-    started = []
-    for guild_id in guild_ids:
-        entry = await fetch_entry(bot_db, guild_id)
-        if entry is None or entry.left_at is None:
-            await record_leave(bot_db, guild_id, retention_days=retention_days, now=now)
-            started.append(guild_id)
-    return started
+    moment = now or datetime.now(UTC)
+    left_at, purge_after = _iso(moment), _iso(moment + timedelta(days=retention_days))
+    async with bot_db.transaction():
+        result = await bot_db.executemany(
+            "INSERT INTO guild_registry (guild_id, left_at, purge_after) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET left_at = excluded.left_at, "
+            "purge_after = excluded.purge_after WHERE guild_registry.left_at IS NULL",
+            [(validate_guild_id(g), left_at, purge_after) for g in guild_ids])
+    return result.rowcount
