@@ -21,7 +21,7 @@ async def test_leave_sets_the_purge_date_and_a_rejoin_cancels_it(tmp_path: Path)
         expired_late = await list_expired(bot_db, now=T0 + timedelta(days=31))
         await record_join(bot_db, 1, now=T0 + timedelta(days=2))
         back = await fetch_entry(bot_db, 1)
-    assert left is not None and (left.left_at, left.purge_after) == ("2026-01-02T00:00:00Z", "2026-01-31T00:00:00Z")
+    assert left is not None and (left.left_at, left.purge_after) == ("2026-01-02T00:00:00Z", "2026-02-01T00:00:00Z")
     assert expired_early == [] and [e.guild_id for e in expired_late] == [1]
     assert back is not None and (back.name, back.left_at, back.purge_after) == ("Club", None, None)
 
