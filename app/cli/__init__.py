@@ -1,6 +1,6 @@
 """The operator command line: `python -m app <group> <command>`.
 
-Each area registers its commands in `register(groups)`; a command is a function
+Each area (guild, rights, db, bot) registers its commands in `register(groups)`; a command is a function
 `(args, settings) -> int` set as the parser's `handler`.
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from types import ModuleType
 
 from app.config import Settings, load_settings
 from app.errors import BotError, UserFacingError
@@ -31,25 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import db, guild  # areas register their commands
+    from app.cli import bot, db, guild, rights  # each area registers its commands
 
-    for area in (guild, db, *_optional_areas()):
+    for area in (guild, rights, db, bot):
         area.register(groups)
     return parser
-
-
-def _optional_areas() -> list[ModuleType]:
-    """Areas that live in their own modules (bot, rights) and may not exist in every build."""
-    import importlib
-
-    found = []
-    for name in ("app.cli.bot", "app.cli.rights"):
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

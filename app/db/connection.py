@@ -80,36 +80,38 @@ class Result:
 class _PendingResult:
     """What `execute` returns: awaitable, and usable as `async with db.execute(...) as cur`."""
 
-    __slots__ = ("_coro", "_result")
+    __slots__ = ("_coro",)
 
     def __init__(self, coro: Any) -> None:
         self._coro = coro
-        self._result: Result | None = None
 
     def __await__(self) -> Generator[Any, None, Result]:
         return self._coro.__await__()
 
     async def __aenter__(self) -> Result:
-        self._result = await self._coro
-        return self._result
+        result: Result = await self._coro
+        return result
 
     async def __aexit__(self, *exc: object) -> None:
         return None
 
 
-def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
+def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
+    """A transaction's BEGIN IMMEDIATE goes out with its first statement (one thread hop fewer)."""
     if tx is not None and not tx.begun:
         conn.execute("BEGIN IMMEDIATE")
         tx.begun = True
+
+
+def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
+    _begin_deferred(conn, tx)
     cur = conn.execute(sql, params)
     rows = cur.fetchall()
     return Result(rows, cur.lastrowid, cur.rowcount, cur.description)
 
 
 def _run_many(conn: sqlite3.Connection, tx: _TxState | None, sql: str, rows: list[Params]) -> Result:
-    if tx is not None and not tx.begun:
-        conn.execute("BEGIN IMMEDIATE")
-        tx.begun = True
+    _begin_deferred(conn, tx)
     cur = conn.executemany(sql, rows)
     return Result([], cur.lastrowid, cur.rowcount, None)
 

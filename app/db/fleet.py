@@ -10,7 +10,6 @@ from pathlib import Path
 
 from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
-from app.db.schema import GUILD_SCHEMA
 from app.errors import GuildDatabaseError, NotFoundError
 
 
@@ -121,7 +120,3 @@ def files_to_check(root: Path) -> list[Path]:
     paths = [f.path for f in list_guild_files(root)]
     bot = root / BOT_FILE_NAME
     return [*paths, bot] if bot.is_file() else paths
-
-
-def needs_migration(path: Path) -> bool:
-    return schema_version_of(path) < GUILD_SCHEMA.version

@@ -53,7 +53,7 @@ class GuildDatabaseManager:
         self._live_limit = max_open + LIVE_SLACK
         self._live_total = self._peak_open = 0
         self._room = asyncio.Event()
-        self._bot: tuple[BotDb, asyncio.Lock] | None = None
+        self._bot: BotDb | None = None
         self._bot_opening: asyncio.Lock | None = None
         self._closed = False
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
@@ -130,8 +130,7 @@ class GuildDatabaseManager:
         while self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
         if self._bot is not None:
-            bot_db, _ = self._bot
-            self._bot = None
+            bot_db, self._bot = self._bot, None
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
@@ -265,7 +264,7 @@ class GuildDatabaseManager:
     # -- bot-wide file and threads -------------------------------------------
     async def _bot_db(self) -> BotDb:
         if self._bot is not None:
-            return self._bot[0]
+            return self._bot
         if self._closed:
             raise ManagerClosedError("the database manager is closed")
         if self._bot_opening is None:
@@ -275,10 +274,9 @@ class GuildDatabaseManager:
                 self.root.mkdir(parents=True, exist_ok=True)
                 conn, _ = await self._lifecycle_pool().any().submit(
                     files.open_file, self.bot_path, self._bot_schema, None, self._options, True)
-                lock = asyncio.Lock()
-                self._bot = (BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
-                                   lock=lock), lock)
-        return self._bot[0]
+                self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
+                                  lock=asyncio.Lock())
+        return self._bot
 
     def _query_pool(self) -> WorkerPool:
         if self._queries is None:
