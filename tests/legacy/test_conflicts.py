@@ -10,6 +10,7 @@ import pytest
 
 from app.db import GuildDatabaseManager
 from app.db.ids import BOT_FILE_NAME, guild_file_name
+from app.db.native import skip_checkpoint_on_close
 from app.errors import LegacySplitConflictError, LegacySplitError
 from app.legacy import SplitOptions, split_legacy
 from tests.legacy.helpers import HOME, rows, snapshot
@@ -94,15 +95,17 @@ def test_a_guild_file_with_changes_left_in_its_wal_is_a_conflict(legacy: Path, t
     """The bot keeps a closed file's -wal (no checkpoint on close): the split must not replace its file."""
     out = tmp_path / "guild_dbs"
 
-    async def write_delete_evict() -> None:
-        async with GuildDatabaseManager(out, max_open=1) as manager:
-            async with manager.connect(HOME) as db:
-                await db.execute("INSERT INTO users (discord_id, username) VALUES (1, 'gone')")
-                await db.execute("DELETE FROM users")
-            async with manager.connect(HOME + 1):  # evicts HOME: closed without a checkpoint
-                pass
+    async def create() -> None:
+        async with GuildDatabaseManager(out, max_open=1) as manager, manager.connect(HOME):
+            pass
 
-    asyncio.run(write_delete_evict())
+    asyncio.run(create())
+    # A bot that stopped without its shutdown checkpoint (killed) leaves the changes in the -wal.
+    conn = sqlite3.connect(out / guild_file_name(HOME), isolation_level=None)
+    assert skip_checkpoint_on_close(conn)
+    conn.execute("INSERT INTO users (discord_id, username) VALUES (1, 'gone')")
+    conn.execute("DELETE FROM users")
+    conn.close()
     wal = out / (guild_file_name(HOME) + "-wal")
     leftover = wal.stat().st_size if wal.exists() else 0
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
