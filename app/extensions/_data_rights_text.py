@@ -52,6 +52,10 @@ def not_yours() -> str:
     return "This confirmation belongs to someone else."
 
 
+def form_not_yours() -> str:
+    return "This form belongs to another server or member: nothing was deleted."
+
+
 def export_ready(packed: PackedExport) -> str:
     return (f"This server's database ({sum(packed.result.tables.values())} rows, "
             f"{human_bytes(packed.result.bytes_written)}; {human_bytes(packed.compressed_bytes)} compressed). "

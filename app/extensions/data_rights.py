@@ -92,11 +92,16 @@ async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm) -> None:
 
 
 class _TypeServerName(Modal):
-    """The last step before deleting a server's data: its name, typed by the admin."""
+    """The last step before deleting a server's data: its name, typed by the admin who opened the form.
 
-    def __init__(self, files: GuildFiles, expected: str) -> None:
+    Lightbulb routes a submission by custom id alone: whoever submits, from whatever server,
+    reaches this form, so the submitter and the server are checked against the opener's.
+    """
+
+    def __init__(self, files: GuildFiles, expected: str, owner_id: int) -> None:
         self.files = files
         self.expected = expected
+        self.owner_id = owner_id
         self.name = self.add_short_text_input(text.NAME_FIELD, min_length=1, max_length=100,
                                               placeholder=expected)
 
@@ -104,6 +109,8 @@ class _TypeServerName(Modal):
         await _guarded(ctx, "/server-data delete", lambda: self._delete(ctx))
 
     async def _delete(self, ctx: ModalContext[None]) -> str:
+        if ctx.user.id != self.owner_id or ctx.guild_id != self.files.guild_id:
+            return text.form_not_yours()
         typed = (ctx.value_for(self.name) or "").strip()
         if typed.casefold() != self.expected.strip().casefold():
             return text.name_mismatch()
@@ -157,7 +164,7 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
         expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
-            modal = _TypeServerName(files, expected)
+            modal = _TypeServerName(files, expected, ctx.user.id)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
