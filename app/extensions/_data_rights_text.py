@@ -68,6 +68,16 @@ def export_too_big(packed: PackedExport, limit: int, guild_id: int) -> str:
             f"they can run `python -m app guild export {guild_id} --out FILE`.")
 
 
+def export_too_big_raw(size: int, limit: int, guild_id: int) -> str:
+    return (f"This server's database is {human_bytes(size)}, far over the {human_bytes(limit)} Discord allows "
+            "as an attachment here. Ask the bot's operator for it: they can run "
+            f"`python -m app guild export {guild_id} --out FILE`.")
+
+
+def member_nothing_stored() -> str:
+    return "The bot stores nothing about you in this server (it stores nothing for this server yet): no file."
+
+
 def member_export_ready(rows: int) -> str:
     if not rows:
         return "The bot stores no rows about you in this server; the file shows what it checked."

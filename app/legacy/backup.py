@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.errors import LegacySplitError
+from app.rights.atomic import make_private
 
 BACKUP_INFIX = ".backup-"
 
@@ -74,6 +75,7 @@ def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> tuple[P
             dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             dest.close()
+        make_private(partial)  # every member of every guild: its owner only
         fsync_path(partial)
         os.link(partial, target)  # fails rather than replace a file that appeared meanwhile
         partial.unlink()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from app.db.ids import parse_guild_id, validate_guild_id
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
-from app.legacy.rules import MAP_SYNTAX, Rule, quote_name
+from app.legacy.rules import MAP_SYNTAX, Rule, looks_like_person, quote_name
 
 # a row belongs to a guild only if its id is a snowflake: an integer, 0 < id < 2**63
 VALID_ID = "(typeof({col}) = 'integer' AND {col} > 0)"
@@ -113,7 +113,31 @@ def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan
             raise LegacySplitError(f"Legacy column(s) {', '.join(missing)} of table {name} have no place in "
                                    f"the {schema.kind} file's {name} table; map the table with "
                                    f"--map {name}=skip or update the schema first.")
+    if dest is None and rule.kind != "skip":
+        _check_subjects(name, rule, copied)
     return TablePlan(name, rule, copied, columns, dest_exists=dest is not None)
+
+
+def _check_subjects(name: str, rule: Rule, copied: tuple[str, ...]) -> None:
+    """A table the split creates must be erasable: its member columns named, never in the bot-wide file.
+
+    Raises:
+        LegacySplitError: the rule would create data that export and erasure cannot find.
+    """
+    people = [c for c in copied if looks_like_person(c)]
+    unknown = [c for c in rule.subjects if c not in copied]
+    if unknown:
+        raise LegacySplitError(f"The subjects {', '.join(unknown)} of table {name} are not among its copied "
+                               f"columns ({', '.join(copied)}); fix its {MAP_SYNTAX} option.")
+    if rule.kind == "global" and (people or rule.subjects):
+        raise LegacySplitError(f"Legacy table {name} has columns that may name members ({', '.join(people)}), "
+                               "so it cannot go to the bot-wide file, which member export and erasure never "
+                               f"read; map it to a guild with subjects=…, or --map {name}=skip.")
+    if people and not rule.subjects:
+        raise LegacySplitError(f"Legacy table {name} has columns that may name members ({', '.join(people)}); "
+                               "name the ones that say whose row it is so that export and erasure cover "
+                               f"the new table, e.g. --map {name}={rule},subjects={people[0]} "
+                               f"(or --map {name}=skip).")
 
 
 def _count(conn: sqlite3.Connection, table: TablePlan) -> None:
