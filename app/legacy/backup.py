@@ -37,6 +37,7 @@ def check_integrity(path: Path, *, quick: bool = False) -> None:
     """Raises: LegacySplitError: SQLite's integrity check reports a problem."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        conn.execute("PRAGMA trusted_schema = OFF")
         rows = [r[0] for r in conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
     except sqlite3.DatabaseError as error:
         rows = [str(error)]

@@ -48,6 +48,7 @@ class Stager:
 
     def __init__(self, backup: Path, quarantine: Path) -> None:
         self.conn = sqlite3.connect(backup, isolation_level=None)
+        self.conn.execute("PRAGMA trusted_schema = OFF")  # the backup's schema is the legacy file's
         self.conn.execute("PRAGMA foreign_keys = OFF")  # orphans are copied, not refused
         self.conn.execute("PRAGMA cache_size = -131072")
         self.quarantine_path = quarantine

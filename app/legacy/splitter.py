@@ -41,7 +41,7 @@ from app.legacy.plan import Plan, make_plan
 from app.legacy.preview import dry_run_report
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
-from app.legacy.source import fingerprint, open_read_only
+from app.legacy.source import fingerprint, open_read_only, read_error
 from app.rights.atomic import private_dir
 
 PAUSE_ENV = "GUILDSHELF_SPLIT_PAUSE"  # tests only: "stage:N" / "finish:N" stops there, to be killed
@@ -82,6 +82,8 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
             shutil.rmtree(staging_dir(options.out), ignore_errors=True)  # our scratch only
             if not out_existed and options.out.is_dir() and not any(options.out.iterdir()):
                 options.out.rmdir()
+        if isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error):
+            raise read_error(options.legacy, error) from error
         if isinstance(error, (OSError, sqlite3.Error)):
             after = ("the split had reached its last phase: run it again to finish" if committed
                      else "nothing was moved into the output directory")
