@@ -98,7 +98,7 @@ def member_erased(erased: MemberErasure) -> str:
             "stores new data from then on.")
 
 
-def privacy_embed(retention_days: int) -> hikari.Embed:
+def privacy_embed(retention_days: int, legacy_keep_days: int = 30) -> hikari.Embed:
     kept = "at once" if retention_days == 0 else f"{retention_days} days"
     embed = hikari.Embed(title="Privacy: what this bot stores",
                          description="Each server's data lives in its own database file, separate from "
@@ -111,8 +111,14 @@ def privacy_embed(retention_days: int) -> hikari.Embed:
                              "data is cached separately and holds nothing about you.")
     embed.add_field("How long", "As long as the bot is in this server. When the bot is removed, the "
                                 f"server's file is deleted after {kept} unless the bot is added back.")
-    embed.add_field("Your data", "`/my-data export` sends you a copy; `/my-data delete` erases it here. "
+    embed.add_field("Your data", "`/my-data export` sends you a copy; `/my-data delete` erases it here, "
+                                 "including from the copies of the old bot's database kept after the move "
+                                 f"(those copies are removed for good {legacy_keep_days} days after it). "
                                  "For every server at once, ask the bot's operator.")
+    embed.add_field("Receipts", "Each deletion or erasure leaves a receipt: who asked, when, and how many rows, "
+                                "never any content. A receipt of your erasure keeps your Discord id, so that "
+                                "the operator can show it was done; receipts are kept for as long as the bot "
+                                "is operated.")
     embed.add_field("This server's data", "Admins (Manage Server) can use `/server-data export` for a "
                                           "copy and `/server-data delete` to erase it all.")
     return embed

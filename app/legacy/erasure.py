@@ -82,7 +82,8 @@ def _in_guild(policy: LegacyPolicy, scope: Scope, columns: set[str]) -> str | No
         return "1" if scope.user_id is not None else None
     rule = policy.rule
     if rule.kind == "guild" and rule.column in columns:
-        return f"{quote_name(rule.column)} = {int(scope.guild_id)}"
+        column = quote_name(rule.column)  # a REAL or text id is no guild's: never compared as a number
+        return f"(typeof({column}) = 'integer' AND {column} = {int(scope.guild_id)})"
     if rule.kind == "home" and scope.guild_id == scope.home_guild_id:
         return "1"
     return None
