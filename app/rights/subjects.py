@@ -12,6 +12,7 @@ run time (`check_against`) and by the tests: a table added later cannot be forgo
 """
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,14 +77,24 @@ def mapped_policies(root: Path) -> dict[str, TablePolicy]:
     A rule names its subject columns (`subjects=`); the table's other person-like columns were
     declared not to name a member by that rule.
     """
-    record = read_json(manifest_path(root)) or {}
-    created = set(record.get("created_tables") or ())
+    path = manifest_path(root)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return {}
+    return dict(_policies_from(path, st.st_mtime_ns, st.st_size))  # a copy: callers may not touch the cache
+
+
+@functools.lru_cache(maxsize=8)
+def _policies_from(path: Path, _mtime_ns: int, _size: int) -> dict[str, TablePolicy]:
+    """Read once per version of the manifest (it can be large; erasure runs on the event loop)."""
+    record = read_json(path) or {}
+    created = record.get("created_tables") or {}
     out: dict[str, TablePolicy] = {}
     for table, text in (record.get("rules") or {}).items():
         rule = parse_rule(text)
         if table in created and rule.kind in ("guild", "home"):
-            columns = record["created_tables"][table]
-            others = tuple(c for c in columns if looks_like_person(c) and c not in rule.subjects)
+            others = tuple(c for c in created[table] if looks_like_person(c) and c not in rule.subjects)
             out[table] = TablePolicy(subject=rule.subjects, not_person=others)
     return out
 
