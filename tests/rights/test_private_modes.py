@@ -47,7 +47,7 @@ def test_the_split_leaves_only_private_files(tmp_path: Path) -> None:
     assert report is not None and report.quarantine is not None and report.backup is not None
     [kept] = legacy.parent.glob("database.db.split-*[0-9]Z")
     for path in (report.backup, report.quarantine, kept, Path(f"{kept}-wal"),
-                 settings.guild_dbs_dir / f"{HOME}.sqlite3"):
+                 settings.guild_dbs_dir / f"{HOME}.sqlite3", settings.guild_dbs_dir / "legacy-split-manifest.json"):
         assert _mode(path) == 0o600, path.name
     assert _mode(settings.guild_dbs_dir) == 0o700
 
