@@ -98,11 +98,12 @@ def _statements(policy: LegacyPolicy, table: str, tables: Mapping[str, set[str]]
     if scope.user_id is None:  # the whole guild's rows
         return [f"DELETE FROM {q} WHERE {where_guild}"]  # noqa: S608 (quoted identifiers, integer ids)
     user = int(scope.user_id)
-    out = [f"UPDATE {q} SET {quote_name(c)} = NULL WHERE {quote_name(c)} = {user} AND {where_guild}"  # noqa: S608
+    is_user = f"IN ({user}, '{user}')"  # untyped quarantine columns may hold the id as text
+    out = [f"UPDATE {q} SET {quote_name(c)} = NULL WHERE {quote_name(c)} {is_user} AND {where_guild}"  # noqa: S608
            for c in policy.counterpart if c in columns]
     subjects = [c for c in policy.subject if c in columns]
     if subjects:
-        who = " OR ".join(f"{quote_name(c)} = {user}" for c in subjects)
+        who = " OR ".join(f"{quote_name(c)} {is_user}" for c in subjects)
         dependent = _DEPENDENTS.get(table)
         if dependent and dependent[0] in tables:  # a quarantine file may hold the parent alone
             child, fk, key = dependent

@@ -69,9 +69,10 @@ def quarantined_rows_of(root: Path, user_id: int) -> dict[str, Any]:
                 subjects = [c for c in (policy.subject if policy else ()) if c in columns]
                 if not subjects:
                     continue
-                where = " OR ".join(f"{quote_identifier(c)} = ?" for c in subjects)
+                # untyped quarantine columns may hold the id as text
+                where = " OR ".join(f"{quote_identifier(c)} IN (?, ?)" for c in subjects)
                 query = f"SELECT * FROM {quote_identifier(table)} WHERE {where}"  # noqa: S608
-                rows = list(iter_rows(conn, table, query, (user_id,) * len(subjects))[1])
+                rows = list(iter_rows(conn, table, query, (user_id, str(user_id)) * len(subjects))[1])
                 if rows:
                     tables[table] = rows
         finally:
