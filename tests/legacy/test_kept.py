@@ -156,3 +156,14 @@ def test_every_legacy_command_has_help() -> None:
     helps = {a.dest: a.help for a in sub._choices_actions}
     for name in ("status", "split", "retire"):
         assert helps[name] and "--json" in sub.choices[name].format_help()
+
+
+def test_legacy_keep_days_is_read_from_the_environment() -> None:
+    from app.config import load_settings
+    from app.errors import ConfigurationError
+
+    assert load_settings({}).legacy_keep_days == 30
+    assert load_settings({"LEGACY_KEEP_DAYS": "7"}).legacy_keep_days == 7
+    assert load_settings({"LEGACY_KEEP_DAYS": "0"}).legacy_keep_days == 0
+    with pytest.raises(ConfigurationError):
+        load_settings({"LEGACY_KEEP_DAYS": "-1"})
