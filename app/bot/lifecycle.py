@@ -42,7 +42,8 @@ class Lifecycle:
 
     async def on_started(self, _: hikari.StartedEvent) -> None:
         """Purge guilds whose retention is over, now and every hour."""
-        self._retention = asyncio.get_running_loop().create_task(run_retention_forever(self._manager))
+        self._retention = asyncio.get_running_loop().create_task(run_retention_forever(
+            self._manager, legacy_keep_days=self._settings.legacy_keep_days))
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""

@@ -84,11 +84,16 @@ def test_a_damaged_backup_stops_the_split_and_leaves_no_trace(legacy: Path, tmp_
 def test_a_table_mapped_global_is_created_in_an_existing_bot_wide_file(quirky: Path, tmp_path: Path) -> None:
     out = tmp_path / "guild_dbs"
     _touch_guild(out, HOME, None)
-    report = split_legacy(SplitOptions(quirky, out, maps=("giveaway_entries=global",)))
-    assert report.tables["giveaway_entries"].written == 25
-    assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM giveaway_entries") == [(25,)]
-    columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(giveaway_entries)")]
-    assert columns == ["guild_id", "user_id", "prize"]
+    conn = sqlite3.connect(quirky)
+    with conn:
+        conn.execute("CREATE TABLE feature_flags (name TEXT, value TEXT)")
+        conn.executemany("INSERT INTO feature_flags VALUES (?, ?)", [(f"f{i}", "on") for i in range(25)])
+    conn.close()
+    report = split_legacy(SplitOptions(quirky, out, maps=("giveaway_entries=skip", "feature_flags=global")))
+    assert report.tables["feature_flags"].written == 25
+    assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM feature_flags") == [(25,)]
+    columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(feature_flags)")]
+    assert columns == ["name", "value"]
 
 
 def test_a_guild_file_with_changes_left_in_its_wal_is_a_conflict(legacy: Path, tmp_path: Path) -> None:
