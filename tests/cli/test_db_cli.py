@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -82,17 +83,20 @@ async def test_db_check_fails_when_a_file_is_damaged(tmp_path: Path) -> None:
     assert report["sqlite_version"] == sqlite3.sqlite_version
 
 
+def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every command and group under `parser`, by its full name ("guild info")."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[f"{prefix}{name}"] = sub
+                found.update(_commands(sub, f"{prefix}{name} "))
+    return found
+
+
 def test_every_cli_command_has_help() -> None:
     from app.cli import build_parser
 
-    parser = build_parser()
-    missing = []
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        for name, sub in action.choices.items():
-            for sub_action in getattr(sub, "_subparsers", None)._group_actions if sub._subparsers else []:
-                for leaf_name, leaf in sub_action.choices.items():
-                    if not leaf.description:
-                        missing.append(f"{name} {leaf_name}")
-            if not sub.description:
-                missing.append(name)
-    assert missing == []
+    commands = _commands(build_parser())
+    assert {"run", "guild list", "guild info", "db migrate", "db check", "user forget"} <= set(commands)
+    assert [name for name, sub in commands.items() if not sub.description] == []
