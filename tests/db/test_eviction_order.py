@@ -48,3 +48,16 @@ async def test_a_hit_makes_a_guild_recent_again(tmp_path: Path) -> None:
         for guild_id in (1, 2, 1, 3):  # the hit on 1 makes 2 the least recently used
             await _use(manager, guild_id)
         assert (await _use(manager, 1), await _use(manager, 2)) == (True, False)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("max_open", [1, 2, 3])
+async def test_at_most_max_open_connections_are_kept(tmp_path: Path, max_open: int) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
+        for guild_id in range(1, 6):
+            await _use(manager, guild_id)
+        evictions = manager.stats().evictions
+        kept = [await _use(manager, guild_id) for guild_id in range(5, 5 - max_open, -1)]  # newest first
+        older = await _use(manager, 5 - max_open)
+    assert evictions == 5 - max_open
+    assert kept == [True] * max_open and older is False
