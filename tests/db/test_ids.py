@@ -41,9 +41,12 @@ def test_the_range_bounds_themselves_are_guild_ids() -> None:
 
 
 def test_a_long_refused_value_is_shortened_in_the_message() -> None:
-    with pytest.raises(InvalidGuildIdError) as caught:
+    with pytest.raises(InvalidGuildIdError) as value_caught:
         validate_guild_id("x" * 100)
-    assert caught.value.user_message == f"'{'x' * 36}... is not a Discord server id (a positive 64-bit integer)."
+    with pytest.raises(InvalidGuildIdError) as text_caught:
+        parse_guild_id("y" * 100)
+    assert value_caught.value.user_message == f"'{'x' * 36}... is not a Discord server id (a positive 64-bit integer)."
+    assert text_caught.value.user_message == f"'{'y' * 40}' is not a Discord server id (digits only)."
 
 
 @pytest.mark.parametrize("guild_id", [1, 123, LARGEST])

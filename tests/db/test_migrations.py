@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from pathlib import Path
@@ -7,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
+from app.db.files import migrate
 from app.db.schema import Schema, split_statements
+from app.errors import GuildDatabaseError
 from tests.db.helpers import build_v1_file
 
 
@@ -69,8 +72,6 @@ def schema_of(conn: sqlite3.Connection) -> dict[str, object]:
 
 
 def _migrated_and_template(tmp_path: Path, schema: Schema) -> tuple[dict[str, object], dict[str, object]]:
-    from app.db.files import migrate
-
     conn = sqlite3.connect(build_v1_file(tmp_path, 32), isolation_level=None)
     migrate(conn, schema)
     migrated = schema_of(conn)
@@ -114,19 +115,67 @@ def test_the_comparison_sees_a_migration_that_changes_the_schema(tmp_path: Path,
 
 
 def test_a_failing_migration_leaves_the_file_at_its_old_version(tmp_path: Path) -> None:
-    from app.db.files import migrate
     bad_dir = tmp_path / "bad-migrations"
     bad_dir.mkdir()
     (bad_dir / "0002_broken.sql").write_text("CREATE TABLE guild_settings (key TEXT);\nSELECT nope FROM nowhere;\n")
     schema = Schema("guild", GUILD_SCHEMA.sql_path, bad_dir, "guild_meta")
     path = build_v1_file(tmp_path / "dbs", 33)
     conn = sqlite3.connect(path, isolation_level=None)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(sqlite3.OperationalError) as caught:
         migrate(conn, schema)
+    in_transaction = conn.in_transaction
     conn.close()
     version, meta, names = _version_and_tables(path)
+    assert str(caught.value) == "no such table: nowhere"  # the migration's own error, not the rollback's
+    assert not in_transaction
     assert (version, meta) == (1, 1)
     assert "guild_settings" not in names
+
+
+def test_migrations_that_stop_short_of_the_template_version_are_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "no-migrations"
+    empty.mkdir()
+    path = build_v1_file(tmp_path / "dbs", 34)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(GuildDatabaseError) as caught:
+        migrate(conn, Schema("guild", GUILD_SCHEMA.sql_path, empty, "guild_meta"))
+    conn.close()
+    assert str(caught.value) == "migrations end at version 1, the schema is 2"
+    assert _version_and_tables(path)[:2] == (1, 1)
+
+
+def test_a_second_migrator_finds_the_work_done_and_changes_nothing(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    path = build_v1_file(tmp_path, 35)
+    first = sqlite3.connect(path, isolation_level=None)
+    second = sqlite3.connect(path, isolation_level=None)  # opened at v1 too, before the first migrated
+    with caplog.at_level(logging.INFO, logger="app.db.files"):
+        results = (migrate(first, GUILD_SCHEMA), migrate(second, GUILD_SCHEMA))  # the version is re-read
+    first.close()
+    second.close()
+    assert results == (1, 2)
+    assert [r.getMessage() for r in caplog.records] == ["migrated guild from schema version 1 to 2"]
+
+
+def test_only_the_migrations_after_the_files_version_run(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for existing in GUILD_SCHEMA.migrations_dir.glob("*.sql"):
+        (migrations / existing.name).write_text(existing.read_text(encoding="utf-8"), encoding="utf-8")
+    (migrations / "0003_reading_goals.sql").write_text("CREATE TABLE reading_goals (discord_id INTEGER);\n")
+    template = GUILD_SCHEMA.sql_path.read_text(encoding="utf-8")
+    v3 = tmp_path / "guild_schema_v3.sql"
+    v3.write_text(template.replace("PRAGMA user_version = 2;", "PRAGMA user_version = 3;")
+                  .replace("VALUES (0, 2);", "VALUES (0, 3);")
+                  + "\nCREATE TABLE reading_goals (discord_id INTEGER);\n", encoding="utf-8")
+    path = build_v1_file(tmp_path / "dbs", 36)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, GUILD_SCHEMA)  # to v2: guild_settings exists, 0002 must not run again
+    before = migrate(conn, Schema("guild", v3, migrations, "guild_meta"))
+    conn.close()
+    version, meta, names = _version_and_tables(path)
+    assert before == 2 and (version, meta) == (3, 3)
+    assert {"guild_settings", "reading_goals"} <= names
 
 
 def test_split_statements_keeps_triggers_whole() -> None:

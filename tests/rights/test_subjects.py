@@ -9,7 +9,7 @@ import pytest
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.errors import GuildDatabaseError
 from app.rights.member import erase_member, export_member
-from app.rights.subjects import check_against, ensure_covered, looks_like_person
+from app.rights.subjects import check_against, ensure_covered, looks_like_person, table_columns
 from tests.rights.conftest import ALICE, dump, populate
 
 
@@ -33,6 +33,12 @@ def test_id_and_by_columns_and_person_words_look_like_a_person(column: str) -> N
                                     "id"])
 def test_other_columns_do_not(column: str) -> None:
     assert not looks_like_person(column)
+
+
+def test_table_columns_tells_which_columns_are_not_null(template: sqlite3.Connection) -> None:
+    # erasure sets a NOT NULL counterpart to 0 instead of NULL: the flag must be right
+    assert table_columns(template, "guild_settings") == {"key": True, "value": True, "updated_by": False,
+                                                         "updated_at": True}
 
 
 def test_a_column_in_the_map_that_the_table_lost_is_reported_and_refused(template: sqlite3.Connection) -> None:
