@@ -102,7 +102,7 @@ def test_run_refuses_a_guild_folder_that_is_a_file(tmp_path: Path, folders: dict
     assert line == f"GUILD_DBS_DIR {folders['a file']} is not a folder."
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "run"])
+@pytest.mark.parametrize("command", [*COMMANDS, "run", "sandbox"])
 def test_every_command_refuses_garbage_in_every_setting_in_one_sentence(tmp_path: Path, command: str) -> None:
     (tmp_path / "guild_dbs").mkdir()
     settings = {"DISCORD_TOKEN": SECRET, "STEAM_API_KEY": STEAM_SECRET, "GUILD_DBS_DIR": "guild_dbs",
