@@ -14,6 +14,7 @@ import time
 import hikari
 import lightbulb
 
+from app.bot.announce import announce
 from app.bot.di import EventGuildDb
 from app.config import Settings
 from app.errors import BotError
@@ -40,7 +41,6 @@ class XpService:
         self._writer: asyncio.Task[None] | None = None
         self._loading: dict[int, asyncio.Future[GuildSettings]] = {}
         self._announcing: set[asyncio.Task[None]] = set()
-        self._warned: set[tuple[int, int]] = set()
         self._rest: hikari.api.RESTClient | None = None
         self.closed = False
         self.gains_written = 0
@@ -128,21 +128,14 @@ class XpService:
     # -- announcing --------------------------------------------------------
     async def _announce(self, guild_id: int, config: GuildSettings, ups: list[LevelUp],
                         channels: dict[int, int]) -> None:
-        """Level-ups go to the announcement channel if set, else where the member wrote; a 403 is logged once."""
+        """Level-ups go to the announcement channel if set, else where the member wrote."""
         if self._rest is None:
             return
         for up in ups:
             channel_id = config.announce_channel_id or channels.get(up.user_id)
-            if channel_id is None:
-                continue
-            try:
-                await self._rest.create_message(channel_id, f"<@{up.user_id}> reached level {up.level}!",
-                                                user_mentions=[up.user_id])
-            except (hikari.ForbiddenError, hikari.NotFoundError) as error:
-                if (guild_id, channel_id) not in self._warned:
-                    self._warned.add((guild_id, channel_id))
-                    log.warning("cannot announce level-ups in channel %s of guild %s (%s); an admin can choose "
-                                "another channel with /settings", channel_id, guild_id, type(error).__name__)
+            if channel_id is not None:
+                await announce(self._rest, guild_id, channel_id, f"<@{up.user_id}> reached level {up.level}!",
+                               mention=up.user_id)
 
     async def close(self) -> None:
         """Stop counting, commit what is pending, let announcements finish."""

@@ -219,7 +219,7 @@ class FakeRest:
         self.sent: list[tuple[int, str]] = []
         self.error = error
 
-    async def create_message(self, channel_id: int, content: str, **_: object) -> None:
+    async def create_message(self, channel_id: int, content: str, **_: object) -> None:  # hikari's signature
         if self.error is not None:
             raise self.error
         self.sent.append((channel_id, content))
@@ -244,10 +244,11 @@ async def test_level_ups_go_to_the_announcement_channel_else_where_the_member_wr
 
 @pytest.mark.asyncio
 async def test_an_announcement_channel_that_refuses_is_logged_once(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.bot.announce._warned", set())
     forbidden = hikari.ForbiddenError("http://127.0.0.1/channels/99/messages", {}, b"", "Missing Access", 50001)
     service = _service(tmp_path, FakeRest(forbidden))
-    with caplog.at_level(logging.WARNING, logger="app.extensions.xp"):
+    with caplog.at_level(logging.WARNING, logger="app.bot.announce"):
         for _ in range(3):
             await service._announce(GUILD_A, GuildSettings(announce_channel_id=99), [LevelUp(MEMBER, 3)], {})
-    assert len([r for r in caplog.records if "cannot announce" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "cannot post in channel 99" in r.getMessage()]) == 1
