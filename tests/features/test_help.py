@@ -36,4 +36,5 @@ async def test_an_admin_also_sees_the_admin_commands(harness: BotHarness) -> Non
     admin_lines = admin["Server admin"]
     assert any(line.startswith("`/server info` — ") for line in admin_lines)
     assert any(line.startswith("`/server-data delete` — ") for line in admin_lines)
+    assert "`/settings` — Announcements and XP in this server" in admin_lines
     assert {k: v for k, v in admin.items() if k != "Server admin"} == member
