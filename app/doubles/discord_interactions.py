@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.doubles import discord_payloads as p
+from app.doubles import discord_permissions as perm
 from app.doubles.discord_state import DoubleError, InteractionRecord, Reply
 
 if TYPE_CHECKING:
@@ -118,20 +119,19 @@ class InteractionsMixin:
             guild = self.ensure_guild(guild_id)
             member = self.ensure_member(guild_id, user_id)
             user_payload = member.user_payload()
-            member_payload = guild.member_payload(user_id, with_permissions=True)
-            if admin:  # this invocation is by an admin, whatever the member's stored roles say
-                member_payload["roles"] = [str(guild.admin_role_id)]
-                member_payload["permissions"] = str(p.ADMIN_PERMISSIONS)
-            elif not member.admin:
-                member_payload["permissions"] = str(p.MEMBER_PERMISSIONS)
+            # admin: this interaction is by a member of the Admins role, whatever their stored roles say
+            member_payload = guild.member_payload(user_id, with_permissions=True,
+                                                  extra_roles={guild.admin_role_id} if admin else None)
             channel = guild.channel_payload()
+            app_permissions = guild.permissions_of(self.app_id)
         else:
             user_payload = p.user(user_id, f"user{str(user_id)[-4:]}")
             channel = {"id": str(user_id), "type": 1, "recipients": [user_payload]}
+            app_permissions = perm.DM_APP_PERMISSIONS
         payload = p.interaction(interaction_id=record.interaction_id, app_id=self.app_id, kind=kind,
                                 token=record.token, guild_id=guild_id, channel=channel, data=data,
                                 member_payload=member_payload, user_payload=user_payload,
-                                message_payload=message.payload if message else None)
+                                app_permissions=app_permissions, message_payload=message.payload if message else None)
         await self.gateway.broadcast("INTERACTION_CREATE", payload)
         return record
 

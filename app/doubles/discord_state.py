@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.doubles import discord_payloads as p
+from app.doubles import discord_permissions as perm
 
 EPHEMERAL = 1 << 6
 
@@ -71,8 +72,8 @@ class InteractionRecord:
 class MemberState:
     user_id: int
     name: str
-    admin: bool
     joined_at: str
+    role_ids: set[int] = field(default_factory=set)
     bot: bool = False
 
     def user_payload(self) -> dict[str, Any]:
@@ -89,21 +90,54 @@ class InviteState:
 
 
 @dataclass
+class RoleState:
+    role_id: int
+    name: str
+    permissions: int
+    position: int
+    managed: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {**p.role(self.role_id, self.name, self.permissions, self.position), "managed": self.managed}
+
+
+@dataclass
 class GuildState:
     guild_id: int
     name: str
     owner_id: int
     channel_id: int
     admin_role_id: int
+    bot_role_id: int
     bot_present: bool = False
     joined_at: str = field(default_factory=p.iso_now)
     members: dict[int, MemberState] = field(default_factory=dict)
     invites: dict[str, InviteState] = field(default_factory=dict)
+    roles: dict[int, RoleState] = field(default_factory=dict)
+    overwrites: list[perm.Overwrite] = field(default_factory=list)  # of the guild's one text channel
 
-    def member_payload(self, user_id: int, *, with_permissions: bool = False) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        if not self.roles:
+            self.roles = {r.role_id: r for r in (
+                RoleState(self.guild_id, "@everyone", perm.EVERYONE, 0),
+                RoleState(self.admin_role_id, "Admins", perm.EVERYONE | perm.MANAGE_GUILD | perm.ADMINISTRATOR, 1),
+                RoleState(self.bot_role_id, "guildshelf", perm.BOT_INVITE, 2, managed=True))}
+
+    def permissions_of(self, user_id: int, *, extra_roles: set[int] | None = None) -> int:
+        """The member's permissions in the guild's channel, as Discord computes them."""
+        member = self.members.get(user_id)
+        role_ids = (member.role_ids if member else set()) | (extra_roles or set())
+        base = perm.base_permissions(
+            everyone=self.roles[self.guild_id].permissions, is_owner=user_id == self.owner_id,
+            role_permissions=[self.roles[r].permissions for r in role_ids if r in self.roles])
+        return perm.channel_permissions(base, guild_id=self.guild_id, user_id=user_id, role_ids=role_ids,
+                                        overwrites=self.overwrites)
+
+    def member_payload(self, user_id: int, *, with_permissions: bool = False,
+                       extra_roles: set[int] | None = None) -> dict[str, Any]:
         m = self.members[user_id]
-        roles = [self.admin_role_id] if m.admin else []
-        perms = (p.ADMIN_PERMISSIONS if m.admin else p.MEMBER_PERMISSIONS) if with_permissions else None
+        roles = sorted(m.role_ids | (extra_roles or set()))
+        perms = self.permissions_of(user_id, extra_roles=extra_roles) if with_permissions else None
         return p.member(m.user_payload(), roles=roles, joined_at=m.joined_at, permissions=perms)
 
     def invite_payload(self, invite: InviteState, *, event: bool = False) -> dict[str, Any]:
@@ -122,12 +156,13 @@ class GuildState:
         return {**body, "type": 0, "flags": 0, "guild": guild, "channel": channel}
 
     def channel_payload(self) -> dict[str, Any]:
-        return p.text_channel(self.channel_id, self.guild_id, "general")
+        channel = p.text_channel(self.channel_id, self.guild_id, "general")
+        channel["permission_overwrites"] = [ow.payload() for ow in self.overwrites]
+        return channel
 
     def create_payload(self, *, at_startup: bool = False) -> dict[str, Any]:
         """GUILD_CREATE: at startup (a guild of READY) it says `unavailable: false`; a new join omits it."""
-        roles = [p.role(self.guild_id, "@everyone", p.MEMBER_PERMISSIONS, 0),
-                 p.role(self.admin_role_id, "Admins", p.ADMIN_PERMISSIONS, 1)]
+        roles = [r.payload() for r in self.roles.values()]
         members = [self.member_payload(uid) for uid in self.members]
         payload = p.guild(self.guild_id, self.name, owner_id=self.owner_id, roles=roles,
                           channels=[self.channel_payload()], members=members, joined_at=self.joined_at)

@@ -44,7 +44,7 @@ class BotHarness:
     async def start(self) -> None:
         await self.double.start()
         for guild_id in self._initial_guilds:
-            self.double.ensure_guild(guild_id).bot_present = True
+            self.double.place_bot(guild_id)
         self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
                           extensions=self._extensions)
         try:
@@ -74,17 +74,24 @@ class BotHarness:
         return await self.answer(record, timeout)
 
     async def click(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
-                    timeout: float = 10.0) -> Reply:
-        """Press a button (by label, else custom_id) on the newest message with buttons the bot sent this user."""
-        record = await self.press(guild_id, user_id, button, admin=admin)
+                    on_message_of: int | None = None, timeout: float = 10.0) -> Reply:
+        """Press a button (by label, else custom_id) on the newest message with buttons the bot sent this user.
+
+        `on_message_of=OTHER`: press it on the newest message the bot sent to another member instead
+        (Discord shows an ephemeral message to its member only: pressing on one is refused).
+        """
+        record = await self.press(guild_id, user_id, button, admin=admin, on_message_of=on_message_of)
         return await self.answer(record, timeout)
 
-    async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False
-                    ) -> InteractionRecord:
+    async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
+                    on_message_of: int | None = None) -> InteractionRecord:
         """Send the button press without waiting for the answer."""
-        message = self._latest_with_buttons(guild_id, user_id)
+        owner = user_id if on_message_of is None else on_message_of
+        message = self._latest_with_buttons(guild_id, owner)
         if message is None:
-            raise DoubleError("there is no message with buttons to click for this user")
+            raise DoubleError(f"there is no message with buttons to click for user {owner}")
+        if owner != user_id and message.ephemeral:
+            raise DoubleError(f"user {user_id} cannot see that message: it is ephemeral, shown to user {owner} only")
         buttons = message.buttons()
         found = next((b for b in buttons if b.get("label") == button), None) or next(
             (b for b in buttons if b.get("custom_id") == button), None)
@@ -142,6 +149,39 @@ class BotHarness:
             replies = [self.double.messages[record.source_message_id]]
         return replies
 
+    # -- permissions -------------------------------------------------------
+    async def give_role(self, guild_id: int, user_id: int, *permissions: int, name: str | None = None) -> int:
+        """Give the member a new role with exactly these permissions (hikari.Permissions or ints); its id.
+
+        `give_role(G, U, hikari.Permissions.MANAGE_GUILD)`: Manage Server without Administrator.
+        `give_role(G, U, hikari.Permissions.ADMINISTRATOR)`: Administrator without the Manage Server bit
+        on any role (Discord still computes every permission for them, as it does for the owner).
+        Without `admin=True`, a member has @everyone's permissions plus the roles given here.
+        """
+        return await self.double.add_role(guild_id, _bits(permissions), name=name, members=(user_id,))
+
+    async def set_role_permissions(self, guild_id: int, role_id: int, *permissions: int) -> None:
+        """Change a role's permissions; @everyone's role id is the guild id."""
+        await self.double.set_role_permissions(guild_id, role_id, _bits(permissions))
+
+    async def set_bot_permissions(self, guild_id: int, *permissions: int) -> None:
+        """The permissions of the bot's own role (default: the README's invite link, BOT_INVITE)."""
+        guild = self.double.ensure_guild(guild_id)
+        await self.double.set_role_permissions(guild_id, guild.bot_role_id, _bits(permissions))
+
+    async def set_overwrite(self, guild_id: int, target_id: int, *, allow: int = 0, deny: int = 0,
+                            member: bool = False) -> None:
+        """The guild's channel overwrite for a role (@everyone: the guild id) or, with member=True, a member."""
+        await self.double.set_overwrite(guild_id, target_id, allow=int(allow), deny=int(deny), member=member)
+
+    def permissions_of(self, guild_id: int, user_id: int) -> hikari.Permissions:
+        """What Discord would put in the member's interaction payload (the guild's channel)."""
+        return hikari.Permissions(self.double.ensure_guild(guild_id).permissions_of(user_id))
+
+    def owner_of(self, guild_id: int) -> int:
+        """The guild owner's user id (the owner has every permission)."""
+        return self.double.ensure_guild(guild_id).owner_id
+
     # -- the world ---------------------------------------------------------
     async def add_bot_to_guild(self, guild_id: int, name: str | None = None) -> None:
         async with self._received(hikari.GuildJoinEvent, guild_id):
@@ -180,6 +220,13 @@ class BotHarness:
             waiter.cancel()
             raise
         await waiter
+
+
+def _bits(permissions: Iterable[int]) -> int:
+    bits = 0
+    for permission in permissions:
+        bits |= int(permission)
+    return bits
 
 
 def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:

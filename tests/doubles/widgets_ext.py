@@ -78,6 +78,23 @@ class Slow(lightbulb.SlashCommand, name="slow", description="Deferred, then edit
         await ctx.respond("And one more thing.", ephemeral=True)
 
 
+@widgets.register
+class Perms(lightbulb.SlashCommand, name="perms", description="The permissions Discord sent"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        member = int(ctx.member.permissions) if ctx.member else None
+        await ctx.respond(f"member={member} app={int(ctx.interaction.app_permissions or 0)}", ephemeral=True)
+
+
+@widgets.register
+class Public(lightbulb.SlashCommand, name="public", description="Buttons everyone in the channel sees"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        menu = ConfirmMenu()
+        await ctx.respond("Anyone?", components=menu)
+        await menu.attach(ctx.client, timeout=10)
+
+
 @loader.listener(hikari.MemberCreateEvent)
 async def count_joins(event: hikari.MemberCreateEvent, guild_dbs: EventGuildDb) -> None:
     """A listener reaches the database of its event's guild, and only that one."""
