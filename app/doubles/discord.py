@@ -18,10 +18,12 @@ from aiohttp import web
 from app.doubles import discord_payloads as p
 from app.doubles import discord_permissions as perm
 from app.doubles.discord_gateway import Gateway, GatewaySession
+from app.doubles.discord_http import RateLimits, make_middleware
 from app.doubles.discord_interactions import InteractionsMixin
 from app.doubles.discord_rest import RestRoutes
 from app.doubles.discord_state import (
     Attachment,
+    DoubleClock,
     DoubleError,
     GuildState,
     InteractionRecord,
@@ -49,6 +51,10 @@ class DiscordDouble(InteractionsMixin):
         self.command_syncs = 0
         self.interactions: dict[str, InteractionRecord] = {}
         self.messages: dict[int, Reply] = {}
+        self.channel_posts: list[Reply] = []  # messages the bot posted with POST /channels/{id}/messages
+        self.clock = DoubleClock()
+        self.rate_limits = RateLimits(clock=self.clock)
+        self.attachment_size_limit = p.DEFAULT_ATTACHMENT_LIMIT  # what interactions announce
         self.gateway = Gateway(self.token, self._ready_payloads,
                                refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS)
         self._runner: web.AppRunner | None = None
@@ -56,7 +62,8 @@ class DiscordDouble(InteractionsMixin):
 
     # -- server ------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024,
+                              middlewares=[make_middleware(self.authorized, self.rate_limits)])
         RestRoutes(self).install(app)
         app.router.add_get("/gateway", self.gateway.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -265,5 +272,6 @@ class DiscordDouble(InteractionsMixin):
         body = {"content": reply.content, "embeds": reply.embeds, "components": reply.components,
                 "attachments": attachments, "flags": 64 if reply.ephemeral else 0}
         reply.payload = p.message(reply.message_id, channel_id, self.bot_user, body, guild_id=record.guild_id,
-                                  application_id=self.app_id, interaction_id=record.interaction_id)
+                                  application_id=self.app_id, interaction_id=record.interaction_id or None,
+                                  webhook=reply.channel_id is None)
         self.messages[reply.message_id] = reply

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,19 @@ EPHEMERAL = 1 << 6
 
 class DoubleError(Exception):
     """The double was asked for something Discord would not do (unknown command, guild, member)."""
+
+
+class DoubleClock:
+    """Discord's time as the double sees it: the real clock plus what a test or the sandbox advanced."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 @dataclass
@@ -32,7 +46,7 @@ class Reply:
     """One message the bot sent in answer to an interaction (the original or a follow-up), or a modal."""
 
     message_id: int
-    kind: str  # "message", "deferred" (loading, not yet edited) or "modal"
+    kind: str  # "message", "deferred" (loading, not yet edited), "modal" or "deleted"
     ephemeral: bool = False
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)
@@ -40,10 +54,15 @@ class Reply:
     attachments: list[Attachment] = field(default_factory=list)
     modal: dict[str, Any] | None = None
     payload: dict[str, Any] = field(default_factory=dict)  # the message object as the double serves it
+    channel_id: int | None = None  # a message the bot posted in a channel (not an interaction reply)
 
     def buttons(self) -> list[dict[str, Any]]:
         """Every button of the reply's action rows (label, custom_id, style, disabled)."""
         return [c for row in self.components for c in row.get("components", []) if c.get("type") == 2]
+
+    def selects(self) -> list[dict[str, Any]]:
+        """Every select menu of the reply's action rows (custom_id, placeholder, options)."""
+        return [c for row in self.components for c in row.get("components", []) if c.get("type") in (3, 5, 6, 7, 8)]
 
 
 @dataclass
@@ -59,6 +78,9 @@ class InteractionRecord:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     response_type: int | None = None
     source_message_id: int | None = None  # for a button press: the message the button was on
+    created_at: float = 0.0  # on the double's clock: 3 s to answer, 15 min of token
+    attachment_size_limit: int = p.DEFAULT_ATTACHMENT_LIMIT
+    choices: list[dict[str, Any]] | None = None  # an autocomplete's answer
 
     def touch(self) -> None:
         self.changed.set()
