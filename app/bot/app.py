@@ -10,7 +10,7 @@ from types import ModuleType
 import hikari
 import lightbulb
 
-from app.bot import checks, di
+from app.bot import checks, deferral, di
 from app.bot.errors import handle_command_error, log_listener_error
 from app.bot.lifecycle import Lifecycle
 from app.config import Settings
@@ -72,7 +72,7 @@ class BotApp:
             suppress_optimization_warning=True, auto_chunk_members=False,
             # keep-alive REST: a TCP connection per call cut bench_e2e from 1,630/s to 963/s (reply only)
             http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
-        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only])
+        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only, deferral.defer_first])
         self.client.error_handler(handle_command_error)
         di.install(self.client, self.manager, settings)
         Lifecycle(self.manager, settings).subscribe(self.bot)

@@ -187,7 +187,8 @@ class InteractionsMixin:
                 reply = record.original
                 if reply is not None and reply.kind != "deferred":
                     return reply
-                if record.response_type in (6, 7) and record.source_message_id in self.messages:
+                updated = record.response_type == 7 or (record.response_type == 6 and record.source_edited)
+                if updated and record.source_message_id in self.messages:
                     return self.messages[record.source_message_id]
                 record.changed.clear()
                 await record.changed.wait()

@@ -170,6 +170,7 @@ class InteractionRoutes:
         limits.check_files([f.size for f in files], record.attachment_size_limit)
         if reply.kind == "deferred":
             reply.kind = "message"
+        record.source_edited = record.source_edited or reply.message_id == record.source_message_id
         self.d.fill_reply(reply, body, files, record, edit=True)
         record.touch()
         return web.json_response(reply.payload)

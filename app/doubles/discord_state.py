@@ -81,6 +81,7 @@ class InteractionRecord:
     created_at: float = 0.0  # on the double's clock: 3 s to answer, 15 min of token
     attachment_size_limit: int = p.DEFAULT_ATTACHMENT_LIMIT
     choices: list[dict[str, Any]] | None = None  # an autocomplete's answer
+    source_edited: bool = False  # after a deferred update (6): the bot edited the message
 
     def touch(self) -> None:
         self.changed.set()

@@ -45,6 +45,11 @@ my_data = lightbulb.Group("my-data", "Export or erase what the bot stores about 
 
 async def _guarded(ctx: MenuContext | ModalContext[Any], what: str, work: Callable[[], Awaitable[str]]) -> None:
     """Run a confirmation's work; answer with its sentence, a domain error's, or a reference id."""
+    # acknowledge first: Discord drops a press or a submission not answered within 3 s
+    if isinstance(ctx, MenuContext):
+        await ctx.defer(edit=True)
+    else:
+        await ctx.defer(ephemeral=True)
     try:
         message = await work()
     except UserFacingError as error:

@@ -7,6 +7,7 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.deferral import Deferral
 from app.bot.di import EventGuildDb
 from app.bot.queries import increment_setting_counter
 
@@ -88,6 +89,8 @@ class Perms(lightbulb.SlashCommand, name="perms", description="The permissions D
 
 @widgets.register
 class Public(lightbulb.SlashCommand, name="public", description="Buttons everyone in the channel sees"):
+    deferral = Deferral.PUBLIC
+
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context) -> None:
         menu = ConfirmMenu()
