@@ -56,7 +56,8 @@ class DiscordDouble(InteractionsMixin):
         self.rate_limits = RateLimits(clock=self.clock)
         self.attachment_size_limit = p.DEFAULT_ATTACHMENT_LIMIT  # what interactions announce
         self.gateway = Gateway(self.token, self._ready_payloads,
-                               refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS)
+                               refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS,
+                               on_request_members=self._member_chunks)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -111,6 +112,18 @@ class DiscordDouble(InteractionsMixin):
                  "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
         return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present)]
 
+    def _member_chunks(self, session: GatewaySession, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """op 8: the whole list (query "", limit 0) needs GUILD_MEMBERS, as on Discord."""
+        guild = self.guilds.get(int(data.get("guild_id") or 0))
+        if guild is None or not guild.bot_present:
+            return []
+        user_ids = data.get("user_ids")
+        if user_ids is None and not session.intents & GUILD_MEMBERS:
+            raise DoubleError("requesting every member needs the GUILD_MEMBERS intent")
+        ids = [int(u) for u in ([user_ids] if isinstance(user_ids, (str, int)) else user_ids)] if user_ids else None
+        return guild.member_chunks(user_ids=ids, query=str(data.get("query") or ""),
+                                   limit=int(data.get("limit") or 0), nonce=data.get("nonce"))
+
     # -- the world ---------------------------------------------------------
     def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState:
         """The guild as Discord knows it (the bot is not necessarily in it)."""
@@ -118,7 +131,8 @@ class DiscordDouble(InteractionsMixin):
         if guild is None:
             guild = self.guilds[guild_id] = GuildState(
                 guild_id, name or f"Server {str(guild_id)[-4:]}", owner_id=self.owner_id_for(guild_id),
-                channel_id=p.new_snowflake(), admin_role_id=p.new_snowflake(), bot_role_id=p.new_snowflake())
+                channel_id=p.new_snowflake(), admin_role_id=p.new_snowflake(), bot_role_id=p.new_snowflake(),
+                bot_id=self.app_id)
         return guild
 
     def place_bot(self, guild_id: int, name: str | None = None) -> GuildState:

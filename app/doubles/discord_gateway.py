@@ -45,9 +45,12 @@ class Gateway:
     """Accepts shard connections; `on_identify(session)` returns the READY payload and what follows it."""
 
     def __init__(self, token: str, on_identify: Callable[[GatewaySession], list[tuple[str, dict[str, Any]]]],
-                 *, refuse_intents: int = 0) -> None:
+                 *, refuse_intents: int = 0,
+                 on_request_members: Callable[[GatewaySession, dict[str, Any]], list[dict[str, Any]]] | None = None
+                 ) -> None:
         self._token = token
         self._on_identify = on_identify
+        self._on_request_members = on_request_members
         self.refuse_intents = refuse_intents  # e.g. GUILD_MEMBERS not enabled in the Developer Portal
         self.sessions: set[GatewaySession] = set()
         self.identifies = 0
@@ -77,6 +80,14 @@ class Gateway:
             await self._identify(session, payload["d"])
         elif op == 6:  # no resume: ask for a fresh session
             await session.send({"op": 9, "d": False})
+        elif op == 8 and self._on_request_members is not None:
+            try:
+                chunks = self._on_request_members(session, payload["d"])
+            except ValueError:  # Discord closes the connection on a request the intents do not allow
+                await session.ws.close(code=4013, message=b"Invalid intent(s).")
+                return
+            for chunk in chunks:
+                await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     async def _identify(self, session: GatewaySession, data: dict[str, Any]) -> None:
         if data.get("token", "").removeprefix("Bot ") != self._token:

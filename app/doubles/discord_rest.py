@@ -103,6 +103,9 @@ class RestRoutes:
         for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large",
                     "member_count", "stage_instances", "guild_scheduled_events", "soundboard_sounds"):
             payload.pop(key, None)
+        if request.query.get("with_counts") == "true":
+            payload["approximate_member_count"] = len(guild.members)
+            payload["approximate_presence_count"] = 0  # no presences in the double
         return web.json_response(payload)
 
     async def guild_channels(self, request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from app.doubles import discord_permissions as perm
 EPHEMERAL = 1 << 6
 
 
-class DoubleError(Exception):
+class DoubleError(ValueError):
     """The double was asked for something Discord would not do (unknown command, guild, member)."""
 
 
@@ -132,6 +132,7 @@ class GuildState:
     channel_id: int
     admin_role_id: int
     bot_role_id: int
+    bot_id: int = 0
     bot_present: bool = False
     joined_at: str = field(default_factory=p.iso_now)
     members: dict[int, MemberState] = field(default_factory=dict)
@@ -163,6 +164,25 @@ class GuildState:
         perms = self.permissions_of(user_id, extra_roles=extra_roles) if with_permissions else None
         return p.member(m.user_payload(), roles=roles, joined_at=m.joined_at, permissions=perms)
 
+    def member_chunks(self, *, user_ids: list[int] | None, query: str, limit: int, nonce: str | None,
+                      size: int = 1000) -> list[dict[str, Any]]:
+        """GUILD_MEMBERS_CHUNK payloads answering a Request Guild Members (op 8)."""
+        if user_ids is not None:
+            found = [u for u in user_ids if u in self.members]
+            not_found = [str(u) for u in user_ids if u not in self.members]
+        else:
+            found = [u for u, m in self.members.items() if m.name.lower().startswith(query.lower())]
+            found = found[:limit] if limit else found
+            not_found = []
+        pages = [found[i:i + size] for i in range(0, len(found), size)] or [[]]
+        chunks = [{"guild_id": str(self.guild_id), "members": [self.member_payload(u) for u in page],
+                   "chunk_index": index, "chunk_count": len(pages)} for index, page in enumerate(pages)]
+        chunks[0]["not_found"] = not_found
+        for chunk in chunks:
+            if nonce is not None:
+                chunk["nonce"] = nonce
+        return chunks
+
     def invite_payload(self, invite: InviteState, *, event: bool = False) -> dict[str, Any]:
         """INVITE_CREATE's `d` (event) or an invite with metadata as GET /guilds/{id}/invites lists it."""
         inviter = self.members[invite.inviter_id].user_payload() if invite.inviter_id in self.members else None
@@ -186,9 +206,12 @@ class GuildState:
     def create_payload(self, *, at_startup: bool = False) -> dict[str, Any]:
         """GUILD_CREATE: at startup (a guild of READY) it says `unavailable: false`; a new join omits it."""
         roles = [r.payload() for r in self.roles.values()]
-        members = [self.member_payload(uid) for uid in self.members]
+        # without the GUILD_PRESENCES intent Discord sends the bot's own member only (and voice members):
+        # the rest arrive by member chunking (op 8) or events
+        members = [self.member_payload(uid) for uid, m in self.members.items() if m.bot and m.user_id == self.bot_id]
         payload = p.guild(self.guild_id, self.name, owner_id=self.owner_id, roles=roles,
                           channels=[self.channel_payload()], members=members, joined_at=self.joined_at)
+        payload["member_count"] = len(self.members)
         if at_startup:
             payload["unavailable"] = False
         return payload
