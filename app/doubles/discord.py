@@ -110,7 +110,8 @@ class DiscordDouble(InteractionsMixin):
                                                            for g in present],
                  "session_id": f"session-{p.new_snowflake()}", "resume_gateway_url": self.gateway_url,
                  "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
-        return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present)]
+        return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present
+                                    if not g.unavailable)]
 
     def _member_chunks(self, session: GatewaySession, data: dict[str, Any]) -> list[dict[str, Any]]:
         """op 8: the whole list (query "", limit 0) needs GUILD_MEMBERS, as on Discord."""
@@ -206,6 +207,18 @@ class DiscordDouble(InteractionsMixin):
         guild = self._guild_with_bot(guild_id)
         guild.bot_present = False
         await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id)})
+
+    async def outage(self, guild_id: int) -> None:
+        """The guild becomes unavailable (a Discord outage): GUILD_DELETE with `unavailable: true`."""
+        guild = self._guild_with_bot(guild_id)
+        guild.unavailable = True
+        await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id), "unavailable": True})
+
+    async def recover(self, guild_id: int) -> None:
+        """The outage ends: GUILD_CREATE again (with `unavailable: false`)."""
+        guild = self._guild_with_bot(guild_id)
+        guild.unavailable = False
+        await self.gateway.broadcast("GUILD_CREATE", guild.create_payload(at_startup=True))
 
     async def create_invite(self, guild_id: int, inviter_id: int, *, code: str | None = None,
                             max_uses: int = 0) -> str:

@@ -134,6 +134,7 @@ class GuildState:
     bot_role_id: int
     bot_id: int = 0
     bot_present: bool = False
+    unavailable: bool = False  # an outage: in READY, but no GUILD_CREATE until it recovers
     joined_at: str = field(default_factory=p.iso_now)
     members: dict[int, MemberState] = field(default_factory=dict)
     invites: dict[str, InviteState] = field(default_factory=dict)

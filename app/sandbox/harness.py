@@ -191,6 +191,15 @@ class BotHarness:
         async with self._received(hikari.GuildLeaveEvent, guild_id):
             await self.double.remove_bot(guild_id)
 
+    async def outage(self, guild_id: int) -> None:
+        """Discord loses the guild for a while: GUILD_DELETE `unavailable: true` (the bot was not removed)."""
+        async with self._received(hikari.GuildUnavailableEvent, guild_id):
+            await self.double.outage(guild_id)
+
+    async def recover(self, guild_id: int) -> None:
+        async with self._received(hikari.GuildAvailableEvent, guild_id):
+            await self.double.recover(guild_id)
+
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
         """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
         guild = self.double.ensure_guild(guild_id)
