@@ -98,6 +98,17 @@ class Public(lightbulb.SlashCommand, name="public", description="Buttons everyon
         await menu.attach(ctx.client, timeout=10)
 
 
+@widgets.register
+class Announce(lightbulb.SlashCommand, name="announce", description="Posts messages in the channel"):
+    count = lightbulb.integer("count", "How many messages", min_value=1, max_value=10, default=1)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, bot: hikari.GatewayBot) -> None:
+        for number in range(self.count):
+            await bot.rest.create_message(ctx.channel_id, f"Announcement {number + 1}")
+        await ctx.respond(f"Posted {self.count}.", ephemeral=True)
+
+
 @loader.listener(hikari.MemberCreateEvent)
 async def count_joins(event: hikari.MemberCreateEvent, guild_dbs: EventGuildDb) -> None:
     """A listener reaches the database of its event's guild, and only that one."""
