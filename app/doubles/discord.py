@@ -55,6 +55,7 @@ class DiscordDouble(InteractionsMixin):
         self.clock = DoubleClock()
         self.rate_limits = RateLimits(clock=self.clock)
         self.attachment_size_limit = p.DEFAULT_ATTACHMENT_LIMIT  # what interactions announce
+        self.uploads: dict[str, bytes] = {}  # files users attach to attachment options, by name
         self.gateway = Gateway(self.token, self._ready_payloads,
                                refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS,
                                on_request_members=self._member_chunks)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.doubles import discord_payloads as p
 from app.doubles import discord_permissions as perm
+from app.doubles.discord_resolved import resolve
 from app.doubles.discord_state import DoubleClock, DoubleError, InteractionRecord, Reply
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 _CONVERT: dict[int, Callable[[str], Any]] = {
-    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on")}
+    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    6: lambda v: str(int(v)), 7: lambda v: str(int(v)), 8: lambda v: str(int(v)), 9: lambda v: str(int(v))}
 
 
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
@@ -81,9 +83,13 @@ class InteractionsMixin:
     messages: dict[int, Reply]
     clock: DoubleClock
     attachment_size_limit: int
+    uploads: dict[str, bytes]  # attachment options: file name → content
 
     if TYPE_CHECKING:  # provided by DiscordDouble, which this mixin is part of
         def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState: ...
+
+        @property
+        def rest_url(self) -> str: ...
 
         def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
                           admin: bool = False) -> MemberState: ...
@@ -100,6 +106,8 @@ class InteractionsMixin:
         """A user runs `/command [sub...]` (space-separated path) in a guild, or in a DM if guild_id is None."""
         name, *path = command.strip().lstrip("/").split()
         data = build_command_data(self.find_command(name, guild_id), path, dict(options or {}))
+        guild = self.ensure_guild(guild_id) if guild_id is not None else None
+        resolve(data, guild, uploads=self.uploads, base_url=self.rest_url.removesuffix("/api/v10"))
         return await self._send(APPLICATION_COMMAND, guild_id, user_id, data, admin=admin)
 
     async def autocomplete(self, guild_id: int | None, user_id: int, command: str, option: str, partial: str,

@@ -109,6 +109,24 @@ class Announce(lightbulb.SlashCommand, name="announce", description="Posts messa
         await ctx.respond(f"Posted {self.count}.", ephemeral=True)
 
 
+@widgets.register
+class Who(lightbulb.SlashCommand, name="who", description="Entity options, read from resolved data"):
+    user = lightbulb.user("user", "A member")
+    role = lightbulb.role("role", "A role", default=None)
+    channel = lightbulb.channel("channel", "A channel", default=None)
+    file = lightbulb.attachment("file", "A file", default=None)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        resolved = ctx.interaction.resolved
+        member = resolved.members.get(self.user.id) if resolved else None
+        parts = [f"user={self.user.username}", f"member_roles={len(member.role_ids) if member else None}",
+                 f"role={self.role.name if self.role else None}",
+                 f"channel={self.channel.name if self.channel else None}",
+                 f"file={f'{self.file.filename}:{self.file.size}' if self.file else None}"]
+        await ctx.respond(" ".join(parts), ephemeral=True)
+
+
 @loader.listener(hikari.MemberCreateEvent)
 async def count_joins(event: hikari.MemberCreateEvent, guild_dbs: EventGuildDb) -> None:
     """A listener reaches the database of its event's guild, and only that one."""
