@@ -87,7 +87,7 @@ class BotHarness:
                     on_message_of: int | None = None) -> InteractionRecord:
         """Send the button press without waiting for the answer."""
         owner = user_id if on_message_of is None else on_message_of
-        message = self._latest_with_buttons(guild_id, owner)
+        message = self._latest_with_components(guild_id, owner)
         if message is None:
             raise DoubleError(f"there is no message with buttons to click for user {owner}")
         if owner != user_id and message.ephemeral:
@@ -100,6 +100,33 @@ class BotHarness:
             raise DoubleError(f"no button {button!r} on the last message (buttons: {labels})")
         return await self.double.click(message, found["custom_id"], guild_id=guild_id, user_id=user_id,
                                        admin=admin)
+
+    async def autocomplete(self, guild_id: int | None, user_id: int, command: str, option: str, partial: str,
+                           options: dict[str, str] | None = None, *, timeout: float = 10.0
+                           ) -> list[dict[str, object]]:
+        """Type `partial` into `option` of `/command [sub...]`: the choices the bot offers (name, value)."""
+        record = await self.double.autocomplete(guild_id, user_id, command, option, partial, options)
+        return list(await self.double.wait_choices(record, timeout=timeout))
+
+    async def select(self, guild_id: int | None, user_id: int, menu: str, values: list[str], *,
+                     admin: bool = False, timeout: float = 10.0) -> Reply:
+        """Choose `values` (option labels or values) in a select menu (by placeholder, else custom_id)."""
+        record = await self.choose(guild_id, user_id, menu, values, admin=admin)
+        return await self.answer(record, timeout)
+
+    async def choose(self, guild_id: int | None, user_id: int, menu: str, values: list[str], *,
+                     admin: bool = False) -> InteractionRecord:
+        """Send the select menu choice without waiting for the answer."""
+        message = self._latest_with_components(guild_id, user_id)
+        selects = message.selects() if message else []
+        found = next((m for m in selects if m.get("placeholder") == menu or m.get("custom_id") == menu), None)
+        if message is None or found is None:
+            known = ", ".join(str(m.get("placeholder") or m.get("custom_id")) for m in selects) or "none"
+            raise DoubleError(f"no select menu {menu!r} on the last message (menus: {known})")
+        by_label = {str(o.get("label")): str(o.get("value")) for o in found.get("options", [])}
+        chosen = [by_label.get(v, v) for v in values]
+        return await self.double.select(message, found["custom_id"], chosen, guild_id=guild_id, user_id=user_id,
+                                        admin=admin)
 
     async def submit_modal(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
                            admin: bool = False, timeout: float = 10.0) -> Reply:
@@ -126,11 +153,11 @@ class BotHarness:
         if reply.kind == "modal":
             self._last_modal[(record.guild_id, record.user_id)] = reply
 
-    def _latest_with_buttons(self, guild_id: int | None, user_id: int) -> Reply | None:
+    def _latest_with_components(self, guild_id: int | None, user_id: int) -> Reply | None:
         """Originals, follow-ups and edited messages alike: message ids grow with time."""
         found = [reply for record in self.double.interactions.values()
                  if record.guild_id == guild_id and record.user_id == user_id
-                 for reply in record.replies if reply.kind == "message" and reply.buttons()]
+                 for reply in record.replies if reply.kind == "message" and (reply.buttons() or reply.selects())]
         return max(found, key=lambda reply: reply.message_id, default=None)
 
     async def settle(self, record: InteractionRecord, *, quiet: float = QUIET_SECONDS) -> list[Reply]:

@@ -42,3 +42,25 @@ async def test_user_role_channel_and_attachment_options_arrive_resolved(harness:
 async def test_an_option_naming_someone_not_in_the_guild_is_refused(harness: BotHarness) -> None:
     with pytest.raises(DoubleError):
         await harness.send(GUILD, USER, "widgets who", {"user": "12345"})
+
+
+@pytest.mark.asyncio
+async def test_autocomplete_offers_the_bots_choices(harness: BotHarness) -> None:
+    choices = await harness.autocomplete(GUILD, USER, "widgets pick", "title", "bl")
+    assert [c["name"] for c in choices] == ["Bleach", "Blue Period"]
+
+
+@pytest.mark.asyncio
+async def test_a_string_select_delivers_the_chosen_values(harness: BotHarness) -> None:
+    await harness.command(GUILD, USER, "widgets pick", {"title": "Frieren"})
+    done = await harness.select(GUILD, USER, "Pick genres", ["Drama", "Action"])
+    assert done.content == "Picked Drama, Action." and done.selects() == []
+
+
+@pytest.mark.asyncio
+async def test_a_value_the_menu_does_not_offer_is_refused(harness: BotHarness) -> None:
+    await harness.command(GUILD, USER, "widgets pick", {"title": "Frieren"})
+    with pytest.raises(DoubleError):
+        await harness.choose(GUILD, USER, "Pick genres", ["Horror"])
+    with pytest.raises(DoubleError):
+        await harness.choose(GUILD, USER, "Pick genres", ["Drama", "Action", "Romance"])

@@ -127,6 +127,35 @@ class Who(lightbulb.SlashCommand, name="who", description="Entity options, read 
         await ctx.respond(" ".join(parts), ephemeral=True)
 
 
+TITLES = ["Berserk", "Bleach", "Blue Period", "Chainsaw Man", "Frieren"]
+
+
+async def suggest_titles(ctx: lightbulb.AutocompleteContext[str]) -> None:
+    typed = str(ctx.focused.value or "").casefold()
+    await ctx.respond([t for t in TITLES if t.casefold().startswith(typed)])
+
+
+class GenreMenu(lightbulb.components.Menu):
+    def __init__(self) -> None:
+        self.genres = self.add_text_select(["Action", "Drama", "Romance"], self.on_pick, placeholder="Pick genres",
+                                           max_values=2)
+
+    async def on_pick(self, ctx: lightbulb.components.MenuContext) -> None:
+        await ctx.respond(f"Picked {', '.join(ctx.selected_values_for(self.genres))}.", edit=True, components=[])
+        ctx.stop_interacting()
+
+
+@widgets.register
+class Pick(lightbulb.SlashCommand, name="pick", description="Autocomplete, then a select menu"):
+    title = lightbulb.string("title", "A manga", autocomplete=suggest_titles)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        menu = GenreMenu()
+        await ctx.respond(f"Genres for {self.title}?", components=menu, ephemeral=True)
+        await menu.attach(ctx.client, timeout=10)
+
+
 @loader.listener(hikari.MemberCreateEvent)
 async def count_joins(event: hikari.MemberCreateEvent, guild_dbs: EventGuildDb) -> None:
     """A listener reaches the database of its event's guild, and only that one."""
