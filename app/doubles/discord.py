@@ -109,7 +109,7 @@ class DiscordDouble(InteractionsMixin):
         present = [g for g in self.guilds.values() if g.bot_present]
         ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(g.guild_id), "unavailable": True}
                                                            for g in present],
-                 "session_id": f"session-{p.new_snowflake()}", "resume_gateway_url": self.gateway_url,
+                 "session_id": session.session_id, "resume_gateway_url": self.gateway_url,
                  "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
         return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present
                                     if not g.unavailable)]
@@ -267,7 +267,7 @@ class DiscordDouble(InteractionsMixin):
         message = p.message(p.new_snowflake(), guild.channel_id, member.user_payload(), {"content": text},
                             guild_id=guild_id, application_id=self.app_id, webhook=False)
         message["member"] = {k: v for k, v in guild.member_payload(user_id).items() if k != "user"}
-        for session in list(self.gateway.sessions):
+        for session in list(self.gateway.resumable.values()):
             if session.intents & GUILD_MESSAGES:
                 body = message if session.intents & MESSAGE_CONTENT else {**message, "content": ""}
                 await session.dispatch("MESSAGE_CREATE", body)
