@@ -228,9 +228,13 @@ class DiscordDouble(InteractionsMixin):
         self.ensure_member(guild_id, inviter_id)
         invite = InviteState(code or secrets.token_urlsafe(6), inviter_id, max_uses=max_uses)
         guild.invites[invite.code] = invite
-        await self.gateway.broadcast("INVITE_CREATE", guild.invite_payload(invite, event=True),
-                                     intent=GUILD_INVITES)
+        await self._invite_event(guild, "INVITE_CREATE", guild.invite_payload(invite, event=True))
         return invite.code
+
+    async def _invite_event(self, guild: GuildState, event: str, data: dict[str, Any]) -> None:
+        """Invite events reach the bot with GUILD_INVITES and Manage Channels in that channel only."""
+        if guild.permissions_of(self.app_id) & perm.MANAGE_CHANNELS:
+            await self.gateway.broadcast(event, data, intent=GUILD_INVITES)
 
     async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None,
                           invite: str | None = None) -> None:
@@ -247,9 +251,8 @@ class DiscordDouble(InteractionsMixin):
                                      intent=GUILD_MEMBERS)
         if used is not None and used.max_uses and used.uses >= used.max_uses:
             del guild.invites[used.code]
-            await self.gateway.broadcast("INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
-                                                           "channel_id": str(guild.channel_id)},
-                                         intent=GUILD_INVITES)
+            await self._invite_event(guild, "INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
+                                                              "channel_id": str(guild.channel_id)})
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         guild = self._guild_with_bot(guild_id)

@@ -211,41 +211,41 @@ class BotHarness:
 
     # -- the world ---------------------------------------------------------
     async def add_bot_to_guild(self, guild_id: int, name: str | None = None) -> None:
-        async with self._received(hikari.GuildJoinEvent, guild_id):
+        async with self.received(hikari.GuildJoinEvent, guild_id):
             await self.double.add_bot(guild_id, name)
 
     async def remove_bot_from_guild(self, guild_id: int) -> None:
-        async with self._received(hikari.GuildLeaveEvent, guild_id):
+        async with self.received(hikari.GuildLeaveEvent, guild_id):
             await self.double.remove_bot(guild_id)
 
     async def outage(self, guild_id: int) -> None:
         """Discord loses the guild for a while: GUILD_DELETE `unavailable: true` (the bot was not removed)."""
-        async with self._received(hikari.GuildUnavailableEvent, guild_id):
+        async with self.received(hikari.GuildUnavailableEvent, guild_id):
             await self.double.outage(guild_id)
 
     async def recover(self, guild_id: int) -> None:
-        async with self._received(hikari.GuildAvailableEvent, guild_id):
+        async with self.received(hikari.GuildAvailableEvent, guild_id):
             await self.double.recover(guild_id)
 
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
         """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
-            async with self._received(hikari.InviteCreateEvent, guild_id):
+            async with self.received(hikari.InviteCreateEvent, guild_id):
                 await self.double.create_invite(guild_id, guild.owner_id, code=invite)
-        async with self._received(hikari.MemberCreateEvent, guild_id):
+        async with self.received(hikari.MemberCreateEvent, guild_id):
             await self.double.member_join(guild_id, user_id, invite=invite)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
-        async with self._received(hikari.MemberDeleteEvent, guild_id):
+        async with self.received(hikari.MemberDeleteEvent, guild_id):
             await self.double.member_leave(guild_id, user_id)
 
     async def say(self, guild_id: int, user_id: int, text: str) -> None:
-        async with self._received(hikari.GuildMessageCreateEvent, guild_id):
+        async with self.received(hikari.GuildMessageCreateEvent, guild_id):
             await self.double.say(guild_id, user_id, text)
 
     @asynccontextmanager
-    async def _received(self, event_type: type[hikari.Event], guild_id: int) -> AsyncIterator[None]:
+    async def received(self, event_type: type[hikari.Event], guild_id: int) -> AsyncIterator[None]:
         """Wait (briefly) until the bot has received the event the block causes."""
         waiter = asyncio.ensure_future(self.bot.bot.wait_for(
             event_type, timeout=5.0, predicate=lambda e: int(getattr(e, "guild_id", 0)) == guild_id))

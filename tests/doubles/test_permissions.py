@@ -12,7 +12,7 @@ import pytest_asyncio
 from app.bot.app import extension_modules
 from app.doubles import DoubleError
 from app.doubles import discord_permissions as perm
-from app.sandbox.harness import BotHarness, running_bot
+from app.sandbox.harness import BotHarness, eventually, running_bot
 
 GUILD = 444_444_444_444_444_444
 USER, OTHER = 900_000_000_000_000_009, 900_000_000_000_000_010
@@ -124,3 +124,23 @@ async def test_nobody_else_can_press_a_button_on_an_ephemeral_message(harness: B
     with pytest.raises(DoubleError) as caught:
         await harness.press(GUILD, OTHER, "Cancel", on_message_of=USER)
     assert "ephemeral" in str(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_invite_events_need_manage_channels_in_that_channel(harness: BotHarness) -> None:
+    seen: list[str] = []
+
+    async def on_invite(event: hikari.InviteCreateEvent) -> None:
+        seen.append(event.code)
+
+    harness.bot.bot.subscribe(hikari.InviteCreateEvent, on_invite)
+    await harness.set_overwrite(GUILD, harness.double.app_id, deny=P.MANAGE_CHANNELS, member=True)
+    assert await harness.double.create_invite(GUILD, USER, code="hidden") == "hidden"
+    await harness.set_overwrite(GUILD, harness.double.app_id, member=True)
+    await harness.double.create_invite(GUILD, USER, code="seen")
+
+    async def arrived() -> bool:
+        return "seen" in seen
+
+    await eventually(arrived)
+    assert seen == ["seen"]  # events arrive in order: "hidden" was never sent
