@@ -12,11 +12,13 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import hikari
 
 from app.bot.app import BotApp
+from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
 
@@ -33,6 +35,7 @@ class BotHarness:
         self._initial_guilds = list(guilds)
         self._extensions = extensions
         self.app: BotApp | None = None
+        self.clock = Clock()  # the bot's; `advance()` moves it and Discord's together
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
 
     @property
@@ -46,7 +49,7 @@ class BotHarness:
         for guild_id in self._initial_guilds:
             self.double.place_bot(guild_id)
         self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
-                          extensions=self._extensions)
+                          extensions=self._extensions, clock=self.clock)
         try:
             await self.app.start()
         except BaseException:
@@ -175,6 +178,13 @@ class BotHarness:
         if not replies and record.source_message_id in self.double.messages:
             replies = [self.double.messages[record.source_message_id]]
         return replies
+
+    # -- time ----------------------------------------------------------------
+    async def advance(self, delta: timedelta) -> None:
+        """Time passes (for the bot and for Discord); returns once the work that fell due has run."""
+        self.clock.advance(delta)
+        self.double.clock.advance(delta.total_seconds())
+        await self.clock.settle()
 
     # -- permissions -------------------------------------------------------
     async def give_role(self, guild_id: int, user_id: int, *permissions: int, name: str | None = None) -> int:
