@@ -21,6 +21,7 @@ from app.bot.app import BotApp
 from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
+from app.doubles import discord_permissions as perm
 
 QUIET_SECONDS = 0.05
 
@@ -236,6 +237,16 @@ class BotHarness:
     async def recover(self, guild_id: int) -> None:
         async with self.received(hikari.GuildAvailableEvent, guild_id):
             await self.double.recover(guild_id)
+
+    async def create_invite(self, guild_id: int, user_id: int, code: str, *, max_uses: int = 0) -> bool:
+        """The member creates an invite (INVITE_CREATE); whether the bot was told (Manage Channels)."""
+        guild = self.double.ensure_guild(guild_id)
+        if not guild.permissions_of(self.double.app_id) & perm.MANAGE_CHANNELS:
+            await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
+            return False
+        async with self.received(hikari.InviteCreateEvent, guild_id):
+            await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
+        return True
 
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
         """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
