@@ -32,7 +32,7 @@ def split(legacy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sett
 
 
 def _kept(settings: Settings) -> dict[str, Path]:
-    found = {k.kind: k.path for k in list_kept(settings.guild_dbs_dir, settings.legacy_db)}
+    found: dict[str, Path] = {k.kind: k.path for k in list_kept(settings.guild_dbs_dir, settings.legacy_db)}
     assert set(found) == {"set-aside", "backup"}
     return found
 
@@ -152,7 +152,7 @@ def test_every_legacy_command_has_help() -> None:
     from app.cli import build_parser
 
     groups = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    sub = groups["legacy"]._subparsers._group_actions[0]
+    sub = groups["legacy"]._subparsers._group_actions[0]  # type: ignore[index]
     helps = {a.dest: a.help for a in sub._choices_actions}
     for name in ("status", "split", "retire"):
         assert helps[name] and "--json" in sub.choices[name].format_help()
