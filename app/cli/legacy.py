@@ -20,6 +20,7 @@ def register(groups: dict[str, Any]) -> None:
                                       "split) and every split backup, with size and age, and the split's "
                                       "quarantine files.")
     _json_flag(p, status_command)
+    p.set_defaults(guild_folder="optional")  # before the first split there is no folder yet
     p = legacy.add_parser("split", help="split LEGACY_DB now, exactly as `run` does at launch",
                           description="Split LEGACY_DB into GUILD_DBS_DIR, verify it, and set the legacy file "
                                       "aside: exactly what `python -m app run` does before connecting.")

@@ -167,3 +167,14 @@ def test_legacy_keep_days_is_read_from_the_environment() -> None:
     assert load_settings({"LEGACY_KEEP_DAYS": "0"}).legacy_keep_days == 0
     with pytest.raises(ConfigurationError):
         load_settings({"LEGACY_KEEP_DAYS": "-1"})
+
+
+def test_status_before_the_first_split_says_it_is_pending(legacy: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "not-made-yet"))
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+    assert main(["legacy", "status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pending_split"] is True and report["files"] == []
+    assert not (tmp_path / "not-made-yet").exists()
