@@ -24,6 +24,7 @@ class Settings:
     steam_api_key: str | None = None
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
+    legacy_keep_days: int = 30
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int) -> int | None:
@@ -61,4 +62,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_key=env.get("STEAM_API_KEY") or None,
         steam_api_url=env.get("STEAM_API_URL") or d.steam_api_url,
         log_level=(env.get("LOG_LEVEL") or d.log_level).upper(),
+        legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0) or 0,
     )

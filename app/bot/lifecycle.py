@@ -11,9 +11,8 @@ from app.bot.clock import Clock
 from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import record_absent, record_join, record_leave
-from app.errors import BotError
 from app.rights.guild_delete import finish_interrupted_deletions
-from app.rights.retention import DEFAULT_INTERVAL_S, purge_expired
+from app.rights.retention import DEFAULT_INTERVAL_S, purge_expired, retention_round
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +45,11 @@ class Lifecycle:
     async def on_started(self, _: hikari.StartedEvent) -> None:
         """Purge guilds whose retention is over, now and every hour (of the bot's clock)."""
         self._retention = asyncio.get_running_loop().create_task(
-            self._clock.repeat(DEFAULT_INTERVAL_S, self._purge_round))
+            self._clock.repeat(DEFAULT_INTERVAL_S, self._retention_round))
 
-    async def _purge_round(self) -> None:
-        """One retention round; a failing round is logged and the next one runs as planned."""
-        try:
-            results = await purge_expired(self._manager, now=self._clock.now())
-        except (BotError, OSError) as error:
-            log.exception("retention purge round failed: %s", error)
-            return
-        deleted = [r.guild_id for r in results if r.outcome == "deleted"]
-        if deleted:
-            log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+    async def _retention_round(self) -> None:
+        await retention_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days,
+                              now=self._clock.now())
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""

@@ -18,6 +18,7 @@ GROUPS = {
     "guild": "one server's database file",
     "user": "one member's data across every server",
     "db": "every database file at once",
+    "legacy": "the legacy database's split and the copies it keeps",
 }
 
 
@@ -30,9 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import bot, db, guild, rights  # each area registers its commands
+    from app.cli import bot, db, guild, legacy, rights  # each area registers its commands
 
-    for area in (guild, rights, db, bot):
+    for area in (guild, rights, db, bot, legacy):
         area.register(groups)
     return parser
 

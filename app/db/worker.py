@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from app.errors import ManagerClosedError
+
 T = TypeVar("T")
 
 _STOP = object()
@@ -36,6 +38,7 @@ class Worker:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._stopped: asyncio.Future[None] | None = None
+        self._stopping = False
         self._thread.start()
 
     def _loop(self) -> None:
@@ -55,13 +58,20 @@ class Worker:
             stopped.get_loop().call_soon_threadsafe(_resolve, stopped, None)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Queue `fn(*args)`; the returned future resolves on the caller's loop."""
+        """Queue `fn(*args)`; the returned future resolves on the caller's loop.
+
+        Raises:
+            ManagerClosedError: the worker was stopped (the call would never run).
+        """
+        if self._stopping:
+            raise ManagerClosedError("the database manager is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fut, fn, args))
         return fut
 
     async def stop(self) -> None:
         """Finish queued calls, then end the thread without blocking the loop."""
+        self._stopping = True
         if not self._thread.is_alive():
             return
         self._stopped = asyncio.get_running_loop().create_future()
