@@ -252,6 +252,13 @@ async def test_file_over_the_attachment_size_limit_is_request_entity_too_large(c
     assert status == 200
 
 
+@pytest.mark.asyncio
+async def test_an_11_mib_file_is_over_the_default_10_mib_limit(client: Client) -> None:
+    record = await client.interaction()
+    status, body = await client.respond(record, 4, {"content": "file"}, files={"big.bin": b"x" * (11 << 20)})
+    assert (status, body["code"]) == (413, 40005)
+
+
 # -- callback types ---------------------------------------------------------------------------------
 @pytest.mark.asyncio
 @pytest.mark.parametrize("kind", [6, 7, 8, 42])
