@@ -1,6 +1,7 @@
 """The strict double refuses what Discord refuses, with Discord's status and JSON error body."""
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +32,7 @@ class Client:
             form = aiohttp.FormData()
             form.add_field("payload_json", __import__("json").dumps(body), content_type="application/json")
             for i, (name, data) in enumerate(files.items()):
-                form.add_field(f"files[{i}]", data, filename=name)
+                form.add_field(f"files[{i}]", io.BytesIO(data), filename=name)  # large bytes warn
             kwargs: dict[str, Any] = {"data": form}
         else:
             kwargs = {"json": body} if body is not None else {}
