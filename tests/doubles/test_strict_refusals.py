@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +31,7 @@ class Client:
         url = f"{self.d.rest_url}{path}"
         if files:
             form = aiohttp.FormData()
-            form.add_field("payload_json", __import__("json").dumps(body), content_type="application/json")
+            form.add_field("payload_json", json.dumps(body), content_type="application/json")
             for i, (name, data) in enumerate(files.items()):
                 form.add_field(f"files[{i}]", io.BytesIO(data), filename=name)  # large bytes warn
             kwargs: dict[str, Any] = {"data": form}
