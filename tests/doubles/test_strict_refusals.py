@@ -272,6 +272,26 @@ async def test_callback_types_that_do_not_fit_a_slash_command_are_refused(client
 
 
 @pytest.mark.asyncio
+async def test_a_button_press_takes_4_to_7_and_9_but_not_8(client: Client) -> None:
+    record = await client.interaction()
+    await client.respond(record, 4, {"content": "press", "components": [_row(_button("go"))]})
+    assert record.original is not None
+    press = await client.d.click(record.original, "go", guild_id=GUILD, user_id=USER)
+    assert (await client.respond(press, 8, {"choices": []}))[0] == 400
+    assert (await client.respond(press, 6))[0] == 200
+
+
+@pytest.mark.asyncio
+async def test_a_modal_submission_cannot_answer_with_another_modal(client: Client) -> None:
+    record = await client.interaction()
+    assert (await client.respond(record, 9, _modal()))[0] == 200
+    assert record.original is not None
+    submitted = await client.d.submit_modal(record.original, {"f0": "typed"}, guild_id=GUILD, user_id=USER)
+    assert (await client.respond(submitted, 9, _modal()))[0] == 400
+    assert (await client.respond(submitted, 4, {"content": "thanks"}))[0] == 200
+
+
+@pytest.mark.asyncio
 async def test_autocomplete_accepts_only_callback_8_with_at_most_25_choices(client: Client) -> None:
     record = await client.interaction("autocomplete")
     assert (await client.respond(record, 4, {"content": "x"}))[0] == 400
