@@ -3,8 +3,9 @@ heartbeat timeouts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import hikari
@@ -18,7 +19,7 @@ from tests.e2e import ADMIN
 GUILD = 444_444_444_444_444_444
 
 
-def _collect(into: list[hikari.MemberChunkEvent]) -> Callable[[hikari.MemberChunkEvent], Awaitable[None]]:
+def _collect(into: list[hikari.MemberChunkEvent]) -> Callable[[hikari.MemberChunkEvent], Coroutine[Any, Any, None]]:
     async def collect(event: hikari.MemberChunkEvent) -> None:
         into.append(event)
     return collect

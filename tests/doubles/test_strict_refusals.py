@@ -73,7 +73,7 @@ async def client() -> AsyncIterator[Client]:
 
 def _form_errors(body: dict[str, Any]) -> dict[str, Any]:
     assert body["code"] == 50035 and body["message"] == "Invalid Form Body", body
-    return body["errors"]  # type: ignore[no-any-return]
+    return body["errors"]
 
 
 def _leaf_codes(tree: dict[str, Any]) -> list[str]:
@@ -170,7 +170,7 @@ def _at(tree: dict[str, Any], path: tuple[str | int, ...]) -> list[dict[str, Any
     for key in path:
         assert str(key) in node, (path, tree)
         node = node[str(key)]
-    return node["_errors"]  # type: ignore[no-any-return]
+    return node["_errors"]
 
 
 @pytest.mark.asyncio
