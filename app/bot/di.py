@@ -25,6 +25,7 @@ import lightbulb
 from app.bot.clock import Clock
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
+from app.db.fleet import file_size
 from app.db.slots import Lease
 from app.errors import UserFacingError
 
@@ -82,6 +83,10 @@ class GuildFiles:
     @property
     def path(self) -> Path:
         return self._manager.path_for(self.guild_id)
+
+    def size(self) -> int:
+        """Bytes of the guild's file with its side files (0 if it has none)."""
+        return file_size(self.path)
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[Path]:

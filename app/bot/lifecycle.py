@@ -12,7 +12,7 @@ from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import record_absent, record_join, record_leave
 from app.rights.guild_delete import finish_interrupted_deletions
-from app.rights.retention import DEFAULT_INTERVAL_S, purge_expired, retention_round
+from app.rights.retention import DEFAULT_INTERVAL_S, purge_expired, upkeep_round
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,12 @@ class Lifecycle:
             log.warning("finished %d interrupted deletion(s): %s", len(finished), ", ".join(finished))
 
     async def on_started(self, _: hikari.StartedEvent) -> None:
-        """Purge guilds whose retention is over, now and every hour (of the bot's clock)."""
+        """Upkeep (retention purge, kept legacy copies) now and every hour of the bot's clock."""
         self._retention = asyncio.get_running_loop().create_task(
-            self._clock.repeat(DEFAULT_INTERVAL_S, self._retention_round))
+            self._clock.repeat(DEFAULT_INTERVAL_S, self._upkeep_round))
 
-    async def _retention_round(self) -> None:
-        await retention_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days,
-                              now=self._clock.now())
+    async def _upkeep_round(self) -> None:
+        await upkeep_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days, now=self._clock.now())
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""

@@ -95,9 +95,9 @@ async def retire_legacy_copies(manager: GuildDatabaseManager, keep_days: int, *,
     return [k.path.name for k in retired]
 
 
-async def retention_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
-                          now: datetime | None = None) -> None:
-    """One round: retire expired legacy copies and purge expired guilds; a failure is logged, not raised."""
+async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
+                       now: datetime | None = None) -> None:
+    """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised."""
     try:
         retired = await retire_legacy_copies(manager, legacy_keep_days, now=now)
         if retired:
@@ -113,11 +113,10 @@ async def retention_round(manager: GuildDatabaseManager, *, legacy_keep_days: in
 
 async def run_retention_forever(manager: GuildDatabaseManager, *, interval_s: float = DEFAULT_INTERVAL_S,
                                 legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS) -> None:
-    """Purge expired guilds and retire expired legacy copies, now and then every `interval_s` seconds.
+    """Run `upkeep_round` now and then every `interval_s` seconds (wall clock; the bot uses its Clock).
 
-    Start it as a task when the bot starts and cancel it before `manager.close_all()`.
-    A failing round is logged and the next one runs as planned.
+    Start it as a task and cancel it before `manager.close_all()`.
     """
     while True:
-        await retention_round(manager, legacy_keep_days=legacy_keep_days)
+        await upkeep_round(manager, legacy_keep_days=legacy_keep_days)
         await asyncio.sleep(interval_s)

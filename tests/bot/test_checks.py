@@ -1,7 +1,7 @@
 """The admin check and the confirmation guards, each made to fire (issue 11's mutants).
 
-A member with exactly one of the two admin permissions gets a role with that permission
-only (`harness.give_role`); Discord computes every permission for an Administrator.
+A member with exactly one of the two admin permissions gets it from a role in the
+double, which computes the interaction's permissions as Discord does.
 """
 from __future__ import annotations
 
@@ -45,8 +45,10 @@ def test_is_admin_counts_manage_server_or_administrator(permissions: P, admin: b
 @pytest.mark.asyncio
 @pytest.mark.parametrize("bit", [P.MANAGE_GUILD, P.ADMINISTRATOR], ids=["manage-server-alone", "administrator-alone"])
 async def test_a_member_with_one_admin_permission_may_run_admin_commands(bot: BotHarness, bit: P) -> None:
+    refused = await bot.command(GUILD_A, ADMIN, "server-data delete")
     await bot.give_role(GUILD_A, ADMIN, bit)
     prompt = await bot.command(GUILD_A, ADMIN, "server-data delete")
+    assert not refused.buttons()
     assert [b["label"] for b in prompt.buttons()] == ["Delete everything", "Cancel"]
 
 
