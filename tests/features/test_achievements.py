@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from datetime import date
 
 import pytest
@@ -24,7 +23,6 @@ from app.sandbox.harness import BotHarness
 from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
 
 RIVAL = 900_000_000_000_000_055
-DOUBLE_RESOLVES_USERS = importlib.util.find_spec("app.doubles.discord_resolved") is not None
 
 # -- each rule ------------------------------------------------------------------
 
@@ -158,8 +156,6 @@ async def test_another_servers_achievements_never_show(harness: BotHarness) -> N
         assert await db.execute_fetchall("SELECT * FROM achievements") == []
 
 
-@pytest.mark.skipif(not DOUBLE_RESOLVES_USERS, reason="the Discord double on this branch sends no resolved "
-                    "users for user options (issue 12 adds them)")
 @pytest.mark.asyncio
 async def test_another_members_achievements_are_shown_by_the_member_option(harness: BotHarness) -> None:
     harness.double.ensure_member(GUILD_A, ADMIN)
