@@ -1,0 +1,60 @@
+"""`/metrics` and `/healthz` on METRICS_HOST:METRICS_PORT (aiohttp, on the bot's own event loop).
+
+`/healthz` answers 200 only when every shard's gateway connection is up and the bot-wide file answers a
+query within HEALTH_TIMEOUT_S; otherwise 503 with the reason. `/metrics` is rendered on a thread:
+measuring the guild folder must not hold the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 2.0
+Check = Callable[[], Awaitable[str | None]]  # None when healthy, else the reason
+
+
+class OpsServer:
+    """`await start()` … `await stop()`; `port` is the bound port (0 in the settings picks a free one)."""
+
+    def __init__(self, registry: CollectorRegistry, check: Check, *, host: str, port: int) -> None:
+        self._registry = registry
+        self._check = check
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._health)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("serving /metrics and /healthz on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = await asyncio.to_thread(generate_latest, self._registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _health(self, _: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                problem = await self._check()
+        except TimeoutError:
+            problem = f"the health check took longer than {HEALTH_TIMEOUT_S:g} s"
+        if problem is None:
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text=problem + "\n")
