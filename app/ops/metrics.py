@@ -33,8 +33,8 @@ class BotMetrics:
                                 ["command", "outcome"], registry=r)
         self.rate_limited = Counter("guildshelf_commands_rate_limited", "Commands refused by the bot's own "
                                     "budget (RATE_MEMBER, RATE_GUILD)", ["scope"], registry=r)
-        self.gateway_events = Counter("guildshelf_gateway_events", "Gateway events handled, by type", ["type"],
-                                      registry=r)
+        self.gateway_events = Counter("guildshelf_gateway_events", "Gateway dispatches received, by Discord's "
+                                      "event name", ["type"], registry=r)
         self.discord_429 = Counter("guildshelf_discord_rest_429", "429 answers from Discord's REST API "
                                    "(hikari waits and retries)", ["scope"], registry=r)
         self.external_calls = Counter("guildshelf_external_calls", "AniList and Steam calls, by outcome",

@@ -117,7 +117,7 @@ class Operations:
         client.di.registry_for(lightbulb.di.Contexts.DEFAULT).register_value(BotMetrics, self.metrics)
         self.metrics.watch(self._manager.stats, self._manager.root, guilds_served=self._guilds_served,
                            quota_bytes=quota.quota_bytes(self._settings.max_guild_db_mb))
-        bot.subscribe(hikari.Event, self._count_event)
+        bot.subscribe(hikari.ShardPayloadEvent, self._count_event)
         bot.subscribe(hikari.StartingEvent, self._on_starting)
         bot.subscribe(hikari.StartedEvent, self._on_started)
         bot.subscribe(hikari.StoppedEvent, self._on_stopped)
@@ -125,8 +125,9 @@ class Operations:
     def _guilds_served(self) -> int:
         return len(self._bot.cache.get_guilds_view()) if self._bot is not None else 0
 
-    async def _count_event(self, event: hikari.Event) -> None:
-        self.metrics.gateway_events.labels(type(event).__name__).inc()
+    async def _count_event(self, event: hikari.ShardPayloadEvent) -> None:
+        """Every dispatch from the gateway, by Discord's name for it (MESSAGE_CREATE, INTERACTION_CREATE…)."""
+        self.metrics.gateway_events.labels(event.name).inc()
 
     def count_purge(self, results: list[PurgeResult]) -> None:
         self.metrics.upkeep_rounds.inc()
