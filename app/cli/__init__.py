@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(settings.log_level, settings.log_format,
+                          secrets=(settings.discord_token, settings.steam_api_key))
         check_guild_folder(settings.guild_dbs_dir, getattr(args, "guild_folder", "existing"))
         handler: Handler = args.handler
         return handler(args, settings)

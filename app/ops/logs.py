@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -23,10 +24,14 @@ _context: contextvars.ContextVar[tuple[tuple[str, object], ...]] = contextvars.C
     "guildshelf_log_context", default=())
 
 
-def set_context(**fields: object) -> None:
+def set_context(**fields: object) -> contextvars.Token[tuple[tuple[str, object], ...]]:
     """Fields for every line logged from here on in this task (a command's run is one task)."""
     merged = dict(_context.get()) | {k: v for k, v in fields.items() if v is not None}
-    _context.set(tuple(merged.items()))
+    return _context.set(tuple(merged.items()))
+
+
+def reset_context(token: contextvars.Token[tuple[tuple[str, object], ...]]) -> None:
+    _context.reset(token)
 
 
 def redact(text: str) -> str:
@@ -34,11 +39,23 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Tokens never reach a log line, whoever logged them (a library's error, an exception's text)."""
+    """Tokens never reach a log line, whoever logged them (a library's error, an exception's text).
+
+    Anything shaped like a Discord token goes, and the configured secrets themselves, whatever their shape.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 8]
+
+    def clean(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact(message)
+        clean = self.clean(message)
         if clean != message:
             record.msg, record.args = clean, None
         return True
@@ -57,27 +74,37 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class TextFormatter(logging.Formatter):
+class _Redacted(logging.Formatter):
+    """The traceback too: an exception's text may quote a header or a URL with a secret in it."""
+
+    def __init__(self, inner: logging.Formatter, redactor: RedactingFilter) -> None:
+        super().__init__()
+        self._inner, self._redactor = inner, redactor
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return self._redactor.clean(self._inner.format(record))
 
 
-def make_handler(log_format: str, stream: TextIO | None = None) -> logging.Handler:
+def make_handler(log_format: str, stream: TextIO | None = None, *,
+                 secrets: Iterable[str | None] = ()) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
-    handler.addFilter(RedactingFilter())
+    redactor = RedactingFilter(secrets)
+    inner = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(_Redacted(inner, redactor))
+    handler.addFilter(redactor)
     return handler
 
 
-def configure_logging(level: str, log_format: str, stream: TextIO | None = None) -> None:
+def configure_logging(level: str, log_format: str, stream: TextIO | None = None, *,
+                      secrets: Iterable[str | None] = ()) -> None:
     """The root logger's handler in the chosen format, at the chosen level; like `logging.basicConfig`,
     nothing changes if the root logger has handlers already (a test runner's capture)."""
     root = logging.getLogger()
     if root.handlers:
         return
-    root.addHandler(make_handler(log_format, stream))
+    root.addHandler(make_handler(log_format, stream, secrets=secrets))
     root.setLevel(level)
