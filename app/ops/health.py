@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from app.db.worker import in_own_thread
+
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 2.0
@@ -46,7 +48,7 @@ class OpsServer:
             await runner.cleanup()
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        body = await asyncio.to_thread(generate_latest, self._registry)
+        body = await in_own_thread(generate_latest, self._registry)  # no executor thread outlives the bot
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _health(self, _: web.Request) -> web.Response:
