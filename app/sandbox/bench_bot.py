@@ -21,8 +21,8 @@ from app.bot.app import BotApp, extension_modules
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.queries import increment_setting_counter
 from app.config import Settings
-from app.ops.ratelimit import Rate
 from app.db import GuildDatabaseManager, GuildDb
+from app.ops.ratelimit import Rate
 
 COUNTER_KEY = "bench.touches"
 
