@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app.db.worker import in_own_thread
+from app.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +25,27 @@ Check = Callable[[], Awaitable[str | None]]  # None when healthy, else the reaso
 
 
 class OpsServer:
-    """`await start()` … `await stop()`; `port` is the bound port (0 in the settings picks a free one)."""
+    """Binds at construction, serves from `await start()` to `await stop()`; `port` is the bound port.
+
+    Binding first means a port already in use stops the bot before it connects, with one sentence,
+    instead of leaving it running unwatched. Port 0 picks a free one (tests, the sandbox).
+
+    Raises:
+        ConfigurationError: METRICS_HOST:METRICS_PORT cannot be bound.
+    """
 
     def __init__(self, registry: CollectorRegistry, check: Check, *, host: str, port: int) -> None:
         self._registry = registry
         self._check = check
         self.host = host
-        self.port = port
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self._sock: socket.socket | None = socket.create_server((host.strip("[]"), port), family=family)
+        except OSError as error:
+            reason = os.strerror(error.errno).lower() if error.errno else str(error)
+            raise ConfigurationError(f"METRICS_HOST:METRICS_PORT {host}:{port} cannot be used ({reason}); "
+                                     "choose another port or stop what listens there.") from error
+        self.port = int(self._sock.getsockname()[1])
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -37,15 +54,18 @@ class OpsServer:
         app.router.add_get("/healthz", self._health)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, self.host, self.port).start()
         self._runner = runner
-        self.port = int(runner.addresses[0][1])
+        assert self._sock is not None, "start() after stop()"
+        await web.SockSite(runner, self._sock).start()
         log.info("serving /metrics and /healthz on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
 
     async def _metrics(self, _: web.Request) -> web.Response:
         body = await in_own_thread(generate_latest, self._registry)  # no executor thread outlives the bot

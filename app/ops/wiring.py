@@ -56,6 +56,9 @@ class Operations:
         self.budget = CommandBudget(settings.rate_member, settings.rate_guild, lambda: clock.now().timestamp())
         self.quota = quota.QuotaWatch(settings.max_guild_db_mb)
         self.server: OpsServer | None = None
+        if settings.metrics_port is not None:  # bound now: a port in use stops the bot before it connects
+            self.server = OpsServer(self.metrics.registry, self.health_problem, host=settings.metrics_host,
+                                    port=settings.metrics_port)
         self._bot: hikari.GatewayBot | None = None
         self._lag: asyncio.Task[None] | None = None
         self._rest_log = Discord429Counter(self.metrics)
@@ -137,11 +140,8 @@ class Operations:
     async def _on_starting(self, _: hikari.StartingEvent) -> None:
         """Before the gateway connects: /healthz says 503 until it is up."""
         logging.getLogger("hikari.rest").addHandler(self._rest_log)
-        if self._settings.metrics_port is not None and self.server is None:
-            server = OpsServer(self.metrics.registry, self.health_problem, host=self._settings.metrics_host,
-                               port=self._settings.metrics_port)
-            await server.start()
-            self.server = server
+        if self.server is not None:
+            await self.server.start()
 
     async def _on_started(self, _: hikari.StartedEvent) -> None:
         self._lag = asyncio.get_running_loop().create_task(self._measure_lag())
@@ -156,9 +156,8 @@ class Operations:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        server, self.server = self.server, None
-        if server is not None:
-            await server.stop()
+        if self.server is not None:
+            await self.server.stop()
 
     async def _measure_lag(self) -> None:
         """How late a timer fires on this loop (real time: the sandbox's clock advances do not count)."""

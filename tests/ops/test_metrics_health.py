@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.bot.app import create_bot
 from app.config import Settings
 from app.doubles.discord_payloads import make_token
+from app.errors import ConfigurationError
 from app.sandbox.harness import BotHarness, running_bot
 from app.sandbox.runner import ScriptRunner
 
@@ -120,3 +122,16 @@ def test_sandbox_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str])
 
     assert main(["sandbox", "--metrics-port", "70000"]) == 1
     assert re.fullmatch(r"--metrics-port must be between 0 and 65535, not 70000\.\n", capsys.readouterr().err)
+
+
+def test_a_metrics_port_in_use_stops_the_bot_before_it_connects(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = dataclasses.replace(Settings(), guild_dbs_dir=tmp_path, metrics_port=port)
+        with pytest.raises(ConfigurationError) as caught:
+            create_bot(settings, token=make_token(123))
+    assert caught.value.user_message == (
+        f"METRICS_HOST:METRICS_PORT 127.0.0.1:{port} cannot be used (address already in use); "
+        "choose another port or stop what listens there.")
