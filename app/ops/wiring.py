@@ -10,15 +10,15 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections.abc import Sequence
 
 import hikari
 import lightbulb
 
 from app.bot.clock import Clock
+from app.bot.errors import find_user_error
 from app.config import Settings
 from app.db import GuildDatabaseManager
-from app.errors import RateLimitedError, UserFacingError
+from app.errors import RateLimitedError
 from app.ops import quota
 from app.ops.health import OpsServer
 from app.ops.logs import set_context
@@ -34,16 +34,6 @@ _started: contextvars.ContextVar[float] = contextvars.ContextVar("guildshelf_com
 
 def _command_name(ctx: lightbulb.Context) -> str:
     return ctx.command_data.qualified_name
-
-
-def _find(errors: Sequence[BaseException], kind: type[BaseException]) -> BaseException | None:
-    for error in errors:
-        current: BaseException | None = error
-        while current is not None:
-            if isinstance(current, kind):
-                return current
-            current = current.__cause__
-    return None
 
 
 class Operations:
@@ -93,7 +83,7 @@ class Operations:
     async def count_failure(self, exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
         """First error handler: counts the outcome, handles nothing."""
         causes = list(exc.causes)
-        user_error = _find(causes, UserFacingError) is not None or quota.find_storage_full(causes) is not None
+        user_error = find_user_error(causes) is not None or quota.find_storage_full(causes) is not None
         self.metrics.command_done(_command_name(exc.context), "user_error" if user_error else "internal_error",
                                   time.perf_counter() - _started.get())
         return False
