@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.bot.app import extension_modules
 from app.config import Settings, load_settings
 from app.errors import ConfigurationError
 from app.ops.ratelimit import CommandBudget, Rate, parse_rate
@@ -109,3 +110,19 @@ async def test_a_flooded_guild_is_refused_while_other_guilds_are_served(tmp_path
     assert served[-1].ephemeral
     assert other_guild.embeds
     assert counted == 1
+
+
+@pytest.mark.asyncio
+async def test_the_budget_and_the_metrics_cover_a_command_of_any_extension(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(), rate_member=Rate(2, 10))
+    extensions = [*extension_modules(), "tests.doubles.widgets_ext"]
+    async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A], settings=settings,
+                           extensions=extensions) as h:
+        replies = [await h.command(GUILD_A, ADMIN, "widgets perms") for _ in range(3)]
+        metrics = h.bot.ops.metrics
+        ok = metrics.commands.labels("widgets perms", "ok")._value.get()
+        refused = metrics.commands.labels("widgets perms", "user_error")._value.get()
+
+    assert not replies[0].content.startswith("You are using commands")
+    assert replies[2].content.startswith("You are using commands faster than the bot allows")
+    assert (ok, refused) == (2, 1)
