@@ -44,7 +44,9 @@ def files_with_wal(root: Path) -> list[Path]:
 
 def checkpoint_file(path: Path) -> bool:
     """Fold the file's WAL into it and truncate the WAL; False if another connection kept it busy."""
-    conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+    # mode=rw: a file deleted since it was listed is not created again (empty, then quarantined)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S,
+                           isolation_level=None)
     try:
         busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     finally:

@@ -128,14 +128,33 @@ def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, para
 
 
 def _run_many(conn: sqlite3.Connection, tx: _TxState | None, sql: str, rows: list[Params]) -> Result:
+    """All rows or none: outside a transaction they get their own, so a lock wait is met at BEGIN,
+    before any row, and the retry cannot apply the first rows twice."""
     _begin_deferred(conn, tx)
-    cur = conn.executemany(sql, rows)
+    if conn.in_transaction:
+        cur = conn.executemany(sql, rows)
+        return Result([], cur.lastrowid, cur.rowcount, None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return Result([], cur.lastrowid, cur.rowcount, None)
 
 
 def _run_function(conn: sqlite3.Connection, tx: _TxState | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(conn)`; a lock wait after it changed rows is not retried (it would do them twice)."""
     _begin_deferred(conn, tx)
-    return fn(conn)
+    changes = conn.total_changes
+    try:
+        return fn(conn)
+    except sqlite3.OperationalError as error:
+        if _is_busy(error) and conn.total_changes != changes:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from error
+        raise
 
 
 def _finish(conn: sqlite3.Connection, verb: str) -> None:
@@ -207,6 +226,7 @@ class Database:
         wait = _BUSY_FIRST_WAIT
         while True:
             await asyncio.sleep(wait)
+            await self._await_turn()  # a transaction begun meanwhile is not ours to join
             try:
                 return await self._worker.submit(fn, *args)
             except sqlite3.OperationalError as error:
@@ -251,12 +271,12 @@ class Database:
         Inside `db.transaction()` it is part of the transaction (begun first, rolled back with it).
         """
         tx = await self._await_turn()
-        return await self._worker.submit(_run_function, self._conn, tx, fn)
+        return await self._call(_run_function, self._conn, tx, fn)
 
     def _mine(self) -> _TxState | None:
         """The transaction the current task has open on this file, if any."""
         for state in _current_tx.get():
-            if state.lock is self._lock:
+            if state.lock is self._lock and state.open:  # a spawned task outlives its parent's
                 return state
         return None
 
@@ -292,6 +312,7 @@ class Database:
         try:
             await _settle(self._worker.submit(_end_transaction, self._conn, state, ok))
         finally:
+            state.open = False
             _current_tx.reset(token)
             self._tx = None
             self._idle.set()

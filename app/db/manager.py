@@ -62,6 +62,7 @@ class GuildDatabaseManager:
         self._bot_idle = asyncio.Event()
         self._bot_idle.set()
         self._closed = False
+        self._shutdown: asyncio.Future[None] | None = None
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
         self._open_seconds = self._close_seconds = 0.0
 
@@ -139,7 +140,13 @@ class GuildDatabaseManager:
 
         Every file whose WAL still holds changes (guilds evicted earlier included) is then
         checkpointed, so that after a clean shutdown each file is complete on its own.
+        Concurrent and later calls wait for the same shutdown.
         """
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._shut_down())
+        await asyncio.shield(self._shutdown)
+
+    async def _shut_down(self) -> None:
         self._closed = True
         for guild_id in list(self._cache):
             await self.evict(guild_id)
@@ -147,6 +154,9 @@ class GuildDatabaseManager:
             await self._wait_closed(guild_id)
         while self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+        if self._bot_opening is not None:
+            async with self._bot_opening:  # a first open under way ends, its user counted, first
+                pass
         await self._bot_idle.wait()
         if self._bot is not None:
             bot_db, self._bot = self._bot, None
