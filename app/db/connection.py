@@ -27,8 +27,8 @@ Params = Sequence[Any] | dict[str, Any]
 # The transactions the current task (and the tasks it spawned) is inside: one per file at most.
 _current_tx: contextvars.ContextVar[tuple[_TxState, ...]] = contextvars.ContextVar("guildshelf_tx", default=())
 
-_BUSY_FIRST_WAIT = 0.001
-_BUSY_MAX_WAIT = 0.05
+BUSY_FIRST_WAIT = 0.001  # a lock wait is retried from the loop after this, doubling up to:
+BUSY_MAX_WAIT = 0.05
 
 
 class _TxState:
@@ -223,7 +223,7 @@ class Database:
                 raise
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_timeout
-        wait = _BUSY_FIRST_WAIT
+        wait = BUSY_FIRST_WAIT
         while True:
             await asyncio.sleep(wait)
             await self._await_turn()  # a transaction begun meanwhile is not ours to join
@@ -235,7 +235,7 @@ class Database:
                 if loop.time() >= deadline:
                     raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") \
                         from error
-            wait = min(wait * 2, _BUSY_MAX_WAIT)
+            wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
         tx = self._tx

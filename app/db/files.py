@@ -34,7 +34,7 @@ _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    busy_timeout_ms: int = 5000
+    busy_timeout_ms: int = 5000  # how long lock waits are retried (from the event loop), then DatabaseBusyError
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
 
@@ -142,8 +142,10 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         if not create:
             raise GuildDatabaseError(f"{path.name} does not exist")
         created = ensure_file(path, schema, identity)
-    conn = sqlite3.connect(path, timeout=options.busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False, cached_statements=64)
+    # No busy timeout: a lock held by another program fails at once (DatabaseBusyError) and the
+    # caller retries from the event loop; a shared thread never sleeps in SQLite's busy handler.
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False,
+                           cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
         if options.skip_checkpoint_on_close:
@@ -155,8 +157,6 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         elif version > schema.version:
             raise GuildDatabaseError(
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
-        # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
-        conn.execute("PRAGMA busy_timeout = 0")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from app.db import files
 from app.db.checkpoint import checkpoint_folder
-from app.db.connection import BotDb, GuildDb
+from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
-from app.errors import ManagerClosedError, ResourceLimitError
+from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,29 @@ class GuildDatabaseManager:
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
+    async def _open_file(self, path: Path, schema: Schema,
+                         identity: int | None) -> tuple[tuple[sqlite3.Connection, bool], float]:
+        """Open on a lifecycle thread; a file another program keeps locked is retried from the loop.
+
+        Raises:
+            DatabaseBusyError: still locked after the busy timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout
+        wait = BUSY_FIRST_WAIT
+        while True:
+            try:
+                return await self._lifecycle_pool().any().submit(
+                    timed, files.open_file, path, schema, identity, self._options, True)
+            except DatabaseBusyError:
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BUSY_MAX_WAIT)
+
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
-        opened = self._lifecycle_pool().any().submit(
-            timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
+        opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -337,8 +356,7 @@ class GuildDatabaseManager:
         async with self._bot_opening:
             if self._bot is None:
                 files.make_folder(self.root)
-                conn, _ = await self._lifecycle_pool().any().submit(
-                    files.open_file, self.bot_path, self._bot_schema, None, self._options, True)
+                (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
                                   lock=asyncio.Lock(), busy_timeout=self._busy_timeout)
         return self._bot

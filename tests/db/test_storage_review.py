@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.db import GuildDatabaseManager, checkpoint, connection
+from app.db import GUILD_SCHEMA, GuildDatabaseManager, checkpoint, connection
+from app.db.fleet import schema_version_of
+from tests.db.helpers import build_v1_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
 
@@ -33,7 +35,7 @@ def _free(holder: sqlite3.Connection) -> None:
 @pytest.mark.asyncio
 async def test_a_retried_autocommit_write_never_joins_another_tasks_transaction(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connection, "_BUSY_MAX_WAIT", 0.5)  # the lone writer's retries spread out
+    monkeypatch.setattr(connection, "BUSY_MAX_WAIT", 0.5)  # the lone writer's retries spread out
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1) as db:
         await db.execute("SELECT 1")
         holder = _hold_write_lock(manager.path_for(1))
@@ -151,3 +153,32 @@ def test_the_shutdown_checkpoint_never_creates_a_file_deleted_meanwhile(tmp_path
     with pytest.raises(sqlite3.OperationalError):
         checkpoint.checkpoint_file(gone)
     assert not gone.exists()
+
+
+@pytest.mark.asyncio
+async def test_an_open_waiting_for_another_programs_lock_never_delays_other_opens(tmp_path: Path) -> None:
+    holders = []
+    for guild_id in (1, 2):  # files needing a migration, each write-locked by another program
+        holder = sqlite3.connect(build_v1_file(tmp_path, guild_id), isolation_level=None,
+                                 check_same_thread=False)
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.execute("BEGIN IMMEDIATE")
+        holders.append(holder)
+    try:
+        async with GuildDatabaseManager(tmp_path, max_open=8) as manager:
+
+            async def touch(guild_id: int) -> None:
+                async with manager.connect(guild_id) as db:
+                    await db.execute("SELECT 1")
+
+            waiting = [asyncio.create_task(touch(g)) for g in (1, 2)]  # as many as open threads
+            await asyncio.sleep(0.05)
+            await asyncio.wait_for(touch(3), 3)  # 5 s before: both threads slept in the busy handler
+            assert not any(task.done() for task in waiting)
+            for holder in holders:
+                holder.execute("ROLLBACK")
+            await asyncio.wait_for(asyncio.gather(*waiting), 10)
+    finally:
+        for holder in holders:
+            holder.close()
+    assert schema_version_of(tmp_path / "1.sqlite3") == GUILD_SCHEMA.version
