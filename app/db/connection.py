@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -211,8 +211,25 @@ class Database:
     async def _await_turn(self) -> _TxState | None:
         """Statements of other tasks wait while a transaction is open on this connection."""
         while self._tx is not None and self._tx not in _current_tx.get():
-            await self._idle.wait()
+            await self._bounded_if_holding(self._idle.wait())
         return self._tx
+
+    async def _bounded_if_holding(self, wait: Coroutine[Any, Any, Any]) -> None:
+        """Await `wait`; a task inside another file's transaction waits at most the busy timeout.
+
+        Two tasks taking a guild's and the bot-wide file's transactions in opposite orders
+        would otherwise wait for each other forever (another process's lock gives up the same way).
+
+        Raises:
+            DatabaseBusyError: the wait took longer than the busy timeout.
+        """
+        if not any(state.open for state in _current_tx.get()):
+            await wait
+            return
+        try:
+            await asyncio.wait_for(wait, self._busy_timeout)
+        except TimeoutError:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the worker; if the file is locked, retry from the loop (never sleep there)."""
@@ -297,7 +314,7 @@ class Database:
     async def _begin(self) -> tuple[_TxState, contextvars.Token[tuple[_TxState, ...]]]:
         if self._mine() is not None:
             raise GuildDatabaseError("db.transaction() cannot be nested")
-        await self._lock.acquire()  # held for the whole transaction, so no other one is open here
+        await self._bounded_if_holding(self._lock.acquire())  # held for the whole transaction
         state = _TxState(self._lock)
         self._tx = state
         self._idle.clear()

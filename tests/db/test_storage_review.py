@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.db import GUILD_SCHEMA, GuildDatabaseManager, checkpoint, connection
+from app.db import GUILD_SCHEMA, Database, GuildDatabaseManager, checkpoint, connection, files
 from app.db.fleet import schema_version_of
 from app.db.ids import guild_id_from_path
+from app.errors import DatabaseBusyError
 from tests.db.helpers import build_v1_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
@@ -189,3 +190,30 @@ def test_a_file_name_with_a_trailing_newline_is_no_guild_file(tmp_path: Path) ->
     (tmp_path / "12.sqlite3\n").write_bytes(b"")
     assert guild_id_from_path(Path("12.sqlite3\n")) is None
     assert GuildDatabaseManager(tmp_path, max_open=1).guild_ids_on_disk() == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("inner", ["transaction", "statement"])
+async def test_a_guild_and_a_bot_wide_transaction_taken_in_opposite_orders_never_hang(
+        tmp_path: Path, inner: str) -> None:
+    options = files.OpenOptions(busy_timeout_ms=200)
+    async with GuildDatabaseManager(tmp_path, max_open=8, options=options) as manager, \
+            manager.connect(1) as db, manager.connect_bot() as bot_db:
+        both_in = asyncio.Barrier(2)
+
+        async def first_then(outer: Database, other: Database, sql: str) -> None:
+            async with outer.transaction():
+                await outer.execute("SELECT 1")
+                await both_in.wait()
+                if inner == "transaction":
+                    async with other.transaction():
+                        await other.execute(sql)
+                else:
+                    await other.execute(sql)
+
+        results = await asyncio.wait_for(asyncio.gather(
+            first_then(db, bot_db, "INSERT INTO guild_registry (guild_id, name) VALUES (1, 'a')"),
+            first_then(bot_db, db, "INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)"),
+            return_exceptions=True), 10)
+        assert [type(r) for r in results].count(DatabaseBusyError) >= 1
+        assert await db.run(lambda conn: not conn.in_transaction)
