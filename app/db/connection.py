@@ -238,6 +238,10 @@ class Database:
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
                 raise
+        return await self._retry(fn, *args)
+
+    async def _retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` met a lock held by another program: try again with a backoff, up to the busy timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_timeout
         wait = BUSY_FIRST_WAIT
@@ -258,7 +262,12 @@ class Database:
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
-        return await self._call(_run_statement, self._conn, tx, sql, params)
+        try:  # _call inlined: the statement path stays one coroutine deep
+            return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+        return await self._retry(_run_statement, self._conn, tx, sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
         """Run one statement; the result is fetched already."""
