@@ -130,8 +130,12 @@ def _refuse(path: Path, conn: sqlite3.Connection | None, reason: str, user_messa
 
 
 def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOptions,
-              create: bool) -> tuple[sqlite3.Connection, bool]:
+              create: bool, *, lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, bool]:
     """Open (building it first if `create` and missing) a database file; returns (conn, created).
+
+    A lock held by another connection is waited for in SQLite for `lock_wait_s` (default: the
+    busy timeout). The manager passes 0 and retries from the event loop, so that none of its
+    shared threads sleeps in the busy handler; the connection returned has no busy timeout.
 
     Raises:
         DatabaseQuarantinedError: not a database of this schema/identity; moved aside.
@@ -142,9 +146,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         if not create:
             raise GuildDatabaseError(f"{path.name} does not exist")
         created = ensure_file(path, schema, identity)
-    # No busy timeout: a lock held by another program fails at once (DatabaseBusyError) and the
-    # caller retries from the event loop; a shared thread never sleeps in SQLite's busy handler.
-    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False,
+    wait = options.busy_timeout_ms / 1000 if lock_wait_s is None else lock_wait_s
+    conn = sqlite3.connect(path, timeout=wait, isolation_level=None, check_same_thread=False,
                            cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
@@ -157,6 +160,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         elif version > schema.version:
             raise GuildDatabaseError(
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
+        # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
+        conn.execute("PRAGMA busy_timeout = 0")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:

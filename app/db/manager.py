@@ -252,7 +252,8 @@ class GuildDatabaseManager:
         while True:
             try:
                 return await self._lifecycle_pool().any().submit(
-                    timed, files.open_file, path, schema, identity, self._options, True)
+                    functools.partial(timed, files.open_file, lock_wait_s=0), path, schema, identity,
+                    self._options, True)
             except DatabaseBusyError:
                 if loop.time() >= deadline:
                     raise
