@@ -11,6 +11,7 @@ import pytest
 from app.db import GUILD_SCHEMA, Database, GuildDatabaseManager, checkpoint, connection, files
 from app.db.fleet import schema_version_of
 from app.db.ids import guild_id_from_path
+from app.db.worker import Worker
 from app.errors import DatabaseBusyError
 from tests.db.helpers import build_v1_file
 
@@ -217,3 +218,10 @@ async def test_a_guild_and_a_bot_wide_transaction_taken_in_opposite_orders_never
             return_exceptions=True), 10)
         assert [type(r) for r in results].count(DatabaseBusyError) >= 1
         assert await db.run(lambda conn: not conn.in_transaction)
+
+
+@pytest.mark.asyncio
+async def test_a_worker_stopped_twice_at_once_stops_once() -> None:
+    worker = Worker("guildshelf-review")
+    await asyncio.wait_for(asyncio.gather(worker.stop(), worker.stop()), 5)
+    assert not worker._thread.is_alive()
