@@ -16,20 +16,22 @@ def register(groups: dict[str, Any]) -> None:
     p = top.add_parser("run", help="start the bot (needs DISCORD_TOKEN)",
                        description="Connect to Discord and serve every guild the bot is in. Splits the "
                                    "legacy database first if LEGACY_DB exists and was not split yet.")
-    p.set_defaults(handler=run_command)
+    p.set_defaults(handler=run_command, guild_folder="created")
+
+    from app.sandbox.script import USAGE
 
     p = top.add_parser("sandbox", help="try the bot locally against a Discord double (no token needed)",
                        description="Start a local Discord double and the real bot, then read actions from "
-                                   "the terminal (or --script FILE) and print the bot's replies. Line format: "
-                                   "<guild_id> <user_id> [admin] /<command> [<sub>...] [name:value ...]; "
-                                   "type `help` for the others.")
+                                   "the terminal (or --script FILE) and print the bot's replies.",
+                       epilog="line forms (one action per line; `help` lists them too):\n" + USAGE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--script", type=Path, metavar="FILE", help="run the actions in FILE, then exit")
     p.add_argument("--demo", action="store_true", help="run the built-in tour: three servers, isolation, files")
     p.add_argument("--json", action="store_true", help="print one JSON object per reply")
     p.add_argument("--dbs", type=Path, metavar="DIR",
                    help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
-    p.set_defaults(handler=sandbox_command)
+    p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:

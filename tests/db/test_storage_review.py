@@ -10,7 +10,6 @@ import pytest
 
 from app.db import GUILD_SCHEMA, Database, GuildDatabaseManager, checkpoint, connection, files
 from app.db.fleet import schema_version_of
-from app.db.ids import guild_id_from_path
 from app.db.worker import Worker
 from app.errors import DatabaseBusyError
 from tests.db.helpers import build_v1_file
@@ -185,12 +184,6 @@ async def test_an_open_waiting_for_another_programs_lock_never_delays_other_open
         for holder in holders:
             holder.close()
     assert schema_version_of(tmp_path / "1.sqlite3") == GUILD_SCHEMA.version
-
-
-def test_a_file_name_with_a_trailing_newline_is_no_guild_file(tmp_path: Path) -> None:
-    (tmp_path / "12.sqlite3\n").write_bytes(b"")
-    assert guild_id_from_path(Path("12.sqlite3\n")) is None
-    assert GuildDatabaseManager(tmp_path, max_open=1).guild_ids_on_disk() == []
 
 
 @pytest.mark.asyncio
