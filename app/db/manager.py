@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.db import files
-from app.db.checkpoint import checkpoint_folder
+from app.db.checkpoint import checkpoint_files
 from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
@@ -59,6 +59,7 @@ class GuildDatabaseManager:
         self._bot: BotDb | None = None
         self._bot_opening: asyncio.Lock | None = None
         self._bot_users = 0
+        self._wrote: set[int] = set()  # guilds whose connections wrote and closed without a checkpoint
         self._bot_idle = asyncio.Event()
         self._bot_idle.set()
         self._closed = False
@@ -161,8 +162,8 @@ class GuildDatabaseManager:
         if self._bot is not None:
             bot_db, self._bot = self._bot, None
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
-        if self._lifecycle is not None:
-            await checkpoint_folder(self.root, self._lifecycle)
+        if self._lifecycle is not None and self._wrote:
+            await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -318,8 +319,10 @@ class GuildDatabaseManager:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                _, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
-                                                            checkpoint=self._closed))
+                wrote, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
+                                                                checkpoint=self._closed))
+                if wrote and not self._closed:
+                    self._wrote.add(slot.guild_id)  # checkpointed at shutdown
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:

@@ -125,8 +125,12 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         raise error
 
 
-def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> None:
-    """Close `conn`, checkpointing first if asked to or if it wrote and its WAL has grown past the bound."""
+def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> bool:
+    """Close `conn`, checkpointing first if asked to or if it wrote and its WAL has grown past the bound.
+
+    Returns True if it wrote: its changes may still be only in the -wal.
+    """
+    wrote = conn.total_changes > 0
     wal_bytes = 0
     if checkpoint or conn.total_changes:
         with contextlib.suppress(FileNotFoundError):
@@ -137,3 +141,4 @@ def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = Fa
         except sqlite3.OperationalError as error:  # busy: another process reads; try next time
             log.debug("checkpoint of %s skipped: %s", path.name, error)
     conn.close()
+    return wrote
