@@ -31,6 +31,7 @@ class Settings:
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
+    xp_cooldown_seconds: int = 60
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -84,4 +85,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
         log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
+        xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
     )
