@@ -57,6 +57,13 @@ class BotHarness:
             await self.stop()
             raise
 
+    async def restart(self) -> None:
+        """The bot's process restarts: a new bot on the same files and clock; Discord keeps its state."""
+        await self.bot.stop()
+        self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
+                          extensions=self._extensions, clock=self.clock)
+        await self.app.start()
+
     async def stop(self) -> None:
         try:
             if self.app is not None:
@@ -248,14 +255,17 @@ class BotHarness:
             await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
         return True
 
-    async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
-        """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
+    async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None, vanity: bool = False,
+                          delete_first: bool = False) -> None:
+        """A user joins; by `invite` if given (created by the server owner first if it does not exist), or by
+        the vanity URL; `delete_first`: a used-up invite's INVITE_DELETE comes before the join.
+        """
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
             async with self.received(hikari.InviteCreateEvent, guild_id):
                 await self.double.create_invite(guild_id, guild.owner_id, code=invite)
         async with self.received(hikari.MemberCreateEvent, guild_id):
-            await self.double.member_join(guild_id, user_id, invite=invite)
+            await self.double.member_join(guild_id, user_id, invite=invite, vanity=vanity, delete_first=delete_first)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         async with self.received(hikari.MemberDeleteEvent, guild_id):
