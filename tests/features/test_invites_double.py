@@ -28,7 +28,7 @@ async def test_a_used_up_invite_is_deleted_before_or_after_the_join(delete_first
             sent.append(event)
             return 1
 
-        double.gateway.broadcast = broadcast  # type: ignore[method-assign,assignment]
+        double.gateway.broadcast = broadcast  # type: ignore[method-assign]
         await double.create_invite(GUILD_A, MEMBER, code="once", max_uses=1)
         await double.member_join(GUILD_A, 77, invite="once", delete_first=delete_first)
         joined_then_deleted = ["INVITE_CREATE", "GUILD_MEMBER_ADD", "INVITE_DELETE"]
