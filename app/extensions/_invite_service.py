@@ -53,6 +53,9 @@ class InviteService:
         return {i.code: invite_count(i) for i in found if isinstance(i, hikari.InviteWithMetadata)}
 
     async def _deliver(self, batch: Batch) -> None:
+        if not batch.joins and not batch.forbidden:
+            self._note_permission(batch)
+            return  # a snapshot alone opens no file: thousands of servers become available at start-up
         async with self._guild_dbs.for_event(batch.source) as db:
             settings = await invites.fetch_invite_settings(db)
             if batch.snapshot is not None:

@@ -22,6 +22,7 @@ from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
 from app.doubles import discord_permissions as perm
+from app.doubles.steam import SteamCatalogue, SteamDouble
 
 QUIET_SECONDS = 0.05
 
@@ -29,10 +30,12 @@ QUIET_SECONDS = 0.05
 class BotHarness:
     """Plays Discord and its users against a real bot; remembers each user's last message and modal."""
 
-    def __init__(self, settings: Settings, *, guilds: Iterable[int] = (), extensions: list[str] | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, *, guilds: Iterable[int] = (), extensions: list[str] | None = None,
+                 steam: SteamCatalogue | None = None) -> None:
         self.settings = settings
         self.double = DiscordDouble()
+        # the Steam double answers unless the settings point elsewhere: the harness never calls the real Steam
+        self.steam = SteamDouble(steam) if settings.steam_api_url == Settings().steam_api_url else None
         self._initial_guilds = list(guilds)
         self._extensions = extensions
         self.app: BotApp | None = None
@@ -47,6 +50,10 @@ class BotHarness:
 
     async def start(self) -> None:
         await self.double.start()
+        if self.steam is not None:
+            await self.steam.start()
+            self.settings = dataclasses.replace(self.settings, steam_api_url=self.steam.url,
+                                                steam_api_key=self.settings.steam_api_key or self.steam.key)
         for guild_id in self._initial_guilds:
             self.double.place_bot(guild_id)
         self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
@@ -70,6 +77,8 @@ class BotHarness:
                 await self.app.stop()
         finally:
             await self.double.stop()
+            if self.steam is not None:
+                await self.steam.stop()
 
     # -- users -------------------------------------------------------------
     async def send(self, guild_id: int | None, user_id: int, command: str,
@@ -311,11 +320,15 @@ def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settings: Settings | None = None,
-                      extensions: list[str] | None = None) -> AsyncIterator[BotHarness]:
-    """A started double + bot over `guild_dbs_dir`; everything is closed on exit."""
+                      extensions: list[str] | None = None, steam: SteamCatalogue | None = None
+                      ) -> AsyncIterator[BotHarness]:
+    """A started double + bot over `guild_dbs_dir`; everything is closed on exit.
+
+    The Steam double (`steam`'s catalogue, else the built-in one) answers unless `settings` name a Steam URL.
+    """
     base = settings or Settings()
     harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
-                         extensions=extensions)
+                         extensions=extensions, steam=steam)
     await harness.start()
     try:
         yield harness
