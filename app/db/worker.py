@@ -72,12 +72,34 @@ class Worker:
     async def stop(self) -> None:
         """Finish queued calls, then end the thread without blocking the loop."""
         self._stopping = True
-        if not self._thread.is_alive():
-            return
-        self._stopped = asyncio.get_running_loop().create_future()
-        self._queue.put(_STOP)
-        await self._stopped
+        if self._stopped is None:  # a second stop() waits for the first one's
+            if not self._thread.is_alive():
+                return
+            self._stopped = asyncio.get_running_loop().create_future()
+            self._queue.put(_STOP)
+        await asyncio.shield(self._stopped)
         self._thread.join()
+
+
+async def in_own_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run one long blocking call on a thread of its own, which ends with it.
+
+    For rare heavy work (counting every row of a large file) that must neither hold the
+    shared SQL thread nor leave an executor thread behind after shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def call() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as error:
+            loop.call_soon_threadsafe(_fail, fut, error)
+        else:
+            loop.call_soon_threadsafe(_resolve, fut, result)
+
+    threading.Thread(target=call, name=f"guildshelf-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+    return await fut
 
 
 class WorkerPool:

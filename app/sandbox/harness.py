@@ -271,8 +271,7 @@ class BotHarness:
         """
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
-            async with self.received(hikari.InviteCreateEvent, guild_id):
-                await self.double.create_invite(guild_id, guild.owner_id, code=invite)
+            await self.create_invite(guild_id, guild.owner_id, invite)
         async with self.received(hikari.MemberCreateEvent, guild_id):
             await self.double.member_join(guild_id, user_id, invite=invite, vanity=vanity, delete_first=delete_first)
 
