@@ -68,7 +68,7 @@ class SettingsCommand(lightbulb.SlashCommand, name="settings", description="Anno
         changes = self.changes()
         if changes:
             current = await gs.update_guild_settings(db, changes, user_id=int(ctx.user.id))
-            xp.forget_config(db.guild_id)
+            xp.settings_changed(db.guild_id, current)
         else:
             current = await gs.fetch_guild_settings(db)
         await ctx.respond(embed=settings_embed(current, settings.xp_cooldown_seconds, changed=bool(changes)),

@@ -1,13 +1,16 @@
 """XP: the level formula, the in-memory cooldown, and messages through the real bot on the Discord double."""
 from __future__ import annotations
 
+import functools
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import hikari
 import pytest
 
+from app.bot.clock import Clock
 from app.config import Settings, load_settings
 from app.db import GuildDatabaseManager
 from app.extensions.xp import XpService
@@ -58,47 +61,47 @@ class FakeClock:
         return self.now
 
 
+def _count(recorder: XpRecorder, guild_id: int, user_id: int, *, channel_id: int = 5, event_time: float = 0.0,
+           source: object = None) -> bool:
+    return recorder.count(guild_id, user_id, channel_id=channel_id, event_time=event_time, source=source)
+
+
 def test_cooldown_counts_one_message_per_member_per_period() -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
-    config = GuildSettings(xp_amount=10)
-    assert not recorder.cooling(1, 7)  # guild settings unknown yet: the caller must load them
-    recorder.remember_config(1, config)
-
-    assert recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
-    assert recorder.cooling(1, 7) and not recorder.cooling(1, 8) and not recorder.cooling(2, 7)
-    assert not recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
+    assert _count(recorder, 1, 7)
+    assert not _count(recorder, 1, 7)
+    assert _count(recorder, 1, 8) and _count(recorder, 2, 7)  # other member, other server
     clock.now += 59.9
-    assert recorder.cooling(1, 7)
+    assert not _count(recorder, 1, 7)
     clock.now += 0.1
-    assert not recorder.cooling(1, 7)
-    assert recorder.gain(1, 7, config, channel_id=6, event_time=0.0, source=None)
+    assert _count(recorder, 1, 7, channel_id=6)
 
     taken = recorder.take()
-    assert taken[1].gains == {7: 20} and taken[1].channels == {7: 6} and recorder.pending == {}
+    assert taken[1].gains == {7: 2, 8: 1} and taken[1].channels == {7: 6, 8: 5} and recorder.pending == {}
 
 
-def test_a_guilds_own_cooldown_and_amount_win_over_the_default() -> None:
+def test_a_servers_own_cooldown_applies_once_known() -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
-    config = GuildSettings(xp_amount=3, xp_cooldown_seconds=5)
-    recorder.remember_config(1, config)
-    recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
+    recorder.remember_config(1, GuildSettings(xp_amount=3, xp_cooldown_seconds=5))
+    assert _count(recorder, 1, 7) and _count(recorder, 2, 7)
     clock.now += 5
-    assert not recorder.cooling(1, 7)
-    assert recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
-    assert recorder.take()[1].gains == {7: 6}
+    assert _count(recorder, 1, 7)
+    assert not _count(recorder, 2, 7)  # server 2 keeps the default 60 s
+    recorder.remember_config(1, GuildSettings(xp_cooldown_seconds=0))
+    assert _count(recorder, 1, 7)
+    assert recorder.take()[1].gains == {7: 3}
 
 
 def test_a_failed_write_is_given_back_in_front_of_newer_gains() -> None:
     recorder = XpRecorder(0)
-    config = GuildSettings(xp_amount=10)
-    recorder.gain(1, 7, config, channel_id=5, event_time=1.0, source="old")
+    _count(recorder, 1, 7, event_time=1.0, source="old")
     failed = recorder.take()[1]
-    recorder.gain(1, 7, config, channel_id=6, event_time=2.0, source="new")
+    _count(recorder, 1, 7, channel_id=6, event_time=2.0, source="new")
     recorder.give_back(1, failed)
     pending = recorder.pending[1]
-    assert pending.gains == {7: 20} and pending.channels == {7: 6} and pending.source == "new"
+    assert pending.gains == {7: 2} and pending.channels == {7: 6} and pending.source == "new"
     assert pending.attempts == 1 and pending.event_times == [1.0, 2.0]
 
 
@@ -107,12 +110,10 @@ def test_expired_cooldowns_are_pruned(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
     recorder._prune_at = 3
-    config = GuildSettings()
-    recorder.remember_config(1, config)
-    recorder.gain(1, 1, config, channel_id=5, event_time=0.0, source=None)
-    recorder.gain(1, 2, config, channel_id=5, event_time=0.0, source=None)
+    _count(recorder, 1, 1)
+    _count(recorder, 1, 2)
     clock.now += 61
-    recorder.gain(1, 3, config, channel_id=5, event_time=0.0, source=None)
+    _count(recorder, 1, 3)
     assert set(recorder._last) == {(1, 3)}
 
 
@@ -169,7 +170,7 @@ async def test_a_message_earns_xp_once_per_cooldown_without_touching_the_databas
     service = await xp_service(harness)
 
     async def all_seen() -> bool:
-        return service.recorder.messages_seen == 4
+        return service.figures.messages == 4
 
     await eventually(all_seen)
     monkeypatch.undo()
@@ -226,7 +227,7 @@ class FakeRest:
 
 
 def _service(tmp_path: Path, rest: FakeRest) -> XpService:
-    service = XpService(Settings(), None)  # type: ignore[arg-type]  # announcing opens no database
+    service = XpService(Settings(), None, Clock())  # type: ignore[arg-type]  # announcing opens no database
     service._rest = rest  # type: ignore[assignment]
     return service
 
@@ -252,3 +253,65 @@ async def test_an_announcement_channel_that_refuses_is_logged_once(
         for _ in range(3):
             await service._announce(GUILD_A, GuildSettings(announce_channel_id=99), [LevelUp(MEMBER, 3)], {})
     assert len([r for r in caplog.records if "cannot post in channel 99" in r.getMessage()]) == 1
+
+
+# -- level-ups and the clock through the bot ------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_level_up_is_announced_where_the_member_wrote_when_turned_on(harness: BotHarness) -> None:
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await update_guild_settings(db, {"xp_amount": 100}, user_id=ADMIN)
+    await harness.say(GUILD_A, MEMBER, "quiet level-up")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 100))
+    assert harness.double.channel_posts == []  # announcements are off by default
+
+    await harness.command(GUILD_A, ADMIN, "settings", {"levelup_announcements": "true"}, admin=True)
+    for xp in (200, 300):
+        await harness.advance(timedelta(seconds=60))
+        await harness.say(GUILD_A, MEMBER, "loud level-up")
+        await eventually(functools.partial(_xp_is, harness, GUILD_A, MEMBER, xp))
+
+    async def announced() -> bool:
+        return [p.content for p in harness.double.channel_posts] == [f"<@{MEMBER}> reached level 2!"]
+
+    await eventually(announced)
+    assert harness.double.channel_posts[0].channel_id == harness.double.ensure_guild(GUILD_A).channel_id
+
+
+@pytest.mark.asyncio
+async def test_the_cooldown_ends_when_the_bots_clock_moves_on(harness: BotHarness) -> None:
+    await harness.say(GUILD_A, MEMBER, "one")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 15))
+    await harness.advance(timedelta(seconds=59))
+    await harness.say(GUILD_A, MEMBER, "too soon")
+    await harness.advance(timedelta(seconds=1))
+    await harness.say(GUILD_A, MEMBER, "now")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 30))
+    service = await xp_service(harness)
+    assert service.figures.messages == 3
+
+
+@pytest.mark.asyncio
+async def test_a_channel_the_bot_cannot_post_in_costs_no_xp_and_is_logged_once(
+        harness: BotHarness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.bot.announce._warned", set())
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await update_guild_settings(db, {"xp_amount": 1000, "xp_cooldown_seconds": 0,
+                                         "levelup_announcements": True}, user_id=ADMIN)
+    await harness.set_overwrite(GUILD_A, GUILD_A, deny=hikari.Permissions.SEND_MESSAGES)  # @everyone, bot too
+    with caplog.at_level(logging.WARNING, logger="app.bot.announce"):
+        for total in (1000, 2000, 3000):
+            await harness.say(GUILD_A, MEMBER, "up")
+            await eventually(functools.partial(_xp_is, harness, GUILD_A, MEMBER, total))
+        await eventually(lambda: _logged(caplog))
+    assert harness.double.channel_posts == []
+    assert len([r for r in caplog.records if "cannot post in channel" in r.getMessage()]) == 1
+
+
+async def _logged(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("cannot post in channel" in r.getMessage() for r in caplog.records)
+
+
+async def _xp_is(harness: BotHarness, guild_id: int, user_id: int, value: int) -> bool:
+    return await _xp(harness, guild_id, user_id) == value
