@@ -315,3 +315,21 @@ async def test_the_leaderboard_ranks_inviters_by_score_over_pages(harness: BotHa
     page2 = await harness.click(GUILD_A, MEMBER, "Next")
     assert page2.embeds[0]["description"].splitlines()[-1].startswith("**#12** <@1001>")
     assert await rows(harness, GUILD_B, "SELECT * FROM recruitment_stats") == []
+
+
+@pytest.mark.asyncio
+async def test_a_bot_started_without_manage_server_says_so_once_and_records_joins(harness: BotHarness) -> None:
+    await set_log_channel(harness, GUILD_A)
+    await harness.create_invite(GUILD_A, INVITER, "abc")
+    await harness.set_bot_permissions(GUILD_A, perm.BOT_INVITE & ~perm.MANAGE_GUILD)
+    await harness.restart()  # the snapshot taken at start-up is refused
+
+    async def told() -> bool:
+        return NO_MANAGE_SERVER in posts(harness, GUILD_A)
+
+    await eventually(told)
+    await harness.member_join(GUILD_A, JOINER, invite="abc")
+    assert (await uses_of(harness, GUILD_A, 1))[0] == (None, None, JOINER, 0)
+    assert posts(harness, GUILD_A).count(NO_MANAGE_SERVER) == 1
+    reply = await harness.command(GUILD_B, ADMIN, "invites-admin settings", admin=True)
+    assert reply.embeds[0].get("description") is None  # the other server's bot has the permission
