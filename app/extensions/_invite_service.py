@@ -35,7 +35,7 @@ class InviteService:
         self._rest = bot.rest
         self._guild_dbs = guild_dbs
         self.clock = clock
-        self.tracker = InviteTracker(self._fetch, self._deliver, clock)
+        self.tracker = InviteTracker(self._fetch, self._deliver, clock.now)
         self._told: set[int] = set()  # servers whose log channel heard about Manage Server
         self._forbidden: set[int] = set()
         self._warned: set[tuple[int, int]] = set()

@@ -16,7 +16,7 @@ loader = lightbulb.Loader()
 
 
 def _steam_client(settings: Settings, clock: Clock) -> SteamClient:
-    return SteamClient(settings.steam_api_key, settings.steam_api_url, clock=clock)
+    return SteamClient(settings.steam_api_key, settings.steam_api_url, now=clock.now)
 
 
 class _Registration(lightbulb.Loadable):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.bot.clock import Clock
 from app.errors import BotError
 from app.features.invite_snapshot import (
     NO_PERMISSION,
@@ -77,11 +76,11 @@ class _GuildState:
 class InviteTracker:
     """One per bot; listeners call `refresh`, `invite_created`, `invite_deleted`, `member_joined`."""
 
-    def __init__(self, fetch: Fetch, deliver: Deliver, clock: Clock, *, min_gap: float = MIN_GAP_S,
+    def __init__(self, fetch: Fetch, deliver: Deliver, now: Callable[[], datetime], *, min_gap: float = MIN_GAP_S,
                  forbidden_retry: timedelta = FORBIDDEN_RETRY) -> None:
         self._fetch = fetch
         self._deliver = deliver
-        self._clock = clock
+        self._now = now  # the bot's clock
         self._min_gap = min_gap
         self._forbidden_retry = forbidden_retry
         self._guilds: dict[int, _GuildState] = {}
@@ -155,7 +154,7 @@ class InviteTracker:
 
     async def _round(self, guild_id: int, state: _GuildState, joins: list[Join], before: Snapshot | None,
                      source: Any) -> None:
-        now = self._clock.now()
+        now = self._now()
         fresh: Snapshot | None = None
         forbidden = False
         if state.forbidden_until is not None and now < state.forbidden_until:

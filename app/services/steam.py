@@ -8,13 +8,14 @@ public data about a Steam account: cached per SteamID for `games_ttl` on the bot
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import cachetools
 
-from app.bot.clock import Clock
 from app.errors import NotFoundError, UserFacingError
 
 ID64_BASE = 76561197960265728  # individual accounts, public universe: the base plus the account id
@@ -101,14 +102,14 @@ def _vanity(name: str) -> tuple[None, str]:
 class SteamClient:
     """One per bot; a short-lived HTTP session per call (Steam is called rarely, on a member's request)."""
 
-    def __init__(self, api_key: str | None, base_url: str, *, clock: Clock | None = None,
+    def __init__(self, api_key: str | None, base_url: str, *, now: Callable[[], datetime] | None = None,
                  games_ttl: float = GAMES_TTL_S, timeout: float = TIMEOUT_S) -> None:
         self._key = api_key
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        clock = clock or Clock()
+        clock = now or (lambda: datetime.now(UTC))  # the bot's clock: the sandbox's `clock +2h` expires the cache
         self._games: cachetools.TTLCache[str, list[OwnedGame]] = cachetools.TTLCache(
-            maxsize=4096, ttl=games_ttl, timer=lambda: clock.now().timestamp())
+            maxsize=4096, ttl=games_ttl, timer=lambda: clock().timestamp())
 
     async def resolve(self, profile: str) -> str:
         """The SteamID64 a member's profile reference names (vanity names through ResolveVanityURL).

@@ -84,7 +84,7 @@ async def test_missing_and_rejected_keys_and_faults_are_one_sentence_each() -> N
 async def test_games_are_cached_for_the_ttl_on_the_bots_clock() -> None:
     clock = Clock()
     async with SteamDouble() as steam:
-        client = SteamClient(steam.key, steam.url, clock=clock, games_ttl=3600)
+        client = SteamClient(steam.key, steam.url, now=clock.now, games_ttl=3600)
         await client.owned_games(GABE)
         await client.owned_games(GABE)
         assert steam.calls_to("GetOwnedGames") == 1
