@@ -39,6 +39,7 @@ class Settings:
     rate_member: Rate = DEFAULT_RATE_MEMBER
     rate_guild: Rate = DEFAULT_RATE_GUILD
     log_format: str = "text"
+    xp_cooldown_seconds: int = 60
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -117,4 +118,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         rate_member=_rate(env, "RATE_MEMBER", d.rate_member),
         rate_guild=_rate(env, "RATE_GUILD", d.rate_guild),
         log_format=_choice(env, "LOG_FORMAT", d.log_format, LOG_FORMATS).lower(),
+        xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
     )
