@@ -25,6 +25,8 @@ class Settings:
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
+    anilist_rate_per_min: int = 30
+    stats_ttl_hours: int = 12
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int) -> int | None:
@@ -63,4 +65,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_url=env.get("STEAM_API_URL") or d.steam_api_url,
         log_level=(env.get("LOG_LEVEL") or d.log_level).upper(),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0) or 0,
+        anilist_rate_per_min=_int(env, "ANILIST_RATE_PER_MIN", d.anilist_rate_per_min, minimum=1)
+        or d.anilist_rate_per_min,
+        stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0) or 0,
     )
