@@ -2,26 +2,32 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+from app.db.ids import MAX_SNOWFLAKE
 from app.errors import ConfigurationError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every setting of the bot, with its default."""
+    """Every setting of the bot, with its default; the secrets never show in its repr."""
 
-    discord_token: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
     guild_dbs_dir: Path = Path("./guild_dbs")
     legacy_db: Path = Path("./database.db")
     home_guild_id: int | None = None
     max_open_guild_dbs: int = 128
     retention_days: int = 30
     anilist_url: str = "https://graphql.anilist.co"
-    steam_api_key: str | None = None
+    steam_api_key: str | None = field(default=None, repr=False)
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
@@ -29,16 +35,31 @@ class Settings:
     stats_ttl_hours: int = 12
 
 
-def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int) -> int | None:
+def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw[:40]!r}.") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}.")
+    if _WHOLE_NUMBER.fullmatch(raw) is None:  # int() would also take "١٢٣", "1_000" and "+1"
+        raise ConfigurationError(f"{name} must be a whole number, not {raw[:40]!r}.")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        shown = raw if len(raw) <= 20 else raw[:17] + "..."
+        raise ConfigurationError(f"{name} must be between {minimum} and {maximum}, not {shown}.")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().upper()
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {env.get(name, '')[:40]!r}.")
+    return value
+
+
+def _url(env: dict[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an http:// or https:// address, not {value[:60]!r}.")
     return value
 
 
@@ -56,16 +77,16 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         discord_token=env.get("DISCORD_TOKEN") or None,
         guild_dbs_dir=Path(env.get("GUILD_DBS_DIR") or d.guild_dbs_dir),
         legacy_db=Path(env.get("LEGACY_DB") or d.legacy_db),
-        home_guild_id=_int(env, "HOME_GUILD_ID", None, minimum=1),
-        max_open_guild_dbs=_int(env, "MAX_OPEN_GUILD_DBS", d.max_open_guild_dbs, minimum=1)
+        home_guild_id=_int(env, "HOME_GUILD_ID", None, minimum=1, maximum=MAX_SNOWFLAKE - 1),
+        max_open_guild_dbs=_int(env, "MAX_OPEN_GUILD_DBS", d.max_open_guild_dbs, minimum=1, maximum=100_000)
         or d.max_open_guild_dbs,
-        retention_days=_int(env, "RETENTION_DAYS", d.retention_days, minimum=0) or 0,
-        anilist_url=env.get("ANILIST_URL") or d.anilist_url,
+        retention_days=_int(env, "RETENTION_DAYS", d.retention_days, minimum=0, maximum=36_500) or 0,
+        anilist_url=_url(env, "ANILIST_URL", d.anilist_url),
         steam_api_key=env.get("STEAM_API_KEY") or None,
-        steam_api_url=env.get("STEAM_API_URL") or d.steam_api_url,
-        log_level=(env.get("LOG_LEVEL") or d.log_level).upper(),
-        legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0) or 0,
-        anilist_rate_per_min=_int(env, "ANILIST_RATE_PER_MIN", d.anilist_rate_per_min, minimum=1)
+        steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
+        log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
+        legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
+        anilist_rate_per_min=_int(env, "ANILIST_RATE_PER_MIN", d.anilist_rate_per_min, minimum=1, maximum=90)
         or d.anilist_rate_per_min,
-        stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0) or 0,
+        stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0, maximum=24 * 365) or 0,
     )

@@ -57,8 +57,9 @@ def raw_bound(legacy: Path, out: Path, home: int) -> float:
     whole_cols = {t: _columns(conn, t) for t in (*HOME_TABLES, *GLOBAL_TABLES)}
     conn.close()
     for guild_id in guild_ids:
-        statements = [(f'INSERT INTO main."{t}" ({c}) SELECT {c} FROM legacy."{t}" WHERE guild_id = ?', (guild_id,))  # noqa: S608
-                      for t, c in guild_cols.items()]
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (f'INSERT INTO main."{t}" ({c}) SELECT {c} FROM legacy."{t}" WHERE guild_id = ?', (guild_id,))  # noqa: S608
+            for t, c in guild_cols.items()]
         if guild_id == home:
             statements += [(f'INSERT INTO main."{t}" ({whole_cols[t]}) SELECT {whole_cols[t]} FROM legacy."{t}"', ())  # noqa: S608
                            for t in HOME_TABLES]

@@ -356,7 +356,7 @@ async def rights_figures(work: Path, *, quick: bool) -> dict[str, object]:
     """Guild deletion and export figures from scripts/bench_rights.py (data rights)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     try:
-        import bench_rights  # type: ignore[import-not-found]
+        import bench_rights
     except ModuleNotFoundError:
         return {}
     figures = await bench_rights.measure(work / "rights")

@@ -24,12 +24,32 @@ def test_every_variable_is_read() -> None:
                                 "http://127.0.0.1:1/graphql", "k", "http://127.0.0.1:2", "DEBUG")
 
 
-@pytest.mark.parametrize(("name", "value"), [("MAX_OPEN_GUILD_DBS", "many"), ("MAX_OPEN_GUILD_DBS", "0"),
-                                             ("RETENTION_DAYS", "-1"), ("HOME_GUILD_ID", "1; DROP")])
-def test_unusable_numbers_are_refused_with_the_variable_named(name: str, value: str) -> None:
+@pytest.mark.parametrize(("name", "value"), [
+    ("MAX_OPEN_GUILD_DBS", "many"), ("MAX_OPEN_GUILD_DBS", "0"), ("MAX_OPEN_GUILD_DBS", "100001"),
+    ("MAX_OPEN_GUILD_DBS", "1_000"), ("RETENTION_DAYS", "-1"), ("RETENTION_DAYS", "36501"), ("RETENTION_DAYS", "--1"),
+    ("HOME_GUILD_ID", "1; DROP"), ("HOME_GUILD_ID", "١٢٣"), ("HOME_GUILD_ID", str(2**63)), ("HOME_GUILD_ID", "+5"),
+    ("LOG_LEVEL", "verbose"), ("LOG_LEVEL", "notset"), ("ANILIST_URL", "graphql.anilist.co"),
+    ("ANILIST_URL", "http://"), ("STEAM_API_URL", "file:///etc/passwd"),
+])
+def test_unusable_values_are_refused_with_the_variable_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings({name: value})
-    assert name in caught.value.user_message
+    assert caught.value.user_message.startswith(f"{name} must be ")
+    assert "\n" not in caught.value.user_message
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    settings = load_settings({"MAX_OPEN_GUILD_DBS": "100000", "RETENTION_DAYS": "36500",
+                              "HOME_GUILD_ID": str(2**63 - 1), "LOG_LEVEL": " warning "})
+    assert (settings.max_open_guild_dbs, settings.retention_days) == (100_000, 36_500)
+    assert (settings.home_guild_id, settings.log_level) == (2**63 - 1, "WARNING")
+
+
+def test_the_secrets_never_show_in_the_settings_repr() -> None:
+    settings = load_settings({"DISCORD_TOKEN": "tok-123-secret", "STEAM_API_KEY": "steam-456-secret"})
+    assert (settings.discord_token, settings.steam_api_key) == ("tok-123-secret", "steam-456-secret")
+    assert "secret" not in repr(settings) and "secret" not in f"{settings}"
+    assert "guild_dbs_dir=" in repr(settings)
 
 
 def test_a_dotenv_file_fills_what_the_environment_leaves_unset(tmp_path: Path,

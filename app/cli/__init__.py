@@ -1,7 +1,8 @@
 """The operator command line: `python -m app <group> <command>`.
 
 Each area (guild, rights, db, bot) registers its commands in `register(groups)`; a command is a function
-`(args, settings) -> int` set as the parser's `handler`.
+`(args, settings) -> int` set as the parser's `handler`, and says in `guild_folder` how it uses GUILD_DBS_DIR
+(default "existing": the folder must exist). Any failure is one sentence on stderr and exit 1.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from app.cli.failures import check_guild_folder, one_sentence
 from app.config import Settings, load_settings
-from app.errors import BotError, UserFacingError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 GROUPS = {
@@ -45,18 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        check_guild_folder(settings.guild_dbs_dir, getattr(args, "guild_folder", "existing"))
         handler: Handler = args.handler
         return handler(args, settings)
     except KeyboardInterrupt:
         print("Interrupted; work done so far is kept, run the command again to resume.", file=sys.stderr)
         return 130
-    except UserFacingError as error:
+    except Exception as error:
         if args.debug:
             raise
-        print(error.user_message, file=sys.stderr)
-        return 1
-    except BotError as error:
-        if args.debug:
-            raise
-        print(f"Failed: {error}", file=sys.stderr)
+        print(one_sentence(error), file=sys.stderr)
         return 1

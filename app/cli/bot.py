@@ -16,7 +16,7 @@ def register(groups: dict[str, Any]) -> None:
     p = top.add_parser("run", help="start the bot (needs DISCORD_TOKEN)",
                        description="Connect to Discord and serve every guild the bot is in. Splits the "
                                    "legacy database first if LEGACY_DB exists and was not split yet.")
-    p.set_defaults(handler=run_command)
+    p.set_defaults(handler=run_command, guild_folder="created")
 
     p = top.add_parser("sandbox", help="try the bot locally against a Discord double (no token needed)",
                        description="Start a local Discord double and the real bot, then read actions from "
@@ -29,7 +29,7 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--dbs", type=Path, metavar="DIR",
                    help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
-    p.set_defaults(handler=sandbox_command)
+    p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,7 +11,7 @@ from app.cli.output import emit_json, progress, table
 from app.config import Settings
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.db.fleet import check_file, files_to_check, list_guild_files, schema_version_of
-from app.errors import BotError
+from app.errors import BotError, NotFoundError
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -69,6 +69,9 @@ def migrate_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def check_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = files_to_check(settings.guild_dbs_dir)
+    if not paths:
+        raise NotFoundError(f"There is no guild file and no bot-wide file in {settings.guild_dbs_dir}: "
+                            "is GUILD_DBS_DIR the right folder?")
     results = [check_file(p) for p in progress(paths, desc="checking", enabled=not args.json)]
     bad = [r for r in results if not r.ok]
     if args.json:

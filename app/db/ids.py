@@ -8,7 +8,7 @@ from app.errors import InvalidGuildIdError
 
 GUILD_FILE_SUFFIX = ".sqlite3"
 BOT_FILE_NAME = "bot-wide.sqlite3"  # never parses as a guild id
-_GUILD_FILE = re.compile(r"^([1-9][0-9]{0,18})\.sqlite3$")
+_GUILD_FILE = re.compile(r"([1-9][0-9]{0,18})\.sqlite3\Z")  # \Z: `$` also matches before a final newline
 MAX_SNOWFLAKE = 2**63
 
 

@@ -47,7 +47,7 @@ async def test_every_command_is_guild_only_and_admin_ones_are_checked_twice(harn
     problems = []
     for root in harness.bot.client.registered_commands:
         data = root._command_data if not isinstance(root, lightbulb.Group) else root
-        if list(data.contexts) != [hikari.ApplicationContextType.GUILD]:
+        if list(data.contexts or ()) != [hikari.ApplicationContextType.GUILD]:
             problems.append(f"{data.name}: contexts must be [GUILD]")
         declared_admin = data.default_member_permissions == hikari.Permissions.MANAGE_GUILD
         for leaf in _leaf_commands(root):

@@ -33,7 +33,7 @@ async def test_failure_during_creation_leaves_no_file_and_the_next_open_succeeds
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.undo()
     async with manager.connect(77) as db:
-        row = await db.execute_fetchone("SELECT guild_id FROM guild_meta")
+        (row,) = await db.execute_fetchall("SELECT guild_id FROM guild_meta")
     await manager.close_all()
     assert leftovers == []
     assert row[0] == 77
@@ -57,7 +57,7 @@ async def test_process_killed_mid_build_leaves_no_real_file_and_next_open_succee
     after_crash = sorted(p.name for p in tmp_path.iterdir())
     manager = GuildDatabaseManager(tmp_path, max_open=2)
     async with manager.connect(88) as db:
-        row = await db.execute_fetchone("SELECT guild_id FROM guild_meta")
+        (row,) = await db.execute_fetchall("SELECT guild_id FROM guild_meta")
     await manager.close_all()
     assert proc.returncode == 9
     assert "88.sqlite3" not in after_crash
@@ -76,7 +76,7 @@ async def test_garbage_file_is_quarantined_not_deleted(tmp_path: Path) -> None:
             pass
     moved = tmp_path / caught.value.quarantined_as
     async with manager.connect(123) as db:  # the next command starts from a fresh file
-        fresh = await db.execute_fetchone("SELECT guild_id FROM guild_meta")
+        (fresh,) = await db.execute_fetchall("SELECT guild_id FROM guild_meta")
     await manager.close_all()
     assert moved.read_bytes().startswith(b"this is not a database")
     assert "set aside" in caught.value.user_message

@@ -28,7 +28,7 @@ async def _xp(manager: GuildDatabaseManager, guild_id: int) -> dict[int, int]:
 
 async def test_first_connect_builds_the_file_and_records_its_guild(manager: GuildDatabaseManager) -> None:
     async with manager.connect(42) as db:
-        row = await db.execute_fetchone("SELECT guild_id, schema_version FROM guild_meta")
+        (row,) = await db.execute_fetchall("SELECT guild_id, schema_version FROM guild_meta")
     assert tuple(row) == (42, 2)
     assert manager.path_for(42).is_file()
     assert manager.stats().creates == 1
@@ -167,7 +167,7 @@ async def test_closed_manager_refuses_new_leases(tmp_path: Path) -> None:
 
 async def test_bot_wide_file_is_never_listed_as_a_guild(manager: GuildDatabaseManager) -> None:
     async with manager.connect_bot() as bot_db:
-        row = await bot_db.execute_fetchone("SELECT kind FROM bot_meta")
+        (row,) = await bot_db.execute_fetchall("SELECT kind FROM bot_meta")
     async with manager.connect(3):
         pass
     assert row["kind"] == "bot-wide"
@@ -177,7 +177,7 @@ async def test_bot_wide_file_is_never_listed_as_a_guild(manager: GuildDatabaseMa
 
 async def test_settings_are_applied_to_every_connection(manager: GuildDatabaseManager) -> None:
     async with manager.connect(11) as db:
-        pragmas = {p: (await db.execute_fetchone(f"PRAGMA {p}"))[0]
+        pragmas = {p: (await db.execute_fetchall(f"PRAGMA {p}"))[0][0]
                    for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete")}
     # busy_timeout 0: lock waits are retried from the event loop, never slept on the shared thread
     assert pragmas == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 0,

@@ -19,7 +19,7 @@ GUILD_POOL = [HOME, 1, 2**63 - 1, 555_000_000_000_000_001, "dm", -1, 0, "12a", 3
 EXTRA_RULES = ["guild:gid", "home", "global", "skip"]
 TABLES = ("invites", "user_leaves", "users", "steam_games", "manga_cache", "bot_settings", "extra")
 ints = st.integers(min_value=1, max_value=2**40)
-texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6)
 
 invites = st.lists(st.tuples(st.sampled_from(GUILD_POOL), texts, st.none() | ints, st.integers(0, 9)), max_size=8)
 leaves = st.lists(st.tuples(st.sampled_from(GUILD_POOL), ints, st.none() | ints | st.just("abc"),

@@ -78,9 +78,9 @@ def test_guild_files_open_through_the_manager_with_their_identity(legacy: Path, 
             ids = []
             for guild_id in report.guilds:
                 async with manager.connect(guild_id) as db:
-                    ids.append((await db.execute_fetchone("SELECT guild_id FROM guild_meta"))[0])
+                    ids.append((await db.execute_fetchall("SELECT guild_id FROM guild_meta"))[0][0])
             async with manager.connect_bot() as bot:
-                settings = (await bot.execute_fetchone("SELECT count(*) FROM bot_settings"))[0]
+                settings = (await bot.execute_fetchall("SELECT count(*) FROM bot_settings"))[0][0]
         return ids, settings
 
     ids, settings = asyncio.run(read())

@@ -31,7 +31,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "dbs"
 
 
-def _json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
@@ -39,7 +39,7 @@ def test_every_rights_command_has_help() -> None:
     groups = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for group, names in {"guild": ("export", "delete", "purge-expired", "receipts"),
                          "user": ("export", "forget")}.items():
-        sub = groups[group]._subparsers._group_actions[0]
+        sub = groups[group]._subparsers._group_actions[0]  # type: ignore[index]
         helps = {a.dest: a.help for a in sub._choices_actions}
         for name in names:
             assert helps[name], f"{group} {name} has no help"

@@ -141,7 +141,7 @@ async def test_privacy_explains_storage_and_retention(bot: BotHarness) -> None:
 def test_extension_holds_no_sql_and_reaches_no_manager() -> None:
     source = (Path(__file__).parents[2] / "app/extensions/data_rights.py").read_text()
     assert "GuildDatabaseManager" not in source and "execute(" not in source
-    assert GuildDb  # the guild's connection comes only through GuildFiles bound to ctx.guild_id
+    assert "from app.db" not in source and "from app.bot.di import GuildFiles" in source  # bound to ctx.guild_id
 
 
 @pytest.mark.asyncio
@@ -150,7 +150,7 @@ async def test_an_export_over_the_attachment_limit_says_how_the_operator_can_exp
     from app.extensions import data_rights
     from app.rights.export import export_packed
 
-    async def tiny_limit(db: GuildDb, *, max_bytes: int):  # type: ignore[no-untyped-def]
+    async def tiny_limit(db: GuildDb, *, max_bytes: int):
         return await export_packed(db, max_bytes=16)
 
     monkeypatch.setattr(data_rights, "export_packed", tiny_limit)

@@ -30,13 +30,13 @@ async def _alice_rows(mgr: GuildDatabaseManager, guild_id: int) -> int:
     async with mgr.connect(guild_id) as db:
         for table, policy in SUBJECT_MAP.items():
             for column in policy.subject + policy.counterpart:
-                row = await db.execute_fetchone(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = ?',
-                                                (ALICE,))
+                (row,) = await db.execute_fetchall(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = ?',
+                                                   (ALICE,))
                 total += row[0]
     return total
 
 
-def _interrupt_after(n: int):  # type: ignore[no-untyped-def]
+def _interrupt_after(n: int):
     def progress(items: Sequence[int]) -> Iterable[int]:
         for i, item in enumerate(items):
             if i == n:
@@ -87,7 +87,7 @@ async def test_a_guild_erased_but_not_journaled_before_a_crash_still_gets_a_rece
     await forget_user(mgr, ALICE)
     async with mgr.connect_bot() as bot_db:
         receipts = {r.guild_id: r for r in await list_receipts(bot_db)}
-    assert sorted(receipts) == [11, 22, 33]
+    assert set(receipts) == {11, 22, 33}
     assert "interrupted" in receipts[11].reason
 
 

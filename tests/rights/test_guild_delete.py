@@ -15,7 +15,7 @@ from tests.rights.conftest import populate
 GUILD, OTHER = 5151, 6262
 
 
-async def _receipts(mgr: GuildDatabaseManager) -> list:  # type: ignore[type-arg]
+async def _receipts(mgr: GuildDatabaseManager) -> list:
     async with mgr.connect_bot() as bot_db:
         return await list_receipts(bot_db)
 
@@ -43,7 +43,7 @@ async def test_a_command_after_deletion_starts_from_an_empty_file(mgr: GuildData
     await delete_guild(mgr, GUILD, requested_by=OPERATOR_CLI, reason="asked")
     async with mgr.connect(GUILD) as db:
         assert await db.execute_fetchall("SELECT * FROM users") == []
-        assert (await db.execute_fetchone("SELECT guild_id FROM guild_meta"))[0] == GUILD
+        assert (await db.execute_fetchall("SELECT guild_id FROM guild_meta"))[0][0] == GUILD
 
 
 @pytest.mark.asyncio

@@ -79,10 +79,10 @@ async def test_neutralized_references_keep_the_other_members_rows(mgr: GuildData
     async with mgr.connect(GUILD) as db:
         await populate(db)
         await erase_member(db, BOB)
-        join = await db.execute_fetchone("SELECT inviter_id, joiner_id FROM invite_uses WHERE joiner_id = ?",
-                                         (ALICE,))
-        leave = await db.execute_fetchone("SELECT inviter_id FROM user_leaves WHERE user_id = ?", (ALICE,))
-        challenge = await db.execute_fetchone("SELECT created_by FROM challenges WHERE title = 'ch1002'")
+        (join,) = await db.execute_fetchall("SELECT inviter_id, joiner_id FROM invite_uses WHERE joiner_id = ?",
+                                           (ALICE,))
+        (leave,) = await db.execute_fetchall("SELECT inviter_id FROM user_leaves WHERE user_id = ?", (ALICE,))
+        (challenge,) = await db.execute_fetchall("SELECT created_by FROM challenges WHERE title = 'ch1002'")
     assert tuple(join) == (None, ALICE)
     assert tuple(leave) == (None,)
     assert tuple(challenge) == (None,)
@@ -110,7 +110,7 @@ async def test_erasure_refuses_a_file_with_an_unmapped_table(mgr: GuildDatabaseM
             await erase_member(db, ALICE)
         with pytest.raises(GuildDatabaseError):
             await export_member(db, ALICE)
-        assert (await db.execute_fetchone("SELECT COUNT(*) FROM users WHERE discord_id = ?", (ALICE,)))[0] == 1
+        assert (await db.execute_fetchall("SELECT COUNT(*) FROM users WHERE discord_id = ?", (ALICE,)))[0][0] == 1
 
 
 @pytest.mark.asyncio

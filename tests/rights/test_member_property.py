@@ -38,7 +38,7 @@ async def _subject_counts(db: GuildDb, member: int) -> dict[str, int]:
     for table, policy in SUBJECT_MAP.items():
         if policy.subject:
             where = " OR ".join(f'"{c}" = :m' for c in policy.subject)
-            row = await db.execute_fetchone(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', {"m": member})
+            (row,) = await db.execute_fetchall(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', {"m": member})
             counts[table] = row[0]
     return counts
 
@@ -47,7 +47,7 @@ async def _traces(db: GuildDb, member: int) -> int:
     total = 0
     for table, policy in SUBJECT_MAP.items():
         for column in policy.subject + policy.counterpart:
-            row = await db.execute_fetchone(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = ?', (member,))
+            (row,) = await db.execute_fetchall(f'SELECT COUNT(*) FROM "{table}" WHERE "{column}" = ?', (member,))
             total += row[0]
     return total
 
@@ -60,9 +60,9 @@ async def _scenario(root: Path, facts: list[tuple[str, int, int, int]], target: 
                     await db.execute(sql, {"a": a, "b": b, "n": n})
         others = [m for m in range(1, 5) if m != target]
         before = {m: await _subject_counts(db, m) for m in others}
-        lost = {m: (await db.execute_fetchone(
+        lost = {m: (await db.execute_fetchall(
             "SELECT COUNT(*) FROM recommendation_feedback f JOIN recommendations r ON r.id = f.recommendation_id "
-            "WHERE r.discord_id = ? AND f.discord_id = ? AND f.discord_id != r.discord_id", (target, m)))[0]
+            "WHERE r.discord_id = ? AND f.discord_id = ? AND f.discord_id != r.discord_id", (target, m)))[0][0]
             for m in others}
         await erase_member(db, target)
         assert await _traces(db, target) == 0
