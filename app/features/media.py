@@ -14,6 +14,7 @@ from cachetools import TTLCache
 
 from app.db import BotDb
 from app.errors import NotFoundError
+from app.features.text import shown
 from app.services.anilist import AniListClient
 from app.services.anilist_models import Media
 
@@ -74,7 +75,7 @@ class MediaLookup:
             media = next((m for m in found if wanted in (t.casefold() for t in m.titles())), None) or (
                 found[0] if found else None)
         if media is None:
-            raise NotFoundError(f"AniList has no manga called “{_shown(text)}”; pick one of the suggestions "
+            raise NotFoundError(f"AniList has no manga called “{shown(text)}”; pick one of the suggestions "
                                 "while typing the title.")
         return media
 
@@ -100,9 +101,3 @@ class MediaLookup:
                 "title_romaji = excluded.title_romaji, title_english = excluded.title_english, "
                 "chapters = excluded.chapters, volumes = excluded.volumes, genres = excluded.genres, "
                 "fetched_at = excluded.fetched_at", rows)
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """Member text quoted back: bounded, and without characters that could reshape the message."""
-    clean = "".join(ch for ch in text if ch.isprintable() and ch not in "`*_~|<>@")
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"

@@ -56,13 +56,13 @@ class _Retry(Exception):
 class AniListClient:
     """One per bot: every AniList request goes through `_query`, which paces, bounds and interprets it."""
 
-    def __init__(self, url: str, *, rate_per_min: int = 30, timeout: float = DEFAULT_TIMEOUT_S,
+    def __init__(self, url: str, *, rate_per_min: int = 30, timeout: float | None = None,
                  max_queue_wait: float = MAX_QUEUE_WAIT_S, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.url = url
         self.interval = 60.0 / max(1, rate_per_min)
-        self.timeout = timeout
+        self.timeout = DEFAULT_TIMEOUT_S if timeout is None else timeout
         self.max_queue_wait = max_queue_wait
         self._clock, self._wall, self._sleep = clock, wall, sleep
         self._next_slot = 0.0

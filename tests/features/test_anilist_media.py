@@ -54,7 +54,7 @@ async def test_a_new_process_reads_the_bot_wide_cache_without_asking_anilist(
 
     assert media is not None and (media.title, media.chapters) == ("Fullmetal Alchemist", 116)
     assert len(anilist.requests) == 1  # the search only
-    assert tuple(row) == ("Fullmetal Alchemist", 116)
+    assert row is not None and tuple(row) == ("Fullmetal Alchemist", 116)
 
 
 @pytest.mark.asyncio
@@ -77,5 +77,5 @@ async def test_resolve_takes_an_id_or_prefers_an_exact_title(anilist: AniListDou
         await media.resolve("`@everyone` no such manga")
 
     assert (by_id.id, by_title.id) == (30002, 30001)
-    assert caught.value.user_message == ("AniList has no manga called “everyone no such manga”; pick one of the "
-                                         "suggestions while typing the title.")
+    assert caught.value.user_message == ("AniList has no manga called “\\`@\u200beveryone\\` no such manga”; "
+                                         "pick one of the suggestions while typing the title.")

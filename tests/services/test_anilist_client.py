@@ -206,7 +206,7 @@ async def test_a_transient_failure_is_retried_once_and_succeeds(anilist: AniList
             return result
         return await original()
 
-    anilist._fault = once  # type: ignore[method-assign]
+    anilist._fault = once  # type: ignore[method-assign,assignment]
     media = await client_for(anilist).fetch_media(30013)
 
     assert media is not None and media.id == 30013

@@ -1,0 +1,43 @@
+"""`/anilist link|unlink`: a member's AniList account, in this server only."""
+from __future__ import annotations
+
+import lightbulb
+
+from app.bot.checks import GUILD_CONTEXT
+from app.db import GuildDb
+from app.features import anilist_link
+from app.features.text import shown
+from app.services.anilist import AniListClient
+
+loader = lightbulb.Loader()
+
+anilist = lightbulb.Group("anilist", "Your AniList account in this server", contexts=GUILD_CONTEXT)
+
+
+@anilist.register
+class AniListLink(lightbulb.SlashCommand, name="link", description="Link your AniList account in this server "
+                  "(checks that it exists and is public)"):
+    username = lightbulb.string("username", "Your AniList username", min_length=anilist_link.USERNAME_MIN,
+                                max_length=anilist_link.USERNAME_MAX)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: AniListClient) -> None:
+        """Link after AniList confirms the account."""
+        await ctx.defer(ephemeral=True)  # AniList may take seconds (pacing, one retry)
+        link = await anilist_link.link_account(db, client, int(ctx.user.id), ctx.user.username, self.username)
+        await ctx.respond(f"Linked to the AniList account **{shown(link.anilist_name)}** in this server "
+                          "(other servers keep their own links).", ephemeral=True)
+
+
+@anilist.register
+class AniListUnlink(lightbulb.SlashCommand, name="unlink", description="Unlink your AniList account in this "
+                    "server"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
+        """Forget the link and the stats fetched through it."""
+        link = await anilist_link.unlink_account(db, int(ctx.user.id))
+        await ctx.respond(f"Unlinked the AniList account **{shown(link.anilist_name)}** in this server; your "
+                          "reading progress here is kept.", ephemeral=True)
+
+
+loader.command(anilist)
