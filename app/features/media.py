@@ -6,6 +6,7 @@ and changes; the media they return are written through to both caches.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -13,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from cachetools import TTLCache
 
 from app.db import BotDb
-from app.errors import NotFoundError
+from app.errors import NotFoundError, ServiceUnavailableError
 from app.features.text import shown
 from app.services.anilist import AniListClient
 from app.services.anilist_models import Media
@@ -22,6 +23,13 @@ MEDIA_TTL_S = 5 * 3600  # as Annie Mei caches AniList answers; a releasing manga
 SEARCH_TTL_S = 3600
 MAX_MEDIA = 4096
 MAX_SEARCHES = 1024
+
+SUGGEST_MIN_CHARS = 2
+SUGGEST_BUDGET_S = 2.0
+SUGGEST_MAX_WAIT_S = 0.5
+TITLE_SEARCH_MAX = 100
+MAX_CHOICES = 25  # Discord's limit
+CHOICE_NAME_MAX = 100
 
 ConnectBot = Callable[[], AbstractAsyncContextManager[BotDb]]
 
@@ -47,18 +55,34 @@ class MediaLookup:
         self._media[media_id] = media
         return media
 
-    async def search(self, text: str) -> list[Media]:
-        """AniList's matches for `text` (cached for an hour)."""
+    async def search(self, text: str, *, max_wait: float | None = None) -> list[Media]:
+        """AniList's matches for `text` (cached for an hour); `max_wait` as in `AniListClient.search_manga`."""
         key = " ".join(text.casefold().split())
         ids = self._searches.get(key)
         if ids is not None and all(i in self._media for i in ids):
             return [self._media[i] for i in ids]
-        found = await self.client.search_manga(key) if key else []
+        found = await self.client.search_manga(key, max_wait=max_wait) if key else []
         await self._store(found)
         for media in found:
             self._media[media.id] = media
         self._searches[key] = tuple(m.id for m in found)
         return found
+
+    async def suggest(self, partial: str) -> list[tuple[str, str]]:
+        """Autocomplete choices (name, AniList id) for what a member is typing; none if AniList is slow.
+
+        Discord drops an autocomplete answer after 3 s, so AniList gets `SUGGEST_BUDGET_S`, and a
+        search that would wait for a paced slot is skipped. Adult media are not suggested.
+        """
+        text = partial.strip()
+        if len(text) < SUGGEST_MIN_CHARS:
+            return []
+        try:
+            async with asyncio.timeout(SUGGEST_BUDGET_S):
+                found = await self.search(text[:TITLE_SEARCH_MAX], max_wait=SUGGEST_MAX_WAIT_S)
+        except (ServiceUnavailableError, TimeoutError):
+            return []
+        return [(_choice_name(m), str(m.id)) for m in found if not m.is_adult][:MAX_CHOICES]
 
     async def resolve(self, title: str) -> Media:
         """The manga a member means by `title`: an AniList id (what autocomplete fills in) or a title.
@@ -70,7 +94,7 @@ class MediaLookup:
         if text.isascii() and text.isdigit() and len(text) <= 10:
             media = await self.fetch(int(text))
         else:
-            found = await self.search(text)
+            found = await self.search(text[:TITLE_SEARCH_MAX])
             wanted = text.casefold()
             media = next((m for m in found if wanted in (t.casefold() for t in m.titles())), None) or (
                 found[0] if found else None)
@@ -101,3 +125,10 @@ class MediaLookup:
                 "title_romaji = excluded.title_romaji, title_english = excluded.title_english, "
                 "chapters = excluded.chapters, volumes = excluded.volumes, genres = excluded.genres, "
                 "fetched_at = excluded.fetched_at", rows)
+
+
+def _choice_name(media: Media) -> str:
+    count = f" ({media.chapters} ch.)" if media.chapters else ""
+    title = media.title if len(media.title) + len(count) <= CHOICE_NAME_MAX else (
+        media.title[: CHOICE_NAME_MAX - len(count) - 1] + "…")
+    return title + count

@@ -80,10 +80,13 @@ class AniListClient:
         data = await self._query(USER_STATS_QUERY, {"id": anilist_id}, "User")
         return None if data is None else MangaStats.from_api(data)
 
-    async def search_manga(self, text: str, *, per_page: int = 10) -> list[Media]:
-        """Manga whose titles match `text` (AniList's ranking); [] when nothing matches."""
+    async def search_manga(self, text: str, *, per_page: int = 10, max_wait: float | None = None) -> list[Media]:
+        """Manga whose titles match `text` (AniList's ranking); [] when nothing matches.
+
+        `max_wait` bounds the wait for a free slot (autocomplete must answer within Discord's 3 s).
+        """
         variables = {"search": text, "perPage": max(1, min(per_page, SEARCH_PER_PAGE_MAX))}
-        data = await self._query(SEARCH_QUERY, variables, "Page")
+        data = await self._query(SEARCH_QUERY, variables, "Page", max_wait=max_wait)
         return [Media.from_api(m) for m in (data or {}).get("media") or () if m]
 
     async def fetch_media(self, media_id: int) -> Media | None:
@@ -92,10 +95,11 @@ class AniListClient:
         return None if data is None else Media.from_api(data)
 
     # -- one request -----------------------------------------------------------
-    async def _query(self, query: str, variables: dict[str, Any], root: str) -> dict[str, Any] | None:
+    async def _query(self, query: str, variables: dict[str, Any], root: str, *,
+                     max_wait: float | None = None) -> dict[str, Any] | None:
         """`data[root]`, None for AniList's "not found"; every read is idempotent, so it is tried twice."""
         for attempt in (1, 2):
-            await self._pace()
+            await self._pace(self.max_queue_wait if max_wait is None else max_wait)
             try:
                 return await self._post(query, variables, root)
             except _Retry as transient:
@@ -104,11 +108,11 @@ class AniListClient:
                     raise ServiceUnavailableError(SLOW if transient.slow else UNREACHABLE) from None
         raise AssertionError("unreachable")
 
-    async def _pace(self) -> None:
+    async def _pace(self, max_wait: float) -> None:
         """Reserve the next free slot (at most `rate_per_min` a minute, none before a 429 ban ends)."""
         now = self._clock()
         start = max(now, self._next_slot, self._blocked_until)
-        if start - now > self.max_queue_wait:
+        if start - now > max_wait:
             raise ServiceUnavailableError(busy(start - now))
         self._next_slot = start + self.interval
         if start > now:
