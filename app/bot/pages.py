@@ -15,7 +15,7 @@ from lightbulb.components import Menu, MenuContext, MenuHandle
 
 PER_PAGE = 10
 PAGES_TIMEOUT_S = 300.0
-DESCRIPTION_LIMIT = 4096  # Discord's embed description limit
+DESCRIPTION_LIMIT, CONTENT_LIMIT = 4096, 2000  # Discord's limits: embed description, message content
 PREVIOUS_LABEL, NEXT_LABEL = "Previous", "Next"
 NOT_YOURS = "Only the member who ran this command can turn its pages; run it yourself to browse."
 EMPTY = "Nothing to show yet."
@@ -101,14 +101,15 @@ async def _remove_buttons_when_done(ctx: lightbulb.Context, response_id: hikari.
 
 
 async def respond_paginated(ctx: lightbulb.Context, title: str, lines: list[str], *, per_page: int = PER_PAGE,
-                            ephemeral: bool = False, footer: str | None = None,
+                            ephemeral: bool = False, footer: str | None = None, content: str | None = None,
                             timeout: float = PAGES_TIMEOUT_S) -> None:
-    """Reply with `lines` as pages of `per_page`; buttons only when there is more than one page."""
+    """Reply with `lines` as pages of `per_page` (and `content` above them); buttons only for 2+ pages."""
     embeds = build_pages(title, lines, per_page=per_page, footer=footer)
+    text = hikari.UNDEFINED if content is None else content[:CONTENT_LIMIT]
     if len(embeds) == 1:
-        await ctx.respond(embed=embeds[0], ephemeral=ephemeral)
+        await ctx.respond(text, embed=embeds[0], ephemeral=ephemeral)
         return
     menu = Pages(int(ctx.user.id), embeds)
-    response_id = await ctx.respond(embed=menu.current, components=menu, ephemeral=ephemeral)
+    response_id = await ctx.respond(text, embed=menu.current, components=menu, ephemeral=ephemeral)
     handle = menu.attach_persistent(ctx.client, timeout=timeout)
     ctx.client.safe_create_task(_remove_buttons_when_done(ctx, response_id, menu, handle))
