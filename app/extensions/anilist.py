@@ -5,6 +5,7 @@ import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
 from app.db import GuildDb
+from app.extensions._unlocks import respond_with_unlocks
 from app.features import anilist_link
 from app.features.text import shown
 from app.services.anilist import AniListClient
@@ -25,8 +26,8 @@ class AniListLink(lightbulb.SlashCommand, name="link", description="Link your An
         """Link after AniList confirms the account."""
         await ctx.defer(ephemeral=True)  # AniList may take seconds (pacing, one retry)
         link = await anilist_link.link_account(db, client, int(ctx.user.id), ctx.user.username, self.username)
-        await ctx.respond(f"Linked to the AniList account **{shown(link.anilist_name)}** in this server "
-                          "(other servers keep their own links).", ephemeral=True)
+        await respond_with_unlocks(ctx, db, f"Linked to the AniList account **{shown(link.anilist_name)}** in this "
+                                            "server (other servers keep their own links).")
 
 
 @anilist.register

@@ -7,6 +7,7 @@ import lightbulb
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
+from app.extensions._unlocks import respond_with_unlocks
 from app.features import progress
 from app.features.media import MediaLookup
 from app.features.text import shown
@@ -41,7 +42,7 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
         found = await media.resolve(self.title)
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
                                               status=self.status, score=self.score)
-        await ctx.respond(f"Recorded in this server: {progress.describe(entry)}.", ephemeral=True)
+        await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.")
 
 
 @manga.register

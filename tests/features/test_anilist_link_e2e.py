@@ -24,8 +24,13 @@ async def link_row(w: World, guild_id: int, user_id: int) -> tuple[object, ...] 
 async def test_link_stores_the_public_account_in_this_server_only(world: World) -> None:
     reply = await world.bot.command(GUILD_A, MEMBER, "anilist link", {"username": "shelftester"})
 
+    relinked = await world.bot.command(GUILD_A, MEMBER, "anilist link", {"username": "ShelfTester"})
+
     assert reply.ephemeral
-    assert reply.content.startswith("Linked to the AniList account **ShelfTester** in this server")
+    assert reply.content.splitlines() == [
+        "Linked to the AniList account **ShelfTester** in this server (other servers keep their own links).",
+        "🏆 Achievement unlocked: **First Link** — Link your AniList account in this server."]
+    assert "Achievement" not in relinked.content
     assert await link_row(world, GUILD_A, MEMBER) == ("ShelfTester", 100001)
     assert await link_row(world, GUILD_B, MEMBER) is None
 

@@ -38,9 +38,14 @@ async def update(w: World, guild_id: int, user_id: int, **options: str) -> str:
 async def test_update_by_title_then_by_id_records_progress_without_an_anilist_link(world: World) -> None:
     first = await update(world, GUILD_A, MEMBER, title="fullmetal alchemist", chapter="50", score="88")
     last = await update(world, GUILD_A, MEMBER, title="30656", chapter="116")
+    again = await update(world, GUILD_A, MEMBER, title="30656", chapter="116")
 
     assert first == "Recorded in this server: **Fullmetal Alchemist**: chapter 50 (reading, scored 88)."
-    assert last == "Recorded in this server: **Fullmetal Alchemist**: chapter 116 (completed, scored 88)."
+    assert last.splitlines() == [
+        "Recorded in this server: **Fullmetal Alchemist**: chapter 116 (completed, scored 88).",
+        "🏆 Achievement unlocked: **Bookworm** — Read 100 chapters.",
+        "🏆 Achievement unlocked: **First Finish** — Complete a manga."]
+    assert again == last.splitlines()[0]  # announced once, never twice
     assert await progress_rows(world, GUILD_A, MEMBER) == [(30656, 116, "COMPLETED", 88.0)]
 
 
@@ -56,7 +61,7 @@ async def test_a_chapter_beyond_the_known_count_is_refused_naming_the_count(worl
 async def test_a_releasing_manga_with_no_known_count_accepts_any_chapter(world: World) -> None:
     reply = await update(world, GUILD_A, MEMBER, title="One Piece", chapter="99999", status="PAUSED")
 
-    assert reply == "Recorded in this server: **One Piece**: chapter 99,999 (paused)."
+    assert reply.splitlines()[0] == "Recorded in this server: **One Piece**: chapter 99,999 (paused)."
 
 
 @pytest.mark.asyncio
