@@ -29,6 +29,9 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--dbs", type=Path, metavar="DIR",
                    help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
+    p.add_argument("--anilist", type=Path, metavar="FILE",
+                   help="the AniList double's catalogue (JSON: users with lists, media; see the README); "
+                        "default: the built-in one. The sandbox never calls the real AniList")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
@@ -57,4 +60,5 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
         for name in ("hikari", "lightbulb", "app.bot.lifecycle"):
             logging.getLogger(name).setLevel(logging.WARNING)
     lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
-    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs))
+    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs,
+                                   anilist=args.anilist))
