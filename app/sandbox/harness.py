@@ -9,6 +9,7 @@ Tests of any package can use it (see tests/bot/conftest.py for a fixture).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import hikari
 from app.bot.app import BotApp
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
+from app.doubles.anilist import AniListDouble
 
 QUIET_SECONDS = 0.05
 
@@ -34,6 +36,7 @@ class BotHarness:
         self._extensions = extensions
         self.app: BotApp | None = None
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
+        self.anilist: AniListDouble | None = None  # set by running_bot when it started one
 
     @property
     def bot(self) -> BotApp:
@@ -198,15 +201,25 @@ def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:
 @asynccontextmanager
 async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settings: Settings | None = None,
                       extensions: list[str] | None = None) -> AsyncIterator[BotHarness]:
-    """A started double + bot over `guild_dbs_dir`; everything is closed on exit."""
+    """A started double + bot over `guild_dbs_dir`; everything is closed on exit.
+
+    Unless `settings` point ANILIST_URL somewhere else, an AniList double with the built-in catalogue
+    answers (`harness.anilist`): the bot under test never reaches the real AniList.
+    """
     base = settings or Settings()
-    harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
-                         extensions=extensions)
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
+    async with contextlib.AsyncExitStack() as stack:
+        anilist = None
+        if base.anilist_url == Settings().anilist_url:
+            anilist = await stack.enter_async_context(AniListDouble())
+            base = dataclasses.replace(base, anilist_url=anilist.url)
+        harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
+                             extensions=extensions)
+        harness.anilist = anilist
+        await harness.start()
+        try:
+            yield harness
+        finally:
+            await harness.stop()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, every: float = 0.01) -> None:

@@ -66,3 +66,17 @@ def test_cli_refuses_an_unreadable_catalogue_in_one_sentence(tmp_path: Path) -> 
     assert result.returncode != 0
     assert result.stderr.strip().startswith(f"The AniList catalogue {bad} is not valid JSON")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.asyncio
+async def test_the_test_harness_never_lets_the_bot_reach_the_real_anilist(tmp_path: Path) -> None:
+    from app.sandbox.harness import running_bot
+
+    async with running_bot(tmp_path / "guild_dbs", guilds=[555]) as harness:
+        reply = await harness.command(555, 7, "anilist link", {"username": "ShelfTester"})
+        assert harness.anilist is not None
+        assert harness.bot.settings.anilist_url == harness.anilist.url
+        sent = len(harness.anilist.requests)
+
+    assert reply.content.startswith("Linked to the AniList account **ShelfTester**")
+    assert sent == 1
