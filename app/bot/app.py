@@ -10,7 +10,8 @@ from types import ModuleType
 import hikari
 import lightbulb
 
-from app.bot import checks, di
+from app.bot import checks, deferral, di
+from app.bot.clock import Clock
 from app.bot.errors import handle_command_error, log_listener_error
 from app.bot.lifecycle import Lifecycle
 from app.config import Settings
@@ -59,8 +60,10 @@ class BotApp:
     """One running bot: `await app.start()` … `await app.stop()`, or `app.run()` for the process."""
 
     def __init__(self, settings: Settings, *, token: str, rest_url: str | None = None,
-                 extensions: list[str] | None = None, manager: GuildDatabaseManager | None = None) -> None:
+                 extensions: list[str] | None = None, manager: GuildDatabaseManager | None = None,
+                 clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or Clock()  # the one time source: the sandbox advances it
         self.extensions = extension_modules() if extensions is None else extensions
         import_extensions(self.extensions)
         # one thread opens and closes files: two or more contend for the GIL with the event loop
@@ -72,10 +75,10 @@ class BotApp:
             suppress_optimization_warning=True, auto_chunk_members=False,
             # keep-alive REST: a TCP connection per call cut bench_e2e from 1,630/s to 963/s (reply only)
             http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
-        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only])
+        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only, deferral.defer_first])
         self.client.error_handler(handle_command_error)
-        di.install(self.client, self.manager, settings)
-        Lifecycle(self.manager, settings).subscribe(self.bot)
+        di.install(self.client, self.manager, settings, self.clock)
+        Lifecycle(self.manager, settings, self.clock).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)
         self.bot.subscribe(hikari.StartedEvent, self.client.start)

@@ -11,6 +11,7 @@ injectable.
 - `Settings`: the bot's settings.
 - `AniListClient`, `MediaLookup`, `RefreshCooldown`: AniList access (paced, bot-wide), public media data
   cached bot-wide, the in-memory `/stats refresh` cooldown (keyed by guild and member).
+- `Clock`: the one time source (`now()`, `sleep()`, `repeat()`); the sandbox advances it.
 - `EventGuildDb` (listeners): opens the database of the guild an event is about,
   and only that one.
 """
@@ -23,8 +24,10 @@ from pathlib import Path
 import hikari
 import lightbulb
 
+from app.bot.clock import Clock
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
+from app.db.fleet import file_size
 from app.db.slots import Lease
 from app.errors import UserFacingError
 from app.features.media import MediaLookup
@@ -86,6 +89,10 @@ class GuildFiles:
     def path(self) -> Path:
         return self._manager.path_for(self.guild_id)
 
+    def size(self) -> int:
+        """Bytes of the guild's file with its side files (0 if it has none)."""
+        return file_size(self.path)
+
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[Path]:
         """No connection to this guild's file is open inside the block; new work waits."""
@@ -133,10 +140,12 @@ def _guild_files(ctx: lightbulb.Context, manager: GuildDatabaseManager, lease: C
     return GuildFiles(manager, int(ctx.guild_id), lease)
 
 
-def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings) -> None:
+def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings,
+            clock: Clock | None = None) -> None:
     """Register the injectable types; the manager is reachable only through the factories' closures."""
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
+    default.register_value(Clock, clock or Clock())
     default.register_value(EventGuildDb, EventGuildDb(manager))
     # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
     anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)

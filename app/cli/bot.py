@@ -18,11 +18,13 @@ def register(groups: dict[str, Any]) -> None:
                                    "legacy database first if LEGACY_DB exists and was not split yet.")
     p.set_defaults(handler=run_command, guild_folder="created")
 
+    from app.sandbox.script import USAGE
+
     p = top.add_parser("sandbox", help="try the bot locally against a Discord double (no token needed)",
                        description="Start a local Discord double and the real bot, then read actions from "
-                                   "the terminal (or --script FILE) and print the bot's replies. Line format: "
-                                   "<guild_id> <user_id> [admin] /<command> [<sub>...] [name:value ...]; "
-                                   "type `help` for the others.")
+                                   "the terminal (or --script FILE) and print the bot's replies.",
+                       epilog="line forms (one action per line; `help` lists them too):\n" + USAGE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--script", type=Path, metavar="FILE", help="run the actions in FILE, then exit")
     p.add_argument("--demo", action="store_true", help="run the built-in tour: three servers, isolation, files")
     p.add_argument("--json", action="store_true", help="print one JSON object per reply")

@@ -20,10 +20,12 @@ def register(groups: dict[str, Any]) -> None:
                                       "split) and every split backup, with size and age, and the split's "
                                       "quarantine files.")
     _json_flag(p, status_command)
+    p.set_defaults(guild_folder="optional")  # before the first split there is no folder yet
     p = legacy.add_parser("split", help="split LEGACY_DB now, exactly as `run` does at launch",
                           description="Split LEGACY_DB into GUILD_DBS_DIR, verify it, and set the legacy file "
                                       "aside: exactly what `python -m app run` does before connecting.")
     _json_flag(p, split_command)
+    p.set_defaults(guild_folder="created")  # like `run`, the split makes GUILD_DBS_DIR
     p = legacy.add_parser("retire", help="remove the kept legacy copies and backups for good, with a receipt",
                           description="Remove every kept legacy copy and split backup (with -wal/-shm) and "
                                       "write a receipt to GUILD_DBS_DIR/receipts/. Done on its own "

@@ -183,7 +183,7 @@ def _diagnose(path: Path, error: sqlite3.DatabaseError) -> None:
                                 "try again in a moment.") from error
     if code == sqlite3.SQLITE_NOTADB:
         target = quarantine(path, str(error))
-        raise DatabaseQuarantinedError("This server's data file was not a database and has been set aside "
+        raise DatabaseQuarantinedError("This server's data file was damaged and has been set aside "
                                        "for the operator; nothing was deleted.", quarantined_as=target.name)
     if code == sqlite3.SQLITE_CORRUPT and "malformed database schema" in str(error):
         raise DatabaseUnreadableError(

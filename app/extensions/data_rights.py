@@ -20,7 +20,6 @@ from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only, is_admin
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
 from app.config import Settings
-from app.db.fleet import file_size
 from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from app.extensions import _data_rights_text as text
 from app.rights.cooldown import Cooldown
@@ -49,6 +48,11 @@ my_data = lightbulb.Group("my-data", "Export or erase what the bot stores about 
 
 async def _guarded(ctx: MenuContext | ModalContext[Any], what: str, work: Callable[[], Awaitable[str]]) -> None:
     """Run a confirmation's work; answer with its sentence, a domain error's, or a reference id."""
+    # acknowledge first: Discord drops a press or a submission not answered within 3 s
+    if isinstance(ctx, MenuContext):
+        await ctx.defer(edit=True)
+    else:
+        await ctx.defer(ephemeral=True)
     try:
         message = await work()
     except UserFacingError as error:
@@ -145,8 +149,8 @@ class ServerDataExport(lightbulb.SlashCommand, name="export", hooks=[admin_only]
             await ctx.respond(text.nothing_stored(), ephemeral=True)
             return
         limit = ctx.interaction.attachment_size_limit
-        if file_size(files.path) > limit * EXPORT_MAX_RATIO:  # never worth copying to find out
-            await ctx.respond(text.export_too_big_raw(file_size(files.path), limit, files.guild_id),
+        if (size := files.size()) > limit * EXPORT_MAX_RATIO:  # never worth copying to find out
+            await ctx.respond(text.export_too_big_raw(size, limit, files.guild_id),
                               ephemeral=True)
             return
         async with EXPORT_COOLDOWN.claim(str(files.path)):  # recorded before the work: concurrent ones refused

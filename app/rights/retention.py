@@ -95,23 +95,28 @@ async def retire_legacy_copies(manager: GuildDatabaseManager, keep_days: int, *,
     return [k.path.name for k in retired]
 
 
+async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
+                       now: datetime | None = None) -> None:
+    """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised."""
+    try:
+        retired = await retire_legacy_copies(manager, legacy_keep_days, now=now)
+        if retired:
+            log.info("retired kept legacy copies after LEGACY_KEEP_DAYS: %s", retired)
+        results = await purge_expired(manager, now=now)
+    except (BotError, OSError) as error:
+        log.exception("retention purge round failed: %s", error)
+        return
+    deleted = [r.guild_id for r in results if r.outcome == "deleted"]
+    if deleted:
+        log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+
+
 async def run_retention_forever(manager: GuildDatabaseManager, *, interval_s: float = DEFAULT_INTERVAL_S,
                                 legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS) -> None:
-    """Purge expired guilds and retire expired legacy copies, now and then every `interval_s` seconds.
+    """Run `upkeep_round` now and then every `interval_s` seconds (wall clock; the bot uses its Clock).
 
-    Start it as a task when the bot starts and cancel it before `manager.close_all()`.
-    A failing round is logged and the next one runs as planned.
+    Start it as a task and cancel it before `manager.close_all()`.
     """
     while True:
-        try:
-            retired = await retire_legacy_copies(manager, legacy_keep_days)
-            if retired:
-                log.info("retired kept legacy copies after LEGACY_KEEP_DAYS: %s", retired)
-            results = await purge_expired(manager)
-        except (BotError, OSError) as error:
-            log.exception("retention purge round failed: %s", error)
-        else:
-            deleted = [r.guild_id for r in results if r.outcome == "deleted"]
-            if deleted:
-                log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+        await upkeep_round(manager, legacy_keep_days=legacy_keep_days)
         await asyncio.sleep(interval_s)

@@ -1,7 +1,7 @@
 """The admin check and the confirmation guards, each made to fire (issue 11's mutants).
 
-A member with exactly one of the two admin permissions comes from the double's
-admin payload narrowed for one test (the double gives every admin both bits).
+A member with exactly one of the two admin permissions gets it from a role in the
+double, which computes the interaction's permissions as Discord does.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 import pytest_asyncio
 
 from app.bot.checks import is_admin
-from app.doubles import discord_payloads
 from app.sandbox.harness import BotHarness, running_bot
 from tests.e2e import ADMIN, GUILD_A, MEMBER
 from tests.rights.conftest import populate
@@ -44,12 +43,12 @@ def test_is_admin_counts_manage_server_or_administrator(permissions: P, admin: b
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("bit", [discord_payloads.MANAGE_GUILD, discord_payloads.ADMINISTRATOR],
-                         ids=["manage-server-alone", "administrator-alone"])
-async def test_a_member_with_one_admin_permission_may_run_admin_commands(
-        bot: BotHarness, monkeypatch: pytest.MonkeyPatch, bit: int) -> None:
-    monkeypatch.setattr(discord_payloads, "ADMIN_PERMISSIONS", discord_payloads.MEMBER_PERMISSIONS | bit)
-    prompt = await bot.command(GUILD_A, ADMIN, "server-data delete", admin=True)
+@pytest.mark.parametrize("bit", [P.MANAGE_GUILD, P.ADMINISTRATOR], ids=["manage-server-alone", "administrator-alone"])
+async def test_a_member_with_one_admin_permission_may_run_admin_commands(bot: BotHarness, bit: P) -> None:
+    refused = await bot.command(GUILD_A, ADMIN, "server-data delete")
+    await bot.give_role(GUILD_A, ADMIN, bit)
+    prompt = await bot.command(GUILD_A, ADMIN, "server-data delete")
+    assert not refused.buttons()
     assert [b["label"] for b in prompt.buttons()] == ["Delete everything", "Cancel"]
 
 

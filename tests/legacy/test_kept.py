@@ -32,7 +32,7 @@ def split(legacy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sett
 
 
 def _kept(settings: Settings) -> dict[str, Path]:
-    found = {k.kind: k.path for k in list_kept(settings.guild_dbs_dir, settings.legacy_db)}
+    found: dict[str, Path] = {k.kind: k.path for k in list_kept(settings.guild_dbs_dir, settings.legacy_db)}
     assert set(found) == {"set-aside", "backup"}
     return found
 
@@ -152,7 +152,7 @@ def test_every_legacy_command_has_help() -> None:
     from app.cli import build_parser
 
     groups = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    sub = groups["legacy"]._subparsers._group_actions[0]
+    sub = groups["legacy"]._subparsers._group_actions[0]  # type: ignore[index]
     helps = {a.dest: a.help for a in sub._choices_actions}
     for name in ("status", "split", "retire"):
         assert helps[name] and "--json" in sub.choices[name].format_help()
@@ -167,3 +167,14 @@ def test_legacy_keep_days_is_read_from_the_environment() -> None:
     assert load_settings({"LEGACY_KEEP_DAYS": "0"}).legacy_keep_days == 0
     with pytest.raises(ConfigurationError):
         load_settings({"LEGACY_KEEP_DAYS": "-1"})
+
+
+def test_status_before_the_first_split_says_it_is_pending(legacy: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "not-made-yet"))
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+    assert main(["legacy", "status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pending_split"] is True and report["files"] == []
+    assert not (tmp_path / "not-made-yet").exists()

@@ -140,7 +140,7 @@ def test_a_legacy_file_written_during_the_split_is_not_set_aside(legacy: Path, t
 
     real = launch.split_legacy
 
-    def split_then_old_bot_writes(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def split_then_old_bot_writes(*args, **kwargs):
         report = real(*args, **kwargs)
         write_and_leave_in_wal(legacy, "INSERT INTO users (discord_id, username) VALUES (42, 'late')")
         return report

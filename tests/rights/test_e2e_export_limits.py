@@ -35,7 +35,7 @@ async def test_concurrent_server_exports_run_once(bot: BotHarness, monkeypatch: 
     calls = 0
     real = data_rights.export_packed
 
-    async def counted(db, *, max_bytes):  # type: ignore[no-untyped-def]
+    async def counted(db, *, max_bytes):
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.05)  # a large file: the others arrive while it is copied
@@ -51,7 +51,7 @@ async def test_concurrent_server_exports_run_once(bot: BotHarness, monkeypatch: 
 
 @pytest.mark.asyncio
 async def test_a_failed_export_does_not_hold_the_cooldown(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(db, *, max_bytes):  # type: ignore[no-untyped-def]
+    async def broken(db, *, max_bytes):
         raise OSError("disk full")
 
     monkeypatch.setattr(data_rights, "export_packed", broken)
@@ -73,7 +73,7 @@ async def test_member_export_has_a_cooldown(bot: BotHarness) -> None:
 
 @pytest.mark.asyncio
 async def test_a_file_far_over_the_limit_is_not_copied(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def must_not_run(db, *, max_bytes):  # type: ignore[no-untyped-def]
+    async def must_not_run(db, *, max_bytes):
         raise AssertionError("the file was copied")
 
     monkeypatch.setattr(data_rights, "export_packed", must_not_run)
