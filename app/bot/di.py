@@ -145,13 +145,14 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     """Register the injectable types; the manager is reachable only through the factories' closures."""
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
-    default.register_value(Clock, clock or Clock())
+    clock = clock or Clock()
+    default.register_value(Clock, clock)
     default.register_value(EventGuildDb, EventGuildDb(manager))
     # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
     anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)
     default.register_value(AniListClient, anilist)
     default.register_value(MediaLookup, MediaLookup(anilist, manager.connect_bot))
-    default.register_value(RefreshCooldown, RefreshCooldown())
+    default.register_value(RefreshCooldown, RefreshCooldown(clock=lambda: clock.now().timestamp()))
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:
         return _command_lease(ctx, manager)

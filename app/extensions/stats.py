@@ -7,6 +7,7 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.clock import Clock
 from app.config import Settings
 from app.db import GuildDb
 from app.features import stats
@@ -40,16 +41,16 @@ class Stats(lightbulb.SlashCommand, name="stats", description="A member's AniLis
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: AniListClient, settings: Settings,
-                     cooldown: stats.RefreshCooldown) -> None:
+                     cooldown: stats.RefreshCooldown, clock: Clock) -> None:
         """Stored stats when recent; otherwise (or on refresh) AniList's, stored for next time."""
         who: hikari.User = self.member or ctx.user
         whose = "You have" if who.id == ctx.user.id else f"{shown(who.username)} has"
         plan = await stats.plan_stats(db, int(who.id), ttl_hours=settings.stats_ttl_hours, refresh=self.refresh,
-                                      whose=whose)
+                                      whose=whose, now=clock.now())
         if self.refresh:
             cooldown.claim(db.guild_id, int(ctx.user.id))
         result = plan.cached
         if plan.stale or result is None:
             await ctx.defer()  # AniList may take seconds (pacing, one retry)
-            result = await stats.refresh_stats(db, client, plan)
+            result = await stats.refresh_stats(db, client, plan, clock.now())
         await ctx.respond(embed=stats_embed(who, plan.link, result))

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from cachetools import TTLCache
 
@@ -67,12 +68,17 @@ class RefreshCooldown:
         self._last[(guild_id, user_id)] = self._clock()
 
 
-async def fetch_cached(db: GuildDb, user_id: int, ttl_hours: float) -> tuple[Stats | None, bool]:
-    """The stored stats and whether they are older than `ttl_hours`."""
+def sql_time(moment: datetime) -> str:
+    """The form SQLite's CURRENT_TIMESTAMP writes (UTC), so old and new rows compare."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def fetch_cached(db: GuildDb, user_id: int, ttl_hours: float, now: datetime) -> tuple[Stats | None, bool]:
+    """The stored stats and whether they are older than `ttl_hours` at `now` (the bot's clock)."""
     row = await db.execute_fetchone(
         "SELECT total_manga, total_chapters, total_volumes, mean_score, top_genres, cached_at, "
-        "(julianday('now') - julianday(cached_at)) * 24 AS age_hours FROM cached_stats WHERE discord_id = ?",
-        (user_id,))
+        "(julianday(?) - julianday(cached_at)) * 24 AS age_hours FROM cached_stats WHERE discord_id = ?",
+        (sql_time(now), user_id))
     if row is None:
         return None, True
     genres = tuple(str(g) for g in json.loads(row["top_genres"] or "[]"))
@@ -81,7 +87,8 @@ async def fetch_cached(db: GuildDb, user_id: int, ttl_hours: float) -> tuple[Sta
     return stats, row["age_hours"] is None or row["age_hours"] >= ttl_hours
 
 
-async def plan_stats(db: GuildDb, user_id: int, *, ttl_hours: float, refresh: bool, whose: str) -> StatsPlan:
+async def plan_stats(db: GuildDb, user_id: int, *, ttl_hours: float, refresh: bool, whose: str,
+                     now: datetime) -> StatsPlan:
     """Decide whether AniList must be asked (before deferring, so refusals stay private and quick).
 
     Raises:
@@ -90,11 +97,11 @@ async def plan_stats(db: GuildDb, user_id: int, *, ttl_hours: float, refresh: bo
     link = await fetch_link(db, user_id)
     if link is None:
         raise NotFoundError(f"{whose} not linked an AniList account in this server; link one with /anilist link.")
-    cached, old = await fetch_cached(db, user_id, ttl_hours)
+    cached, old = await fetch_cached(db, user_id, ttl_hours, now)
     return StatsPlan(user_id, link, cached, stale=old or refresh)
 
 
-async def refresh_stats(db: GuildDb, client: AniListClient, plan: StatsPlan) -> Stats:
+async def refresh_stats(db: GuildDb, client: AniListClient, plan: StatsPlan, now: datetime) -> Stats:
     """Fetch the member's stats from AniList and store them; stale ones with a note if AniList fails.
 
     Raises:
@@ -114,11 +121,12 @@ async def refresh_stats(db: GuildDb, client: AniListClient, plan: StatsPlan) -> 
     async with db.transaction():
         await db.execute(
             "INSERT INTO cached_stats (discord_id, total_manga, total_chapters, total_volumes, mean_score, "
-            "top_genres, cached_at) VALUES (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP) ON CONFLICT (discord_id) DO UPDATE "
+            "top_genres, cached_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (discord_id) DO UPDATE "
             "SET total_manga = excluded.total_manga, total_chapters = excluded.total_chapters, "
             "total_volumes = excluded.total_volumes, mean_score = excluded.mean_score, "
             "top_genres = excluded.top_genres, cached_at = excluded.cached_at",
-            (plan.user_id, fresh.count, fresh.chapters_read, fresh.volumes_read, mean, json.dumps(list(fresh.genres))))
-    stats, _ = await fetch_cached(db, plan.user_id, 0)
+            (plan.user_id, fresh.count, fresh.chapters_read, fresh.volumes_read, mean, json.dumps(list(fresh.genres)),
+             sql_time(now)))
+    stats, _ = await fetch_cached(db, plan.user_id, 0, now)
     assert stats is not None
     return stats

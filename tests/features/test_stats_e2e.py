@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from datetime import timedelta
 
 import pytest
 
@@ -149,3 +150,20 @@ async def test_another_members_stats_and_an_unlinked_member(world: World) -> Non
 
     assert fields(theirs)["Manga"] == "3"
     assert nobody.content.endswith("has not linked an AniList account in this server; link one with /anilist link.")
+
+
+@pytest.mark.asyncio
+async def test_the_bots_clock_ages_stats_and_ends_the_refresh_cooldown(world: World) -> None:
+    await link(world, GUILD_A, MEMBER)
+    await world.bot.command(GUILD_A, MEMBER, "stats", {"refresh": "true"})
+    start = len(world.anilist.requests)
+    await world.bot.advance(timedelta(hours=11))
+    await world.bot.command(GUILD_A, MEMBER, "stats")
+    after_11h = len(world.anilist.requests)
+    await world.bot.advance(timedelta(hours=2))
+    await world.bot.command(GUILD_A, MEMBER, "stats")
+    after_13h = len(world.anilist.requests)
+    refreshed = await world.bot.command(GUILD_A, MEMBER, "stats", {"refresh": "true"})
+
+    assert (after_11h, after_13h) == (start, start + 1)
+    assert fields(refreshed)["Manga"] == "3" and len(world.anilist.requests) == start + 2
