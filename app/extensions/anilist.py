@@ -24,7 +24,6 @@ class AniListLink(lightbulb.SlashCommand, name="link", description="Link your An
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: AniListClient) -> None:
         """Link after AniList confirms the account."""
-        await ctx.defer(ephemeral=True)  # AniList may take seconds (pacing, one retry)
         link = await anilist_link.link_account(db, client, int(ctx.user.id), ctx.user.username, self.username)
         await respond_with_unlocks(ctx, db, f"Linked to the AniList account **{shown(link.anilist_name)}** in this "
                                             "server (other servers keep their own links).")

@@ -38,7 +38,6 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb, media: MediaLookup) -> None:
         """Look the manga up (cached), check the chapter against its count, record it here."""
         progress.check_values(self.chapter, self.status, self.score)
-        await ctx.defer(ephemeral=True)  # the title may need AniList (pacing, one retry)
         found = await media.resolve(self.title)
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
                                               status=self.status, score=self.score)
@@ -58,7 +57,8 @@ class MangaList(lightbulb.SlashCommand, name="list", description="Manga a member
         lines = [progress.describe(e) for e in entries]
         if not lines:
             lines = [f"{shown(who.username)} has no manga recorded in this server yet (/manga update)."]
-        await respond_paginated(ctx, f"{who.username}'s manga in this server ({len(entries)})", lines)
+        await respond_paginated(ctx, f"{who.username}'s manga in this server ({len(entries)})", lines,
+                                ephemeral=True)
 
 
 @manga.register

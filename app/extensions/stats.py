@@ -51,6 +51,5 @@ class Stats(lightbulb.SlashCommand, name="stats", description="A member's AniLis
             cooldown.claim(db.guild_id, int(ctx.user.id))
         result = plan.cached
         if plan.stale or result is None:
-            await ctx.defer()  # AniList may take seconds (pacing, one retry)
             result = await stats.refresh_stats(db, client, plan, clock.now())
-        await ctx.respond(embed=stats_embed(who, plan.link, result))
+        await ctx.respond(embed=stats_embed(who, plan.link, result), ephemeral=True)

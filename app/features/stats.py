@@ -89,7 +89,7 @@ async def fetch_cached(db: GuildDb, user_id: int, ttl_hours: float, now: datetim
 
 async def plan_stats(db: GuildDb, user_id: int, *, ttl_hours: float, refresh: bool, whose: str,
                      now: datetime) -> StatsPlan:
-    """Decide whether AniList must be asked (before deferring, so refusals stay private and quick).
+    """Decide whether AniList must be asked (the stored stats are missing, old, or a refresh was asked for).
 
     Raises:
         NotFoundError: the member has no AniList link in this server.

@@ -108,7 +108,7 @@ async def test_progress_in_one_server_never_appears_in_another(world: World) -> 
     there = await world.bot.command(GUILD_B, MEMBER, "manga list")
     removed_there = await world.bot.command(GUILD_B, MEMBER, "manga remove", {"title": "Monster"})
 
-    assert "**Monster**: chapter 40 (reading)" in world.text(here)
+    assert "**Monster**: chapter 40 (reading)" in world.text(here) and here.ephemeral
     assert "no manga recorded in this server yet" in world.text(there)
     assert removed_there.content == "“Monster” is not among your manga in this server (see /manga list)."
     assert await progress_rows(world, GUILD_A, MEMBER) == [(30001, 40, "CURRENT", None)]

@@ -51,6 +51,7 @@ async def test_stats_come_from_anilist_once_then_from_this_servers_file(world: W
         "Manga": "3", "Chapters read": "1,572", "Volumes read": "157", "Mean score": "90",
         "Top genres": "Action, Drama, Fantasy, Adventure, Comedy"}
     assert "ShelfTester" in first.embeds[0]["description"]
+    assert first.ephemeral and second.ephemeral
     assert len(world.anilist.requests) == before + 1
     assert await stored_rows(world, GUILD_A) == [(MEMBER, 3, 1572)]
     assert await stored_rows(world, GUILD_B) == []
