@@ -41,6 +41,7 @@ class AniListDouble:
         self.limit, self.advertised = limit, advertised
         self.fault: str | None = None
         self.retry_after: int | None = 30
+        self.reset_in: int | None = None
         self.requests: list[dict[str, Any]] = []  # every request body, in order
         self._clock = clock
         self._window_start = 0.0
@@ -54,11 +55,15 @@ class AniListDouble:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def fail(self, fault: str | None, *, retry_after: int | None = 30) -> None:
-        """Answer every request with this fault from now on (None: behave again)."""
+    def fail(self, fault: str | None, *, retry_after: int | None = 30, reset_in: int | None = None) -> None:
+        """Answer every request with this fault from now on (None: behave again).
+
+        A 429 carries `Retry-After: retry_after` and, with `reset_in`, `X-RateLimit-Reset` (a Unix time
+        that many seconds ahead); None leaves a header out, as AniList sometimes does.
+        """
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)}")
-        self.fault, self.retry_after = fault, retry_after
+        self.fault, self.retry_after, self.reset_in = fault, retry_after, reset_in
 
     async def start(self) -> None:
         app = web.Application()
@@ -114,7 +119,10 @@ class AniListDouble:
         if self.fault == "500":
             return web.Response(status=502, text=GATEWAY_HTML, content_type="text/html")
         if self.fault == "429":
-            return self._too_many(self.retry_after)
+            response = self._too_many(self.retry_after)
+            if self.reset_in is not None:
+                response.headers["X-RateLimit-Reset"] = str(int(time.time()) + self.reset_in)
+            return response
         return None
 
     def _rate_limit(self) -> web.StreamResponse | None:

@@ -237,3 +237,14 @@ def test_settings_read_the_anilist_pace_and_the_stats_age() -> None:
     assert (chosen.anilist_rate_per_min, chosen.stats_ttl_hours) == (25, 0)
     with pytest.raises(ConfigurationError):
         load_settings({"ANILIST_RATE_PER_MIN": "0"})
+
+
+@pytest.mark.asyncio
+async def test_429_without_retry_after_falls_back_to_the_reset_time(anilist: AniListDouble) -> None:
+    anilist.fail("429", retry_after=None, reset_in=40)
+    client = AniListClient(anilist.url, rate_per_min=6000, timeout=2.0)
+    with pytest.raises(ServiceUnavailableError) as caught:
+        await client.fetch_user("ShelfTester")
+
+    assert caught.value.user_message in ("AniList is busy; please try again in 40 seconds.",
+                                         "AniList is busy; please try again in 39 seconds.")  # a second may tick
