@@ -56,7 +56,7 @@ class Clock:
         self._tick.set()
         self._tick = asyncio.Event()
 
-    async def settle(self, *, timeout: float = 10.0, every: float = 0.01) -> None:
+    async def settle(self, *, timeout: float = 30.0, every: float = 0.01) -> None:
         """Wait until nothing is due: the work an advance woke has run and gone back to sleep (or ended)."""
         async with asyncio.timeout(timeout):
             while self._busy or any(due <= self.now() for due in self._sleepers.values()):

@@ -1,13 +1,13 @@
 """Queries the bot's own commands need on one guild's file (no Discord here)."""
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.db import GuildDb
 from app.db.fleet import file_size, open_read_only, table_counts
+from app.db.worker import in_own_thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ async def fetch_guild_report(db: GuildDb) -> GuildReport:
     Counting every row of a large file takes a while: it runs on a read-only connection of its
     own, in a thread of its own, so the shared SQL thread keeps serving other servers.
     """
-    version, counts = await asyncio.to_thread(_version_and_counts, db.path)
+    version, counts = await in_own_thread(_version_and_counts, db.path)
     return GuildReport(db.guild_id, file_size(db.path), version, counts)
 
 

@@ -80,6 +80,27 @@ class Worker:
         self._thread.join()
 
 
+async def in_own_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run one long blocking call on a thread of its own, which ends with it.
+
+    For rare heavy work (counting every row of a large file) that must neither hold the
+    shared SQL thread nor leave an executor thread behind after shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def call() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as error:
+            loop.call_soon_threadsafe(_fail, fut, error)
+        else:
+            loop.call_soon_threadsafe(_resolve, fut, result)
+
+    threading.Thread(target=call, name=f"guildshelf-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+    return await fut
+
+
 class WorkerPool:
     """A fixed set of workers; a key always maps to the same worker."""
 

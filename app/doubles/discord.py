@@ -21,6 +21,7 @@ from app.doubles.discord_gateway import Gateway, GatewaySession
 from app.doubles.discord_http import RateLimits, make_middleware
 from app.doubles.discord_interactions import InteractionsMixin
 from app.doubles.discord_rest import RestRoutes
+from app.doubles.discord_roles import RolesMixin
 from app.doubles.discord_state import (
     Attachment,
     DoubleClock,
@@ -30,7 +31,6 @@ from app.doubles.discord_state import (
     InviteState,
     MemberState,
     Reply,
-    RoleState,
 )
 
 __all__ = ["DiscordDouble", "DoubleError"]
@@ -38,7 +38,7 @@ __all__ = ["DiscordDouble", "DoubleError"]
 GUILDS, GUILD_MEMBERS, GUILD_INVITES, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 6, 1 << 9, 1 << 15
 
 
-class DiscordDouble(InteractionsMixin):
+class DiscordDouble(InteractionsMixin, RolesMixin):
     """Start with `async with DiscordDouble() as double:`; point hikari at `double.rest_url`."""
 
     def __init__(self, *, app_id: int | None = None, allow_guild_members_intent: bool = True) -> None:
@@ -157,45 +157,6 @@ class DiscordDouble(InteractionsMixin):
         if admin:
             found.role_ids.add(guild.admin_role_id)
         return found
-
-    async def add_role(self, guild_id: int, permissions: int, *, name: str | None = None,
-                       members: tuple[int, ...] = ()) -> int:
-        """A new role with exactly `permissions`, given to `members` (GUILD_ROLE_CREATE, GUILD_MEMBER_UPDATE)."""
-        guild = self.ensure_guild(guild_id)
-        role = RoleState(p.new_snowflake(), name or f"role {len(guild.roles)}", permissions, len(guild.roles))
-        guild.roles[role.role_id] = role
-        if guild.bot_present:
-            await self.gateway.broadcast("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": role.payload()})
-        for user_id in members:
-            self.ensure_member(guild_id, user_id).role_ids.add(role.role_id)
-            await self._member_updated(guild, user_id)
-        return role.role_id
-
-    async def set_role_permissions(self, guild_id: int, role_id: int, permissions: int) -> None:
-        """Change a role's permissions (@everyone's id is the guild's): GUILD_ROLE_UPDATE."""
-        guild = self.ensure_guild(guild_id)
-        if role_id not in guild.roles:
-            raise DoubleError(f"guild {guild_id} has no role {role_id}")
-        guild.roles[role_id].permissions = permissions
-        if guild.bot_present:
-            await self.gateway.broadcast("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id),
-                                                               "role": guild.roles[role_id].payload()})
-
-    async def set_overwrite(self, guild_id: int, target_id: int, *, allow: int = 0, deny: int = 0,
-                            member: bool = False) -> None:
-        """Set the channel's overwrite for a role (@everyone: the guild's id) or a member: CHANNEL_UPDATE."""
-        guild = self.ensure_guild(guild_id)
-        kind = perm.MEMBER_OVERWRITE if member else perm.ROLE_OVERWRITE
-        guild.overwrites = [o for o in guild.overwrites if (o.target_id, o.kind) != (target_id, kind)]
-        guild.overwrites.append(perm.Overwrite(target_id, kind, allow, deny))
-        if guild.bot_present:
-            await self.gateway.broadcast("CHANNEL_UPDATE", guild.channel_payload())
-
-    async def _member_updated(self, guild: GuildState, user_id: int) -> None:
-        if guild.bot_present:
-            await self.gateway.broadcast("GUILD_MEMBER_UPDATE", {**guild.member_payload(user_id),
-                                                                 "guild_id": str(guild.guild_id)},
-                                         intent=GUILD_MEMBERS)
 
     async def add_bot(self, guild_id: int, name: str | None = None) -> None:
         """The bot is added to the guild: GUILD_CREATE."""

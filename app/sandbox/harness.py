@@ -255,8 +255,7 @@ class BotHarness:
         """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
-            async with self.received(hikari.InviteCreateEvent, guild_id):
-                await self.double.create_invite(guild_id, guild.owner_id, code=invite)
+            await self.create_invite(guild_id, guild.owner_id, invite)
         async with self.received(hikari.MemberCreateEvent, guild_id):
             await self.double.member_join(guild_id, user_id, invite=invite)
 

@@ -1,6 +1,8 @@
 """The strict double refuses what Discord refuses, with Discord's status and JSON error body."""
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,9 +31,9 @@ class Client:
         url = f"{self.d.rest_url}{path}"
         if files:
             form = aiohttp.FormData()
-            form.add_field("payload_json", __import__("json").dumps(body), content_type="application/json")
+            form.add_field("payload_json", json.dumps(body), content_type="application/json")
             for i, (name, data) in enumerate(files.items()):
-                form.add_field(f"files[{i}]", data, filename=name)
+                form.add_field(f"files[{i}]", io.BytesIO(data), filename=name)  # large bytes warn
             kwargs: dict[str, Any] = {"data": form}
         else:
             kwargs = {"json": body} if body is not None else {}
@@ -252,6 +254,13 @@ async def test_file_over_the_attachment_size_limit_is_request_entity_too_large(c
     assert status == 200
 
 
+@pytest.mark.asyncio
+async def test_an_11_mib_file_is_over_the_default_10_mib_limit(client: Client) -> None:
+    record = await client.interaction()
+    status, body = await client.respond(record, 4, {"content": "file"}, files={"big.bin": b"x" * (11 << 20)})
+    assert (status, body["code"]) == (413, 40005)
+
+
 # -- callback types ---------------------------------------------------------------------------------
 @pytest.mark.asyncio
 @pytest.mark.parametrize("kind", [6, 7, 8, 42])
@@ -260,6 +269,26 @@ async def test_callback_types_that_do_not_fit_a_slash_command_are_refused(client
     status, body = await client.respond(record, kind, {"content": "x"})
     assert status == 400 and "type" in _form_errors(body)
     assert record.response_type is None
+
+
+@pytest.mark.asyncio
+async def test_a_button_press_takes_4_to_7_and_9_but_not_8(client: Client) -> None:
+    record = await client.interaction()
+    await client.respond(record, 4, {"content": "press", "components": [_row(_button("go"))]})
+    assert record.original is not None
+    press = await client.d.click(record.original, "go", guild_id=GUILD, user_id=USER)
+    assert (await client.respond(press, 8, {"choices": []}))[0] == 400
+    assert (await client.respond(press, 6))[0] == 200
+
+
+@pytest.mark.asyncio
+async def test_a_modal_submission_cannot_answer_with_another_modal(client: Client) -> None:
+    record = await client.interaction()
+    assert (await client.respond(record, 9, _modal()))[0] == 200
+    assert record.original is not None
+    submitted = await client.d.submit_modal(record.original, {"f0": "typed"}, guild_id=GUILD, user_id=USER)
+    assert (await client.respond(submitted, 9, _modal()))[0] == 400
+    assert (await client.respond(submitted, 4, {"content": "thanks"}))[0] == 200
 
 
 @pytest.mark.asyncio
