@@ -1,11 +1,11 @@
 """`/achievements [member:]`: unlocked and locked achievements with progress, in this server."""
 from __future__ import annotations
 
-import hikari
 import lightbulb
 
 from app.bot.announce import announce_unlocks
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.names import display_name
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
 from app.errors import InvalidInputError
@@ -13,10 +13,6 @@ from app.features.achievements import RULES, check_achievements, format_unlocks,
 
 loader = lightbulb.Loader()
 BOTS_HAVE_NONE = "Bots don't collect achievements; pick a member."
-
-
-def display_name(user: hikari.PartialUser) -> str:
-    return (getattr(user, "display_name", None) or user.username or str(user.id))[:80]
 
 
 @loader.command

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 
+import cachetools
 import hikari
 import lightbulb
 
@@ -31,6 +33,44 @@ LAG_SAMPLES = 200_000
 loader = lightbulb.Loader()
 
 
+@dataclass(slots=True)
+class XpFigures:
+    """What scripts/bench_e2e.py reports: messages seen, gains committed, event→commit lag."""
+
+    messages: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    transactions: int = 0
+    gains_committed: int = 0
+    first_commit: float = 0.0
+    last_commit: float = 0.0
+    lags_ms: list[float] = field(default_factory=list)
+
+    def seen(self, now: float) -> None:
+        self.messages += 1
+        self.first_seen = self.first_seen or now
+        self.last_seen = now
+
+    def committed(self, now: float, event_times: list[float]) -> None:
+        self.transactions += 1
+        self.gains_committed += len(event_times)
+        self.first_commit = self.first_commit or now
+        self.last_commit = now
+        if len(self.lags_ms) < LAG_SAMPLES:
+            self.lags_ms.extend((now - t) * 1000 for t in event_times)
+
+    def summary(self) -> dict[str, float]:
+        lags = sorted(self.lags_ms)
+
+        def pct(q: float) -> float:
+            return round(lags[min(len(lags) - 1, int(q * len(lags)))], 1) if lags else 0.0
+
+        return {"messages_seen": self.messages, "seen_seconds": round(self.last_seen - self.first_seen, 3),
+                "gains_committed": self.gains_committed, "transactions": self.transactions,
+                "commit_seconds": round(self.last_commit - self.first_commit, 3),
+                "lag_p50_ms": pct(0.50), "lag_p99_ms": pct(0.99), "lag_max_ms": pct(1.0)}
+
+
 class XpService:
     """One per bot: the recorder, the writer task and its figures (see scripts/bench_e2e.py)."""
 
@@ -39,51 +79,27 @@ class XpService:
         self._guild_dbs = guild_dbs
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        self._loading: dict[int, asyncio.Future[GuildSettings]] = {}
         self._announcing: set[asyncio.Task[None]] = set()
         self._rest: hikari.api.RESTClient | None = None
         self.closed = False
-        self.gains_written = 0
-        self.lags_ms: list[float] = []
+        self.figures = XpFigures()
 
     # -- counting ----------------------------------------------------------
-    async def on_message(self, event: hikari.GuildMessageCreateEvent) -> None:
-        """Count a member's message; inside the cooldown this returns without any database access."""
+    def on_message(self, event: hikari.GuildMessageCreateEvent) -> None:
+        """Count a member's message: memory only, never a database access or an await."""
         if self.closed or not event.is_human:
             return
-        guild_id, user_id = int(event.guild_id), int(event.author_id)
-        self.recorder.messages_seen += 1
-        if self.recorder.cooling(guild_id, user_id):
-            return
-        config = self.recorder.config(guild_id) or await self._load_config(event)
-        if self.recorder.gain(guild_id, user_id, config, channel_id=int(event.channel_id),
-                              event_time=event.message_id.created_at.timestamp(), source=event):
+        self.figures.seen(time.time())
+        if self.recorder.count(int(event.guild_id), int(event.author_id), channel_id=int(event.channel_id),
+                               event_time=event.message_id.created_at.timestamp(), source=event):
             self._rest = event.app.rest
             self._wake.set()
             if self._writer is None:
                 self._writer = asyncio.get_running_loop().create_task(self._write_forever())
 
-    async def _load_config(self, event: hikari.GuildMessageCreateEvent) -> GuildSettings:
-        """One read per guild however many messages arrive while it runs."""
-        guild_id = int(event.guild_id)
-        loading = self._loading.get(guild_id)
-        if loading is None:
-            loading = self._loading[guild_id] = asyncio.get_running_loop().create_future()
-            try:
-                async with self._guild_dbs.for_event(event) as db:
-                    config = await fetch_guild_settings(db)
-                self.recorder.remember_config(guild_id, config)
-                loading.set_result(config)
-            except BaseException as error:
-                loading.set_exception(error)
-                loading.exception()  # retrieved: the waiters (if any) re-raise it
-                raise
-            finally:
-                del self._loading[guild_id]
-        return await asyncio.shield(loading)
-
-    def forget_config(self, guild_id: int) -> None:
-        self.recorder.forget_config(guild_id)
+    def settings_changed(self, guild_id: int, settings: GuildSettings) -> None:
+        """/settings saved: the cooldown and amount apply from the next message."""
+        self.recorder.remember_config(guild_id, settings)
 
     # -- writing -----------------------------------------------------------
     async def _write_forever(self) -> None:
@@ -106,8 +122,10 @@ class XpService:
     async def _write_guild(self, guild_id: int, pending: PendingGuild) -> None:
         try:
             async with self._guild_dbs.for_event(pending.source) as db:
-                ups = await add_xp(db, list(pending.gains.items()))
-                config = self.recorder.config(guild_id) or await fetch_guild_settings(db)
+                config = await fetch_guild_settings(db)  # one small read; the file was opened anyway
+                ups = await add_xp(db, [(user_id, count * config.xp_amount)
+                                        for user_id, count in pending.gains.items()])
+            self.recorder.remember_config(guild_id, config)
         except Exception as error:  # a writer that died would lose every later gain: log, retry, go on
             attempt = pending.attempts + 1
             log.warning("XP of %d member(s) not written in guild %s (attempt %d of %d): %s", len(pending.gains),
@@ -116,10 +134,7 @@ class XpService:
                 self.recorder.give_back(guild_id, pending)
                 self._wake.set()
             return
-        committed = time.time()
-        self.gains_written += len(pending.event_times)
-        if len(self.lags_ms) < LAG_SAMPLES:
-            self.lags_ms.extend((committed - t) * 1000 for t in pending.event_times)
+        self.figures.committed(time.time(), pending.event_times)
         if ups and config.levelup_announcements:
             task = asyncio.get_running_loop().create_task(self._announce(guild_id, config, ups, pending.channels))
             self._announcing.add(task)
@@ -150,25 +165,31 @@ class XpService:
             await asyncio.gather(*self._announcing, return_exceptions=True)
 
 
-def _xp_service(settings: Settings, guild_dbs: EventGuildDb) -> XpService:
-    return XpService(settings, guild_dbs)
+# lightbulb's Client takes no weak references: the last few clients' services, by id (tests start many bots)
+_services: cachetools.LRUCache[int, XpService] = cachetools.LRUCache(maxsize=4)
+
+
+def service_of(client: lightbulb.Client) -> XpService | None:
+    """The client's XP service once a message or command created it (for the benchmark's figures)."""
+    return _services.get(id(client))
 
 
 class _Registration(lightbulb.Loadable):
     """Makes `XpService` injectable (one per client); loaded before the listener below."""
 
-    def __init__(self) -> None:
-        self._clients: set[int] = set()
-
     async def load(self, client: lightbulb.Client) -> None:
-        if id(client) in self._clients:
+        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+        if XpService in registry:  # loading is idempotent (lightbulb's contract)
             return
-        self._clients.add(id(client))
-        client.di.registry_for(lightbulb.di.Contexts.DEFAULT).register_factory(
-            XpService, _xp_service, teardown=XpService.close)
+
+        def create(settings: Settings, guild_dbs: EventGuildDb) -> XpService:
+            service = _services[id(client)] = XpService(settings, guild_dbs)
+            return service
+
+        registry.register_factory(XpService, create, teardown=XpService.close)
 
     async def unload(self, client: lightbulb.Client) -> None:
-        self._clients.discard(id(client))
+        """Nothing: a registered dependency stays for the client's life."""
 
 
 loader.add(_Registration())
@@ -177,4 +198,4 @@ loader.add(_Registration())
 @loader.listener(hikari.GuildMessageCreateEvent)
 async def on_message(event: hikari.GuildMessageCreateEvent, xp: XpService) -> None:
     """A member's message may earn XP (never its content)."""
-    await xp.on_message(event)
+    xp.on_message(event)

@@ -1,8 +1,11 @@
-"""The XP cooldown and the gains waiting to be written: memory only, so a message inside the cooldown
-costs no database access (and no await).
+"""The XP cooldown and the messages waiting to be written: memory only, so counting a message costs
+no database access (and no await) at all.
 
-Gains are summed per guild and member until the writer takes them: under load one transaction per
-guild carries many members' gains, which is what keeps XP, the bot's hottest write path, cheap.
+Counted messages are summed per guild and member until the writer takes them: under load one
+transaction per guild carries many members' messages, which is what keeps XP, the bot's hottest
+write path, cheap. The writer reads the server's settings in that same transaction (XP per message)
+and hands them back here (`remember_config`) for the cooldown; until a server's first write after
+the bot starts, its messages are judged by the bot's default cooldown (XP_COOLDOWN_SECONDS).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class PendingGuild:
     """One guild's gains not yet written; `source` (its latest message event) is how the writer opens its file."""
 
     source: Any
-    gains: dict[int, int] = field(default_factory=dict)
+    gains: dict[int, int] = field(default_factory=dict)  # member → messages counted (XP = count × amount)
     channels: dict[int, int] = field(default_factory=dict)  # member → channel of their last counted message
     event_times: list[float] = field(default_factory=list)  # wall-clock times of the counted messages
     attempts: int = 0
@@ -47,7 +50,6 @@ class XpRecorder:
         self._last: dict[tuple[int, int], float] = {}
         self._prune_at = PRUNE_FLOOR
         self.pending: dict[int, PendingGuild] = {}
-        self.messages_seen = 0
 
     # -- settings cache ------------------------------------------------------
     def config(self, guild_id: int) -> GuildSettings | None:
@@ -56,33 +58,24 @@ class XpRecorder:
     def remember_config(self, guild_id: int, settings: GuildSettings) -> None:
         self._configs[guild_id] = settings
 
-    def forget_config(self, guild_id: int) -> None:
-        """After /settings changed this guild: the next message reads them again."""
-        self._configs.pop(guild_id, None)
-
     # -- cooldown ------------------------------------------------------------
-    def cooling(self, guild_id: int, user_id: int) -> bool:
-        """True when this member's last counted message here is within the guild's cooldown (memory only)."""
+    def _cooldown(self, guild_id: int) -> int:
         config = self._configs.get(guild_id)
-        last = self._last.get((guild_id, user_id))
-        if config is None or last is None:
-            return False
-        return self._clock() - last < config.cooldown(self.default_cooldown)
+        return self.default_cooldown if config is None else config.cooldown(self.default_cooldown)
 
-    def gain(self, guild_id: int, user_id: int, config: GuildSettings, *, channel_id: int,
-             event_time: float, source: Any) -> bool:
-        """Count a message unless it is inside the cooldown; synchronous, so two messages cannot both pass."""
+    def count(self, guild_id: int, user_id: int, *, channel_id: int, event_time: float, source: Any) -> bool:
+        """Count a message unless it is inside the member's cooldown here; synchronous, never two at once."""
         now = self._clock()
         key = (guild_id, user_id)
         last = self._last.get(key)
-        if last is not None and now - last < config.cooldown(self.default_cooldown):
+        if last is not None and now - last < self._cooldown(guild_id):
             return False
         self._last[key] = now
         pending = self.pending.get(guild_id)
         if pending is None:
             pending = self.pending[guild_id] = PendingGuild(source)
         pending.source = source
-        pending.gains[user_id] = pending.gains.get(user_id, 0) + config.xp_amount
+        pending.gains[user_id] = pending.gains.get(user_id, 0) + 1
         pending.channels[user_id] = channel_id
         pending.event_times.append(event_time)
         if len(self._last) >= self._prune_at:
@@ -92,9 +85,7 @@ class XpRecorder:
     def _prune(self, now: float) -> None:
         """Forget cooldowns that are over (an entry past its cooldown and one never seen behave alike)."""
         for (guild_id, user_id), last in list(self._last.items()):
-            config = self._configs.get(guild_id)
-            cooldown = config.cooldown(self.default_cooldown) if config else self.default_cooldown
-            if now - last >= cooldown:
+            if now - last >= self._cooldown(guild_id):
                 del self._last[(guild_id, user_id)]
         self._prune_at = max(PRUNE_FLOOR, 2 * len(self._last))
 

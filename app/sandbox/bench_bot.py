@@ -22,6 +22,7 @@ from app.bot.checks import GUILD_CONTEXT
 from app.bot.queries import increment_setting_counter
 from app.config import Settings
 from app.db import GuildDatabaseManager, GuildDb
+from app.extensions.xp import service_of
 
 COUNTER_KEY = "bench.touches"
 
@@ -69,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     async def report(_: hikari.StoppingEvent) -> None:
         print(json.dumps({"manager": asdict(app.manager.stats())}), flush=True)
 
+    async def report_xp(_: hikari.StoppedEvent) -> None:  # after the XP writer's last flush
+        service = service_of(app.client)
+        print(json.dumps({"xp": service.figures.summary() if service else {}}), flush=True)
+
     app.bot.subscribe(hikari.StoppingEvent, report)
+    app.bot.subscribe(hikari.StoppedEvent, report_xp)
     app.run()
     return 0
 

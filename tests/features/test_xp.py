@@ -58,47 +58,47 @@ class FakeClock:
         return self.now
 
 
+def _count(recorder: XpRecorder, guild_id: int, user_id: int, *, channel_id: int = 5, event_time: float = 0.0,
+           source: object = None) -> bool:
+    return recorder.count(guild_id, user_id, channel_id=channel_id, event_time=event_time, source=source)
+
+
 def test_cooldown_counts_one_message_per_member_per_period() -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
-    config = GuildSettings(xp_amount=10)
-    assert not recorder.cooling(1, 7)  # guild settings unknown yet: the caller must load them
-    recorder.remember_config(1, config)
-
-    assert recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
-    assert recorder.cooling(1, 7) and not recorder.cooling(1, 8) and not recorder.cooling(2, 7)
-    assert not recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
+    assert _count(recorder, 1, 7)
+    assert not _count(recorder, 1, 7)
+    assert _count(recorder, 1, 8) and _count(recorder, 2, 7)  # other member, other server
     clock.now += 59.9
-    assert recorder.cooling(1, 7)
+    assert not _count(recorder, 1, 7)
     clock.now += 0.1
-    assert not recorder.cooling(1, 7)
-    assert recorder.gain(1, 7, config, channel_id=6, event_time=0.0, source=None)
+    assert _count(recorder, 1, 7, channel_id=6)
 
     taken = recorder.take()
-    assert taken[1].gains == {7: 20} and taken[1].channels == {7: 6} and recorder.pending == {}
+    assert taken[1].gains == {7: 2, 8: 1} and taken[1].channels == {7: 6, 8: 5} and recorder.pending == {}
 
 
-def test_a_guilds_own_cooldown_and_amount_win_over_the_default() -> None:
+def test_a_servers_own_cooldown_applies_once_known() -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
-    config = GuildSettings(xp_amount=3, xp_cooldown_seconds=5)
-    recorder.remember_config(1, config)
-    recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
+    recorder.remember_config(1, GuildSettings(xp_amount=3, xp_cooldown_seconds=5))
+    assert _count(recorder, 1, 7) and _count(recorder, 2, 7)
     clock.now += 5
-    assert not recorder.cooling(1, 7)
-    assert recorder.gain(1, 7, config, channel_id=5, event_time=0.0, source=None)
-    assert recorder.take()[1].gains == {7: 6}
+    assert _count(recorder, 1, 7)
+    assert not _count(recorder, 2, 7)  # server 2 keeps the default 60 s
+    recorder.remember_config(1, GuildSettings(xp_cooldown_seconds=0))
+    assert _count(recorder, 1, 7)
+    assert recorder.take()[1].gains == {7: 3}
 
 
 def test_a_failed_write_is_given_back_in_front_of_newer_gains() -> None:
     recorder = XpRecorder(0)
-    config = GuildSettings(xp_amount=10)
-    recorder.gain(1, 7, config, channel_id=5, event_time=1.0, source="old")
+    _count(recorder, 1, 7, event_time=1.0, source="old")
     failed = recorder.take()[1]
-    recorder.gain(1, 7, config, channel_id=6, event_time=2.0, source="new")
+    _count(recorder, 1, 7, channel_id=6, event_time=2.0, source="new")
     recorder.give_back(1, failed)
     pending = recorder.pending[1]
-    assert pending.gains == {7: 20} and pending.channels == {7: 6} and pending.source == "new"
+    assert pending.gains == {7: 2} and pending.channels == {7: 6} and pending.source == "new"
     assert pending.attempts == 1 and pending.event_times == [1.0, 2.0]
 
 
@@ -107,12 +107,10 @@ def test_expired_cooldowns_are_pruned(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
     recorder = XpRecorder(60, clock=clock)
     recorder._prune_at = 3
-    config = GuildSettings()
-    recorder.remember_config(1, config)
-    recorder.gain(1, 1, config, channel_id=5, event_time=0.0, source=None)
-    recorder.gain(1, 2, config, channel_id=5, event_time=0.0, source=None)
+    _count(recorder, 1, 1)
+    _count(recorder, 1, 2)
     clock.now += 61
-    recorder.gain(1, 3, config, channel_id=5, event_time=0.0, source=None)
+    _count(recorder, 1, 3)
     assert set(recorder._last) == {(1, 3)}
 
 
@@ -169,7 +167,7 @@ async def test_a_message_earns_xp_once_per_cooldown_without_touching_the_databas
     service = await xp_service(harness)
 
     async def all_seen() -> bool:
-        return service.recorder.messages_seen == 4
+        return service.figures.messages == 4
 
     await eventually(all_seen)
     monkeypatch.undo()
