@@ -11,7 +11,6 @@ from app.db import GuildDatabaseManager
 from app.doubles.anilist import AniListDouble
 from app.doubles.anilist_catalogue import Catalogue
 from app.features.media import MediaLookup
-from app.sandbox.harness import BotHarness
 from app.services.anilist import AniListClient
 from tests.e2e import GUILD_A, MEMBER
 from tests.features.anilist_fixtures import World, world
@@ -80,8 +79,7 @@ async def test_the_title_option_is_declared_with_autocomplete(world: World) -> N
 
 
 @pytest.mark.asyncio
-@pytest.mark.skipif(not hasattr(BotHarness, "autocomplete"), reason="this Discord double has no autocomplete yet")
 async def test_typing_a_title_offers_anilist_matches(world: World) -> None:
-    choices = await world.bot.autocomplete(GUILD_A, MEMBER, "manga update", "title", "full")  # type: ignore[attr-defined]
+    choices = await world.bot.autocomplete(GUILD_A, MEMBER, "manga update", "title", "full")
 
     assert [c["value"] for c in choices] == ["30656"]

@@ -1,8 +1,6 @@
 """`/manga update|list|remove` end to end: the real bot, the Discord double and the AniList double."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from app.bot.pages import NOT_YOURS
@@ -15,9 +13,6 @@ from tests.features.anilist_fixtures import World, world
 
 __all__ = ["world"]
 OTHER = 900_000_000_000_000_077
-# the Discord double sends `data.resolved` (user options) from issue 12's strict double on
-needs_resolved_options = pytest.mark.skipif(importlib.util.find_spec("app.doubles.discord_resolved") is None,
-                                            reason="this Discord double does not resolve user options yet")
 
 
 async def progress_rows(w: World, guild_id: int, user_id: int) -> list[tuple[object, ...]]:
@@ -116,7 +111,6 @@ async def test_progress_in_one_server_never_appears_in_another(world: World) -> 
 
 
 @pytest.mark.asyncio
-@needs_resolved_options
 async def test_list_shows_another_members_manga_and_filters_by_status(world: World) -> None:
     await update(world, GUILD_A, OTHER, title="Monster", chapter="162")
     await update(world, GUILD_A, OTHER, title="Berserk", chapter="300")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from datetime import timedelta
 
 import pytest
@@ -14,8 +13,6 @@ from tests.features.anilist_fixtures import World, world
 
 __all__ = ["world"]
 OTHER = 900_000_000_000_000_077
-needs_resolved_options = pytest.mark.skipif(importlib.util.find_spec("app.doubles.discord_resolved") is None,
-                                            reason="this Discord double does not resolve user options yet")
 
 
 def fields(reply: object) -> dict[str, str]:
@@ -143,7 +140,6 @@ async def test_unlinking_forgets_the_stats_here_only(world: World) -> None:
 
 
 @pytest.mark.asyncio
-@needs_resolved_options
 async def test_another_members_stats_and_an_unlinked_member(world: World) -> None:
     await link(world, GUILD_A, OTHER)
     theirs = await world.bot.command(GUILD_A, MEMBER, "stats", {"member": str(OTHER)})
