@@ -53,12 +53,12 @@ async def link_account(db: GuildDb, client: AniListClient, user_id: int, display
     if user is None:
         raise NotFoundError(f"There is no public AniList user called “{shown(username.strip())}”: check the "
                             "spelling, and that the profile is not private (AniList settings, Privacy).")
-    taken = await db.execute_fetchone(
-        "SELECT discord_id FROM users WHERE anilist_id = ? AND discord_id != ?", (user.id, user_id))
-    if taken is not None:
-        raise AlreadyExistsError(f"Another member of this server has linked the AniList account "
-                                 f"“{shown(user.name)}”.")
-    async with db.transaction():
+    async with db.transaction():  # the check and the write together: two members racing get one link
+        taken = await db.execute_fetchone(
+            "SELECT discord_id FROM users WHERE anilist_id = ? AND discord_id != ?", (user.id, user_id))
+        if taken is not None:
+            raise AlreadyExistsError(f"Another member of this server has linked the AniList account "
+                                     f"“{shown(user.name)}”.")
         await db.execute(
             "INSERT INTO users (discord_id, username, anilist_username, anilist_id) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (discord_id) DO UPDATE SET username = excluded.username, "
