@@ -156,6 +156,8 @@ class AniListDouble:
             media = self.catalogue.media.get(_int(variables.get("id")) or -1)
             if media is None:
                 return _errors(404, "Not Found.", {"Media": None}, locations=True)
+            if "recommendations" in query:
+                media = dict(media, recommendations=self.catalogue.recommendations(media["id"]))
             return _data({"Media": media})
         if root == "MediaListCollection":
             user = self._user({"id": variables.get("userId"), "name": variables.get("userName")})

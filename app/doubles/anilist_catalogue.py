@@ -37,6 +37,7 @@ class Catalogue:
         self.users = {u.id: u for u in users}
         self._by_name = {u.name.casefold(): u for u in users}
         self.media = {int(m["id"]): _media_payload(m) for m in media}
+        self._recommended = {int(m["id"]): [int(r) for r in m.get("recommendations") or []] for m in media}
 
     @classmethod
     def builtin(cls) -> Catalogue:
@@ -100,6 +101,12 @@ class Catalogue:
                 "meanScore": round(sum(scores) / len(scores), 1) if scores else 0,
                 "genres": [{"genre": g, "count": n} for g, n in sorted(genres.items(), key=lambda i: (-i[1], i[0]))
                            ][:5]}
+
+    def recommendations(self, media_id: int) -> dict[str, Any]:
+        """`recommendations.nodes`, best rated first; an id missing from the catalogue is a deleted entry (null)."""
+        ids = self._recommended.get(media_id, [])
+        return {"nodes": [{"rating": 100 - 10 * rank, "mediaRecommendation": self.media.get(i)}
+                          for rank, i in enumerate(ids)]}
 
     def list_collection(self, user: CatalogueUser) -> dict[str, Any]:
         groups: dict[str, list[dict[str, Any]]] = {}

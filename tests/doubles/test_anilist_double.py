@@ -112,3 +112,17 @@ def test_the_issue_example_catalogue_loads_and_derives_stats() -> None:
     assert user is not None
     assert catalogue.stats(user) == {"count": 1, "chaptersRead": 1100, "volumesRead": 105, "meanScore": 90.0,
                                      "genres": [{"genre": "Action", "count": 1}]}
+
+
+@pytest.mark.asyncio
+async def test_recommendations_come_from_the_catalogue_and_a_missing_one_is_null() -> None:
+    catalogue = Catalogue.from_dict({"media": [{"id": 1, "title": {"romaji": "A"}, "recommendations": [2, 99]},
+                                               {"id": 2, "title": {"romaji": "B"}}]})
+    query = ("query ($id: Int) { Media(id: $id, type: MANGA) { id recommendations(sort: RATING_DESC, perPage: 10) "
+             "{ nodes { rating mediaRecommendation { id } } } } }")
+    async with AniListDouble(catalogue) as double:
+        status, _, body = await post(double, query, {"id": 1})
+
+    nodes = body["data"]["Media"]["recommendations"]["nodes"]
+    assert status == 200
+    assert nodes[0]["mediaRecommendation"]["id"] == 2 and nodes[1]["mediaRecommendation"] is None
