@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from cachetools import TTLCache
 
 from app.db import BotDb
-from app.errors import NotFoundError, ServiceUnavailableError
+from app.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
 from app.features.text import shown
 from app.services.anilist import AniListClient
 from app.services.anilist_models import Media
@@ -88,9 +88,12 @@ class MediaLookup:
         """The manga a member means by `title`: an AniList id (what autocomplete fills in) or a title.
 
         Raises:
-            NotFoundError: AniList has no manga by that id or title.
+            InvalidInputError: an empty title.
+        NotFoundError: AniList has no manga by that id or title.
         """
         text = title.strip()
+        if not text:
+            raise InvalidInputError("Give a manga title (pick one of the suggestions while typing) or an AniList id.")
         if text.isascii() and text.isdigit() and len(text) <= 10:
             media = await self.fetch(int(text))
         else:

@@ -110,8 +110,11 @@ async def remove_entry(db: GuildDb, user_id: int, title: str) -> Entry:
     """Remove one manga from this member's progress in this server.
 
     Raises:
+        InvalidInputError: an empty title.
         NotFoundError: nothing of theirs matches, or several do and none exactly.
     """
+    if not title.strip():
+        raise InvalidInputError("Give the title of the manga to remove, as /manga list shows it.")
     found = matching(await list_entries(db, user_id), title)
     exact = [e for e in found if e.title.casefold() == title.strip().casefold() or str(e.manga_id) == title.strip()]
     if not found:

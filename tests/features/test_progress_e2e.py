@@ -61,7 +61,8 @@ async def test_a_releasing_manga_with_no_known_count_accepts_any_chapter(world: 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("options", "expected"), [
-    ({"title": "", "chapter": "1"}, "AniList has no manga called “”"),
+    ({"title": "", "chapter": "1"}, "Give a manga title (pick one of the suggestions while typing) or an AniList id."),
+    ({"title": "  ", "chapter": "1"}, "Give a manga title"),
     ({"title": "x" * 10_000, "chapter": "1"}, "AniList has no manga called “xxxx"),
     ({"title": "'; DROP TABLE user_manga_progress; --", "chapter": "1"},
      "AniList has no manga called “'; DROP TABLE user\\_manga\\_progress; --”"),
@@ -154,3 +155,27 @@ async def test_remove_by_part_of_the_title_and_ambiguity_is_refused(world: World
     assert removed.content == "Removed **Berserk** from your manga in this server."
     assert [row[0] for row in await progress_rows(world, GUILD_A, MEMBER)] == [30001, 31706]
 
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("title", "expected"), [
+    ("", "Give the title of the manga to remove, as /manga list shows it."),
+    ("   ", "Give the title of the manga to remove, as /manga list shows it."),
+    ("x" * 10_000, "“" + "x" * 79 + "…” is not among your manga in this server (see /manga list)."),
+    ("%' OR 1=1; DELETE FROM user_manga_progress; --",
+     "“%' OR 1=1; DELETE FROM user\\_manga\\_progress; --” is not among your manga in this server (see /manga list)."),
+    ("\u202e\u200fモンスター", "“モンスター” is not among your manga in this server (see /manga list)."),
+])
+async def test_remove_with_bad_titles_removes_nothing(world: World, title: str, expected: str) -> None:
+    await update(world, GUILD_A, MEMBER, title="Monster", chapter="1")
+    reply = await world.bot.command(GUILD_A, MEMBER, "manga remove", {"title": title})
+
+    assert reply.ephemeral and reply.content == expected
+    assert await progress_rows(world, GUILD_A, MEMBER) == [(30001, 1, "CURRENT", None)]
+
+
+@pytest.mark.asyncio
+async def test_list_with_an_unknown_status_is_refused(world: World) -> None:
+    reply = await world.bot.command(GUILD_A, MEMBER, "manga list", {"status": "'; DROP TABLE users; --"})
+
+    assert reply.ephemeral and reply.content.startswith("The status must be one of: reading, completed")
