@@ -5,6 +5,7 @@ import lightbulb
 
 from app.bot.announce import announce_unlocks
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.deferral import Deferral
 from app.bot.names import display_name
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
@@ -18,6 +19,7 @@ BOTS_HAVE_NONE = "Bots don't collect achievements; pick a member."
 @loader.command
 class Achievements(lightbulb.SlashCommand, name="achievements",
                    description="Achievements unlocked and still locked, with progress", contexts=GUILD_CONTEXT):
+    deferral = Deferral.PUBLIC
     member = lightbulb.user("member", "Whose achievements (default: yours)", default=None)
 
     @lightbulb.invoke

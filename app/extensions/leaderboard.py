@@ -4,6 +4,7 @@ from __future__ import annotations
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.deferral import Deferral
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
 from app.features.leaderboard import Kind, Leaderboard, describe_value, fetch_leaderboard, parse_kind
@@ -26,6 +27,7 @@ def own_rank_line(board: Leaderboard) -> str:
 @loader.command
 class LeaderboardCommand(lightbulb.SlashCommand, name="leaderboard", description="This server's top members",
                          contexts=GUILD_CONTEXT):
+    deferral = Deferral.PUBLIC
     kind = lightbulb.string("kind", "Which leaderboard", default=Kind.XP.value,
                             choices=[lightbulb.Choice("XP", Kind.XP.value),
                                      lightbulb.Choice("Chapters read", Kind.CHAPTERS.value),

@@ -5,6 +5,7 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.deferral import Deferral
 from app.bot.names import display_name, plain
 from app.db import GuildDb
 from app.errors import InvalidInputError
@@ -36,6 +37,7 @@ def profile_embed(name: str, profile: Profile) -> hikari.Embed:
 @loader.command
 class ProfileCommand(lightbulb.SlashCommand, name="profile", description="A member's profile in this server",
                      contexts=GUILD_CONTEXT):
+    deferral = Deferral.PUBLIC
     member = lightbulb.user("member", "Whose profile (default: yours)", default=None)
 
     @lightbulb.invoke

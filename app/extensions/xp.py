@@ -17,6 +17,7 @@ import hikari
 import lightbulb
 
 from app.bot.announce import announce
+from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
 from app.config import Settings
 from app.errors import BotError
@@ -74,8 +75,10 @@ class XpFigures:
 class XpService:
     """One per bot: the recorder, the writer task and its figures (see scripts/bench_e2e.py)."""
 
-    def __init__(self, settings: Settings, guild_dbs: EventGuildDb) -> None:
-        self.recorder = XpRecorder(settings.xp_cooldown_seconds)
+    def __init__(self, settings: Settings, guild_dbs: EventGuildDb, clock: Clock) -> None:
+        # monotonic, plus what the sandbox advanced the bot's clock by (`clock +1m` ends cooldowns)
+        self.recorder = XpRecorder(settings.xp_cooldown_seconds,
+                                   clock=lambda: time.monotonic() + clock.offset.total_seconds())
         self._guild_dbs = guild_dbs
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -182,8 +185,8 @@ class _Registration(lightbulb.Loadable):
         if XpService in registry:  # loading is idempotent (lightbulb's contract)
             return
 
-        def create(settings: Settings, guild_dbs: EventGuildDb) -> XpService:
-            service = _services[id(client)] = XpService(settings, guild_dbs)
+        def create(settings: Settings, guild_dbs: EventGuildDb, clock: Clock) -> XpService:
+            service = _services[id(client)] = XpService(settings, guild_dbs, clock)
             return service
 
         registry.register_factory(XpService, create, teardown=XpService.close)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from datetime import date
 
 import pytest
@@ -24,7 +23,6 @@ from app.sandbox.harness import BotHarness
 from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
 
 RIVAL = 900_000_000_000_000_055
-DOUBLE_RESOLVES_USERS = importlib.util.find_spec("app.doubles.discord_resolved") is not None
 
 # -- each rule ------------------------------------------------------------------
 
@@ -158,10 +156,9 @@ async def test_another_servers_achievements_never_show(harness: BotHarness) -> N
         assert await db.execute_fetchall("SELECT * FROM achievements") == []
 
 
-@pytest.mark.skipif(not DOUBLE_RESOLVES_USERS, reason="the Discord double on this branch sends no resolved "
-                    "users for user options (issue 12 adds them)")
 @pytest.mark.asyncio
 async def test_another_members_achievements_are_shown_by_the_member_option(harness: BotHarness) -> None:
+    harness.double.ensure_member(GUILD_A, ADMIN)
     async with harness.bot.manager.connect(GUILD_A) as db:
         await _seed(db, ADMIN)
     reply = await harness.command(GUILD_A, MEMBER, "achievements", {"member": str(ADMIN)})
@@ -188,3 +185,17 @@ async def test_unlocks_are_announced_in_the_servers_channel_only_when_one_is_set
         await announce_unlocks(rest, db, MEMBER, [])  # type: ignore[arg-type]
         await announce_unlocks(rest, db, MEMBER, unlocked)  # type: ignore[arg-type]
     assert rest.sent == [(4242, f"🏆 <@{MEMBER}> unlocked **First Link**, **Recruiter**!", [MEMBER])]
+
+
+@pytest.mark.asyncio
+async def test_an_unlock_is_posted_once_in_the_announcement_channel(harness: BotHarness) -> None:
+    channel_id = harness.double.ensure_guild(GUILD_A).channel_id
+    await harness.command(GUILD_A, ADMIN, "settings", {"announce_channel": str(channel_id)}, admin=True)
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await db.execute("INSERT INTO steam_users (discord_id, steam_id) VALUES (?, '765')", (MEMBER,))
+    first = await harness.command(GUILD_A, MEMBER, "achievements")
+    await harness.command(GUILD_A, MEMBER, "achievements")
+
+    assert first.content == "🏆 Achievement unlocked: **Player Two** — Link your Steam account."
+    assert [(p.channel_id, p.content) for p in harness.double.channel_posts] == [
+        (channel_id, f"🏆 <@{MEMBER}> unlocked **Player Two**!")]

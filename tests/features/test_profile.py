@@ -69,3 +69,25 @@ async def test_odd_stored_names_are_shown_inert(harness: BotHarness) -> None:
     reply = await harness.command(GUILD_A, MEMBER, "profile")
     anilist = next(f["value"] for f in reply.embeds[0]["fields"] if f["name"] == "AniList")
     assert anilist == "'; DROP TABLE users;-- xhttp://e everyone 𝕏"
+
+
+@pytest.mark.asyncio
+async def test_a_bot_has_no_profile_or_achievements(harness: BotHarness) -> None:
+    bot_id = harness.double.app_id
+    for command in ("profile", "achievements"):
+        reply = await harness.command(GUILD_A, MEMBER, command, {"member": str(bot_id)})
+        assert reply.content.startswith("Bots ") and reply.embeds == []
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        assert await db.execute_fetchall("SELECT * FROM achievements") == []
+
+
+@pytest.mark.asyncio
+async def test_another_members_profile(harness: BotHarness) -> None:
+    other = 900_000_000_000_000_066
+    harness.double.ensure_member(GUILD_A, other)
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await _seed(db, other)
+    reply = await harness.command(GUILD_A, MEMBER, "profile", {"member": str(other)})
+    assert {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}["Chapters read"] == "1,134"
+    mine = await harness.command(GUILD_A, MEMBER, "profile")
+    assert {f["name"]: f["value"] for f in mine.embeds[0]["fields"]}["Chapters read"] == "0"

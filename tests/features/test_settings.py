@@ -1,7 +1,6 @@
 """/settings (admin): stored in this server's guild_settings, checked at run time, read by the XP listener."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -13,8 +12,6 @@ from app.features import guild_settings as gs
 from app.features.xp import fetch_xp
 from app.sandbox.harness import BotHarness, eventually
 from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
-
-DOUBLE_RESOLVES_CHANNELS = importlib.util.find_spec("app.doubles.discord_resolved") is not None
 
 
 def _fields(reply: Reply) -> dict[str, str]:
@@ -97,8 +94,6 @@ async def test_values_discord_would_refuse_are_refused_by_the_bot_too(
         assert await db.execute_fetchall("SELECT * FROM guild_settings") == []
 
 
-@pytest.mark.skipif(not DOUBLE_RESOLVES_CHANNELS, reason="the Discord double on this branch sends no resolved "
-                    "channels for channel options (issue 12 adds them)")
 @pytest.mark.asyncio
 async def test_the_announcement_channel_is_set_and_cleared(harness: BotHarness) -> None:
     channel_id = harness.double.ensure_guild(GUILD_A).channel_id

@@ -1,13 +1,16 @@
 """XP: the level formula, the in-memory cooldown, and messages through the real bot on the Discord double."""
 from __future__ import annotations
 
+import functools
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import hikari
 import pytest
 
+from app.bot.clock import Clock
 from app.config import Settings, load_settings
 from app.db import GuildDatabaseManager
 from app.extensions.xp import XpService
@@ -224,7 +227,7 @@ class FakeRest:
 
 
 def _service(tmp_path: Path, rest: FakeRest) -> XpService:
-    service = XpService(Settings(), None)  # type: ignore[arg-type]  # announcing opens no database
+    service = XpService(Settings(), None, Clock())  # type: ignore[arg-type]  # announcing opens no database
     service._rest = rest  # type: ignore[assignment]
     return service
 
@@ -250,3 +253,65 @@ async def test_an_announcement_channel_that_refuses_is_logged_once(
         for _ in range(3):
             await service._announce(GUILD_A, GuildSettings(announce_channel_id=99), [LevelUp(MEMBER, 3)], {})
     assert len([r for r in caplog.records if "cannot post in channel 99" in r.getMessage()]) == 1
+
+
+# -- level-ups and the clock through the bot ------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_level_up_is_announced_where_the_member_wrote_when_turned_on(harness: BotHarness) -> None:
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await update_guild_settings(db, {"xp_amount": 100}, user_id=ADMIN)
+    await harness.say(GUILD_A, MEMBER, "quiet level-up")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 100))
+    assert harness.double.channel_posts == []  # announcements are off by default
+
+    await harness.command(GUILD_A, ADMIN, "settings", {"levelup_announcements": "true"}, admin=True)
+    for xp in (200, 300):
+        await harness.advance(timedelta(seconds=60))
+        await harness.say(GUILD_A, MEMBER, "loud level-up")
+        await eventually(functools.partial(_xp_is, harness, GUILD_A, MEMBER, xp))
+
+    async def announced() -> bool:
+        return [p.content for p in harness.double.channel_posts] == [f"<@{MEMBER}> reached level 2!"]
+
+    await eventually(announced)
+    assert harness.double.channel_posts[0].channel_id == harness.double.ensure_guild(GUILD_A).channel_id
+
+
+@pytest.mark.asyncio
+async def test_the_cooldown_ends_when_the_bots_clock_moves_on(harness: BotHarness) -> None:
+    await harness.say(GUILD_A, MEMBER, "one")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 15))
+    await harness.advance(timedelta(seconds=59))
+    await harness.say(GUILD_A, MEMBER, "too soon")
+    await harness.advance(timedelta(seconds=1))
+    await harness.say(GUILD_A, MEMBER, "now")
+    await eventually(lambda: _xp_is(harness, GUILD_A, MEMBER, 30))
+    service = await xp_service(harness)
+    assert service.figures.messages == 3
+
+
+@pytest.mark.asyncio
+async def test_a_channel_the_bot_cannot_post_in_costs_no_xp_and_is_logged_once(
+        harness: BotHarness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.bot.announce._warned", set())
+    async with harness.bot.manager.connect(GUILD_A) as db:
+        await update_guild_settings(db, {"xp_amount": 1000, "xp_cooldown_seconds": 0,
+                                         "levelup_announcements": True}, user_id=ADMIN)
+    await harness.set_overwrite(GUILD_A, GUILD_A, deny=hikari.Permissions.SEND_MESSAGES)  # @everyone, bot too
+    with caplog.at_level(logging.WARNING, logger="app.bot.announce"):
+        for total in (1000, 2000, 3000):
+            await harness.say(GUILD_A, MEMBER, "up")
+            await eventually(functools.partial(_xp_is, harness, GUILD_A, MEMBER, total))
+        await eventually(lambda: _logged(caplog))
+    assert harness.double.channel_posts == []
+    assert len([r for r in caplog.records if "cannot post in channel" in r.getMessage()]) == 1
+
+
+async def _logged(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("cannot post in channel" in r.getMessage() for r in caplog.records)
+
+
+async def _xp_is(harness: BotHarness, guild_id: int, user_id: int, value: int) -> bool:
+    return await _xp(harness, guild_id, user_id) == value
