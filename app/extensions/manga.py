@@ -5,6 +5,7 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.di import CommandLease
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
 from app.extensions._unlocks import respond_with_unlocks
@@ -35,10 +36,11 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
                               default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, media: MediaLookup) -> None:
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, media: MediaLookup) -> None:
         """Look the manga up (cached), check the chapter against its count, record it here."""
         progress.check_values(self.chapter, self.status, self.score)
-        found = await media.resolve(self.title)
+        found = await media.resolve(self.title)  # AniList may take seconds: the server's file is not open yet
+        db = await lease.open()
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
                                               status=self.status, score=self.score)
         await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.")

@@ -10,6 +10,7 @@ from app.db import GuildDb
 from app.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from app.features.text import shown
 from app.services.anilist import AniListClient
+from app.services.anilist_models import AniListUser
 
 USERNAME_MIN, USERNAME_MAX = 2, 50
 
@@ -40,19 +41,32 @@ def check_username(username: str) -> str:
     return name
 
 
-async def link_account(db: GuildDb, client: AniListClient, user_id: int, display_name: str, username: str) -> Link:
-    """Check the AniList user exists and is public, then link it to this member in this server.
+async def find_account(client: AniListClient, username: str) -> AniListUser:
+    """The public AniList account called `username`.
 
     Raises:
         InvalidInputError: the username cannot be an AniList username.
         NotFoundError: AniList has no public user by that name.
-        AlreadyExistsError: another member of this server linked that account.
         ServiceUnavailableError: AniList is down, slow or busy.
     """
     user = await client.fetch_user(check_username(username))
     if user is None:
         raise NotFoundError(f"There is no public AniList user called “{shown(username.strip())}”: check the "
                             "spelling, and that the profile is not private (AniList settings, Privacy).")
+    return user
+
+
+async def link_account(db: GuildDb, client: AniListClient, user_id: int, display_name: str, username: str) -> Link:
+    """`find_account`, then `store_link` (raises what they raise)."""
+    return await store_link(db, user_id, display_name, await find_account(client, username))
+
+
+async def store_link(db: GuildDb, user_id: int, display_name: str, user: AniListUser) -> Link:
+    """Link the account to this member in this server (stats fetched for an earlier link are dropped).
+
+    Raises:
+        AlreadyExistsError: another member of this server linked that account.
+    """
     async with db.transaction():  # the check and the write together: two members racing get one link
         taken = await db.execute_fetchone(
             "SELECT discord_id FROM users WHERE anilist_id = ? AND discord_id != ?", (user.id, user_id))

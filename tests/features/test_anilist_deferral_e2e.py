@@ -37,3 +37,22 @@ async def test_link_update_and_stats_survive_a_slow_anilist(world: World) -> Non
     assert answered(linked).startswith("Linked to the AniList account **ShelfTester**")
     assert answered(updated).startswith("Recorded in this server: **Monster**: chapter 3 (reading).")
     assert stats.embeds and stats.embeds[0]["title"].endswith("manga stats")
+
+
+@pytest.mark.asyncio
+async def test_the_servers_file_is_not_leased_while_anilist_answers_link_or_update(world: World) -> None:
+    manager = world.bot.bot.manager
+    seen: list[int] = []
+    original = world.anilist._fault
+
+    async def watching() -> object:
+        seen.append(sum(slot.leases for slot in manager._live.get(GUILD_A, ())))
+        return await original()
+
+    world.anilist._fault = watching  # type: ignore[method-assign,assignment]
+    await world.bot.command(GUILD_A, MEMBER, "manga list")  # the file exists and stays open (cached)
+    linked = await world.bot.command(GUILD_A, MEMBER, "anilist link", {"username": "ShelfTester"})
+    updated = await world.bot.command(GUILD_A, MEMBER, "manga update", {"title": "Monster", "chapter": "3"})
+
+    assert linked.content.startswith("Linked") and updated.content.startswith("Recorded")
+    assert seen == [0, 0]
