@@ -8,8 +8,8 @@ import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.clock import Clock
+from app.bot.di import CommandLease
 from app.config import Settings
-from app.db import GuildDb
 from app.features import stats
 from app.features.anilist_link import Link
 from app.features.text import shown
@@ -40,16 +40,17 @@ class Stats(lightbulb.SlashCommand, name="stats", description="A member's AniLis
     refresh = lightbulb.boolean("refresh", "Ask AniList now rather than show recent stats", default=False)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: AniListClient, settings: Settings,
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, client: AniListClient, settings: Settings,
                      cooldown: stats.RefreshCooldown, clock: Clock) -> None:
         """Stored stats when recent; otherwise (or on refresh) AniList's, stored for next time."""
         who: hikari.User = self.member or ctx.user
         whose = "You have" if who.id == ctx.user.id else f"{shown(who.username)} has"
-        plan = await stats.plan_stats(db, int(who.id), ttl_hours=settings.stats_ttl_hours, refresh=self.refresh,
-                                      whose=whose, now=clock.now())
+        plan = await stats.plan_stats(await lease.open(), int(who.id), ttl_hours=settings.stats_ttl_hours,
+                                      refresh=self.refresh, whose=whose, now=clock.now())
         if self.refresh:
-            cooldown.claim(db.guild_id, int(ctx.user.id))
+            cooldown.claim(int(ctx.guild_id or 0), int(ctx.user.id))
         result = plan.cached
         if plan.stale or result is None:
-            result = await stats.refresh_stats(db, client, plan, clock.now())
+            await lease.release()  # not held while AniList answers; refresh_stats opens it again to store
+            result = await stats.refresh_stats(lease.open, client, plan, clock.now())
         await ctx.respond(embed=stats_embed(who, plan.link, result), ephemeral=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -23,6 +23,8 @@ from app.services.anilist import AniListClient
 
 REFRESH_COOLDOWN_S = 600.0
 MAX_TRACKED = 100_000
+
+OpenDb = Callable[[], Awaitable[GuildDb]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +103,11 @@ async def plan_stats(db: GuildDb, user_id: int, *, ttl_hours: float, refresh: bo
     return StatsPlan(user_id, link, cached, stale=old or refresh)
 
 
-async def refresh_stats(db: GuildDb, client: AniListClient, plan: StatsPlan, now: datetime) -> Stats:
-    """Fetch the member's stats from AniList and store them; stale ones with a note if AniList fails.
+async def refresh_stats(open_db: OpenDb, client: AniListClient, plan: StatsPlan, now: datetime) -> Stats:
+    """Fetch the member's stats from AniList, then open the server's file and store them.
+
+    The file is opened only once AniList has answered (a slow AniList holds no lease); stats of a
+    link that changed meanwhile are not stored. When AniList fails, the stored stats come back with a note.
 
     Raises:
         NotFoundError: the linked account is private or gone now.
@@ -118,15 +123,15 @@ async def refresh_stats(db: GuildDb, client: AniListClient, plan: StatsPlan, now
         raise NotFoundError(f"The AniList account “{shown(plan.link.anilist_name)}” is private or gone now, so "
                             "its stats cannot be read; make it public, or link another with /anilist link.")
     mean = fresh.mean_score if fresh.count else None
+    row = (plan.user_id, fresh.count, fresh.chapters_read, fresh.volumes_read, mean,
+           json.dumps(list(fresh.genres)), sql_time(now), plan.user_id, plan.link.anilist_id)
+    db = await open_db()
     async with db.transaction():
         await db.execute(
             "INSERT INTO cached_stats (discord_id, total_manga, total_chapters, total_volumes, mean_score, "
-            "top_genres, cached_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (discord_id) DO UPDATE "
+            "top_genres, cached_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users "
+            "WHERE discord_id = ? AND anilist_id = ?) ON CONFLICT (discord_id) DO UPDATE "
             "SET total_manga = excluded.total_manga, total_chapters = excluded.total_chapters, "
             "total_volumes = excluded.total_volumes, mean_score = excluded.mean_score, "
-            "top_genres = excluded.top_genres, cached_at = excluded.cached_at",
-            (plan.user_id, fresh.count, fresh.chapters_read, fresh.volumes_read, mean, json.dumps(list(fresh.genres)),
-             sql_time(now)))
-    stats, _ = await fetch_cached(db, plan.user_id, 0, now)
-    assert stats is not None
-    return stats
+            "top_genres = excluded.top_genres, cached_at = excluded.cached_at", row)
+    return Stats(fresh.count, fresh.chapters_read, fresh.volumes_read, mean, fresh.genres, sql_time(now))
