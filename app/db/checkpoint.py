@@ -2,8 +2,9 @@
 
 Closes skip SQLite's checkpoint-on-close (see native.py), so a guild evicted hours ago
 may keep committed rows only in its -wal. A copy of the main file alone (a backup tool,
-an operator's `cp`) would miss them; `close_all()` therefore folds every non-empty WAL
-in the folder back into its file.
+an operator's `cp`) would miss them; `close_all()` therefore folds back the WAL of every
+file this process wrote to. Files it never wrote are left alone: a CLI command next to a
+running bot must not sweep (and briefly lock) the bot's thousands of files on exit.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.db.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -22,29 +22,23 @@ PROGRESS_EVERY = 1000  # files between two progress lines in the log
 _BUSY_TIMEOUT_S = 1.0  # at shutdown, another process (a CLI export) may hold a file briefly
 
 
-def files_with_wal(root: Path) -> list[Path]:
-    """Our database files (guild files and the bot-wide file) whose -wal holds frames."""
-    found: list[Path] = []
-    if not root.is_dir():
-        return found
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if not entry.name.endswith(".sqlite3-wal"):
-                continue
-            main = root / entry.name.removesuffix("-wal")
-            if main.name != BOT_FILE_NAME and guild_id_from_path(main) is None:
-                continue
-            try:
-                if entry.stat().st_size > 0 and main.is_file():
-                    found.append(main)
-            except FileNotFoundError:
-                continue
-    return sorted(found)
+def with_wal(paths: list[Path]) -> list[Path]:
+    """The files among `paths` that exist and whose -wal holds frames."""
+    found = []
+    for path in paths:
+        try:
+            if os.stat(f"{path}-wal").st_size > 0 and path.is_file():
+                found.append(path)
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def checkpoint_file(path: Path) -> bool:
     """Fold the file's WAL into it and truncate the WAL; False if another connection kept it busy."""
-    conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+    # mode=rw: a file deleted since it was listed is not created again (empty, then quarantined)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S,
+                           isolation_level=None)
     try:
         busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     finally:
@@ -52,9 +46,9 @@ def checkpoint_file(path: Path) -> bool:
     return not busy
 
 
-async def checkpoint_folder(root: Path, pool: WorkerPool) -> int:
-    """Checkpoint every file in `root` with a non-empty WAL, on the pool's threads; returns how many."""
-    paths = await pool.any().submit(files_with_wal, root)
+async def checkpoint_files(candidates: list[Path], pool: WorkerPool) -> int:
+    """Checkpoint those of `candidates` with a non-empty WAL, on the pool's threads; returns how many."""
+    paths = await pool.any().submit(with_wal, candidates)
     done = 0
     for start in range(0, len(paths), PROGRESS_EVERY):
         batch = paths[start:start + PROGRESS_EVERY]

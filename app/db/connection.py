@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,8 +27,8 @@ Params = Sequence[Any] | dict[str, Any]
 # The transactions the current task (and the tasks it spawned) is inside: one per file at most.
 _current_tx: contextvars.ContextVar[tuple[_TxState, ...]] = contextvars.ContextVar("guildshelf_tx", default=())
 
-_BUSY_FIRST_WAIT = 0.001
-_BUSY_MAX_WAIT = 0.05
+BUSY_FIRST_WAIT = 0.001  # a lock wait is retried from the loop after this, doubling up to:
+BUSY_MAX_WAIT = 0.05
 
 
 class _TxState:
@@ -128,14 +128,33 @@ def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, para
 
 
 def _run_many(conn: sqlite3.Connection, tx: _TxState | None, sql: str, rows: list[Params]) -> Result:
+    """All rows or none: outside a transaction they get their own, so a lock wait is met at BEGIN,
+    before any row, and the retry cannot apply the first rows twice."""
     _begin_deferred(conn, tx)
-    cur = conn.executemany(sql, rows)
+    if conn.in_transaction:
+        cur = conn.executemany(sql, rows)
+        return Result([], cur.lastrowid, cur.rowcount, None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return Result([], cur.lastrowid, cur.rowcount, None)
 
 
 def _run_function(conn: sqlite3.Connection, tx: _TxState | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(conn)`; a lock wait after it changed rows is not retried (it would do them twice)."""
     _begin_deferred(conn, tx)
-    return fn(conn)
+    changes = conn.total_changes
+    try:
+        return fn(conn)
+    except sqlite3.OperationalError as error:
+        if _is_busy(error) and conn.total_changes != changes:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from error
+        raise
 
 
 def _finish(conn: sqlite3.Connection, verb: str) -> None:
@@ -192,8 +211,25 @@ class Database:
     async def _await_turn(self) -> _TxState | None:
         """Statements of other tasks wait while a transaction is open on this connection."""
         while self._tx is not None and self._tx not in _current_tx.get():
-            await self._idle.wait()
+            await self._bounded_if_holding(self._idle.wait())
         return self._tx
+
+    async def _bounded_if_holding(self, wait: Coroutine[Any, Any, Any]) -> None:
+        """Await `wait`; a task inside another file's transaction waits at most the busy timeout.
+
+        Two tasks taking a guild's and the bot-wide file's transactions in opposite orders
+        would otherwise wait for each other forever (another process's lock gives up the same way).
+
+        Raises:
+            DatabaseBusyError: the wait took longer than the busy timeout.
+        """
+        if not any(state.open for state in _current_tx.get()):
+            await wait
+            return
+        try:
+            await asyncio.wait_for(wait, self._busy_timeout)
+        except TimeoutError:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the worker; if the file is locked, retry from the loop (never sleep there)."""
@@ -202,11 +238,16 @@ class Database:
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
                 raise
+        return await self._retry(fn, *args)
+
+    async def _retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` met a lock held by another program: try again with a backoff, up to the busy timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_timeout
-        wait = _BUSY_FIRST_WAIT
+        wait = BUSY_FIRST_WAIT
         while True:
             await asyncio.sleep(wait)
+            await self._await_turn()  # a transaction begun meanwhile is not ours to join
             try:
                 return await self._worker.submit(fn, *args)
             except sqlite3.OperationalError as error:
@@ -215,13 +256,18 @@ class Database:
                 if loop.time() >= deadline:
                     raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") \
                         from error
-            wait = min(wait * 2, _BUSY_MAX_WAIT)
+            wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
-        return await self._call(_run_statement, self._conn, tx, sql, params)
+        try:  # _call inlined: the statement path stays one coroutine deep
+            return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+        return await self._retry(_run_statement, self._conn, tx, sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
         """Run one statement; the result is fetched already."""
@@ -251,12 +297,12 @@ class Database:
         Inside `db.transaction()` it is part of the transaction (begun first, rolled back with it).
         """
         tx = await self._await_turn()
-        return await self._worker.submit(_run_function, self._conn, tx, fn)
+        return await self._call(_run_function, self._conn, tx, fn)
 
     def _mine(self) -> _TxState | None:
         """The transaction the current task has open on this file, if any."""
         for state in _current_tx.get():
-            if state.lock is self._lock:
+            if state.lock is self._lock and state.open:  # a spawned task outlives its parent's
                 return state
         return None
 
@@ -277,7 +323,7 @@ class Database:
     async def _begin(self) -> tuple[_TxState, contextvars.Token[tuple[_TxState, ...]]]:
         if self._mine() is not None:
             raise GuildDatabaseError("db.transaction() cannot be nested")
-        await self._lock.acquire()  # held for the whole transaction, so no other one is open here
+        await self._bounded_if_holding(self._lock.acquire())  # held for the whole transaction
         state = _TxState(self._lock)
         self._tx = state
         self._idle.clear()
@@ -292,6 +338,7 @@ class Database:
         try:
             await _settle(self._worker.submit(_end_transaction, self._conn, state, ok))
         finally:
+            state.open = False
             _current_tx.reset(token)
             self._tx = None
             self._idle.set()

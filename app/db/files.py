@@ -34,9 +34,10 @@ _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    busy_timeout_ms: int = 5000
+    busy_timeout_ms: int = 5000  # how long lock waits are retried (from the event loop), then DatabaseBusyError
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
+    max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 
 def build_file(path: Path, schema: Schema, identity: int | None) -> bool:
@@ -130,8 +131,12 @@ def _refuse(path: Path, conn: sqlite3.Connection | None, reason: str, user_messa
 
 
 def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOptions,
-              create: bool) -> tuple[sqlite3.Connection, bool]:
+              create: bool, *, lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, bool]:
     """Open (building it first if `create` and missing) a database file; returns (conn, created).
+
+    A lock held by another connection is waited for in SQLite for `lock_wait_s` (default: the
+    busy timeout). The manager passes 0 and retries from the event loop, so that none of its
+    shared threads sleeps in the busy handler; the connection returned has no busy timeout.
 
     Raises:
         DatabaseQuarantinedError: not a database of this schema/identity; moved aside.
@@ -142,8 +147,9 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         if not create:
             raise GuildDatabaseError(f"{path.name} does not exist")
         created = ensure_file(path, schema, identity)
-    conn = sqlite3.connect(path, timeout=options.busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False, cached_statements=64)
+    wait = options.busy_timeout_ms / 1000 if lock_wait_s is None else lock_wait_s
+    conn = sqlite3.connect(path, timeout=wait, isolation_level=None, check_same_thread=False,
+                           cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
         if options.skip_checkpoint_on_close:
@@ -157,6 +163,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
         # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
         conn.execute("PRAGMA busy_timeout = 0")
+        if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
+            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count)}")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:

@@ -11,15 +11,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.db import files
-from app.db.checkpoint import checkpoint_folder
-from app.db.connection import BotDb, GuildDb
+from app.db.checkpoint import checkpoint_files
+from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
-from app.errors import ManagerClosedError, ResourceLimitError
+from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,11 @@ class GuildDatabaseManager:
         self._bot: BotDb | None = None
         self._bot_opening: asyncio.Lock | None = None
         self._bot_users = 0
+        self._wrote: set[int] = set()  # guilds whose connections wrote and closed without a checkpoint
         self._bot_idle = asyncio.Event()
         self._bot_idle.set()
         self._closed = False
+        self._shutdown: asyncio.Future[None] | None = None
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
         self._open_seconds = self._close_seconds = 0.0
 
@@ -139,7 +141,13 @@ class GuildDatabaseManager:
 
         Every file whose WAL still holds changes (guilds evicted earlier included) is then
         checkpointed, so that after a clean shutdown each file is complete on its own.
+        Concurrent and later calls wait for the same shutdown.
         """
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._shut_down())
+        await asyncio.shield(self._shutdown)
+
+    async def _shut_down(self) -> None:
         self._closed = True
         for guild_id in list(self._cache):
             await self.evict(guild_id)
@@ -147,12 +155,15 @@ class GuildDatabaseManager:
             await self._wait_closed(guild_id)
         while self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+        if self._bot_opening is not None:
+            async with self._bot_opening:  # a first open under way ends, its user counted, first
+                pass
         await self._bot_idle.wait()
         if self._bot is not None:
             bot_db, self._bot = self._bot, None
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
-        if self._lifecycle is not None:
-            await checkpoint_folder(self.root, self._lifecycle)
+        if self._lifecycle is not None and self._wrote:
+            await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -229,10 +240,30 @@ class GuildDatabaseManager:
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
+    async def _open_file(self, path: Path, schema: Schema,
+                         identity: int | None) -> tuple[tuple[sqlite3.Connection, bool], float]:
+        """Open on a lifecycle thread; a file another program keeps locked is retried from the loop.
+
+        Raises:
+            DatabaseBusyError: still locked after the busy timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout
+        wait = BUSY_FIRST_WAIT
+        while True:
+            try:
+                return await self._lifecycle_pool().any().submit(
+                    functools.partial(timed, files.open_file, lock_wait_s=0), path, schema, identity,
+                    self._options, True)
+            except DatabaseBusyError:
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BUSY_MAX_WAIT)
+
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
-        opened = self._lifecycle_pool().any().submit(
-            timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
+        opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -288,8 +319,10 @@ class GuildDatabaseManager:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                _, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
-                                                            checkpoint=self._closed))
+                wrote, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
+                                                                checkpoint=self._closed))
+                if wrote and not self._closed:
+                    self._wrote.add(slot.guild_id)  # checkpointed at shutdown
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:
@@ -327,8 +360,7 @@ class GuildDatabaseManager:
         async with self._bot_opening:
             if self._bot is None:
                 files.make_folder(self.root)
-                conn, _ = await self._lifecycle_pool().any().submit(
-                    files.open_file, self.bot_path, self._bot_schema, None, self._options, True)
+                (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
                                   lock=asyncio.Lock(), busy_timeout=self._busy_timeout)
         return self._bot

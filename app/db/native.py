@@ -125,10 +125,14 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         raise error
 
 
-def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> None:
-    """Close `conn`, checkpointing first if asked to or if it wrote and its WAL has grown past the bound."""
+def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> bool:
+    """Close `conn`; if it wrote, checkpoint first when asked to or when its WAL has grown past the bound.
+
+    Returns True if it wrote: its changes may still be only in the -wal.
+    """
+    wrote = conn.total_changes > 0
     wal_bytes = 0
-    if checkpoint or conn.total_changes:
+    if wrote:  # a connection that only read leaves another process's -wal alone
         with contextlib.suppress(FileNotFoundError):
             wal_bytes = os.stat(f"{path}-wal").st_size
     if wal_bytes and (checkpoint or wal_bytes > WAL_CHECKPOINT_BYTES):
@@ -137,3 +141,4 @@ def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = Fa
         except sqlite3.OperationalError as error:  # busy: another process reads; try next time
             log.debug("checkpoint of %s skipped: %s", path.name, error)
     conn.close()
+    return wrote

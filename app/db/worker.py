@@ -72,11 +72,12 @@ class Worker:
     async def stop(self) -> None:
         """Finish queued calls, then end the thread without blocking the loop."""
         self._stopping = True
-        if not self._thread.is_alive():
-            return
-        self._stopped = asyncio.get_running_loop().create_future()
-        self._queue.put(_STOP)
-        await self._stopped
+        if self._stopped is None:  # a second stop() waits for the first one's
+            if not self._thread.is_alive():
+                return
+            self._stopped = asyncio.get_running_loop().create_future()
+            self._queue.put(_STOP)
+        await asyncio.shield(self._stopped)
         self._thread.join()
 
 

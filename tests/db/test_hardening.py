@@ -488,3 +488,18 @@ async def test_nested_transactions_on_one_file_are_still_refused(tmp_path: Path)
             async with db.transaction(), db.transaction():
                 pass
         assert await _idle(db)
+
+
+@pytest.mark.asyncio
+async def test_close_all_leaves_alone_the_files_it_did_not_write(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1):
+        pass
+    other_process = sqlite3.connect(tmp_path / "1.sqlite3", isolation_level=None)
+    assert native.skip_checkpoint_on_close(other_process)
+    other_process.execute(INSERT_XP, (9, 1))  # a running bot's write, still in the -wal
+    other_process.close()
+    wal = tmp_path / "1.sqlite3-wal"
+    before = wal.stat().st_size
+    async with GuildDatabaseManager(tmp_path, max_open=8) as cli:  # a CLI command reading that server
+        assert await _rows(cli, 1) == {9}
+    assert before > 0 and wal.stat().st_size == before
