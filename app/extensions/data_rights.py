@@ -21,7 +21,6 @@ from app.bot.clock import Clock
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
 from app.config import Settings
-from app.db import GuildDb
 from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from app.extensions import _data_rights_text as text
 from app.rights.cooldown import Cooldown
@@ -240,11 +239,12 @@ class SharingOn(lightbulb.SlashCommand, name="on", hooks=[admin_only],
                                 default=True)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, shared: SharedStore, bot: hikari.GatewayBot,
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, shared: SharedStore, bot: hikari.GatewayBot,
                      clock: Clock) -> None:
         """Publish this server's figures now; members' follow only for those who join."""
-        name = _server_name(bot, db.guild_id) or str(db.guild_id)
-        await start_sharing(shared, db, name, allow_compare=self.compare, now=clock.now())
+        name = _server_name(bot, files.guild_id) or str(files.guild_id)
+        async with files.connect() as db:
+            await start_sharing(shared, db, name, allow_compare=self.compare, now=clock.now())
         await ctx.respond(text.sharing_on(name, self.compare), ephemeral=True)
 
 

@@ -110,4 +110,4 @@ loader.command(global_group)
 @loader.listener(hikari.StartedEvent)
 async def open_shared_store(_: hikari.StartedEvent, shared: SharedStore) -> None:
     """Open the store at start: marks are kept (and published) only once it knows who shares."""
-    await shared.db()
+    await shared.open_existing()

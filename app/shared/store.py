@@ -90,6 +90,11 @@ class SharedStore:
                     started()
         return self._db
 
+    async def open_existing(self) -> None:
+        """At start: open the store if anything was ever shared (the file is created by the first consent)."""
+        if self.path.exists():
+            await self.db()
+
     async def reload_sharing(self) -> None:
         db = await self.db() if self._db is None else self._db
         rows = await db.execute_fetchall("SELECT guild_id FROM servers")
