@@ -17,7 +17,7 @@ loader = lightbulb.Loader()
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Reading": ("anilist", "manga", "stats"),
-    "Community": ("profile", "achievements", "leaderboard"),
+    "Community": ("profile", "achievements", "leaderboard", "global"),
     "Your data": ("my-data", "privacy"),
     "General": ("help",),
 }

@@ -202,3 +202,15 @@ async def test_deleting_a_server_removes_its_row_and_its_contribution_at_once(bo
     assert "Ben" not in after and "— 200 XP (level 1)" in after  # ANN's total is B's share only
     assert "Servers sharing: 1" in stats
     assert GUILD_A not in store_values(bot.bot.manager.root)
+
+
+@pytest.mark.asyncio
+async def test_help_lists_the_cross_server_commands(bot: BotHarness) -> None:
+    member = text(await bot.command(GUILD_C, DEE, "help"))
+    admin = text(await bot.command(GUILD_A, ADMIN, "help", admin=True))
+
+    community = member.split("Community:")[1].split("Your data:")[0]
+    assert all(f"`/global {sub}`" in community for sub in ("join", "leave", "leaderboard", "stats"))
+    assert "/server compare" not in member and "/server-data sharing" not in member
+    assert all(f"`/server-data sharing {sub}`" in admin for sub in ("on", "off", "status"))
+    assert "`/server compare`" in admin
