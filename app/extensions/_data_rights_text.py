@@ -89,7 +89,8 @@ def member_export_ready(rows: int) -> str:
 def erase_warning() -> str:
     return ("This erases what the bot stores about you in this server (links, progress, XP, achievements, "
             "recommendations, invite records). Where you appear in someone else's record, for example as "
-            "the inviter of their join, your id is removed and their record stays. It cannot be undone.")
+            "the inviter of their join, your id is removed and their record stays. If you joined the global "
+            "leaderboards, your published totals are withdrawn everywhere too. It cannot be undone.")
 
 
 def member_erased(erased: MemberErasure) -> str:

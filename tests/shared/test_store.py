@@ -16,7 +16,15 @@ import pytest
 from app.db import GuildDatabaseManager
 from app.features.xp import add_xp
 from app.shared.consent import join_here, start_sharing
-from app.shared.publish import fetch_published_member, forget_published_member, forget_published_server
+from app.shared.figures import MemberFigures, ServerFigures
+from app.shared.publish import (
+    fetch_published_member,
+    forget_published_member,
+    forget_published_server,
+    leave_member,
+    publish_figures,
+    withdraw_server,
+)
 from app.shared.store import STORE_FILE_NAME, SharedStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,3 +140,21 @@ async def test_rights_paths_act_on_the_store_file_and_never_create_it(tmp_path: 
     assert after_withdrawal["from_servers"] == [{"guild_id": 11, "chapters": 0, "xp": 500, "achievements": 0}]
     assert forgotten is True and await fetch_published_member(tmp_path, 1) is None
     assert _store(tmp_path, "SELECT user_id FROM members") == []  # member 2 went with server 12
+
+
+@pytest.mark.asyncio
+async def test_a_publish_that_raced_with_withdrawals_brings_nothing_back(tmp_path: Path) -> None:
+    await _share(tmp_path, {11: {1: 500, 2: 40}}, {})
+    shared = SharedStore(tmp_path)
+    try:
+        store = await shared.db()
+        await leave_member(store, 1)  # figures computed before this arrive after it
+        await publish_figures(store, 11, None, {1: MemberFigures(5, 600, 1), 2: MemberFigures(0, 45, 0)}, NOW)
+        await withdraw_server(store, 11, NOW)
+        await publish_figures(store, 11, ServerFigures(3, 3, 3, (), 0), {2: MemberFigures(0, 50, 0)}, NOW)
+    finally:
+        await shared.close()
+
+    assert _store(tmp_path, "SELECT COUNT(*) FROM servers") == [(0,)]
+    assert _store(tmp_path, "SELECT COUNT(*) FROM members") == [(0,)]
+    assert _store(tmp_path, "SELECT COUNT(*) FROM member_joins") == [(0,)]
