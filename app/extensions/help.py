@@ -17,7 +17,8 @@ loader = lightbulb.Loader()
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Reading": ("anilist", "manga", "stats"),
-    "Community": ("profile", "achievements", "leaderboard", "global"),
+    "Community": ("profile", "achievements", "leaderboard", "invites", "global"),
+    "Steam": ("steam",),
     "Your data": ("my-data", "privacy"),
     "General": ("help",),
 }
