@@ -12,6 +12,8 @@ injectable.
 - `AniListClient`, `MediaLookup`, `RefreshCooldown`: AniList access (paced, bot-wide), public media data
   cached bot-wide, the in-memory `/stats refresh` cooldown (keyed by guild and member).
 - `Clock`: the one time source (`now()`, `sleep()`, `repeat()`); the sandbox advances it.
+- `SharedStore`: the cross-server store (consented aggregates only); its publisher, which opens a
+  marked sharing guild's file to compute that guild's figures, is reachable only through the closure.
 - `EventGuildDb` (listeners): opens the database of the guild an event is about,
   and only that one.
 """
@@ -34,6 +36,8 @@ from app.errors import UserFacingError
 from app.features.media import MediaLookup
 from app.features.stats import RefreshCooldown
 from app.services.anilist import AniListClient
+from app.shared.publisher import Publisher, PublisherTask
+from app.shared.store import SharedStore
 
 GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."
 
@@ -155,6 +159,8 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     default.register_value(AniListClient, anilist)
     default.register_value(MediaLookup, MediaLookup(anilist, manager.connect_bot))
     default.register_value(RefreshCooldown, RefreshCooldown(clock=lambda: clock.now().timestamp()))
+    shared = PublisherTask(Publisher(SharedStore(manager.root), manager.connect, clock.now), clock.repeat)
+    default.register_factory(SharedStore, lambda: shared.publisher.store, teardown=lambda _: shared.close())
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:
         return _command_lease(ctx, manager)

@@ -1,4 +1,4 @@
-"""`/server-data export|delete` (admin), `/my-data export|delete` and `/privacy`.
+"""`/server-data export|delete|sharing` (admin), `/my-data export|delete` and `/privacy`.
 
 The guild's file is reached only through `GuildFiles`, bound to ctx.guild_id:
 nothing here can touch another guild. Confirmations are a button (and, to delete
@@ -17,6 +17,7 @@ import lightbulb
 from lightbulb.components import Menu, MenuContext, Modal, ModalContext
 
 from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only, is_admin
+from app.bot.clock import Clock
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
 from app.bot.forgetting import Forgetting
@@ -29,6 +30,9 @@ from app.rights.guild_delete import check_deletion_cooldown, delete_guild_files
 from app.rights.legacy_copies import erase_from_copies_async
 from app.rights.member import erase_member, export_member
 from app.rights.receipts import create_receipt, requested_by_discord
+from app.shared.consent import start_sharing, stop_sharing
+from app.shared.read import fetch_sharing_status
+from app.shared.store import SharedStore
 
 log = logging.getLogger(__name__)
 loader = lightbulb.Loader()
@@ -231,6 +235,45 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
             await _guarded(press, "/my-data delete", erase)
 
         await _ask(ctx, text.erase_warning(), _Confirm(user_id, text.ERASE_LABEL, confirmed))
+
+
+sharing = server_data.subgroup("sharing", "Share this server's totals across servers (off unless turned on)")
+
+
+@sharing.register
+class SharingOn(lightbulb.SlashCommand, name="on", hooks=[admin_only],
+                description="Publish this server's totals (never members' own unless they join) across servers"):
+    compare = lightbulb.boolean("compare", "Let other servers compare against this one by name (default: yes)",
+                                default=True)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, shared: SharedStore, bot: hikari.GatewayBot,
+                     clock: Clock) -> None:
+        """Publish this server's figures now; members' follow only for those who join."""
+        name = _server_name(bot, files.guild_id) or str(files.guild_id)
+        async with files.connect() as db:
+            await start_sharing(shared, db, name, allow_compare=self.compare, now=clock.now())
+        await ctx.respond(text.sharing_on(name, self.compare), ephemeral=True)
+
+
+@sharing.register
+class SharingOff(lightbulb.SlashCommand, name="off", hooks=[admin_only],
+                 description="Withdraw this server's totals and its members' contributions, at once"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, shared: SharedStore, clock: Clock) -> None:
+        """Remove the server's row and its members' contributions from the store."""
+        was_on = await stop_sharing(shared, int(ctx.guild_id or 0), clock.now())
+        await ctx.respond(text.sharing_off(was_on), ephemeral=True)
+
+
+@sharing.register
+class SharingStatus(lightbulb.SlashCommand, name="status", hooks=[admin_only],
+                    description="Whether this server shares, what is published and how many members joined"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, shared: SharedStore) -> None:
+        """The server's published row, read from the store."""
+        row, joined = await fetch_sharing_status(await shared.db(), int(ctx.guild_id or 0))
+        await ctx.respond(text.sharing_status(row, joined), ephemeral=True)
 
 
 class Privacy(lightbulb.SlashCommand, name="privacy", contexts=GUILD_CONTEXT,

@@ -17,7 +17,7 @@ loader = lightbulb.Loader()
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Reading": ("anilist", "manga", "stats"),
-    "Community": ("profile", "achievements", "leaderboard", "invites"),
+    "Community": ("profile", "achievements", "leaderboard", "invites", "global"),
     "Steam": ("steam",),
     "Your data": ("my-data", "privacy"),
     "General": ("help",),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app.db import GuildDb
+from app.shared.store import mark_dirty
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,8 @@ async def check_achievements(db: GuildDb, user_id: int) -> list[Achievement]:
         if not met:
             return []
         new = await db.run(lambda conn: _record(conn, user_id, met))
+    if new:
+        mark_dirty(db, user_id)  # cross-server figures: the next batch, if shared
     return [BY_KEY[key] for key in new]
 
 
