@@ -2,16 +2,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
-from app.sandbox.harness import BotHarness
+from app.config import Settings
+from app.ops.ratelimit import Rate
+from app.sandbox.harness import BotHarness, running_bot
 from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
 
 OTHER = 900_000_000_000_000_077
 FMA, MONSTER = "30656", "30001"
+
+
+@pytest_asyncio.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    """The bot in guilds A and B; AniList and the command budget unpaced (these tests send many commands)."""
+    async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A, GUILD_B],
+                           settings=Settings(anilist_rate_per_min=6000, rate_member=Rate(100, 10),
+                                             rate_guild=Rate(1000, 10))) as h:
+        yield h
 
 
 def days(h: BotHarness, offset: int) -> str:
