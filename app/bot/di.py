@@ -133,6 +133,10 @@ class EventGuildDb:
         """Work the bot scheduled itself for a guild it learnt of from an event (a challenge's end)."""
         return self._manager.connect(guild_id)
 
+    def has_file(self, guild_id: int) -> bool:
+        """Whether the guild has a file (scheduled work must not create one for a server that never used the bot)."""
+        return self._manager.path_for(guild_id).exists()
+
 
 def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager) -> CommandLease:
     return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None)

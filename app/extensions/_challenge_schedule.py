@@ -54,6 +54,8 @@ class ChallengeScheduler:
 
     async def watch(self, guild_id: int) -> None:
         """A server became available: read its next end from its file; end at once what is overdue."""
+        if not self._guild_dbs.has_file(guild_id):
+            return
         async with self._guild_dbs.for_scheduled(guild_id) as db:
             self.schedule(guild_id, await ch.next_end(db))
         await self.round()
