@@ -77,7 +77,8 @@ def _choice_name(challenge: ch.Challenge) -> str:
 
 
 def _window(challenge: ch.Challenge) -> str:
-    return f"{challenge.start.isoformat()} → {challenge.end.isoformat()}"
+    end = challenge.end.isoformat() if challenge.end is not None else "no end set"
+    return f"{challenge.start.isoformat()} → {end}"
 
 
 def _challenge_option() -> str:

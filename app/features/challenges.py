@@ -34,7 +34,7 @@ class Challenge:
     title: str
     description: str | None
     start: date
-    end: date
+    end: date | None  # None: a legacy row with no (readable) end, never due
     active: bool
 
     @property
@@ -42,12 +42,13 @@ class Challenge:
         return datetime.combine(self.start, time(0), UTC)
 
     @property
-    def ends_at(self) -> datetime:
+    def ends_at(self) -> datetime | None:
         """The end of the end day: the moment the scheduled task announces the winners."""
-        return datetime.combine(self.end + timedelta(days=1), time(0), UTC)
+        return None if self.end is None else datetime.combine(self.end + timedelta(days=1), time(0), UTC)
 
     def running(self, now: datetime) -> bool:
-        return self.active and self.starts_at <= now < self.ends_at
+        ends_at = self.ends_at
+        return self.active and self.starts_at <= now and (ends_at is None or now < ends_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ async def list_challenges(db: GuildDb, *, active_only: bool = False) -> list[Cha
     """This server's challenges: running and upcoming first (by end), then ended ones, newest first."""
     rows = await db.execute_fetchall(
         "SELECT challenge_id, title, description, start_date, end_date, is_active FROM challenges "
-        "WHERE is_active = 1 OR NOT ? ORDER BY is_active DESC, "
+        "WHERE is_active = 1 OR NOT ? ORDER BY is_active DESC, CASE WHEN is_active THEN end_date IS NULL END, "
         "CASE WHEN is_active THEN end_date END, end_date DESC, challenge_id DESC", (active_only,))
     return [_challenge(r) for r in rows]
 
@@ -137,11 +138,12 @@ async def add_manga(db: GuildDb, challenge: Challenge, media: Media) -> None:
             "ON CONFLICT DO NOTHING", (challenge.id, media.id, media.title[:200], media.chapters))
         if cur.rowcount == 0:
             raise AlreadyExistsError(f"{shown(media.title)} is already in “{shown(challenge.title)}”.")
-        await db.execute(
+        await db.execute(  # members: a marker row, or (legacy) any progress row
             "INSERT INTO user_progress (discord_id, challenge_id, manga_id, chapters_read, status) "
-            "SELECT p.discord_id, p.challenge_id, ?, COALESCE(m.chapters_read, 0), m.status FROM user_progress p "
+            "SELECT p.discord_id, ?, ?, COALESCE(m.chapters_read, 0), m.status FROM "
+            "(SELECT DISTINCT discord_id FROM user_progress WHERE challenge_id = ?) p "
             "LEFT JOIN user_manga_progress m ON m.discord_id = p.discord_id AND m.manga_id = ? "
-            "WHERE p.challenge_id = ? AND p.manga_id = ?", (media.id, media.id, challenge.id, JOINED))
+            "WHERE true ON CONFLICT DO NOTHING", (challenge.id, media.id, challenge.id, media.id))
 
 
 async def join_challenge(db: GuildDb, challenge: Challenge, user_id: int) -> None:
@@ -154,10 +156,12 @@ async def join_challenge(db: GuildDb, challenge: Challenge, user_id: int) -> Non
     if not challenge.active:
         raise InvalidInputError(f"“{shown(challenge.title)}” has ended; see /challenge list for running ones.")
     async with db.transaction():
-        cur = await db.execute("INSERT INTO user_progress (discord_id, challenge_id, manga_id) VALUES (?, ?, ?) "
-                               "ON CONFLICT DO NOTHING", (user_id, challenge.id, JOINED))
-        if cur.rowcount == 0:
+        joined = await db.execute_fetchone("SELECT 1 FROM user_progress WHERE discord_id = ? AND challenge_id = ?",
+                                           (user_id, challenge.id))  # legacy members have progress rows only
+        if joined:
             raise AlreadyExistsError(f"You are already in “{shown(challenge.title)}”.")
+        await db.execute("INSERT INTO user_progress (discord_id, challenge_id, manga_id) VALUES (?, ?, ?)",
+                         (user_id, challenge.id, JOINED))
         await db.execute(
             "INSERT INTO user_progress (discord_id, challenge_id, manga_id, chapters_read, status) "
             "SELECT ?, c.challenge_id, c.manga_id, COALESCE(m.chapters_read, 0), m.status FROM challenge_manga c "
@@ -199,8 +203,8 @@ async def standings(db: GuildDb, challenge_id: int) -> list[Standing]:
 
 async def member_challenges(db: GuildDb, user_id: int) -> list[tuple[Challenge, int, int]]:
     """The challenges this member joined, with their points and rank."""
-    joined = await db.execute_fetchall("SELECT challenge_id FROM user_progress WHERE discord_id = ? AND manga_id = ?",
-                                       (user_id, JOINED))
+    joined = await db.execute_fetchall("SELECT DISTINCT challenge_id FROM user_progress WHERE discord_id = ?",
+                                       (user_id,))
     ids = {int(r["challenge_id"]) for r in joined}
     found = []
     for challenge in await list_challenges(db):
@@ -220,13 +224,13 @@ async def end_challenge(db: GuildDb, challenge_id: int) -> list[Standing] | None
 
 
 async def due_challenges(db: GuildDb, now: datetime) -> list[Challenge]:
-    return [c for c in await list_challenges(db, active_only=True) if c.ends_at <= now]
+    return [c for c in await list_challenges(db, active_only=True) if (end := c.ends_at) is not None and end <= now]
 
 
 async def next_end(db: GuildDb) -> datetime | None:
     """When this server's next running challenge ends (what the scheduler waits for)."""
-    active = await list_challenges(db, active_only=True)
-    return min((c.ends_at for c in active), default=None)
+    ends = [end for c in await list_challenges(db, active_only=True) if (end := c.ends_at) is not None]
+    return min(ends, default=None)
 
 
 def winners(table: list[Standing]) -> list[Standing]:
@@ -253,5 +257,13 @@ async def announcement_channel(db: GuildDb) -> int | None:
 
 
 def _challenge(r: sqlite3.Row) -> Challenge:
-    return Challenge(int(r["challenge_id"]), str(r["title"]), r["description"], date.fromisoformat(r["start_date"]),
-                     date.fromisoformat(r["end_date"]), bool(r["is_active"]))
+    return Challenge(int(r["challenge_id"]), str(r["title"]), r["description"],
+                     _stored_day(r["start_date"]) or date(1970, 1, 1), _stored_day(r["end_date"]), bool(r["is_active"]))
+
+
+def _stored_day(text: object) -> date | None:
+    """A stored day; legacy rows may hold a timestamp ("2025-01-01 00:00:00"), NULL or anything."""
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None

@@ -90,7 +90,7 @@ async def local_candidates(db: GuildDb, reader: Reader) -> dict[int, Candidate]:
     for r in rows:
         if r["shared"]:
             shared[int(r["discord_id"])].add(int(r["manga_id"]))
-        if (r["score"] or 0) >= HIGH_SCORE:
+        if _out_of_100(r["score"]) >= HIGH_SCORE:
             rated[int(r["discord_id"])].add(int(r["manga_id"]))
     titles = {int(r["manga_id"]): str(r["title"] or f"AniList #{r['manga_id']}") for r in rows}
     found: dict[int, Candidate] = {}
@@ -165,6 +165,13 @@ async def record_vote(db: GuildDb, recommendation_id: int, user_id: int, vote: i
     async with db.transaction():
         await db.execute("INSERT INTO recommendation_feedback (recommendation_id, discord_id, vote) VALUES (?, ?, ?) "
                          "ON CONFLICT DO UPDATE SET vote = excluded.vote", (recommendation_id, user_id, vote))
+
+
+def _out_of_100(score: float | None) -> float:
+    """Scores are out of 100 here; the legacy bot kept them out of 10 (1.0–10.0)."""
+    if not score:
+        return 0.0
+    return score * 10 if score <= 10 else score
 
 
 def _new_to(reader: Reader, manga_id: int) -> bool:
