@@ -74,6 +74,9 @@ class ChallengeScheduler:
                     log.exception("challenge endings failed in guild %s; retried next round", guild_id)
 
     async def _end_due(self, guild_id: int, now: datetime) -> None:
+        if not self._guild_dbs.has_file(guild_id):  # the server's data was deleted meanwhile: nothing to end
+            self.forget(guild_id)
+            return
         posts: list[tuple[int, str]] = []
         async with self._guild_dbs.for_scheduled(guild_id) as db:
             channel_id = await ch.announcement_channel(db)

@@ -15,6 +15,7 @@ from app.bot.di import EventGuildDb
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
 from app.extensions._challenge_schedule import ChallengeScheduler, winners_text
+from app.extensions.manga import title_choices
 from app.features import challenges as ch
 from app.features.media import MediaLookup
 from app.features.text import shown
@@ -114,7 +115,8 @@ class ChallengeCreate(lightbulb.SlashCommand, name="create", description="Create
 class ChallengeAddManga(lightbulb.SlashCommand, name="add-manga", description="Add a manga to a challenge",
                         hooks=[admin_only]):
     challenge = _challenge_option()
-    title = lightbulb.string("title", "Manga title or AniList id", min_length=1, max_length=200)
+    title = lightbulb.string("title", "Manga title (pick a suggestion) or AniList id", min_length=1, max_length=200,
+                             autocomplete=title_choices)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb, media: MediaLookup) -> None:

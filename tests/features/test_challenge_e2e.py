@@ -176,3 +176,20 @@ async def test_admin_commands_refuse_a_member_and_duplicates_are_refused(harness
     assert ended.content == "🏁 The reading challenge **Mine** has ended. Nobody scored this time."
     assert ended_again.content == "**Mine** had already ended."
     assert posts(h, GUILD_A) == [ended.content]
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_deleted_its_data_gets_no_file_back_when_a_challenge_was_due(
+        harness: BotHarness) -> None:
+    h = harness
+    await create(h, GUILD_A, "Forgotten")
+    await h.command(GUILD_A, ADMIN, "server-data delete", admin=True)
+    await h.click(GUILD_A, ADMIN, "Delete everything", admin=True)
+    name = h.double.guilds[GUILD_A].name
+    done = await h.submit_modal(GUILD_A, ADMIN, {"Server name": name}, admin=True)
+    assert done.content.startswith("Deleted:")
+
+    await h.advance(timedelta(days=8))
+
+    assert not h.bot.manager.path_for(GUILD_A).exists()
+    assert posts(h, GUILD_A) == []
