@@ -25,6 +25,7 @@ import hikari
 import lightbulb
 
 from app.bot.clock import Clock
+from app.bot.forgetting import Forgetting
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
 from app.db.fleet import file_size
@@ -159,6 +160,7 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     default.register_value(Settings, settings)
     clock = clock or Clock()
     default.register_value(Clock, clock)
+    default.register_value(Forgetting, Forgetting())
     default.register_value(EventGuildDb, EventGuildDb(manager))
     # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
     anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)

@@ -19,6 +19,7 @@ from lightbulb.components import Menu, MenuContext, Modal, ModalContext
 from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only, is_admin
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
+from app.bot.forgetting import Forgetting
 from app.config import Settings
 from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from app.extensions import _data_rights_text as text
@@ -106,8 +107,9 @@ class _TypeServerName(Modal):
     reaches this form, so the submitter and the server are checked against the opener's.
     """
 
-    def __init__(self, files: GuildFiles, expected: str, owner_id: int) -> None:
+    def __init__(self, files: GuildFiles, expected: str, owner_id: int, forgetting: Forgetting) -> None:
         self.files = files
+        self.forgetting = forgetting
         self.expected = expected
         self.owner_id = owner_id
         self.name = self.add_short_text_input(text.NAME_FIELD, min_length=1, max_length=100,
@@ -125,11 +127,14 @@ class _TypeServerName(Modal):
         if ctx.member is None or not is_admin(ctx.member):
             raise PermissionDeniedError("Only members with the Manage Server permission can delete its data.")
         await check_deletion_cooldown(self.files, seconds=DELETE_COOLDOWN_S)
+        self.forgetting.forget(self.files.guild_id)  # buffered XP must not recreate what is deleted
         try:
             deletion = await delete_guild_files(self.files, requested_by=requested_by_discord(ctx.user.id),
                                                 reason="/server-data delete")
         except NotFoundError:
             return text.nothing_stored()
+        finally:
+            self.forgetting.forget(self.files.guild_id)
         return text.guild_deleted(deletion)
 
 
@@ -168,14 +173,15 @@ class ServerDataExport(lightbulb.SlashCommand, name="export", hooks=[admin_only]
 class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only],
                        description="Delete everything the bot stores for this server (asks to confirm)"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot) -> None:
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot,
+                     forgetting: Forgetting) -> None:
         """Button, then the server's name typed in a modal, then deletion with a receipt."""
         await check_deletion_cooldown(files, seconds=DELETE_COOLDOWN_S)
         name = _server_name(bot, files.guild_id)
         expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
-            modal = _TypeServerName(files, expected, ctx.user.id)
+            modal = _TypeServerName(files, expected, ctx.user.id, forgetting)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
@@ -203,13 +209,15 @@ class MyDataExport(lightbulb.SlashCommand, name="export",
 class MyDataDelete(lightbulb.SlashCommand, name="delete",
                    description="Erase what the bot stores about you in this server (asks to confirm)"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, forgetting: Forgetting) -> None:
         """A confirmation button, then the member's rows erased in this server, with a receipt."""
         user_id = int(ctx.user.id)
 
         async def erase() -> str:
+            forgetting.forget(files.guild_id, user_id)  # buffered XP must not write the member back
             async with files.connect() as db:
                 erased = await erase_member(db, user_id)
+            forgetting.forget(files.guild_id, user_id)
             # the same member in this server, in the legacy copies kept after the split
             await erase_from_copies_async(files.path.parent, user_id=user_id, guild_id=files.guild_id)
             if erased.rows_changed:

@@ -17,7 +17,8 @@ loader = lightbulb.Loader()
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Reading": ("anilist", "manga", "stats", "recommend"),
-    "Community": ("profile", "achievements", "leaderboard", "challenge"),
+    "Community": ("profile", "achievements", "leaderboard", "challenge", "invites"),
+    "Steam": ("steam",),
     "Your data": ("my-data", "privacy"),
     "General": ("help",),
 }
