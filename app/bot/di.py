@@ -130,6 +130,18 @@ class EventGuildDb:
     def for_event(self, event: hikari.GuildEvent | hikari.GuildMessageCreateEvent) -> Lease:
         return self._manager.connect(int(event.guild_id))
 
+    def for_interaction(self, interaction: hikari.ComponentInteraction | hikari.AutocompleteInteraction) -> Lease:
+        """The guild a button was pressed or an option typed in (the caller checks `guild_id` is set)."""
+        return self._manager.connect(int(interaction.guild_id or 0))
+
+    def for_scheduled(self, guild_id: int) -> Lease:
+        """Work the bot scheduled itself for a guild it learnt of from an event (a challenge's end)."""
+        return self._manager.connect(guild_id)
+
+    def has_file(self, guild_id: int) -> bool:
+        """Whether the guild has a file (scheduled work must not create one for a server that never used the bot)."""
+        return self._manager.path_for(guild_id).exists()
+
 
 def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager) -> CommandLease:
     return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None)

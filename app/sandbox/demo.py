@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from app.cli.output import human_bytes, table
 from app.db.fleet import list_guild_files, open_read_only
@@ -53,6 +54,23 @@ STEPS_AFTER_DATA = (
          "Boris joined by the owner's invite club2024: its use count rose, so the invite tracker credited the owner.",
          (f"{MANGA_CLUB} {BORIS} /invites stats member:{MANGA_CLUB + 1}", f"{SHONEN} {CHIDI} /invites leaderboard")),
 )
+
+
+def challenge_step(today: date) -> Step:
+    """One reading challenge from creation to its announced winner (dates from the sandbox clock)."""
+    end = (today + timedelta(days=6)).isoformat()
+    return Step("6b. A reading challenge",
+                "An admin creates a week-long challenge with Fullmetal Alchemist; Boris joins and finishes it "
+                "(116 chapters + 10 for finishing); `clock +8d` passes its end and the bot announces the winner.",
+                (f'{MANGA_CLUB} {ALICE} admin /challenge-admin create title:"Spring sprint" '
+                 f"start:{today.isoformat()} end:{end}",
+                 f"{MANGA_CLUB} {ALICE} admin /challenge-admin add-manga challenge:1 title:30656",
+                 f"{MANGA_CLUB} {BORIS} /challenge join challenge:1",
+                 f"{MANGA_CLUB} {BORIS} /manga update title:30656 chapter:116",
+                 f"{MANGA_CLUB} {BORIS} /challenge leaderboard challenge:1",
+                 "clock +8d"))
+
+
 LEAVE = Step("8. The bot is removed from a server",
              "The leave is recorded (purge after RETENTION_DAYS unless the bot is added back); the file stays.",
              (f"{SEINEN} bot leave",))
@@ -100,6 +118,7 @@ async def run_demo(runner: ScriptRunner, *, keep: bool) -> None:
     line = await _play(runner, READING, line)
     for step in STEPS_AFTER_DATA:
         line = await _play(runner, step, line)
+    line = await _play(runner, challenge_step(runner.harness.clock.now().date()), line)
     runner.say("\n━━ 7. The files on disk: one per server, each naming its own server inside")
     runner.say(await asyncio.to_thread(_files_report, runner))
     line = await _play(runner, LEAVE, line)
