@@ -35,10 +35,10 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="serve /metrics and /healthz on METRICS_HOST:PORT while the sandbox runs (0: any free port)")
     p.add_argument("--steam", type=Path, metavar="FILE",
-                   help="the Steam double's catalogue (JSON: players with games; see the README); "
+                   help="the Steam double's catalogue (JSON: players with games; see docs/discord-double.md); "
                         "default: the built-in one. The sandbox never calls the real Steam")
     p.add_argument("--anilist", type=Path, metavar="FILE",
-                   help="the AniList double's catalogue (JSON: users with lists, media; see the README); "
+                   help="the AniList double's catalogue (JSON: users with lists, media; see docs/discord-double.md); "
                         "default: the built-in one. The sandbox never calls the real AniList")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 

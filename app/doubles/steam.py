@@ -8,7 +8,7 @@ As ../shared/reference/discord-invites-and-steam.md Part B says Steam does: Reso
 `success` 1 or 42), GetPlayerSummaries (200, `players: []` for an unknown id; a private profile keeps
 only its public keys), GetOwnedGames and GetRecentlyPlayedGames (`{"response": {}}` for a private
 profile). A wrong key: 403 HTML on ISteamUser, 401 HTML on IPlayerService. Ids are strings, playtimes
-minutes. The catalogue format is a contract (README, ARCHITECTURE):
+minutes. The catalogue format is a contract (docs/discord-double.md, ARCHITECTURE):
 
     {"players": [{"steamid", "personaname", "vanity", "public", "games": [{"appid", "name", "playtime_forever"}]}]}
 """
