@@ -1,4 +1,4 @@
-"""The AniList double's catalogue: users with their lists, and media (the format is a contract, see docs/discord-double.md).
+"""The AniList double's catalogue: users with their lists, and media (a contract: docs/discord-double.md).
 
     {"users": [{"id", "name", "private", "lists": [{"mediaId", "status", "progress", "progressVolumes",
                                                      "score"}]}],
