@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from app.db.ids import MAX_SNOWFLAKE
+from app.db.shards import MAX_SHARDS, ShardBlock, parse_shard_ids
 from app.errors import ConfigurationError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -31,6 +32,16 @@ class Settings:
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
+    shard_ids: tuple[int, ...] | None = None  # None: every shard (one process)
+    shard_count: int | None = None  # None: the gateway's recommendation ("auto")
+    backup_retention_days: int = 30
+
+    @property
+    def shard_block(self) -> ShardBlock | None:
+        """This process's block, or None when it serves every shard."""
+        if self.shard_ids is None or self.shard_count is None:
+            return None
+        return ShardBlock(frozenset(self.shard_ids), self.shard_count)
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -61,6 +72,19 @@ def _url(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
+    raw_ids = env.get("SHARD_IDS", "").strip()
+    raw_count = env.get("SHARD_COUNT", "").strip().lower()
+    count = None if raw_count in ("", "auto") else _int(env, "SHARD_COUNT", None, minimum=1, maximum=MAX_SHARDS)
+    if not raw_ids:
+        return None, count
+    if count is None:
+        raise ConfigurationError("SHARD_IDS needs SHARD_COUNT set to a number (the same in every process).")
+    ids = parse_shard_ids(raw_ids)
+    ShardBlock(frozenset(ids), count)  # ids below the count
+    return ids, count
+
+
 def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
     """Read settings from `env` (default: the process environment, after loading `.env`).
 
@@ -71,6 +95,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         load_dotenv(dotenv_path or Path(".env"), override=False)
         env = dict(os.environ)
     d = Settings()
+    shards = _shards(env)
     return Settings(
         discord_token=env.get("DISCORD_TOKEN") or None,
         guild_dbs_dir=Path(env.get("GUILD_DBS_DIR") or d.guild_dbs_dir),
@@ -84,4 +109,8 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
         log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
+        shard_ids=shards[0],
+        shard_count=shards[1],
+        backup_retention_days=_int(env, "BACKUP_RETENTION_DAYS", d.backup_retention_days, minimum=0,
+                                   maximum=36_500) or 0,
     )

@@ -66,6 +66,10 @@ class ResourceLimitError(GuildDatabaseError, UserFacingError):
     """The process cannot hold the connections it was configured for."""
 
 
+class WrongShardError(GuildDatabaseError):
+    """A guild on a shard this process does not serve (another process owns its file)."""
+
+
 class ManagerClosedError(GuildDatabaseError):
     """The database manager was closed; no new connection is handed out."""
 

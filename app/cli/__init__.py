@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import bot, db, guild, legacy, rights  # each area registers its commands
+    from app.cli import backup, bot, db, guild, legacy, rights, shards  # each area registers its commands
 
-    for area in (guild, rights, db, bot, legacy):
+    for area in (guild, rights, db, bot, legacy, shards, backup):
         area.register(groups)
     return parser
 

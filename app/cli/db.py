@@ -30,8 +30,11 @@ def register(groups: dict[str, Any]) -> None:
 
 async def _migrate_all(settings: Settings, show_bar: bool) -> list[dict[str, Any]]:
     results = []
-    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs) as manager:
-        for found in progress(list_guild_files(settings.guild_dbs_dir), desc="migrating", enabled=show_bar):
+    block = settings.shard_block  # with SHARD_IDS set: only this block's guilds
+    mine = [f for f in list_guild_files(settings.guild_dbs_dir) if block is None or block.owns(f.guild_id)]
+    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs,
+                                    shards=block) as manager:
+        for found in progress(mine, desc="migrating", enabled=show_bar):
             entry: dict[str, Any] = {"guild_id": found.guild_id}
             try:
                 before = schema_version_of(found.path)
