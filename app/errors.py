@@ -78,6 +78,10 @@ class FileInUseError(UserFacingError):
     """A guild's file is held by another process (a running bot), so it cannot be deleted from here."""
 
 
+class BackupInvalidError(UserFacingError):
+    """A backup copy failed verification (checksum, integrity_check, or the guild it holds)."""
+
+
 class RateLimitedError(UserFacingError):
     """The same request was made too recently; the message says when to try again."""
 
