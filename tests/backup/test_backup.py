@@ -158,3 +158,10 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert json.loads(capsys.readouterr().out)["files"][0]["outcome"] == "restored"
     assert main(["restore", "--from", str(tmp_path / "nothing")]) == 1
     assert "There is no backup" in capsys.readouterr().err
+
+
+def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
+    from app.extensions._data_rights_text import privacy_embed
+
+    fields = {f.name: f.value for f in privacy_embed(30, 30, backup_retention_days=7).fields}
+    assert "for at most 7 days" in fields["Backups"]
