@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.db.manager import GuildDatabaseManager
-from app.db.shards import owned
 from app.errors import BotError, InvalidInputError
 from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
@@ -78,7 +77,7 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
     done, interrupted = journal.done(), journal.started_not_done()
     report = FanoutReport(user_id, "forget", resumed=len(done))
     report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
-    guild_ids = owned(manager.shards, manager.guild_ids_on_disk())  # a shard block: its own guilds only
+    guild_ids = manager.guild_ids_on_disk()
     report.guilds_total = len(set(guild_ids) | set(done))
     for guild_id in _iterate([g for g in guild_ids if g not in done], progress):
         try:
@@ -124,7 +123,7 @@ async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path
             if not e.get("rows") or (out_dir / f"guild-{g}.json").exists()}
     report = FanoutReport(user_id, "export", resumed=len(done))
     report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
-    guild_ids = owned(manager.shards, manager.guild_ids_on_disk())  # a shard block: its own guilds only
+    guild_ids = manager.guild_ids_on_disk()
     report.guilds_total = len(set(guild_ids) | set(done))
     for guild_id in _iterate([g for g in guild_ids if g not in done], progress):
         try:
