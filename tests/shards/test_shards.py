@@ -141,3 +141,24 @@ async def test_double_routes_ready_and_events_by_shard_and_recommends_a_count() 
                     assert [p["t"] for p in next(iter(double.gateway.resumable.values())).sent] == [
                         "READY", "GUILD_CREATE", "GUILD_CREATE"]
     assert [int(str(g["id"])) for g in ready[1]] == [GUILDS[1]]
+
+
+@pytest.mark.asyncio
+async def test_shard_count_auto_takes_the_gateways_recommendation(tmp_path: Path) -> None:
+    from app.config import Settings
+    from app.sandbox.harness import BotHarness
+    from tests.e2e import ADMIN
+
+    guilds = [(((1 << 36) + k) << 22) | 9 for k in range(2)]  # shards 0 and 1 of 2
+    harness = BotHarness(Settings(guild_dbs_dir=tmp_path), guilds=guilds)
+    harness.double.recommended_shards = 2
+    harness.double.max_concurrency = 2  # both IDENTIFY in one window
+    await harness.start()
+    try:
+        assert {s.shard for s in harness.double.gateway.sessions} == {(0, 2), (1, 2)}
+        for guild_id in guilds:
+            reply = await harness.command(guild_id, ADMIN, "server info", admin=True)
+            assert reply.embeds
+    finally:
+        await harness.stop()
+    assert harness.bot.manager.shards is None  # one process serves every shard

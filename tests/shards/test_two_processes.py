@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,3 +86,11 @@ async def test_two_processes_each_serve_exactly_their_shards_guilds(tmp_path: Pa
     assert not open0 & open1
     assert ready == {k: {g for g in GUILDS if shard(g) == k} for k in range(COUNT)}
     assert {p.name for p in folder.glob("*.sqlite3") if p.name[0].isdigit()} == set(names.values())
+    # the shared bot-wide file: both processes recorded their guilds in it, and it is intact
+    conn = sqlite3.connect(folder / "bot-wide.sqlite3")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        joined = {r[0] for r in conn.execute("SELECT guild_id FROM guild_registry WHERE joined_at IS NOT NULL")}
+    finally:
+        conn.close()
+    assert joined == set(GUILDS)
