@@ -55,3 +55,22 @@ def test_every_import_of_sqlite3_gets_the_chosen_engine(choice: str) -> None:
     else:
         assert out == ["pysqlite3.dbapi2", pysqlite3.sqlite_version]
         assert engine.describe(pysqlite3).has_wal_reset_fix
+
+
+def test_server_info_and_db_check_name_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from app.bot.queries import GuildReport
+    from app.cli import main
+    from app.extensions.server import info_embed
+
+    fields = {f.name: f.value for f in info_embed(GuildReport(1, 0, 2, {}), None).fields}
+    assert fields["Engine"] == str(engine.describe()) and sqlite3.sqlite_version in fields["Engine"]
+    conn = sqlite3.connect(tmp_path / "bot-wide.sqlite3")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path))
+    assert main(["db", "check", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["sqlite_engine"], out["sqlite_version"]) == (engine.describe().name, sqlite3.sqlite_version)

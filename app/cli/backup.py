@@ -11,6 +11,7 @@ from app.backup import backup_folder, restore_files
 from app.backup.generations import latest_generation
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
+from app.db.files import make_folder
 from app.db.ids import validate_guild_id
 
 
@@ -62,6 +63,7 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
 def restore_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = validate_guild_id(args.guild) if args.guild is not None else None
     generation = latest_generation(args.source)
+    make_folder(settings.guild_dbs_dir)  # a new disk: the folder itself may be gone
     results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
     failed = [r for r in results if r.outcome != "restored"]
     if args.json:

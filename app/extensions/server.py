@@ -9,6 +9,7 @@ from app.bot.embeds import fit_lines
 from app.bot.queries import GuildReport, fetch_guild_report
 from app.cli.output import human_bytes
 from app.db import GuildDb
+from app.engine import describe as describe_engine
 
 loader = lightbulb.Loader()
 
@@ -24,6 +25,7 @@ def info_embed(report: GuildReport, members: int | None) -> hikari.Embed:
     embed.add_field("Members (Discord's count)", "unknown" if members is None else str(members), inline=True)
     embed.add_field("Database size", human_bytes(report.size_bytes), inline=True)
     embed.add_field("Schema version", str(report.schema_version), inline=True)
+    embed.add_field("Engine", str(describe_engine()), inline=True)
     filled = [f"{name}: {count}" for name, count in sorted(report.tables.items()) if count]
     embed.add_field(f"Rows ({rows} in {len(report.tables)} tables)", fit_lines(filled) or "no data yet")
     return embed

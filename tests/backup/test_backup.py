@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -158,6 +159,11 @@ def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert json.loads(capsys.readouterr().out)["files"][0]["outcome"] == "restored"
     assert main(["restore", "--from", str(tmp_path / "nothing")]) == 1
     assert "There is no backup" in capsys.readouterr().err
+
+    shutil.rmtree(root)  # the disk is lost: restore everything into a new folder
+    assert main(["restore", "--from", str(out)]) == 0
+    assert "1 of 1 file(s) restored" in capsys.readouterr().out
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {7}
 
 
 def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
