@@ -12,8 +12,10 @@ from dotenv import load_dotenv
 from app.db.ids import MAX_SNOWFLAKE
 from app.db.shards import MAX_SHARDS, ShardBlock, parse_shard_ids
 from app.errors import ConfigurationError
+from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, parse_rate
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("TEXT", "JSON")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
@@ -32,6 +34,15 @@ class Settings:
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
+    max_guild_db_mb: int = 100
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    rate_member: Rate = DEFAULT_RATE_MEMBER
+    rate_guild: Rate = DEFAULT_RATE_GUILD
+    log_format: str = "text"
+    anilist_rate_per_min: int = 30
+    stats_ttl_hours: int = 12
+    xp_cooldown_seconds: int = 60
     shard_ids: tuple[int, ...] | None = None  # None: every shard (one process)
     shard_count: int | None = None  # None: the gateway's recommendation ("auto")
     backup_retention_days: int = 30
@@ -72,6 +83,24 @@ def _url(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _rate(env: dict[str, str], name: str, default: Rate) -> Rate:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse_rate(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be COUNT/PERIOD such as 5/10s, 60/1m or 100/1h, "
+                                 f"not {raw[:40]!r}.") from None
+
+
+def _host(env: dict[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    if not value or any(c.isspace() or c in "/:@" for c in value.strip("[]")):
+        raise ConfigurationError(f"{name} must be an address or host name such as 127.0.0.1, not {value[:40]!r}.")
+    return value
+
+
 def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
     raw_ids = env.get("SHARD_IDS", "").strip()
     raw_count = env.get("SHARD_COUNT", "").strip().lower()
@@ -109,6 +138,17 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
         log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
+        max_guild_db_mb=_int(env, "MAX_GUILD_DB_MB", d.max_guild_db_mb, minimum=1, maximum=1_000_000)
+        or d.max_guild_db_mb,
+        metrics_port=_int(env, "METRICS_PORT", None, minimum=1, maximum=65_535),
+        metrics_host=_host(env, "METRICS_HOST", d.metrics_host),
+        rate_member=_rate(env, "RATE_MEMBER", d.rate_member),
+        rate_guild=_rate(env, "RATE_GUILD", d.rate_guild),
+        log_format=_choice(env, "LOG_FORMAT", d.log_format, LOG_FORMATS).lower(),
+        anilist_rate_per_min=_int(env, "ANILIST_RATE_PER_MIN", d.anilist_rate_per_min, minimum=1, maximum=90)
+        or d.anilist_rate_per_min,
+        stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0, maximum=24 * 365) or 0,
+        xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
         shard_ids=shards[0],
         shard_count=shards[1],
         backup_retention_days=_int(env, "BACKUP_RETENTION_DAYS", d.backup_retention_days, minimum=0,

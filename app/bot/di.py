@@ -9,6 +9,8 @@ injectable.
 - `GuildFiles`: guild-level operations (export snapshot, exclusive hold for
   deletion, the bot-wide file for receipts) bound to `ctx.guild_id`.
 - `Settings`: the bot's settings.
+- `AniListClient`, `MediaLookup`, `RefreshCooldown`: AniList access (paced, bot-wide), public media data
+  cached bot-wide, the in-memory `/stats refresh` cooldown (keyed by guild and member).
 - `Clock`: the one time source (`now()`, `sleep()`, `repeat()`); the sandbox advances it.
 - `EventGuildDb` (listeners): opens the database of the guild an event is about,
   and only that one.
@@ -28,6 +30,9 @@ from app.db import BotDb, GuildDatabaseManager, GuildDb
 from app.db.fleet import file_size
 from app.db.slots import Lease
 from app.errors import UserFacingError
+from app.features.media import MediaLookup
+from app.features.stats import RefreshCooldown
+from app.services.anilist import AniListClient
 
 GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."
 
@@ -117,7 +122,7 @@ class EventGuildDb:
     def __init__(self, manager: GuildDatabaseManager) -> None:
         self._manager = manager
 
-    def for_event(self, event: hikari.GuildEvent) -> Lease:
+    def for_event(self, event: hikari.GuildEvent | hikari.GuildMessageCreateEvent) -> Lease:
         return self._manager.connect(int(event.guild_id))
 
 
@@ -140,8 +145,14 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     """Register the injectable types; the manager is reachable only through the factories' closures."""
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
-    default.register_value(Clock, clock or Clock())
+    clock = clock or Clock()
+    default.register_value(Clock, clock)
     default.register_value(EventGuildDb, EventGuildDb(manager))
+    # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
+    anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)
+    default.register_value(AniListClient, anilist)
+    default.register_value(MediaLookup, MediaLookup(anilist, manager.connect_bot))
+    default.register_value(RefreshCooldown, RefreshCooldown(clock=lambda: clock.now().timestamp()))
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:
         return _command_lease(ctx, manager)
