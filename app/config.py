@@ -46,6 +46,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None  # None: every shard (one process)
     shard_count: int | None = None  # None: the gateway's recommendation ("auto")
     backup_retention_days: int = 30
+    litestream_replica_url: str | None = None  # file:///path or s3://bucket/prefix: continuous replication
 
     @property
     def shard_block(self) -> ShardBlock | None:
@@ -101,6 +102,13 @@ def _host(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _replica_url(env: dict[str, str]) -> str | None:
+    from app.replicate.litestream import check_replica_url
+
+    raw = env.get("LITESTREAM_REPLICA_URL", "").strip()
+    return check_replica_url(raw) if raw else None
+
+
 def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
     raw_ids = env.get("SHARD_IDS", "").strip()
     raw_count = env.get("SHARD_COUNT", "").strip().lower()
@@ -153,4 +161,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         shard_count=shards[1],
         backup_retention_days=_int(env, "BACKUP_RETENTION_DAYS", d.backup_retention_days, minimum=0,
                                    maximum=36_500) or 0,
+        litestream_replica_url=_replica_url(env),
     )

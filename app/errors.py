@@ -82,6 +82,10 @@ class BackupInvalidError(UserFacingError):
     """A backup copy failed verification (checksum, integrity_check, or the guild it holds)."""
 
 
+class ReplicationError(BotError):
+    """Litestream did not start, register, unregister or restore as asked."""
+
+
 class RateLimitedError(UserFacingError):
     """The same request was made too recently; the message says when to try again."""
 

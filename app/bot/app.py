@@ -89,6 +89,10 @@ class BotApp:
         self.client.error_handler(handle_command_error)
         di.install(self.client, self.manager, settings, self.clock)
         self.ops.install(self.bot, self.client)
+        if settings.litestream_replica_url is not None:
+            from app.replicate.wiring import Replication
+
+            Replication(self.manager, settings.litestream_replica_url).subscribe(self.bot)
         Lifecycle(self.manager, settings, self.clock, on_purge=self.ops.count_purge).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)

@@ -13,6 +13,7 @@ from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db.files import make_folder
 from app.db.ids import validate_guild_id
+from app.errors import ConfigurationError
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -34,7 +35,10 @@ def register(groups: dict[str, Any]) -> None:
                                    "(SHA-256, integrity_check, its guild id). A live file modified after the "
                                    "backup is kept unless --force. A file a running bot holds open is "
                                    "refused: stop that process (or its shard block's) first.")
-    p.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR", help="the backup folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="source", type=Path, metavar="DIR", help="the backup folder")
+    source.add_argument("--from-replica", action="store_true",
+                        help="restore from LITESTREAM_REPLICA_URL with `litestream restore` instead")
     p.add_argument("--guild", type=int, metavar="ID", help="restore only this guild's file")
     p.add_argument("--force", action="store_true", help="overwrite files modified after the backup")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -62,16 +66,26 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def restore_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = validate_guild_id(args.guild) if args.guild is not None else None
-    generation = latest_generation(args.source)
     make_folder(settings.guild_dbs_dir)  # a new disk: the folder itself may be gone
-    results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
+    if args.from_replica:
+        if settings.litestream_replica_url is None:
+            raise ConfigurationError("--from-replica needs LITESTREAM_REPLICA_URL (file:///path or s3://bucket/prefix).")
+        from app.replicate.restore import restore_from_replica
+
+        where = settings.litestream_replica_url
+        results = restore_from_replica(settings.guild_dbs_dir, settings.litestream_replica_url,
+                                       guild_id=guild_id, force=args.force)
+    else:
+        generation = latest_generation(args.source)
+        where = str(generation)
+        results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
     failed = [r for r in results if r.outcome != "restored"]
     if args.json:
-        emit_json({"backup": str(generation), "files": [{"name": r.name, "outcome": r.outcome,
+        emit_json({"backup": where, "files": [{"name": r.name, "outcome": r.outcome,
                                                           "detail": r.detail} for r in results]})
     else:
         print(table(("file", "outcome", "detail"), ((r.name, r.outcome, r.detail) for r in results)))
-        print(f"{len(results) - len(failed)} of {len(results)} file(s) restored from {generation}.")
+        print(f"{len(results) - len(failed)} of {len(results)} file(s) restored from {where}.")
     if failed:
         print(f"{len(failed)} file(s) not restored; see the list above.", file=sys.stderr)
         return 1
