@@ -25,6 +25,7 @@ from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
 from app.doubles import discord_permissions as perm
 from app.doubles.anilist import AniListDouble
 from app.doubles.steam import SteamCatalogue, SteamDouble
+from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, UNLIMITED
 
 QUIET_SECONDS = 0.05
 
@@ -330,7 +331,7 @@ async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settin
     answers (`harness.anilist`): the bot under test never reaches the real AniList. The Steam double
     (`steam`'s catalogue, else the built-in one) answers unless `settings` name a Steam URL.
     """
-    base = settings or Settings()
+    base = _without_default_budget(settings or Settings())
     async with contextlib.AsyncExitStack() as stack:
         anilist = None
         if base.anilist_url == Settings().anilist_url:
@@ -344,6 +345,19 @@ async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settin
             yield harness
         finally:
             await harness.stop()
+
+
+def _without_default_budget(settings: Settings) -> Settings:
+    """A script's lines arrive faster than any person types: the default command budget is lifted.
+
+    A budget the caller set explicitly (anything but the defaults) is kept, so the budget's own
+    tests still meet it.
+    """
+    if settings.rate_member == DEFAULT_RATE_MEMBER:
+        settings = dataclasses.replace(settings, rate_member=UNLIMITED)
+    if settings.rate_guild == DEFAULT_RATE_GUILD:
+        settings = dataclasses.replace(settings, rate_guild=UNLIMITED)
+    return settings
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, every: float = 0.01) -> None:
