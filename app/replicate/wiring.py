@@ -11,7 +11,7 @@ import hikari
 from app.db import GuildDatabaseManager
 from app.db.shards import owned
 from app.errors import BotError
-from app.replicate.litestream import Litestream
+from app.replicate.litestream import Litestream, binary
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ class Replication:
     """Starts Litestream at StartedEvent, registers new files and unregisters deleted ones, stops it last."""
 
     def __init__(self, manager: GuildDatabaseManager, replica_url: str) -> None:
+        binary()  # a missing binary stops `run` before it connects, not at the first registration
         self._manager = manager
         self.litestream = Litestream(manager.root / ".litestream", replica_url)
         self._task: asyncio.Task[None] | None = None

@@ -105,3 +105,15 @@ def test_the_bot_replicates_its_own_guild_files_and_one_process_the_bot_wide_fil
         names = {p.name for p in Replication(manager, replica).own_files()}
         expected = {f"{g}.sqlite3" for g in guilds if (g >> 22) % 2 == shard_id}
         assert names == expected | ({"bot-wide.sqlite3"} if with_bot_file else set())
+
+
+def test_run_with_a_replica_url_but_no_litestream_stops_before_connecting(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.bot.app import create_bot
+    from app.config import Settings
+    from app.doubles.discord_payloads import make_token
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no litestream binary on it
+    settings = Settings(guild_dbs_dir=tmp_path, litestream_replica_url=f"file://{tmp_path / 'replica'}")
+    with pytest.raises(ConfigurationError, match="litestream is not installed"):
+        create_bot(settings, token=make_token(123_456_789_012_345_678))
