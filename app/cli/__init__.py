@@ -20,6 +20,7 @@ GROUPS = {
     "user": "one member's data across every server",
     "db": "every database file at once",
     "legacy": "the legacy database's split and the copies it keeps",
+    "global": "the cross-server figures shared by consent",
 }
 
 
@@ -32,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import backup, bot, db, guild, legacy, rights, shards  # each area registers its commands
+    from app.cli import backup, bot, db, global_, guild, legacy, rights, shards  # each area registers its commands
 
-    for area in (guild, rights, db, bot, legacy, shards, backup):
+    for area in (guild, rights, db, bot, legacy, global_, shards, backup):
         area.register(groups)
     return parser
 

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from app.doubles.anilist_catalogue import Catalogue, CatalogueUser
+from app.doubles.loopback import LoopbackServer, Served
 
 OUTAGE_MESSAGE = ("The AniList API has been temporarily disabled due to severe stability issues. "
                   "Please check the official AniList Discord for more information.")
@@ -32,7 +33,7 @@ FAULTS = ("429", "403", "500", "stall")
 _ROOT = re.compile(r"\b(User|Page|Media|MediaListCollection)\s*\(")
 
 
-class AniListDouble:
+class AniListDouble(Served):
     """The double's HTTP server and its switches (`fail`, `limit`, `requests`)."""
 
     def __init__(self, catalogue: Catalogue | None = None, *, limit: int = 30, advertised: int = 90,
@@ -48,7 +49,7 @@ class AniListDouble:
         self._window_count = 0
         self._banned_until = 0.0
         self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        self._http = LoopbackServer()
         self.port = 0
 
     @property
@@ -68,26 +69,11 @@ class AniListDouble:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = await self._http.serve(app)
 
     async def stop(self) -> None:
         self._release.set()  # stalled requests end now
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> AniListDouble:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._http.close()
 
     # -- requests ----------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -5,11 +5,12 @@ import hikari
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.clock import Clock
 from app.bot.di import CommandLease
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
 from app.extensions._unlocks import respond_with_unlocks
-from app.features import progress
+from app.features import challenges, progress
 from app.features.media import MediaLookup
 from app.features.text import shown
 
@@ -36,13 +37,14 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
                               default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, media: MediaLookup) -> None:
-        """Look the manga up (cached), check the chapter against its count, record it here."""
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, media: MediaLookup, clock: Clock) -> None:
+        """Look the manga up (cached), check the chapter against its count, record it here (and in challenges)."""
         progress.check_values(self.chapter, self.status, self.score)
         found = await media.resolve(self.title)  # AniList may take seconds: the server's file is not open yet
         db = await lease.open()
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
                                               status=self.status, score=self.score)
+        await challenges.record_progress(db, int(ctx.user.id), entry, clock.now())
         await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.")
 
 

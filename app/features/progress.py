@@ -8,6 +8,7 @@ from app.db import GuildDb
 from app.errors import InvalidInputError, NotFoundError
 from app.features.text import shown
 from app.services.anilist_models import Media
+from app.shared.store import mark_dirty
 
 STATUSES = ("CURRENT", "COMPLETED", "PAUSED", "DROPPED", "PLANNING", "REPEATING")
 STATUS_WORDS = {"CURRENT": "reading", "COMPLETED": "completed", "PAUSED": "paused", "DROPPED": "dropped",
@@ -75,6 +76,7 @@ async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: 
             "DO UPDATE SET title = excluded.title, chapters_read = excluded.chapters_read, status = excluded.status, "
             "score = excluded.score, updated_at = excluded.updated_at",
             (user_id, media.id, title, chapter, status, kept_score))
+    mark_dirty(db, user_id)  # cross-server figures: published in the next batch, if shared
     return Entry(media.id, title, chapter, status, kept_score)
 
 
@@ -126,6 +128,7 @@ async def remove_entry(db: GuildDb, user_id: int, title: str) -> Entry:
     async with db.transaction():
         await db.execute("DELETE FROM user_manga_progress WHERE discord_id = ? AND manga_id = ?",
                          (user_id, entry.manga_id))
+    mark_dirty(db, user_id)
     return entry
 
 

@@ -20,6 +20,7 @@ from app.errors import NotFoundError, RateLimitedError, ServiceUnavailableError
 from app.features.anilist_link import Link, fetch_link
 from app.features.text import shown
 from app.services.anilist import AniListClient
+from app.shared.store import mark_dirty
 
 REFRESH_COOLDOWN_S = 600.0
 MAX_TRACKED = 100_000
@@ -134,4 +135,5 @@ async def refresh_stats(open_db: OpenDb, client: AniListClient, plan: StatsPlan,
             "SET total_manga = excluded.total_manga, total_chapters = excluded.total_chapters, "
             "total_volumes = excluded.total_volumes, mean_score = excluded.mean_score, "
             "top_genres = excluded.top_genres, cached_at = excluded.cached_at", row)
+    mark_dirty(db, plan.user_id)  # cross-server figures: the next batch, if shared
     return Stats(fresh.count, fresh.chapters_read, fresh.volumes_read, mean, fresh.genres, sql_time(now))

@@ -72,9 +72,12 @@ class ScriptRunner:
     async def perform(self, action: Action) -> None:
         h = self.harness
         if action.kind == "clock":
+            posted = len(h.double.channel_posts)
             await h.advance(timedelta(seconds=action.seconds))
             self.emit(event_object(action, f"the clock moved forward {_duration(action.seconds)}; "
                                            f"it is now {h.clock.now():%Y-%m-%d %H:%M} UTC"))
+            for post in h.double.channel_posts[posted:]:  # what fell due was announced (a challenge's winners)
+                self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
             return
         self._check_bot_is_in(action)
         if action.kind in ("bot_join", "bot_leave", "say", "join", "leave", "invite", "role"):

@@ -20,6 +20,7 @@ import aiohttp
 from app.errors import ServiceProtocolError, ServiceUnavailableError
 from app.services.anilist_models import (
     MEDIA_QUERY,
+    RECOMMENDATIONS_QUERY,
     SEARCH_QUERY,
     USER_QUERY,
     USER_STATS_QUERY,
@@ -93,6 +94,13 @@ class AniListClient:
         """The manga with this AniList id, or None (unknown, or not a manga)."""
         data = await self._query(MEDIA_QUERY, {"id": media_id}, "Media")
         return None if data is None else Media.from_api(data)
+
+    async def fetch_recommendations(self, media_id: int) -> list[Media]:
+        """AniList readers' recommendations for a manga, best rated first (deleted or unrated ones left out)."""
+        data = await self._query(RECOMMENDATIONS_QUERY, {"id": media_id}, "Media")
+        nodes = ((data or {}).get("recommendations") or {}).get("nodes") or ()
+        return [Media.from_api(n["mediaRecommendation"]) for n in nodes
+                if n and n.get("mediaRecommendation") and (n.get("rating") or 0) > 0]
 
     # -- one request -----------------------------------------------------------
     async def _query(self, query: str, variables: dict[str, Any], root: str, *,

@@ -32,6 +32,14 @@ MEDIA_QUERY = f"""query ($id: Int) {{
 }}"""
 
 
+RECOMMENDATIONS_QUERY = f"""query ($id: Int) {{
+  Media(id: $id, type: MANGA) {{
+    id
+    recommendations(sort: RATING_DESC, perPage: 10) {{ nodes {{ rating mediaRecommendation {{ {MEDIA_FIELDS} }} }} }}
+  }}
+}}"""
+
+
 @dataclass(frozen=True, slots=True)
 class Media:
     """A manga as AniList describes it (public data, cached bot-wide)."""
