@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from app.db.ids import MAX_SNOWFLAKE
+from app.db.shards import MAX_SHARDS, ShardBlock, parse_shard_ids
 from app.errors import ConfigurationError
 from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, parse_rate
 
@@ -42,6 +43,17 @@ class Settings:
     anilist_rate_per_min: int = 30
     stats_ttl_hours: int = 12
     xp_cooldown_seconds: int = 60
+    shard_ids: tuple[int, ...] | None = None  # None: every shard (one process)
+    shard_count: int | None = None  # None: the gateway's recommendation ("auto")
+    backup_retention_days: int = 30
+    litestream_replica_url: str | None = None  # file:///path or s3://bucket/prefix: continuous replication
+
+    @property
+    def shard_block(self) -> ShardBlock | None:
+        """This process's block, or None when it serves every shard."""
+        if self.shard_ids is None or self.shard_count is None:
+            return None
+        return ShardBlock(frozenset(self.shard_ids), self.shard_count)
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -90,6 +102,26 @@ def _host(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _replica_url(env: dict[str, str]) -> str | None:
+    from app.replicate.litestream import check_replica_url
+
+    raw = env.get("LITESTREAM_REPLICA_URL", "").strip()
+    return check_replica_url(raw) if raw else None
+
+
+def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
+    raw_ids = env.get("SHARD_IDS", "").strip()
+    raw_count = env.get("SHARD_COUNT", "").strip().lower()
+    count = None if raw_count in ("", "auto") else _int(env, "SHARD_COUNT", None, minimum=1, maximum=MAX_SHARDS)
+    if not raw_ids:
+        return None, count
+    if count is None:
+        raise ConfigurationError("SHARD_IDS needs SHARD_COUNT set to a number (the same in every process).")
+    ids = parse_shard_ids(raw_ids)
+    ShardBlock(frozenset(ids), count)  # ids below the count
+    return ids, count
+
+
 def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
     """Read settings from `env` (default: the process environment, after loading `.env`).
 
@@ -100,6 +132,7 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         load_dotenv(dotenv_path or Path(".env"), override=False)
         env = dict(os.environ)
     d = Settings()
+    shards = _shards(env)
     return Settings(
         discord_token=env.get("DISCORD_TOKEN") or None,
         guild_dbs_dir=Path(env.get("GUILD_DBS_DIR") or d.guild_dbs_dir),
@@ -124,4 +157,9 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         or d.anilist_rate_per_min,
         stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0, maximum=24 * 365) or 0,
         xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
+        shard_ids=shards[0],
+        shard_count=shards[1],
+        backup_retention_days=_int(env, "BACKUP_RETENTION_DAYS", d.backup_retention_days, minimum=0,
+                                   maximum=36_500) or 0,
+        litestream_replica_url=_replica_url(env),
     )

@@ -66,12 +66,24 @@ class ResourceLimitError(GuildDatabaseError, UserFacingError):
     """The process cannot hold the connections it was configured for."""
 
 
+class WrongShardError(GuildDatabaseError):
+    """A guild on a shard this process does not serve (another process owns its file)."""
+
+
 class ManagerClosedError(GuildDatabaseError):
     """The database manager was closed; no new connection is handed out."""
 
 
 class FileInUseError(UserFacingError):
     """A guild's file is held by another process (a running bot), so it cannot be deleted from here."""
+
+
+class BackupInvalidError(UserFacingError):
+    """A backup copy failed verification (checksum, integrity_check, or the guild it holds)."""
+
+
+class ReplicationError(BotError):
+    """Litestream did not start, register, unregister or restore as asked."""
 
 
 class RateLimitedError(UserFacingError):

@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import sys
 from types import ModuleType
+from typing import Any
 
 import hikari
 import lightbulb
@@ -73,18 +74,25 @@ class BotApp:
         # (scripts/bench_e2e.py, 1,000 guilds over 128 connections: 260/s with 2 threads, 320/s with 1)
         self.manager = manager or GuildDatabaseManager(
             settings.guild_dbs_dir, lifecycle_threads=1, max_open=settings.max_open_guild_dbs,
-            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)))
+            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)),
+            shards=settings.shard_block)
         self.ops = Operations(settings, self.manager, self.clock)  # metrics, health, command budget, quota
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,
             suppress_optimization_warning=True, auto_chunk_members=False,
             # keep-alive REST: a TCP connection per call cut bench_e2e from 1,630/s to 963/s (reply only)
             http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
+        # several processes serve one bot: only the one with shard 0 syncs the slash commands
         self.client = lightbulb.client_from_app(
-            self.bot, hooks=[*self.ops.hooks, checks.guild_only, deferral.defer_first])
+            self.bot, hooks=[*self.ops.hooks, checks.guild_only, deferral.defer_first],
+            sync_commands=0 in (settings.shard_ids or (0,)))
         self.client.error_handler(handle_command_error)
         di.install(self.client, self.manager, settings, self.clock)
         self.ops.install(self.bot, self.client)
+        if settings.litestream_replica_url is not None:
+            from app.replicate.wiring import Replication
+
+            Replication(self.manager, settings.litestream_replica_url).subscribe(self.bot)
         Lifecycle(self.manager, settings, self.clock, on_purge=self.ops.count_purge).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)
@@ -100,7 +108,7 @@ class BotApp:
 
     async def start(self) -> None:
         """Connect, sync commands; returns once the bot is ready to answer."""
-        await self.bot.start(check_for_updates=False)
+        await self.bot.start(check_for_updates=False, **self._shard_options())
 
     async def stop(self) -> None:
         """Disconnect and close every database connection."""
@@ -116,7 +124,12 @@ class BotApp:
             tune_runtime()
 
         self.bot.subscribe(hikari.StartedEvent, tune)
-        self.bot.run(check_for_updates=False, close_passed_executor=True)
+        self.bot.run(check_for_updates=False, close_passed_executor=True, **self._shard_options())
+
+    def _shard_options(self) -> dict[str, Any]:
+        """SHARD_IDS/SHARD_COUNT for hikari (no count: the gateway's recommendation)."""
+        ids, count = self.settings.shard_ids, self.settings.shard_count
+        return {"shard_count": count, "shard_ids": list(ids) if ids is not None else None}
 
 
 def create_bot(settings: Settings, *, rest_url: str | None = None, token: str | None = None,

@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import bot, db, global_, guild, legacy, rights  # each area registers its commands
+    from app.cli import backup, bot, db, global_, guild, legacy, rights, shards  # each area registers its commands
 
-    for area in (guild, rights, db, bot, legacy, global_):
+    for area in (guild, rights, db, bot, legacy, global_, shards, backup):
         area.register(groups)
     return parser
 

@@ -11,6 +11,7 @@ from app.cli.output import emit_json, progress, table
 from app.config import Settings
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.db.fleet import check_file, files_to_check, list_guild_files, schema_version_of
+from app.engine import describe as describe_engine
 from app.errors import BotError, NotFoundError
 
 
@@ -30,8 +31,11 @@ def register(groups: dict[str, Any]) -> None:
 
 async def _migrate_all(settings: Settings, show_bar: bool) -> list[dict[str, Any]]:
     results = []
-    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs) as manager:
-        for found in progress(list_guild_files(settings.guild_dbs_dir), desc="migrating", enabled=show_bar):
+    block = settings.shard_block  # with SHARD_IDS set: only this block's guilds
+    mine = [f for f in list_guild_files(settings.guild_dbs_dir) if block is None or block.owns(f.guild_id)]
+    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs,
+                                    shards=block) as manager:
+        for found in progress(mine, desc="migrating", enabled=show_bar):
             entry: dict[str, Any] = {"guild_id": found.guild_id}
             try:
                 before = schema_version_of(found.path)
@@ -75,10 +79,11 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     results = [check_file(p) for p in progress(paths, desc="checking", enabled=not args.json)]
     bad = [r for r in results if not r.ok]
     if args.json:
-        emit_json({"sqlite_version": sqlite3.sqlite_version, "checked": len(results), "failed": len(bad),
+        emit_json({"sqlite_version": sqlite3.sqlite_version, "sqlite_engine": describe_engine().name,
+                   "checked": len(results), "failed": len(bad),
                    "files": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results]})
     else:
-        print(f"SQLite {sqlite3.sqlite_version} (concurrent WAL writers from two processes want >= 3.51.3)")
+        print(describe_engine())
         if bad:
             print(table(("file", "problem"), ((r.name, r.detail) for r in bad)))
         print(f"{len(results)} file(s) checked, {len(bad)} failed.")

@@ -17,6 +17,7 @@ from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, valid
 from app.db.limits import ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
+from app.db.shards import ShardBlock
 from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
 from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
@@ -32,12 +33,13 @@ class GuildDatabaseManager:
     def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
                  lifecycle_threads: int = 2, policy: str = "lru", options: files.OpenOptions | None = None,
                  guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA,
-                 lease_wait_s: float = 30.0) -> None:
+                 lease_wait_s: float = 30.0, shards: ShardBlock | None = None) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
         ensure_fd_budget(max_open)
         self.root = Path(root)
         self.max_open = max_open
+        self.shards = shards  # None: every guild; else guilds outside the block are refused
         self._options = options or files.OpenOptions()
         self._guild_schema = guild_schema
         self._bot_schema = bot_schema
@@ -74,7 +76,10 @@ class GuildDatabaseManager:
         Raises:
             InvalidGuildIdError: `guild_id` is not a guild id (nothing is created).
             DatabaseQuarantinedError: the guild's file was unusable and was moved aside.
+            WrongShardError: the guild is not on this process's shards.
         """
+        if self.shards is not None:
+            self.shards.check(guild_id)
         return Lease(self, guild_id)
 
     @asynccontextmanager

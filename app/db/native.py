@@ -30,6 +30,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from app.engine import describe as describe_engine
+
 log = logging.getLogger(__name__)
 
 SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE = 1006
@@ -44,6 +46,9 @@ def _linked_libsqlite() -> ctypes.CDLL | None:
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             paths = libsqlite_paths(maps)
+        bundled = describe_engine().library  # pysqlite3: SQLite's C API is in its extension module
+        if bundled is not None:
+            paths = {bundled}
         if len(paths) != 1:
             return None
         # already loaded: dlopen returns the same instance

@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.engine import serialize
+
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -82,7 +84,7 @@ def _template(schema: Schema) -> _Template:
             mem.execute(f"UPDATE {schema.meta_table} SET guild_id = ?", (_IDENTITY_SENTINEL,))  # noqa: S608
         mem.commit()
         mem.execute("VACUUM")
-        image = mem.serialize()
+        image = serialize(mem)
     finally:
         mem.close()
     # Born in WAL mode: that is all `PRAGMA journal_mode=WAL` changes in a file with no journal.

@@ -63,6 +63,8 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
                                on_request_members=self._member_chunks)
         self._http = LoopbackServer()
         self.port = 0
+        self.recommended_shards = 1  # GET /gateway/bot's "shards"
+        self.max_concurrency = 1  # shards that may IDENTIFY in one 5-second window
 
     # -- server ------------------------------------------------------------
     async def start(self) -> None:
@@ -93,11 +95,11 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
                 await asyncio.sleep(0.01)
 
     def _ready_payloads(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
-        present = [g for g in self.guilds.values() if g.bot_present]
+        present = [g for g in self.guilds.values() if g.bot_present and session.serves(g.guild_id)]
         ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(g.guild_id), "unavailable": True}
                                                            for g in present],
                  "session_id": session.session_id, "resume_gateway_url": self.gateway_url,
-                 "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
+                 "shard": list(session.shard), "application": {"id": str(self.app_id), "flags": 0}}
         return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present
                                     if not g.unavailable)]
 
@@ -235,7 +237,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
                             guild_id=guild_id, application_id=self.app_id, webhook=False)
         message["member"] = {k: v for k, v in guild.member_payload(user_id).items() if k != "user"}
         for session in list(self.gateway.resumable.values()):
-            if session.intents & GUILD_MESSAGES:
+            if session.intents & GUILD_MESSAGES and session.serves(guild_id):
                 body = message if session.intents & MESSAGE_CONTENT else {**message, "content": ""}
                 await session.dispatch("MESSAGE_CREATE", body)
 

@@ -39,6 +39,12 @@ class GatewaySession:
         self.identified = asyncio.Event()
         self.sent: collections.deque[dict[str, Any]] = collections.deque(maxlen=REPLAY_BUFFER)
         self.end_code: int | None = None  # who closed the connection, with which code (resumable or not)
+        self.shard: tuple[int, int] = (0, 1)  # [shard_id, shard_count] from IDENTIFY
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Discord's routing: a guild's events go to `(guild_id >> 22) % count`, the rest to shard 0."""
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
 
     async def close(self, code: int, message: bytes) -> None:
         self.end_code = code
@@ -169,6 +175,11 @@ class Gateway:
             await session.close(4004, b"Authentication failed.")
             return
         self.identifies += 1
+        shard = data.get("shard") or [0, 1]
+        if len(shard) != 2 or not 0 <= int(shard[0]) < int(shard[1]):
+            await session.close(4010, b"Invalid shard.")
+            return
+        session.shard = (int(shard[0]), int(shard[1]))
         session.intents = int(data.get("intents", 0))
         if session.intents & self.refuse_intents:
             await session.close(4014, b"Disallowed intent(s).")
@@ -180,10 +191,14 @@ class Gateway:
         session.identified.set()
 
     async def broadcast(self, event: str, data: dict[str, Any], *, intent: int = 0) -> int:
-        """Send a dispatch to every session that asked for `intent` (0: always); a disconnected one keeps it."""
+        """Send a dispatch to every session of the event's shard that asked for `intent` (0: always).
+
+        A disconnected session keeps it.
+        """
         sent = 0
+        guild_id = _guild_of(event, data)
         for session in list(self.resumable.values()):
-            if intent and not session.intents & intent:
+            if (intent and not session.intents & intent) or not session.serves(guild_id):
                 continue
             await session.dispatch(event, data)
             sent += 1
@@ -209,3 +224,9 @@ class Gateway:
         for session in list(self.sessions):
             await session.close(1001, b"double shutting down")
         self.resumable.clear()
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (it picks the shard), None for a DM or a bot-wide event."""
+    raw = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+    return int(raw) if raw else None

@@ -62,8 +62,9 @@ class RestRoutes:
 
     # -- startup ---------------------------------------------------------
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        return web.json_response({"url": self.d.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        return web.json_response({"url": self.d.gateway_url, "shards": self.d.recommended_shards,
+                                  "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                                          "max_concurrency": self.d.max_concurrency}})
 
     async def application(self, request: web.Request) -> web.Response:
         return web.json_response(p.application(self.d.app_id, self.d.owner, len(self.d.guilds)))

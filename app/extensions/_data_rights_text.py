@@ -101,7 +101,7 @@ def member_erased(erased: MemberErasure) -> str:
             "stores new data from then on.")
 
 
-def privacy_embed(retention_days: int, legacy_keep_days: int = 30) -> hikari.Embed:
+def privacy_embed(retention_days: int, legacy_keep_days: int = 30, backup_retention_days: int = 30) -> hikari.Embed:
     kept = "at once" if retention_days == 0 else f"{retention_days} days"
     embed = hikari.Embed(title="Privacy: what this bot stores",
                          description="Each server's data lives in its own database file, separate from "
@@ -118,6 +118,9 @@ def privacy_embed(retention_days: int, legacy_keep_days: int = 30) -> hikari.Emb
                                  "including from the copies of the old bot's database kept after the move "
                                  f"(those copies are removed for good {legacy_keep_days} days after it). "
                                  "For every server at once, ask the bot's operator.")
+    embed.add_field("Backups", "The operator's backups copy each server's file. A deleted server, or data "
+                               "you erased, is left out of every later backup; backups made before keep it "
+                               f"for at most {backup_retention_days} days, then they are removed.")
     embed.add_field("Receipts", "Each deletion or erasure leaves a receipt: who asked, when, and how many rows, "
                                 "never any content. A receipt of your erasure keeps your Discord id, so that "
                                 "the operator can show it was done; receipts are kept for as long as the bot "

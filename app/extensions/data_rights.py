@@ -281,8 +281,9 @@ class Privacy(lightbulb.SlashCommand, name="privacy", contexts=GUILD_CONTEXT,
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, settings: Settings) -> None:
         """Explain what is stored and how to export or delete it."""
-        await ctx.respond(embed=text.privacy_embed(settings.retention_days, settings.legacy_keep_days),
-                          ephemeral=True)
+        embed = text.privacy_embed(settings.retention_days, settings.legacy_keep_days,
+                                   settings.backup_retention_days)
+        await ctx.respond(embed=embed, ephemeral=True)
 
 
 loader.command(server_data)

@@ -10,6 +10,7 @@ from app.bot.queries import GuildReport, fetch_guild_report
 from app.cli.output import human_bytes
 from app.config import Settings
 from app.db import GuildDb
+from app.engine import describe as describe_engine
 from app.features.text import shown
 from app.ops import quota
 from app.shared.read import Comparison, fetch_comparison
@@ -29,6 +30,7 @@ def info_embed(report: GuildReport, members: int | None, max_mb: int = 100) -> h
     embed.add_field("Members (Discord's count)", "unknown" if members is None else str(members), inline=True)
     embed.add_field("Database size", human_bytes(report.size_bytes), inline=True)
     embed.add_field("Schema version", str(report.schema_version), inline=True)
+    embed.add_field("Engine", str(describe_engine()), inline=True)
     embed.add_field("Storage limit", f"{quota.used_fraction(report.size_bytes, max_mb):.0%} of {max_mb} MB used",
                     inline=True)
     if quota.is_near(report.size_bytes, max_mb):

@@ -47,6 +47,8 @@ async def purge_expired(manager: GuildDatabaseManager, *, now: datetime | None =
     moment = now or datetime.now(UTC)
     async with manager.connect_bot() as bot_db:
         expired = await registry.list_expired(bot_db, now=moment)
+    if manager.shards is not None:  # a shared bot-wide file lists other processes' guilds too
+        expired = [e for e in expired if manager.shards.owns(e.guild_id)]
     results = []
     for entry in expired:
         if dry_run:

