@@ -1,6 +1,7 @@
 """Which connection goes when the manager is full: the least *recently* used, not the least frequently."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,19 @@ async def test_the_least_recently_used_goes_first_not_the_least_frequently(tmp_p
         evictions = manager.stats().evictions
     assert still_open == {LATELY: True, OFTEN: False}
     assert evictions == 2  # OFTEN for NEW, then NEW for OFTEN again
+
+
+@pytest.mark.asyncio
+async def test_an_evicted_idle_connection_is_closed(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        await _use(manager, OFTEN)
+        await _use(manager, LATELY)  # evicts OFTEN, idle: closed at once, in the background
+        for _ in range(200):  # at most ~2 s
+            if not manager.is_open(OFTEN):
+                break
+            await asyncio.sleep(0.01)
+        closed, open_now = not manager.is_open(OFTEN), manager.stats().open_now
+    assert closed and open_now == 1
 
 
 @pytest.mark.asyncio
