@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.db import GUILD_SCHEMA
+from app.db.files import build_file
+
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = ("DISCORD_TOKEN", "GUILD_DBS_DIR", "LEGACY_DB", "HOME_GUILD_ID", "MAX_OPEN_GUILD_DBS", "RETENTION_DAYS",
             "ANILIST_URL", "STEAM_API_KEY", "STEAM_API_URL", "LOG_LEVEL")
@@ -63,7 +66,7 @@ def assert_one_sentence(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
     assert len(lines) == 1, result.stderr
     line = lines[0]
-    assert line[:1].isupper() and line.endswith((".", "?")) and len(line) < 400, line
+    assert (line[:1].isupper() or line[:1].isdigit()) and line.endswith((".", "?")) and len(line) < 400, line
     assert "Traceback" not in line and "Error:" not in line and SECRET not in line and STEAM_SECRET not in line
     return line
 
@@ -95,6 +98,18 @@ def test_every_command_refuses_an_unusable_guild_folder_in_one_sentence(
     assert f"GUILD_DBS_DIR {folder} {expected}" in line
     assert not (tmp_path / "out.sqlite3").exists() and not (tmp_path / "export").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "locked"]  # nothing created
+
+
+@pytest.mark.parametrize("command", ["guild info", "guild export", "guild delete", "user export", "user forget",
+                                     "db migrate", "db check"])
+def test_a_guild_file_that_cannot_be_read_fails_in_one_sentence(tmp_path: Path, command: str) -> None:
+    folder = tmp_path / "guild_dbs"
+    folder.mkdir()
+    build_file(folder / "42.sqlite3", GUILD_SCHEMA, 42)
+    (folder / "42.sqlite3").chmod(0)
+    result = run_cli(tmp_path, {"GUILD_DBS_DIR": str(folder)}, *COMMANDS[command], obey_modes=True)
+    assert_one_sentence(result)
+    assert (folder / "42.sqlite3").exists()
 
 
 def test_run_refuses_a_guild_folder_that_is_a_file(tmp_path: Path, folders: dict[str, Path]) -> None:
