@@ -54,6 +54,14 @@ class DatabaseQuarantinedError(GuildDatabaseError, UserFacingError):
         self.quarantined_as = quarantined_as
 
 
+class DatabaseBusyError(GuildDatabaseError, UserFacingError):
+    """The file stayed locked (by another connection or process) for longer than the busy timeout."""
+
+
+class DatabaseUnreadableError(GuildDatabaseError, UserFacingError):
+    """A healthy file this SQLite cannot read (e.g. newer syntax in its schema); kept where it is."""
+
+
 class ResourceLimitError(GuildDatabaseError, UserFacingError):
     """The process cannot hold the connections it was configured for."""
 

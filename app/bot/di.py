@@ -9,6 +9,7 @@ injectable.
 - `GuildFiles`: guild-level operations (export snapshot, exclusive hold for
   deletion, the bot-wide file for receipts) bound to `ctx.guild_id`.
 - `Settings`: the bot's settings.
+- `Clock`: the one time source (`now()`, `sleep()`, `repeat()`); the sandbox advances it.
 - `EventGuildDb` (listeners): opens the database of the guild an event is about,
   and only that one.
 """
@@ -21,8 +22,10 @@ from pathlib import Path
 import hikari
 import lightbulb
 
+from app.bot.clock import Clock
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
+from app.db.fleet import file_size
 from app.db.slots import Lease
 from app.errors import UserFacingError
 
@@ -81,6 +84,10 @@ class GuildFiles:
     def path(self) -> Path:
         return self._manager.path_for(self.guild_id)
 
+    def size(self) -> int:
+        """Bytes of the guild's file with its side files (0 if it has none)."""
+        return file_size(self.path)
+
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[Path]:
         """No connection to this guild's file is open inside the block; new work waits."""
@@ -128,10 +135,12 @@ def _guild_files(ctx: lightbulb.Context, manager: GuildDatabaseManager, lease: C
     return GuildFiles(manager, int(ctx.guild_id), lease)
 
 
-def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings) -> None:
+def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings,
+            clock: Clock | None = None) -> None:
     """Register the injectable types; the manager is reachable only through the factories' closures."""
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
+    default.register_value(Clock, clock or Clock())
     default.register_value(EventGuildDb, EventGuildDb(manager))
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:

@@ -4,14 +4,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import hikari
 
+from app.bot.clock import Clock
 from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import record_absent, record_join, record_leave
 from app.rights.guild_delete import finish_interrupted_deletions
-from app.rights.retention import purge_expired, run_retention_forever
+from app.rights.retention import DEFAULT_INTERVAL_S, PurgeResult, purge_expired, upkeep_round
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +21,12 @@ log = logging.getLogger(__name__)
 class Lifecycle:
     """Listeners on the GatewayBot that keep the bot-wide registry and the manager in step with Discord."""
 
-    def __init__(self, manager: GuildDatabaseManager, settings: Settings) -> None:
+    def __init__(self, manager: GuildDatabaseManager, settings: Settings, clock: Clock | None = None, *,
+                 on_purge: Callable[[list[PurgeResult]], None] | None = None) -> None:
         self._manager = manager
+        self._on_purge = on_purge or (lambda _: None)  # the metrics count purge outcomes
         self._settings = settings
+        self._clock = clock or Clock()
         self._retention: asyncio.Task[None] | None = None
 
     def subscribe(self, bot: hikari.GatewayBot) -> None:
@@ -41,8 +46,13 @@ class Lifecycle:
             log.warning("finished %d interrupted deletion(s): %s", len(finished), ", ".join(finished))
 
     async def on_started(self, _: hikari.StartedEvent) -> None:
-        """Purge guilds whose retention is over, now and every hour."""
-        self._retention = asyncio.get_running_loop().create_task(run_retention_forever(self._manager))
+        """Upkeep (retention purge, kept legacy copies) now and every hour of the bot's clock."""
+        self._retention = asyncio.get_running_loop().create_task(
+            self._clock.repeat(DEFAULT_INTERVAL_S, self._upkeep_round))
+
+    async def _upkeep_round(self) -> None:
+        self._on_purge(await upkeep_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days,
+                                          now=self._clock.now()))
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""
@@ -62,7 +72,8 @@ class Lifecycle:
         absent = [g for g in self._manager.guild_ids_on_disk()
                   if (g >> 22) % count == shard_id and g not in present]
         async with self._manager.connect_bot() as bot_db:
-            started = await record_absent(bot_db, absent, retention_days=self._settings.retention_days)
+            started = await record_absent(bot_db, absent, retention_days=self._settings.retention_days,
+                                          now=self._clock.now())
         if started:
             log.info("%d guild file(s) belong to guilds the bot is not in; purged after %d day(s)",
                      started, self._settings.retention_days)
@@ -70,14 +81,15 @@ class Lifecycle:
     async def on_guild_seen(self, event: hikari.GuildJoinEvent | hikari.GuildAvailableEvent) -> None:
         """Added to a guild, or found in it at startup: any pending purge of its file is cancelled."""
         async with self._manager.connect_bot() as bot_db:
-            await record_join(bot_db, int(event.guild_id), name=event.guild.name)
+            await record_join(bot_db, int(event.guild_id), name=event.guild.name, now=self._clock.now())
 
     async def on_guild_leave(self, event: hikari.GuildLeaveEvent) -> None:
         """Removed from a guild: record when (the purge counts from it) and close its file; the file stays."""
         guild_id = int(event.guild_id)
         async with self._manager.connect_bot() as bot_db:
-            await record_leave(bot_db, guild_id, retention_days=self._settings.retention_days)
+            await record_leave(bot_db, guild_id, retention_days=self._settings.retention_days,
+                               now=self._clock.now())
         await self._manager.evict(guild_id)
         if self._settings.retention_days == 0:  # "0 = at once": not at the next hourly round
-            await purge_expired(self._manager)
+            self._on_purge(await purge_expired(self._manager, now=self._clock.now()))
         log.info("left guild %s; its file is kept for %s day(s)", guild_id, self._settings.retention_days)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.db import GuildDb
-from app.db.fleet import file_size, table_counts
+from app.db.fleet import file_size, open_read_only, table_counts
+from app.db.worker import in_own_thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,14 +18,19 @@ class GuildReport:
     tables: dict[str, int]
 
 
-def _version_and_counts(conn: sqlite3.Connection) -> tuple[int, dict[str, int]]:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return version, table_counts(conn)
+def _version_and_counts(path: Path) -> tuple[int, dict[str, int]]:
+    with open_read_only(path) as conn:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        return version, table_counts(conn)
 
 
 async def fetch_guild_report(db: GuildDb) -> GuildReport:
-    """Size on disk (with -wal/-shm), schema version and rows per table of this guild's file."""
-    version, counts = await db.run(_version_and_counts)
+    """Size on disk (with -wal/-shm), schema version and rows per table of this guild's file.
+
+    Counting every row of a large file takes a while: it runs on a read-only connection of its
+    own, in a thread of its own, so the shared SQL thread keeps serving other servers.
+    """
+    version, counts = await in_own_thread(_version_and_counts, db.path)
     return GuildReport(db.guild_id, file_size(db.path), version, counts)
 
 

@@ -7,18 +7,19 @@ Each area (guild, rights, db, bot) registers its commands in `register(groups)`;
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from app.cli.failures import check_guild_folder, one_sentence
 from app.config import Settings, load_settings
+from app.ops.logs import configure_logging
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 GROUPS = {
     "guild": "one server's database file",
     "user": "one member's data across every server",
     "db": "every database file at once",
+    "legacy": "the legacy database's split and the copies it keeps",
 }
 
 
@@ -31,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import bot, db, guild, rights  # each area registers its commands
+    from app.cli import bot, db, guild, legacy, rights  # each area registers its commands
 
-    for area in (guild, rights, db, bot):
+    for area in (guild, rights, db, bot, legacy):
         area.register(groups)
     return parser
 
@@ -43,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level, settings.log_format,
+                          secrets=(settings.discord_token, settings.steam_api_key))
         check_guild_folder(settings.guild_dbs_dir, getattr(args, "guild_folder", "existing"))
         handler: Handler = args.handler
         return handler(args, settings)

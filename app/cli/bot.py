@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,21 @@ def register(groups: dict[str, Any]) -> None:
                                    "legacy database first if LEGACY_DB exists and was not split yet.")
     p.set_defaults(handler=run_command, guild_folder="created")
 
+    from app.sandbox.script import USAGE
+
     p = top.add_parser("sandbox", help="try the bot locally against a Discord double (no token needed)",
                        description="Start a local Discord double and the real bot, then read actions from "
-                                   "the terminal (or --script FILE) and print the bot's replies. Line format: "
-                                   "<guild_id> <user_id> [admin] /<command> [<sub>...] [name:value ...]; "
-                                   "type `help` for the others.")
+                                   "the terminal (or --script FILE) and print the bot's replies.",
+                       epilog="line forms (one action per line; `help` lists them too):\n" + USAGE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--script", type=Path, metavar="FILE", help="run the actions in FILE, then exit")
     p.add_argument("--demo", action="store_true", help="run the built-in tour: three servers, isolation, files")
     p.add_argument("--json", action="store_true", help="print one JSON object per reply")
     p.add_argument("--dbs", type=Path, metavar="DIR",
                    help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve /metrics and /healthz on METRICS_HOST:PORT while the sandbox runs (0: any free port)")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
@@ -56,5 +61,9 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     if settings.log_level != "DEBUG":  # the replies are the output; library chatter would bury them
         for name in ("hikari", "lightbulb", "app.bot.lifecycle"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65_535:
+            raise ConfigurationError(f"--metrics-port must be between 0 and 65535, not {args.metrics_port}.")
+        settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
     return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs))

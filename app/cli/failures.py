@@ -8,8 +8,9 @@ from typing import Literal
 
 from app.errors import BotError, ConfigurationError, UserFacingError
 
-# How a command uses GUILD_DBS_DIR: reads an existing folder (the default), may create it (run), or not at all.
-FolderUse = Literal["existing", "created", "unused"]
+# How a command uses GUILD_DBS_DIR: reads an existing folder (the default), may create it (run),
+# reads it if it is there (a report that is also true before anything was made), or not at all.
+FolderUse = Literal["existing", "created", "optional", "unused"]
 
 
 def check_guild_folder(folder: Path, use: FolderUse) -> None:
@@ -22,7 +23,7 @@ def check_guild_folder(folder: Path, use: FolderUse) -> None:
         return
     if folder.exists() and not folder.is_dir():
         raise ConfigurationError(f"GUILD_DBS_DIR {folder} is not a folder.")
-    if use == "created":
+    if use in ("created", "optional"):
         return
     if not folder.exists():
         raise ConfigurationError(

@@ -117,7 +117,11 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit_json(deletion.as_dict())
     else:
-        print(f"Deleted server {guild_id}'s file ({human_bytes(deletion.bytes_deleted)}, "
+        for name in deletion.set_aside:
+            print(f"removed {name} (a damaged copy set aside earlier)")
+        for name, rows in sorted(deletion.legacy_files.items()):
+            print(f"{name}: {rows} row(s) of server {guild_id} erased")
+        print(f"Deleted server {guild_id}'s data ({human_bytes(deletion.bytes_deleted)}, "
               f"{deletion.rows_deleted} rows); receipt #{deletion.receipt.id}.")
     return 0
 
@@ -166,14 +170,17 @@ def _print_report(report: FanoutReport, args: argparse.Namespace, verb: str) -> 
             print(f"{guild_id}: {report.rows[guild_id]} row(s) {verb}")
         for guild_id, error in sorted(report.failed.items()):
             print(f"{guild_id}: failed: {error}")
+        for name, rows in sorted(report.legacy_files.items()):
+            print(f"{name}: {rows} row(s) {verb}")
         print(f"User {report.user_id}: {len(report.touched)} of {report.guilds_total} guild(s) touched, "
               f"{sum(report.rows.values())} row(s) {verb}"
               + (f", {report.resumed} guild(s) done by an earlier run" if report.resumed else "") + ".")
+    if report.legacy_failed:
+        print(f"Kept legacy files: {report.legacy_failed}; run the same command again.", file=sys.stderr)
     if report.failed:
         print(f"{len(report.failed)} guild(s) failed; run the same command again to retry them.",
               file=sys.stderr)
-        return 1
-    return 0
+    return 1 if report.failed or report.legacy_failed else 0
 
 
 def user_export_command(args: argparse.Namespace, settings: Settings) -> int:

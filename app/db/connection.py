@@ -3,32 +3,46 @@
 `execute`, `execute_fetchall`, `executemany`, `executescript`, `commit`,
 `rollback` behave as in aiosqlite (a statement outside a transaction commits on
 its own). `transaction()` serializes writers of one guild and rolls back on error.
+
+Lock waits never sleep on the shared worker: connections have no busy timeout, and a
+statement that finds the file locked (by another process) is retried from the event
+loop with a backoff, so one guild's wait never delays another's statements.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from app.db.worker import Worker
-from app.errors import GuildDatabaseError
+from app.errors import DatabaseBusyError, GuildDatabaseError
 
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 
-# The transaction the current task (and the tasks it spawned) is inside, if any.
-_current_tx: contextvars.ContextVar[_TxState | None] = contextvars.ContextVar("guildshelf_tx", default=None)
+# The transactions the current task (and the tasks it spawned) is inside: one per file at most.
+_current_tx: contextvars.ContextVar[tuple[_TxState, ...]] = contextvars.ContextVar("guildshelf_tx", default=())
+
+BUSY_FIRST_WAIT = 0.001  # a lock wait is retried from the loop after this, doubling up to:
+BUSY_MAX_WAIT = 0.05
 
 
 class _TxState:
-    __slots__ = ("begun",)
+    """One `db.transaction()`; `open` is cleared on the worker when it ends, so nothing late reopens it."""
 
-    def __init__(self) -> None:
-        self.begun = False
+    __slots__ = ("lock", "open")
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.open = True
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class Result:
@@ -97,10 +111,13 @@ class _PendingResult:
 
 
 def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
-    """A transaction's BEGIN IMMEDIATE goes out with its first statement (one thread hop fewer)."""
-    if tx is not None and not tx.begun:
+    """A transaction's BEGIN IMMEDIATE goes out with its first statement (one thread hop fewer).
+
+    Decided here, on the worker, from the connection's own state: a statement queued by a
+    task that was cancelled meanwhile still runs inside its transaction, before its ROLLBACK.
+    """
+    if tx is not None and tx.open and not conn.in_transaction:
         conn.execute("BEGIN IMMEDIATE")
-        tx.begun = True
 
 
 def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
@@ -111,25 +128,80 @@ def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, para
 
 
 def _run_many(conn: sqlite3.Connection, tx: _TxState | None, sql: str, rows: list[Params]) -> Result:
+    """All rows or none: outside a transaction they get their own, so a lock wait is met at BEGIN,
+    before any row, and the retry cannot apply the first rows twice."""
     _begin_deferred(conn, tx)
-    cur = conn.executemany(sql, rows)
+    if conn.in_transaction:
+        cur = conn.executemany(sql, rows)
+        return Result([], cur.lastrowid, cur.rowcount, None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return Result([], cur.lastrowid, cur.rowcount, None)
+
+
+def _run_function(conn: sqlite3.Connection, tx: _TxState | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(conn)`; a lock wait after it changed rows is not retried (it would do them twice)."""
+    _begin_deferred(conn, tx)
+    changes = conn.total_changes
+    try:
+        return fn(conn)
+    except sqlite3.OperationalError as error:
+        if _is_busy(error) and conn.total_changes != changes:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from error
+        raise
 
 
 def _finish(conn: sqlite3.Connection, verb: str) -> None:
     conn.execute(verb)
 
 
+def _end_transaction(conn: sqlite3.Connection, tx: _TxState, commit: bool) -> None:
+    """COMMIT (or ROLLBACK) whatever the transaction's statements left open; a failed COMMIT rolls back."""
+    tx.open = False
+    if not conn.in_transaction:
+        return
+    if not commit:
+        conn.execute("ROLLBACK")
+        return
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+async def _settle(fut: asyncio.Future[T]) -> T:
+    """Await work the worker does anyway; a cancellation meanwhile is re-raised once it is done."""
+    cancelled = False
+    while not fut.done():
+        try:
+            await asyncio.wait((fut,))
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        fut.exception()  # retrieved: the commit may or may not have happened, as with any cancelled await
+        raise asyncio.CancelledError
+    return fut.result()
+
+
 class Database:
     """One open SQLite file, driven from the event loop through a worker thread."""
 
-    __slots__ = ("_conn", "_idle", "_lock", "_tx", "_worker", "path")
+    __slots__ = ("_busy_timeout", "_conn", "_idle", "_lock", "_tx", "_worker", "path")
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
-                 lock: asyncio.Lock) -> None:
+                 lock: asyncio.Lock, busy_timeout: float = 5.0) -> None:
         self._conn = conn
         self._worker = worker
         self._lock = lock  # shared by every connection to the same file
+        self._busy_timeout = busy_timeout
         self._tx: _TxState | None = None  # the transaction open on this connection
         self._idle = asyncio.Event()
         self._idle.set()
@@ -138,16 +210,64 @@ class Database:
     # -- statements -------------------------------------------------------
     async def _await_turn(self) -> _TxState | None:
         """Statements of other tasks wait while a transaction is open on this connection."""
-        mine = _current_tx.get()
-        while self._tx is not None and self._tx is not mine:
-            await self._idle.wait()
+        while self._tx is not None and self._tx not in _current_tx.get():
+            await self._bounded_if_holding(self._idle.wait())
         return self._tx
+
+    async def _bounded_if_holding(self, wait: Coroutine[Any, Any, Any]) -> None:
+        """Await `wait`; a task inside another file's transaction waits at most the busy timeout.
+
+        Two tasks taking a guild's and the bot-wide file's transactions in opposite orders
+        would otherwise wait for each other forever (another process's lock gives up the same way).
+
+        Raises:
+            DatabaseBusyError: the wait took longer than the busy timeout.
+        """
+        if not any(state.open for state in _current_tx.get()):
+            await wait
+            return
+        try:
+            await asyncio.wait_for(wait, self._busy_timeout)
+        except TimeoutError:
+            raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the worker; if the file is locked, retry from the loop (never sleep there)."""
+        try:
+            return await self._worker.submit(fn, *args)
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+        return await self._retry(fn, *args)
+
+    async def _retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` met a lock held by another program: try again with a backoff, up to the busy timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout
+        wait = BUSY_FIRST_WAIT
+        while True:
+            await asyncio.sleep(wait)
+            await self._await_turn()  # a transaction begun meanwhile is not ours to join
+            try:
+                return await self._worker.submit(fn, *args)
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                if loop.time() >= deadline:
+                    raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") \
+                        from error
+            wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
         tx = self._tx
-        if tx is not None and tx is not _current_tx.get():  # the hot path skips a coroutine
+        if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
-        return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
+        try:  # _call inlined: the statement path stays one coroutine deep
+            return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+        return await self._retry(_run_statement, self._conn, tx, sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
         """Run one statement; the result is fetched already."""
@@ -162,19 +282,29 @@ class Database:
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
         tx = await self._await_turn()
-        return await self._worker.submit(_run_many, self._conn, tx, sql, list(rows))
+        return await self._call(_run_many, self._conn, tx, sql, list(rows))
 
     async def executescript(self, script: str) -> None:
         """Run a script in autocommit mode (refused inside a transaction: sqlite3 would commit it)."""
-        if _current_tx.get() is not None:
+        if self._mine() is not None:
             raise GuildDatabaseError("executescript cannot run inside db.transaction()")
         await self._await_turn()
-        await self._worker.submit(self._conn.executescript, script)
+        await self._call(self._conn.executescript, script)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(raw_connection)` on this connection's worker, for the backup API and bulk work."""
-        await self._await_turn()
-        return await self._worker.submit(fn, self._conn)
+        """Run `fn(raw_connection)` on this connection's worker, for the backup API and bulk work.
+
+        Inside `db.transaction()` it is part of the transaction (begun first, rolled back with it).
+        """
+        tx = await self._await_turn()
+        return await self._call(_run_function, self._conn, tx, fn)
+
+    def _mine(self) -> _TxState | None:
+        """The transaction the current task has open on this file, if any."""
+        for state in _current_tx.get():
+            if state.lock is self._lock and state.open:  # a spawned task outlives its parent's
+                return state
+        return None
 
     async def commit(self) -> None:
         """No-op outside a transaction (statements autocommit); kept for aiosqlite compatibility."""
@@ -190,25 +320,25 @@ class Database:
         """`async with db.transaction():` BEGIN IMMEDIATE … COMMIT, ROLLBACK on error."""
         return Transaction(self)
 
-    async def _begin(self) -> tuple[_TxState, contextvars.Token[_TxState | None]]:
-        if _current_tx.get() is not None:
+    async def _begin(self) -> tuple[_TxState, contextvars.Token[tuple[_TxState, ...]]]:
+        if self._mine() is not None:
             raise GuildDatabaseError("db.transaction() cannot be nested")
-        await self._lock.acquire()  # held for the whole transaction, so no other one is open here
-        state = _TxState()
+        await self._bounded_if_holding(self._lock.acquire())  # held for the whole transaction
+        state = _TxState(self._lock)
         self._tx = state
         self._idle.clear()
-        return state, _current_tx.set(state)
+        return state, _current_tx.set((*_current_tx.get(), state))
 
-    async def _end(self, state: _TxState, token: contextvars.Token[_TxState | None], ok: bool) -> None:
+    async def _end(self, state: _TxState, token: contextvars.Token[tuple[_TxState, ...]], ok: bool) -> None:
+        """Finish on the worker, after every statement the transaction queued, even if cancelled meanwhile.
+
+        The lock is released only once the connection is idle again: a cancellation can never
+        leave BEGIN open for the next user of the file.
+        """
         try:
-            if state.begun:
-                try:
-                    await self._worker.submit(_finish, self._conn, "COMMIT" if ok else "ROLLBACK")
-                except BaseException:
-                    if ok and self._conn.in_transaction:
-                        await self._worker.submit(_finish, self._conn, "ROLLBACK")
-                    raise
+            await _settle(self._worker.submit(_end_transaction, self._conn, state, ok))
         finally:
+            state.open = False
             _current_tx.reset(token)
             self._tx = None
             self._idle.set()
@@ -224,6 +354,9 @@ class Transaction:
     """Async context manager of `Database.transaction()`; BEGIN goes out with the first statement."""
 
     __slots__ = ("_db", "_state", "_token")
+
+    _state: _TxState
+    _token: contextvars.Token[tuple[_TxState, ...]]
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -243,8 +376,8 @@ class GuildDb(Database):
     __slots__ = ("guild_id",)
 
     def __init__(self, conn: sqlite3.Connection, *, guild_id: int, path: Path, worker: Worker,
-                 lock: asyncio.Lock) -> None:
-        super().__init__(conn, path=path, worker=worker, lock=lock)
+                 lock: asyncio.Lock, busy_timeout: float = 5.0) -> None:
+        super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout)
         self.guild_id = guild_id
 
 

@@ -4,55 +4,110 @@ Everything here runs on a worker thread, never on the event loop.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from app.db.native import exec_script, skip_checkpoint_on_close
 from app.db.schema import Schema
-from app.errors import DatabaseQuarantinedError, GuildDatabaseError
+from app.errors import (
+    DatabaseBusyError,
+    DatabaseQuarantinedError,
+    DatabaseUnreadableError,
+    GuildDatabaseError,
+)
 
 log = logging.getLogger(__name__)
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
-_NOT_A_DATABASE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+FILE_MODE = 0o600  # a server's data is readable by the bot's user only (side files inherit it)
+FOLDER_MODE = 0o700
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    busy_timeout_ms: int = 5000
+    busy_timeout_ms: int = 5000  # how long lock waits are retried (from the event loop), then DatabaseBusyError
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
-    skip_checkpoint_on_close: bool = True  # see app/db/checkpoint.py
+    skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
+    max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 
-def build_file(path: Path, schema: Schema, identity: int | None) -> None:
+def build_file(path: Path, schema: Schema, identity: int | None) -> bool:
     """Create `path` from the schema's template image, atomically.
 
     The image (with `identity` in its meta row) is written under a temporary name,
     synced, then linked to `path`: a crash at any point leaves either no file or a
-    complete one under `path`.
+    complete one under `path`. Returns False if another builder linked `path` first.
     """
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "xb") as out:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as out:
             out.write(schema.image_for(identity))
             out.flush()
             os.fsync(out.fileno())
         os.link(tmp, path)  # fails if another process created `path` meanwhile: theirs wins
     except FileExistsError:
-        pass
+        return False
     finally:
         tmp.unlink(missing_ok=True)
+    return True
+
+
+def make_folder(folder: Path) -> None:
+    """Create the data folder (and parents) private to the bot's user; an existing one is left as it is."""
+    if not folder.is_dir():
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        folder.chmod(FOLDER_MODE)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Builders of new files take turns, across threads and processes (flock on the folder itself)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def ensure_file(path: Path, schema: Schema, identity: int | None) -> bool:
+    """Build `path` unless it exists; True if this call built it.
+
+    Under the folder's lock, so that exactly one of several concurrent builders wins and
+    leftovers (a crashed build, a -wal whose file was deleted) are dealt with first.
+    """
+    with _folder_lock(path.parent):
+        if path.exists():
+            return False
+        set_aside_orphans(path)
+        remove_stale_builds(path)
+        return build_file(path, schema, identity)
 
 
 def remove_stale_builds(path: Path) -> None:
-    """Delete leftovers of builds of `path` interrupted by a crash (never any data)."""
+    """Delete leftovers of builds of `path` interrupted by a crash (never any data); caller holds the lock."""
     for stale in path.parent.glob(f".{path.name}.building-*"):
         stale.unlink(missing_ok=True)
+
+
+def set_aside_orphans(path: Path) -> None:
+    """A -wal or -shm without its file is moved aside: replayed into a new file, deleted rows would return."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            target = path.with_name(f"{path.name}.quarantined-{stamp}{suffix}")
+            side.rename(target)
+            log.warning("set aside %s as %s: its database file is missing", side.name, target.name)
 
 
 def quarantine(path: Path, reason: str) -> Path:
@@ -76,8 +131,12 @@ def _refuse(path: Path, conn: sqlite3.Connection | None, reason: str, user_messa
 
 
 def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOptions,
-              create: bool) -> tuple[sqlite3.Connection, bool]:
+              create: bool, *, lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, bool]:
     """Open (building it first if `create` and missing) a database file; returns (conn, created).
+
+    A lock held by another connection is waited for in SQLite for `lock_wait_s` (default: the
+    busy timeout). The manager passes 0 and retries from the event loop, so that none of its
+    shared threads sleeps in the busy handler; the connection returned has no busy timeout.
 
     Raises:
         DatabaseQuarantinedError: not a database of this schema/identity; moved aside.
@@ -87,11 +146,10 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
     if not path.exists():
         if not create:
             raise GuildDatabaseError(f"{path.name} does not exist")
-        remove_stale_builds(path)
-        build_file(path, schema, identity)
-        created = True
-    conn = sqlite3.connect(path, timeout=options.busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False, cached_statements=64)
+        created = ensure_file(path, schema, identity)
+    wait = options.busy_timeout_ms / 1000 if lock_wait_s is None else lock_wait_s
+    conn = sqlite3.connect(path, timeout=wait, isolation_level=None, check_same_thread=False,
+                           cached_statements=64)
     try:
         conn.row_factory = sqlite3.Row
         if options.skip_checkpoint_on_close:
@@ -101,23 +159,69 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         if version < schema.version:
             migrate(conn, schema)
         elif version > schema.version:
-            conn.close()
             raise GuildDatabaseError(
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
+        # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
+        conn.execute("PRAGMA busy_timeout = 0")
+        if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
+            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count)}")
+    except DatabaseQuarantinedError:
+        raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:
-        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in _NOT_A_DATABASE:
-            conn.close()
-            raise GuildDatabaseError(f"{path.name} could not be opened: {error}") from error
-        _refuse(path, conn, str(error), "This server's data file was damaged and has been set aside "
-                "for the operator; nothing was deleted.")
+        conn.close()
+        _diagnose(path, error)
+    except BaseException:
+        conn.close()
+        raise
     return conn, created
+
+
+def _diagnose(path: Path, error: sqlite3.DatabaseError) -> None:
+    """Quarantine only proven damage; anything else is refused with the file left where it is.
+
+    Raises:
+        DatabaseQuarantinedError: not a database, or damaged (SQLite's own integrity check fails).
+        DatabaseBusyError: locked by another process for longer than the busy timeout.
+        DatabaseUnreadableError: a healthy file this SQLite cannot read (newer syntax in its schema).
+        GuildDatabaseError: anything else (I/O, permissions); the file is kept.
+    """
+    code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in _BUSY:
+        raise DatabaseBusyError("This server's data file is busy (another program holds it); "
+                                "try again in a moment.") from error
+    if code == sqlite3.SQLITE_NOTADB:
+        target = quarantine(path, str(error))
+        raise DatabaseQuarantinedError("This server's data file was damaged and has been set aside "
+                                       "for the operator; nothing was deleted.", quarantined_as=target.name)
+    if code == sqlite3.SQLITE_CORRUPT and "malformed database schema" in str(error):
+        raise DatabaseUnreadableError(
+            f"This server's data file needs a newer SQLite than this bot's {sqlite3.sqlite_version}; "
+            "it was kept as it is for the operator.") from error
+    if code == sqlite3.SQLITE_CORRUPT and not _passes_quick_check(path):
+        target = quarantine(path, str(error))
+        raise DatabaseQuarantinedError("This server's data file was damaged and has been set aside "
+                                       "for the operator; nothing was deleted.", quarantined_as=target.name)
+    raise GuildDatabaseError(f"{path.name} could not be opened: {error}") from error
+
+
+def _passes_quick_check(path: Path) -> bool:
+    try:
+        conn = sqlite3.connect(path, timeout=1.0)
+        try:
+            return [tuple(r) for r in conn.execute("PRAGMA quick_check")] == [("ok",)]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in (sqlite3.SQLITE_CORRUPT,
+                                                                           sqlite3.SQLITE_NOTADB)
 
 
 def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
     # One call for the settings (the busy timeout came with connect): this runs on every
     # cache miss, and each call into SQLite is a wait for the GIL on a busy event loop.
-    # The first setting reads the file: NOTADB and CORRUPT surface here.
-    exec_script(conn, f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+    # The first setting reads the file: NOTADB and CORRUPT surface here. secure_delete
+    # overwrites deleted content, so an erased member's bytes do not stay in free pages.
+    exec_script(conn, f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
                       f"PRAGMA cache_size = -{int(options.cache_kib)};")
 
 
@@ -165,7 +269,8 @@ def migrate(conn: sqlite3.Connection, schema: Schema) -> int:
         conn.execute(f"UPDATE {schema.meta_table} SET schema_version = ?", (after,))  # noqa: S608 (fixed identifier)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     if before != after:
         log.info("migrated %s from schema version %d to %d", schema.kind, before, after)

@@ -11,14 +11,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.db import files
-from app.db.connection import BotDb, GuildDb
+from app.db.checkpoint import checkpoint_files
+from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
-from app.errors import ManagerClosedError
+from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ class GuildDatabaseManager:
 
     def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
                  lifecycle_threads: int = 2, policy: str = "lru", options: files.OpenOptions | None = None,
-                 guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA) -> None:
+                 guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA,
+                 lease_wait_s: float = 30.0) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
         ensure_fd_budget(max_open)
@@ -51,11 +53,17 @@ class GuildDatabaseManager:
         # Evicted connections still in use or still closing also hold files: bound them too,
         # so opens can never outrun closes and exhaust descriptors.
         self._live_limit = max_open + LIVE_SLACK
+        self._lease_wait_s = lease_wait_s  # then a lease fails (a task holding leases may wait on itself)
         self._live_total = self._peak_open = 0
         self._room = asyncio.Event()
         self._bot: BotDb | None = None
         self._bot_opening: asyncio.Lock | None = None
+        self._bot_users = 0
+        self._wrote: set[int] = set()  # guilds whose connections wrote and closed without a checkpoint
+        self._bot_idle = asyncio.Event()
+        self._bot_idle.set()
         self._closed = False
+        self._shutdown: asyncio.Future[None] | None = None
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
         self._open_seconds = self._close_seconds = 0.0
 
@@ -71,8 +79,16 @@ class GuildDatabaseManager:
 
     @asynccontextmanager
     async def connect_bot(self) -> AsyncIterator[BotDb]:
-        """The bot-wide file's connection (opened once, kept open until close_all)."""
-        yield await self._bot_db()
+        """The bot-wide file's connection (opened once, kept open until close_all, which waits for its users)."""
+        bot_db = await self._bot_db()
+        self._bot_users += 1
+        self._bot_idle.clear()
+        try:
+            yield bot_db
+        finally:
+            self._bot_users -= 1
+            if not self._bot_users:
+                self._bot_idle.set()
 
     def path_for(self, guild_id: int) -> Path:
         return self.root / guild_file_name(guild_id)
@@ -121,7 +137,17 @@ class GuildDatabaseManager:
             gate.set()
 
     async def close_all(self) -> None:
-        """Refuse new leases, wait for the ones in use, close every connection, stop the threads."""
+        """Refuse new leases, wait for the ones in use, close every connection, stop the threads.
+
+        Every file whose WAL still holds changes (guilds evicted earlier included) is then
+        checkpointed, so that after a clean shutdown each file is complete on its own.
+        Concurrent and later calls wait for the same shutdown.
+        """
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._shut_down())
+        await asyncio.shield(self._shutdown)
+
+    async def _shut_down(self) -> None:
         self._closed = True
         for guild_id in list(self._cache):
             await self.evict(guild_id)
@@ -129,9 +155,15 @@ class GuildDatabaseManager:
             await self._wait_closed(guild_id)
         while self._closing:
             await asyncio.gather(*list(self._closing), return_exceptions=True)
+        if self._bot_opening is not None:
+            async with self._bot_opening:  # a first open under way ends, its user counted, first
+                pass
+        await self._bot_idle.wait()
         if self._bot is not None:
             bot_db, self._bot = self._bot, None
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
+        if self._lifecycle is not None and self._wrote:
+            await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -153,10 +185,15 @@ class GuildDatabaseManager:
                 await gate.wait()
                 continue
             slot = self._cache.get(guild_id)
+            if slot is None and (live := self._live.get(guild_id)):
+                # One connection per file: an evicted one still in use comes back rather than
+                # a second connection whose lock waits could meet the first's.
+                if not await self._revive(guild_id, live):
+                    continue
+                slot = self._cache[guild_id]
             if slot is None:
                 if self._live_total >= self._live_limit:
-                    self._room.clear()
-                    await self._room.wait()
+                    await self._wait_for_room()
                     continue
                 self._misses += 1
                 slot = self._open_slot(guild_id)
@@ -174,15 +211,59 @@ class GuildDatabaseManager:
                 raise
             return slot, db
 
+    async def _revive(self, guild_id: int, live: set[Slot]) -> bool:
+        """Put the guild's evicted slot back in the cache; False after waiting for a closing one."""
+        for slot in live:
+            if not slot.closing:
+                slot.evicted = False
+                self._cache[guild_id] = slot  # may retire the least recently used slot
+                return True
+        await asyncio.gather(*(asyncio.shield(s.closed) for s in list(live)))
+        return False
+
+    async def _wait_for_room(self) -> None:
+        """Wait for a connection to close, for a bounded time.
+
+        Raises:
+            ResourceLimitError: nothing closed in time (for example a task holding many leases).
+        """
+        self._room.clear()
+        try:
+            await asyncio.wait_for(self._room.wait(), self._lease_wait_s)
+        except TimeoutError:
+            raise ResourceLimitError(
+                f"More than {self._live_limit} server databases are in use at once; try again in a moment."
+            ) from None
+
     def _release(self, slot: Slot) -> None:
         slot.leases -= 1
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
+    async def _open_file(self, path: Path, schema: Schema,
+                         identity: int | None) -> tuple[tuple[sqlite3.Connection, bool], float]:
+        """Open on a lifecycle thread; a file another program keeps locked is retried from the loop.
+
+        Raises:
+            DatabaseBusyError: still locked after the busy timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout
+        wait = BUSY_FIRST_WAIT
+        while True:
+            try:
+                return await self._lifecycle_pool().any().submit(
+                    functools.partial(timed, files.open_file, lock_wait_s=0), path, schema, identity,
+                    self._options, True)
+            except DatabaseBusyError:
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BUSY_MAX_WAIT)
+
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
-        opened = self._lifecycle_pool().any().submit(
-            timed, files.open_file, path, self._guild_schema, guild_id, self._options, True)
+        opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -208,7 +289,7 @@ class GuildDatabaseManager:
         self._open_seconds += seconds
         self._opens += 1
         self._creates += int(created)
-        slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path,
+        slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
                           worker=self._query_pool().for_key(slot.guild_id), lock=lock)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
@@ -226,6 +307,7 @@ class GuildDatabaseManager:
     def _close_later(self, slot: Slot) -> None:
         if slot.db is None and not slot.ready.done():
             return  # still opening: _opened closes it
+        slot.closing = True
         task = asyncio.get_running_loop().create_task(self._close(slot))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -237,8 +319,10 @@ class GuildDatabaseManager:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                _, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
-                                                            checkpoint=self._closed))
+                wrote, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
+                                                                checkpoint=self._closed))
+                if wrote and not self._closed:
+                    self._wrote.add(slot.guild_id)  # checkpointed at shutdown
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:
@@ -262,20 +346,23 @@ class GuildDatabaseManager:
             await asyncio.gather(*(asyncio.shield(s.closed) for s in list(slots)))
 
     # -- bot-wide file and threads -------------------------------------------
+    @property
+    def _busy_timeout(self) -> float:
+        return self._options.busy_timeout_ms / 1000
+
     async def _bot_db(self) -> BotDb:
-        if self._bot is not None:
-            return self._bot
         if self._closed:
             raise ManagerClosedError("the database manager is closed")
+        if self._bot is not None:
+            return self._bot
         if self._bot_opening is None:
             self._bot_opening = asyncio.Lock()
         async with self._bot_opening:
             if self._bot is None:
-                self.root.mkdir(parents=True, exist_ok=True)
-                conn, _ = await self._lifecycle_pool().any().submit(
-                    files.open_file, self.bot_path, self._bot_schema, None, self._options, True)
+                files.make_folder(self.root)
+                (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
-                                  lock=asyncio.Lock())
+                                  lock=asyncio.Lock(), busy_timeout=self._busy_timeout)
         return self._bot
 
     def _query_pool(self) -> WorkerPool:
@@ -285,6 +372,6 @@ class GuildDatabaseManager:
 
     def _lifecycle_pool(self) -> WorkerPool:
         if self._lifecycle is None:
-            self.root.mkdir(parents=True, exist_ok=True)
+            files.make_folder(self.root)
             self._lifecycle = WorkerPool("guildshelf-open", self._lifecycle_threads)
         return self._lifecycle

@@ -27,6 +27,7 @@ import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,14 @@ def _linked_libsqlite() -> ctypes.CDLL | None:
     if sys.implementation.name != "cpython" or not sys.platform.startswith("linux"):
         return None
     try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "libsqlite3" in line and "/" in line}
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = libsqlite_paths(maps)
+        if len(paths) != 1:
+            return None
+        # already loaded: dlopen returns the same instance
+        lib = ctypes.CDLL(paths.pop())  # CDLL releases the GIL for the length of each call
     except OSError:
         return None
-    if len(paths) != 1:
-        return None
-    # already loaded: dlopen returns the same instance
-    lib = ctypes.CDLL(paths.pop())  # CDLL releases the GIL for the length of each call
     lib.sqlite3_libversion_number.restype = ctypes.c_int
     if lib.sqlite3_libversion_number() != _version_number(sqlite3.sqlite_version):
         return None
@@ -61,6 +62,21 @@ def _linked_libsqlite() -> ctypes.CDLL | None:
     lib.sqlite3_extended_errcode.restype = ctypes.c_int
     lib.sqlite3_extended_errcode.argtypes = [ctypes.c_void_p]
     return lib
+
+
+def libsqlite_paths(maps: Iterable[str]) -> set[str]:
+    """The libsqlite3 files mapped in a `/proc/<pid>/maps` listing (paths may hold spaces; deleted ones skipped)."""
+    found = set()
+    for line in maps:
+        fields = line.rstrip("\n").split(maxsplit=5)
+        if len(fields) < 6 or not fields[5].startswith("/"):
+            continue
+        path = fields[5]
+        if path.endswith(" (deleted)"):
+            continue
+        if "libsqlite3" in path.rsplit("/", 1)[-1]:
+            found.add(path)
+    return found
 
 
 def _version_number(version: str) -> int:
@@ -76,8 +92,9 @@ def _handle(conn: sqlite3.Connection) -> int | None:
 def skip_checkpoint_on_close(conn: sqlite3.Connection) -> bool:
     """Ask SQLite not to checkpoint when `conn` closes; False if this build cannot."""
     setconfig = getattr(conn, "setconfig", None)
-    if setconfig is not None:  # Python 3.12+
-        return bool(setconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True))
+    if setconfig is not None:  # Python 3.12+: returns None; read the setting back
+        setconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
+        return bool(conn.getconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE))  # type: ignore[attr-defined]
     lib = _linked_libsqlite()
     handle = _handle(conn) if lib is not None else None
     if lib is None or not handle:
@@ -108,10 +125,14 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         raise error
 
 
-def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> None:
-    """Close `conn`, checkpointing first if asked to or if it wrote and its WAL has grown past the bound."""
+def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> bool:
+    """Close `conn`; if it wrote, checkpoint first when asked to or when its WAL has grown past the bound.
+
+    Returns True if it wrote: its changes may still be only in the -wal.
+    """
+    wrote = conn.total_changes > 0
     wal_bytes = 0
-    if checkpoint or conn.total_changes:
+    if wrote:  # a connection that only read leaves another process's -wal alone
         with contextlib.suppress(FileNotFoundError):
             wal_bytes = os.stat(f"{path}-wal").st_size
     if wal_bytes and (checkpoint or wal_bytes > WAL_CHECKPOINT_BYTES):
@@ -120,3 +141,4 @@ def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = Fa
         except sqlite3.OperationalError as error:  # busy: another process reads; try next time
             log.debug("checkpoint of %s skipped: %s", path.name, error)
     conn.close()
+    return wrote

@@ -97,20 +97,27 @@ def _template(schema: Schema) -> _Template:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split an SQL script into complete statements (triggers included)."""
+    """Split an SQL script into complete statements (triggers included; several may share a line)."""
     statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
+    for piece in script.split(";"):
+        current += piece + ";"
         if sqlite3.complete_statement(current):
-            stripped = current.strip()
-            if stripped and not all(ln.strip().startswith("--") or not ln.strip()
-                                    for ln in stripped.splitlines()):
-                statements.append(stripped)
+            statement = _strip_comments_only(current)
+            if statement:
+                statements.append(statement)
             current = ""
-    if current.strip() and not all(ln.strip().startswith("--") or not ln.strip()
-                                   for ln in current.splitlines()):
+    if _strip_comments_only(current.removesuffix(";")):
         raise ValueError("the SQL script ends with an incomplete statement")
     return statements
+
+
+def _strip_comments_only(text: str) -> str:
+    """`text` stripped, or "" if it holds only blank lines and `--` comments."""
+    stripped = text.strip()
+    lines = [ln.strip() for ln in stripped.splitlines()]
+    if all(not ln or ln.startswith("--") or ln == ";" for ln in lines):
+        return ""
+    return stripped
 
 
 GUILD_SCHEMA = Schema("guild", TEMPLATES_DIR / "guild_schema.sql", TEMPLATES_DIR / "migrations",

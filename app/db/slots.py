@@ -43,7 +43,7 @@ def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
 class Slot:
     """One open (or opening) connection of a guild and the leases on it."""
 
-    __slots__ = ("closed", "db", "evicted", "guild_id", "leases", "ready")
+    __slots__ = ("closed", "closing", "db", "evicted", "guild_id", "leases", "ready")
 
     def __init__(self, guild_id: int, ready: asyncio.Future[GuildDb]) -> None:
         self.guild_id = guild_id
@@ -51,6 +51,7 @@ class Slot:
         self.db: GuildDb | None = None
         self.leases = 0
         self.evicted = False
+        self.closing = False  # its close is under way: a new lease waits for it, then opens anew
         self.closed = asyncio.get_running_loop().create_future()
 
 

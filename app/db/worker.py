@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from app.errors import ManagerClosedError
+
 T = TypeVar("T")
 
 _STOP = object()
@@ -36,6 +38,7 @@ class Worker:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._stopped: asyncio.Future[None] | None = None
+        self._stopping = False
         self._thread.start()
 
     def _loop(self) -> None:
@@ -55,19 +58,48 @@ class Worker:
             stopped.get_loop().call_soon_threadsafe(_resolve, stopped, None)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Queue `fn(*args)`; the returned future resolves on the caller's loop."""
+        """Queue `fn(*args)`; the returned future resolves on the caller's loop.
+
+        Raises:
+            ManagerClosedError: the worker was stopped (the call would never run).
+        """
+        if self._stopping:
+            raise ManagerClosedError("the database manager is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fut, fn, args))
         return fut
 
     async def stop(self) -> None:
         """Finish queued calls, then end the thread without blocking the loop."""
-        if not self._thread.is_alive():
-            return
-        self._stopped = asyncio.get_running_loop().create_future()
-        self._queue.put(_STOP)
-        await self._stopped
+        self._stopping = True
+        if self._stopped is None:  # a second stop() waits for the first one's
+            if not self._thread.is_alive():
+                return
+            self._stopped = asyncio.get_running_loop().create_future()
+            self._queue.put(_STOP)
+        await asyncio.shield(self._stopped)
         self._thread.join()
+
+
+async def in_own_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run one long blocking call on a thread of its own, which ends with it.
+
+    For rare heavy work (counting every row of a large file) that must neither hold the
+    shared SQL thread nor leave an executor thread behind after shutdown.
+    """
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def call() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as error:
+            loop.call_soon_threadsafe(_fail, fut, error)
+        else:
+            loop.call_soon_threadsafe(_resolve, fut, result)
+
+    threading.Thread(target=call, name=f"guildshelf-{getattr(fn, '__name__', 'call')}", daemon=True).start()
+    return await fut
 
 
 class WorkerPool:

@@ -16,11 +16,15 @@ from typing import Any
 from aiohttp import web
 
 from app.doubles import discord_payloads as p
+from app.doubles import discord_permissions as perm
 from app.doubles.discord_gateway import Gateway, GatewaySession
+from app.doubles.discord_http import RateLimits, make_middleware
 from app.doubles.discord_interactions import InteractionsMixin
 from app.doubles.discord_rest import RestRoutes
+from app.doubles.discord_roles import RolesMixin
 from app.doubles.discord_state import (
     Attachment,
+    DoubleClock,
     DoubleError,
     GuildState,
     InteractionRecord,
@@ -34,7 +38,7 @@ __all__ = ["DiscordDouble", "DoubleError"]
 GUILDS, GUILD_MEMBERS, GUILD_INVITES, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 6, 1 << 9, 1 << 15
 
 
-class DiscordDouble(InteractionsMixin):
+class DiscordDouble(InteractionsMixin, RolesMixin):
     """Start with `async with DiscordDouble() as double:`; point hikari at `double.rest_url`."""
 
     def __init__(self, *, app_id: int | None = None, allow_guild_members_intent: bool = True) -> None:
@@ -47,14 +51,21 @@ class DiscordDouble(InteractionsMixin):
         self.command_syncs = 0
         self.interactions: dict[str, InteractionRecord] = {}
         self.messages: dict[int, Reply] = {}
+        self.channel_posts: list[Reply] = []  # messages the bot posted with POST /channels/{id}/messages
+        self.clock = DoubleClock()
+        self.rate_limits = RateLimits(clock=self.clock)
+        self.attachment_size_limit = p.DEFAULT_ATTACHMENT_LIMIT  # what interactions announce
+        self.uploads: dict[str, bytes] = {}  # files users attach to attachment options, by name
         self.gateway = Gateway(self.token, self._ready_payloads,
-                               refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS)
+                               refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS,
+                               on_request_members=self._member_chunks)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # -- server ------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024,
+                              middlewares=[make_middleware(self.authorized, self.rate_limits)])
         RestRoutes(self).install(app)
         app.router.add_get("/gateway", self.gateway.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -98,9 +109,22 @@ class DiscordDouble(InteractionsMixin):
         present = [g for g in self.guilds.values() if g.bot_present]
         ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(g.guild_id), "unavailable": True}
                                                            for g in present],
-                 "session_id": f"session-{p.new_snowflake()}", "resume_gateway_url": self.gateway_url,
+                 "session_id": session.session_id, "resume_gateway_url": self.gateway_url,
                  "shard": [0, 1], "application": {"id": str(self.app_id), "flags": 0}}
-        return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present)]
+        return [("READY", ready), *(("GUILD_CREATE", g.create_payload(at_startup=True)) for g in present
+                                    if not g.unavailable)]
+
+    def _member_chunks(self, session: GatewaySession, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """op 8: the whole list (query "", limit 0) needs GUILD_MEMBERS, as on Discord."""
+        guild = self.guilds.get(int(data.get("guild_id") or 0))
+        if guild is None or not guild.bot_present:
+            return []
+        user_ids = data.get("user_ids")
+        if user_ids is None and not session.intents & GUILD_MEMBERS:
+            raise DoubleError("requesting every member needs the GUILD_MEMBERS intent")
+        ids = [int(u) for u in ([user_ids] if isinstance(user_ids, (str, int)) else user_ids)] if user_ids else None
+        return guild.member_chunks(user_ids=ids, query=str(data.get("query") or ""),
+                                   limit=int(data.get("limit") or 0), nonce=data.get("nonce"))
 
     # -- the world ---------------------------------------------------------
     def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState:
@@ -109,7 +133,16 @@ class DiscordDouble(InteractionsMixin):
         if guild is None:
             guild = self.guilds[guild_id] = GuildState(
                 guild_id, name or f"Server {str(guild_id)[-4:]}", owner_id=self.owner_id_for(guild_id),
-                channel_id=p.new_snowflake(), admin_role_id=p.new_snowflake())
+                channel_id=p.new_snowflake(), admin_role_id=p.new_snowflake(), bot_role_id=p.new_snowflake(),
+                bot_id=self.app_id)
+        return guild
+
+    def place_bot(self, guild_id: int, name: str | None = None) -> GuildState:
+        """The bot is in the guild (no event: for guilds it is in before it connects), with its own role."""
+        guild = self.ensure_guild(guild_id, name)
+        guild.bot_present = True
+        guild.members[self.app_id] = MemberState(self.app_id, "guildshelf", p.iso_now(), {guild.bot_role_id},
+                                                 bot=True)
         return guild
 
     def owner_id_for(self, guild_id: int) -> int:
@@ -120,14 +153,14 @@ class DiscordDouble(InteractionsMixin):
         guild = self.ensure_guild(guild_id)
         found = guild.members.get(user_id)
         if found is None:
-            found = guild.members[user_id] = MemberState(user_id, name or f"user{str(user_id)[-4:]}",
-                                                         admin=admin, joined_at=p.iso_now())
+            found = guild.members[user_id] = MemberState(user_id, name or f"user{str(user_id)[-4:]}", p.iso_now())
+        if admin:
+            found.role_ids.add(guild.admin_role_id)
         return found
 
     async def add_bot(self, guild_id: int, name: str | None = None) -> None:
         """The bot is added to the guild: GUILD_CREATE."""
-        guild = self.ensure_guild(guild_id, name)
-        guild.bot_present = True
+        guild = self.place_bot(guild_id, name)
         guild.joined_at = p.iso_now()
         await self.gateway.broadcast("GUILD_CREATE", guild.create_payload())
 
@@ -137,6 +170,18 @@ class DiscordDouble(InteractionsMixin):
         guild.bot_present = False
         await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id)})
 
+    async def outage(self, guild_id: int) -> None:
+        """The guild becomes unavailable (a Discord outage): GUILD_DELETE with `unavailable: true`."""
+        guild = self._guild_with_bot(guild_id)
+        guild.unavailable = True
+        await self.gateway.broadcast("GUILD_DELETE", {"id": str(guild_id), "unavailable": True})
+
+    async def recover(self, guild_id: int) -> None:
+        """The outage ends: GUILD_CREATE again (with `unavailable: false`)."""
+        guild = self._guild_with_bot(guild_id)
+        guild.unavailable = False
+        await self.gateway.broadcast("GUILD_CREATE", guild.create_payload(at_startup=True))
+
     async def create_invite(self, guild_id: int, inviter_id: int, *, code: str | None = None,
                             max_uses: int = 0) -> str:
         """A member creates an invite: INVITE_CREATE (with the GUILD_INVITES intent)."""
@@ -144,9 +189,13 @@ class DiscordDouble(InteractionsMixin):
         self.ensure_member(guild_id, inviter_id)
         invite = InviteState(code or secrets.token_urlsafe(6), inviter_id, max_uses=max_uses)
         guild.invites[invite.code] = invite
-        await self.gateway.broadcast("INVITE_CREATE", guild.invite_payload(invite, event=True),
-                                     intent=GUILD_INVITES)
+        await self._invite_event(guild, "INVITE_CREATE", guild.invite_payload(invite, event=True))
         return invite.code
+
+    async def _invite_event(self, guild: GuildState, event: str, data: dict[str, Any]) -> None:
+        """Invite events reach the bot with GUILD_INVITES and Manage Channels in that channel only."""
+        if guild.permissions_of(self.app_id) & perm.MANAGE_CHANNELS:
+            await self.gateway.broadcast(event, data, intent=GUILD_INVITES)
 
     async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None,
                           invite: str | None = None) -> None:
@@ -163,9 +212,8 @@ class DiscordDouble(InteractionsMixin):
                                      intent=GUILD_MEMBERS)
         if used is not None and used.max_uses and used.uses >= used.max_uses:
             del guild.invites[used.code]
-            await self.gateway.broadcast("INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
-                                                           "channel_id": str(guild.channel_id)},
-                                         intent=GUILD_INVITES)
+            await self._invite_event(guild, "INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
+                                                              "channel_id": str(guild.channel_id)})
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         guild = self._guild_with_bot(guild_id)
@@ -183,7 +231,7 @@ class DiscordDouble(InteractionsMixin):
         message = p.message(p.new_snowflake(), guild.channel_id, member.user_payload(), {"content": text},
                             guild_id=guild_id, application_id=self.app_id, webhook=False)
         message["member"] = {k: v for k, v in guild.member_payload(user_id).items() if k != "user"}
-        for session in list(self.gateway.sessions):
+        for session in list(self.gateway.resumable.values()):
             if session.intents & GUILD_MESSAGES:
                 body = message if session.intents & MESSAGE_CONTENT else {**message, "content": ""}
                 await session.dispatch("MESSAGE_CREATE", body)
@@ -216,5 +264,6 @@ class DiscordDouble(InteractionsMixin):
         body = {"content": reply.content, "embeds": reply.embeds, "components": reply.components,
                 "attachments": attachments, "flags": 64 if reply.ephemeral else 0}
         reply.payload = p.message(reply.message_id, channel_id, self.bot_user, body, guild_id=record.guild_id,
-                                  application_id=self.app_id, interaction_id=record.interaction_id)
+                                  application_id=self.app_id, interaction_id=record.interaction_id or None,
+                                  webhook=reply.channel_id is None)
         self.messages[reply.message_id] = reply

@@ -7,24 +7,31 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.doubles import discord_payloads as p
-from app.doubles.discord_state import DoubleError, InteractionRecord, Reply
+from app.doubles import discord_permissions as perm
+from app.doubles.discord_resolved import resolve
+from app.doubles.discord_state import DoubleClock, DoubleError, InteractionRecord, Reply
 
 if TYPE_CHECKING:
     from app.doubles.discord_gateway import Gateway
     from app.doubles.discord_state import GuildState, MemberState
 
-APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 _CONVERT: dict[int, Callable[[str], Any]] = {
-    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on")}
+    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on"),
+    6: lambda v: str(int(v)), 7: lambda v: str(int(v)), 8: lambda v: str(int(v)), 9: lambda v: str(int(v))}
 
 
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
     return next((o for o in options if o["name"] == name and o.get("type") in kinds), None)
 
 
-def build_command_data(command: dict[str, Any], path: list[str], values: dict[str, str]) -> dict[str, Any]:
-    """The `data` of a slash command interaction: nested subcommands, option values typed as declared."""
+def build_command_data(command: dict[str, Any], path: list[str], values: dict[str, str], *,
+                       focused: str | None = None) -> dict[str, Any]:
+    """The `data` of a slash command interaction: nested subcommands, option values typed as declared.
+
+    With `focused`, an autocomplete's: that option's partial text as typed, required options may be missing.
+    """
     level: list[dict[str, Any]] = command.get("options") or []
     chain: list[dict[str, Any]] = []
     for word in path:
@@ -42,13 +49,18 @@ def build_command_data(command: dict[str, Any], path: list[str], values: dict[st
         if declared is None:
             known = ", ".join(o["name"] for o in level) or "none"
             raise DoubleError(f"/{' '.join([command['name'], *path])} has no option {name!r} (options: {known})")
+        if name == focused:
+            if not declared.get("autocomplete"):
+                raise DoubleError(f"option {name!r} of /{command['name']} has no autocomplete")
+            leaf.append({"name": name, "type": declared["type"], "value": raw, "focused": True})
+            continue
         try:
             value = _CONVERT.get(declared["type"], str)(raw)
         except ValueError:
             raise DoubleError(f"option {name!r} wants a number, not {raw!r}") from None
         leaf.append({"name": name, "type": declared["type"], "value": value})
     missing = [o["name"] for o in level if o.get("required") and o["name"] not in values]
-    if missing:
+    if missing and focused is None:
         raise DoubleError(f"missing required option(s): {', '.join(missing)}")
     options = leaf
     for link in reversed(chain):
@@ -69,9 +81,15 @@ class InteractionsMixin:
     commands: dict[int, list[dict[str, Any]]]
     interactions: dict[str, InteractionRecord]
     messages: dict[int, Reply]
+    clock: DoubleClock
+    attachment_size_limit: int
+    uploads: dict[str, bytes]  # attachment options: file name → content
 
     if TYPE_CHECKING:  # provided by DiscordDouble, which this mixin is part of
         def ensure_guild(self, guild_id: int, name: str | None = None) -> GuildState: ...
+
+        @property
+        def rest_url(self) -> str: ...
 
         def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
                           admin: bool = False) -> MemberState: ...
@@ -88,7 +106,41 @@ class InteractionsMixin:
         """A user runs `/command [sub...]` (space-separated path) in a guild, or in a DM if guild_id is None."""
         name, *path = command.strip().lstrip("/").split()
         data = build_command_data(self.find_command(name, guild_id), path, dict(options or {}))
+        guild = self.ensure_guild(guild_id) if guild_id is not None else None
+        resolve(data, guild, uploads=self.uploads, base_url=self.rest_url.removesuffix("/api/v10"))
         return await self._send(APPLICATION_COMMAND, guild_id, user_id, data, admin=admin)
+
+    async def autocomplete(self, guild_id: int | None, user_id: int, command: str, option: str, partial: str,
+                           options: dict[str, str] | None = None) -> InteractionRecord:
+        """A user types `partial` into `option` of `/command [sub...]`: an autocomplete interaction (type 4)."""
+        name, *path = command.strip().lstrip("/").split()
+        values = {**(options or {}), option: partial}
+        data = build_command_data(self.find_command(name, guild_id), path, values, focused=option)
+        return await self._send(AUTOCOMPLETE, guild_id, user_id, data, admin=False)
+
+    async def select(self, reply: Reply, custom_id: str, values: list[str], *, guild_id: int | None, user_id: int,
+                     admin: bool = False) -> InteractionRecord:
+        """A user picks `values` in a string select menu (component type 3) on a message the bot sent."""
+        menu = next((c for c in reply.selects() if c.get("custom_id") == custom_id), None)
+        if menu is None:
+            raise DoubleError(f"the message has no select menu {custom_id!r}")
+        offered = [str(o.get("value")) for o in menu.get("options", [])]
+        unknown = [v for v in values if v not in offered]
+        if unknown:
+            raise DoubleError(f"{', '.join(unknown)} not offered (options: {', '.join(offered)})")
+        low, high = int(menu.get("min_values", 1)), int(menu.get("max_values", 1))
+        if not low <= len(values) <= high:
+            raise DoubleError(f"choose between {low} and {high} option(s), not {len(values)}")
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        return await self._send(MESSAGE_COMPONENT, guild_id, user_id, data, admin=admin, message=reply)
+
+    async def wait_choices(self, record: InteractionRecord, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The bot's answer to an autocomplete: the choices offered."""
+        async with asyncio.timeout(timeout):
+            while record.choices is None:
+                record.changed.clear()
+                await record.changed.wait()
+        return record.choices
 
     async def click(self, reply: Reply, custom_id: str, *, guild_id: int | None, user_id: int,
                     admin: bool = False) -> InteractionRecord:
@@ -111,27 +163,28 @@ class InteractionsMixin:
     async def _send(self, kind: int, guild_id: int | None, user_id: int, data: dict[str, Any], *,
                     admin: bool, message: Reply | None = None) -> InteractionRecord:
         record = InteractionRecord(p.new_snowflake(), f"itok-{secrets.token_hex(12)}", guild_id, user_id, kind,
-                                   source_message_id=message.message_id if message else None)
+                                   source_message_id=message.message_id if message else None,
+                                   created_at=self.clock(), attachment_size_limit=self.attachment_size_limit)
         self.interactions[record.token] = record
         member_payload = None
         if guild_id is not None:
             guild = self.ensure_guild(guild_id)
             member = self.ensure_member(guild_id, user_id)
             user_payload = member.user_payload()
-            member_payload = guild.member_payload(user_id, with_permissions=True)
-            if admin:  # this invocation is by an admin, whatever the member's stored roles say
-                member_payload["roles"] = [str(guild.admin_role_id)]
-                member_payload["permissions"] = str(p.ADMIN_PERMISSIONS)
-            elif not member.admin:
-                member_payload["permissions"] = str(p.MEMBER_PERMISSIONS)
+            # admin: this interaction is by a member of the Admins role, whatever their stored roles say
+            member_payload = guild.member_payload(user_id, with_permissions=True,
+                                                  extra_roles={guild.admin_role_id} if admin else None)
             channel = guild.channel_payload()
+            app_permissions = guild.permissions_of(self.app_id)
         else:
             user_payload = p.user(user_id, f"user{str(user_id)[-4:]}")
             channel = {"id": str(user_id), "type": 1, "recipients": [user_payload]}
+            app_permissions = perm.DM_APP_PERMISSIONS
         payload = p.interaction(interaction_id=record.interaction_id, app_id=self.app_id, kind=kind,
                                 token=record.token, guild_id=guild_id, channel=channel, data=data,
                                 member_payload=member_payload, user_payload=user_payload,
-                                message_payload=message.payload if message else None)
+                                app_permissions=app_permissions, message_payload=message.payload if message else None,
+                                attachment_size_limit=record.attachment_size_limit)
         await self.gateway.broadcast("INTERACTION_CREATE", payload)
         return record
 
@@ -142,7 +195,8 @@ class InteractionsMixin:
                 reply = record.original
                 if reply is not None and reply.kind != "deferred":
                     return reply
-                if record.response_type in (6, 7) and record.source_message_id in self.messages:
+                updated = record.response_type == 7 or (record.response_type == 6 and record.source_edited)
+                if updated and record.source_message_id in self.messages:
                     return self.messages[record.source_message_id]
                 record.changed.clear()
                 await record.changed.wait()

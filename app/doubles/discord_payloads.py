@@ -13,12 +13,7 @@ from typing import Any
 JSON = dict[str, Any]
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
-MANAGE_GUILD = 1 << 5
-ADMINISTRATOR = 1 << 3
-# What a plain member may do (view, send, read history, use application commands...).
-MEMBER_PERMISSIONS = 0x0000_0000_0006_4C40 | (1 << 31)
-ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD | ADMINISTRATOR
-ALL_PERMISSIONS = (1 << 50) - 1
+DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024  # a server without boosts
 
 _counter = itertools.count(1)
 
@@ -139,14 +134,15 @@ def application(app_id: int, owner: JSON, guild_count: int) -> JSON:
 
 def interaction(*, interaction_id: int, app_id: int, kind: int, token: str, guild_id: int | None,
                 channel: JSON, data: JSON, member_payload: JSON | None, user_payload: JSON,
-                message_payload: JSON | None = None) -> JSON:
+                app_permissions: int, message_payload: JSON | None = None,
+                attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT) -> JSON:
     """An INTERACTION_CREATE payload; in a guild it carries `member`, in a DM `user`."""
     payload: JSON = {
         "id": str(interaction_id), "application_id": str(app_id), "type": kind, "token": token,
         "version": 1, "locale": "en-US", "guild_locale": "en-US", "channel": channel,
-        "channel_id": channel["id"], "app_permissions": str(ALL_PERMISSIONS),
+        "channel_id": channel["id"], "app_permissions": str(app_permissions),
         "authorizing_integration_owners": {"0": channel.get("guild_id", "0")},
-        "context": 0 if guild_id is not None else 1, "attachment_size_limit": 10 * 1024 * 1024,
+        "context": 0 if guild_id is not None else 1, "attachment_size_limit": attachment_size_limit,
         "entitlements": [], "data": data,
     }
     if guild_id is not None:

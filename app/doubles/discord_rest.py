@@ -1,42 +1,36 @@
-"""The double's REST routes: what hikari and lightbulb call at startup and per interaction."""
+"""The double's bot-authenticated REST routes: startup, command sync, guilds, members, channel messages.
+
+Permissions are checked as Discord does: `GET /guilds/{id}/invites` needs Manage Server,
+posting in a channel needs View Channel (else 50001) and Send Messages (+ Embed Links for embeds,
+Attach Files for files; else 50013).
+"""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
+from app.doubles import discord_limits as limits
 from app.doubles import discord_payloads as p
-from app.doubles.discord_state import EPHEMERAL, Attachment, InteractionRecord, Reply
+from app.doubles import discord_permissions as perm
+from app.doubles.discord_commands import check_commands
+from app.doubles.discord_errors import (
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_GUILD,
+    UNKNOWN_MEMBER,
+    UNKNOWN_MESSAGE,
+    RestError,
+)
+from app.doubles.discord_rest_interactions import InteractionRoutes, read_body
+from app.doubles.discord_state import GuildState, InteractionRecord, Reply
 
 if TYPE_CHECKING:
     from app.doubles.discord import DiscordDouble
 
 API = "/api/v10"
-_MESSAGE, _DEFERRED, _DEFERRED_UPDATE, _UPDATE, _MODAL = 4, 5, 6, 7, 9
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
-
-
-async def read_body(request: web.Request) -> tuple[dict[str, Any], list[Attachment]]:
-    """A JSON body, or a multipart one (payload_json + files[n]) as hikari sends attachments."""
-    if not request.content_type.startswith("multipart/"):
-        return (await request.json() if request.can_read_body else {}), []
-    body: dict[str, Any] = {}
-    files: dict[str, Attachment] = {}
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "payload_json":
-            body = json.loads(await part.text())
-        elif part.name:
-            files[part.name] = Attachment(part.filename or part.name, bytes(await part.read()))
-    message = body.get("data", body) if "type" in body else body  # callbacks wrap the message in `data`
-    listed = message.get("attachments") or []
-    return body, [files[f"files[{a['id']}]"] for a in listed if f"files[{a['id']}]" in files]
+CHANNEL_ATTACHMENT_LIMIT = p.DEFAULT_ATTACHMENT_LIMIT
 
 
 class RestRoutes:
@@ -54,16 +48,18 @@ class RestRoutes:
         r.add_put(f"{API}/applications/{{app}}/commands", self.put_commands)
         r.add_get(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self.get_commands)
         r.add_put(f"{API}/applications/{{app}}/guilds/{{guild}}/commands", self.put_commands)
+        r.add_get(f"{API}/guilds/{{guild}}", self.get_guild)
+        r.add_get(f"{API}/guilds/{{guild}}/channels", self.guild_channels)
+        r.add_get(f"{API}/guilds/{{guild}}/members/{{user}}", self.guild_member)
         r.add_get(f"{API}/guilds/{{guild}}/invites", self.guild_invites)
-        r.add_post(f"{API}/interactions/{{id}}/{{token}}/callback", self.callback)
-        r.add_patch(f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}", self.edit_message)
-        r.add_delete(f"{API}/webhooks/{{app}}/{{token}}/messages/{{message}}", self.delete_message)
-        r.add_post(f"{API}/webhooks/{{app}}/{{token}}", self.followup)
+        r.add_post(f"{API}/channels/{{channel}}/messages", self.create_message)
+        r.add_get(f"{API}/channels/{{channel}}/messages/{{message}}", self.get_message)
+        r.add_patch(f"{API}/channels/{{channel}}/messages/{{message}}", self.edit_message)
+        r.add_delete(f"{API}/channels/{{channel}}/messages/{{message}}", self.delete_message)
+        InteractionRoutes(self.d).install(app, API)
 
     # -- startup ---------------------------------------------------------
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        if not self.d.authorized(request):
-            return _error(401, 0, "401: Unauthorized")
         return web.json_response({"url": self.d.gateway_url, "shards": 1, "session_start_limit": {
             "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
 
@@ -78,110 +74,112 @@ class RestRoutes:
         return web.json_response(self.d.commands.get(scope, []))
 
     async def put_commands(self, request: web.Request) -> web.Response:
+        """A bulk overwrite: all valid, or 50035 and nothing stored."""
         scope = int(request.match_info.get("guild", 0))
-        stored = []
-        for command in await request.json():
-            stored.append({**command, "id": str(p.new_snowflake()), "application_id": str(self.d.app_id),
-                           "version": str(p.new_snowflake()), "guild_id": str(scope) if scope else None,
-                           "default_member_permissions": command.get("default_member_permissions"),
-                           "type": command.get("type", 1), "options": command.get("options", [])})
+        commands = await request.json()
+        check_commands(commands)
+        stored = [{**command, "id": str(p.new_snowflake()), "application_id": str(self.d.app_id),
+                   "version": str(p.new_snowflake()), "guild_id": str(scope) if scope else None,
+                   "default_member_permissions": command.get("default_member_permissions"),
+                   "type": command.get("type", 1), "options": command.get("options", [])}
+                  for command in commands]
         self.d.commands[scope] = stored
         self.d.command_syncs += 1
         return web.json_response(stored)
 
-    async def guild_invites(self, request: web.Request) -> web.Response:
-        if not self.d.authorized(request):
-            return _error(401, 0, "401: Unauthorized")
+    # -- guilds ----------------------------------------------------------
+    def _guild(self, request: web.Request) -> GuildState:
+        """Raises:
+            RestError: 404 10004 for a guild the bot is not in.
+        """
         guild = self.d.guilds.get(int(request.match_info["guild"]))
         if guild is None or not guild.bot_present:
-            return _error(404, 10004, "Unknown Guild")
+            raise RestError(404, UNKNOWN_GUILD, "Unknown Guild")
+        return guild
+
+    async def get_guild(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        payload = guild.create_payload()
+        for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at", "large",
+                    "member_count", "stage_instances", "guild_scheduled_events", "soundboard_sounds"):
+            payload.pop(key, None)
+        if request.query.get("with_counts") == "true":
+            payload["approximate_member_count"] = len(guild.members)
+            payload["approximate_presence_count"] = 0  # no presences in the double
+        return web.json_response(payload)
+
+    async def guild_channels(self, request: web.Request) -> web.Response:
+        return web.json_response([self._guild(request).channel_payload()])
+
+    async def guild_member(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        user_id = int(request.match_info["user"])
+        if user_id not in guild.members:
+            raise RestError(404, UNKNOWN_MEMBER, "Unknown Member")
+        return web.json_response(guild.member_payload(user_id))
+
+    async def guild_invites(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        if not guild.permissions_of(self.d.app_id) & perm.MANAGE_GUILD:
+            raise RestError(403, MISSING_PERMISSIONS, "Missing Permissions")
         return web.json_response([guild.invite_payload(i) for i in guild.invites.values()])
 
-    # -- interactions ----------------------------------------------------
-    async def callback(self, request: web.Request) -> web.Response:
-        record = self.d.interactions.get(request.match_info["token"])
-        if record is None or str(record.interaction_id) != request.match_info["id"]:
-            return _error(404, 10062, "Unknown interaction")
-        if record.response_type is not None:
-            return _error(400, 40060, "Interaction has already been acknowledged.")
+    # -- channel messages ------------------------------------------------
+    def _channel_guild(self, request: web.Request) -> GuildState:
+        """The guild of the channel, once the bot may see it.
+
+        Raises:
+            RestError: 404 10003 for an unknown channel, 403 50001 without View Channel.
+        """
+        channel_id = int(request.match_info["channel"])
+        guild = next((g for g in self.d.guilds.values() if g.channel_id == channel_id and g.bot_present), None)
+        if guild is None:
+            raise RestError(404, UNKNOWN_CHANNEL, "Unknown Channel")
+        if not guild.permissions_of(self.d.app_id) & perm.VIEW_CHANNEL:
+            raise RestError(403, MISSING_ACCESS, "Missing Access")
+        return guild
+
+    def _channel_message(self, request: web.Request) -> tuple[GuildState, Reply]:
+        guild = self._channel_guild(request)
+        message = self.d.messages.get(int(request.match_info["message"]))
+        if message is None or message.kind == "deleted" or message.payload.get("channel_id") != str(guild.channel_id):
+            raise RestError(404, UNKNOWN_MESSAGE, "Unknown Message")
+        return guild, message
+
+    @staticmethod
+    def _check_send(guild: GuildState, bot_id: int, body: dict[str, Any], files: int) -> None:
+        bits = guild.permissions_of(bot_id)
+        needed = perm.SEND_MESSAGES | (perm.EMBED_LINKS if body.get("embeds") else 0) | (
+            perm.ATTACH_FILES if files else 0)
+        if bits & needed != needed:
+            raise RestError(403, MISSING_PERMISSIONS, "Missing Permissions")
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        guild = self._channel_guild(request)
         body, files = await read_body(request)
-        kind, data = int(body["type"]), body.get("data") or {}
-        record.response_type = kind
-        reply = self._apply_callback(record, kind, data, files)
-        record.touch()
-        resource: dict[str, Any] = {"type": kind}
-        if reply is not None and reply.kind != "modal":
-            resource["message"] = reply.payload
-        return web.json_response({"interaction": {
-            "id": str(record.interaction_id), "type": record.kind,
-            "response_message_id": str(reply.message_id) if reply else None,
-            "response_message_loading": kind == _DEFERRED,
-            "response_message_ephemeral": bool(reply and reply.ephemeral)}, "resource": resource})
+        self._check_send(guild, self.d.app_id, body, len(files))
+        limits.check_message(body, files=len(files))
+        limits.check_files([f.size for f in files], CHANNEL_ATTACHMENT_LIMIT)
+        reply = Reply(p.new_snowflake(), "message", channel_id=guild.channel_id)
+        self.d.fill_reply(reply, body, files, self._channel_record(guild))
+        self.d.channel_posts.append(reply)
+        return web.json_response(reply.payload)
 
-    def _apply_callback(self, record: InteractionRecord, kind: int, data: dict[str, Any],
-                        files: list[Attachment]) -> Reply | None:
-        if kind == _MODAL:
-            modal = {**data, "components": p.with_component_ids(data.get("components") or [])}
-            reply = Reply(p.new_snowflake(), "modal", ephemeral=True, modal=modal)
-            record.replies.append(reply)
-            return reply
-        if kind in (_UPDATE, _DEFERRED_UPDATE):
-            source = self.d.messages.get(record.source_message_id or 0)
-            if source is not None and kind == _UPDATE:
-                self.d.fill_reply(source, data, files, record)
-            return source
-        reply = Reply(p.new_snowflake(), "deferred" if kind == _DEFERRED else "message",
-                      ephemeral=bool(int(data.get("flags") or 0) & EPHEMERAL))
-        self.d.fill_reply(reply, data, files, record)
-        record.replies.append(reply)
-        return reply
+    def _channel_record(self, guild: GuildState) -> InteractionRecord:
+        return InteractionRecord(0, "", guild.guild_id, self.d.app_id, 0)
 
-    def _target(self, request: web.Request) -> tuple[InteractionRecord | None, Reply | None]:
-        record = self.d.interactions.get(request.match_info["token"])
-        if record is None:
-            return None, None
-        message = request.match_info["message"]
-        if message == "@original":
-            if record.source_message_id is not None and record.response_type in (_UPDATE, _DEFERRED_UPDATE):
-                return record, self.d.messages.get(record.source_message_id)
-            return record, record.original
-        return record, self.d.messages.get(int(message))
+    async def get_message(self, request: web.Request) -> web.Response:
+        _, message = self._channel_message(request)
+        return web.json_response(message.payload)
 
     async def edit_message(self, request: web.Request) -> web.Response:
-        record, reply = self._target(request)
-        if record is None or reply is None:
-            return _error(404, 10008, "Unknown Message")
+        guild, message = self._channel_message(request)
         body, files = await read_body(request)
-        if reply.kind == "deferred":
-            reply.kind = "message"
-        self.d.fill_reply(reply, body, files, record, edit=True)
-        record.touch()
-        return web.json_response(reply.payload)
+        limits.check_message(body, files=len(files), edit=True)
+        self.d.fill_reply(message, body, files, self._channel_record(guild), edit=True)
+        return web.json_response(message.payload)
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        record, reply = self._target(request)
-        if record is None or reply is None:
-            return _error(404, 10008, "Unknown Message")
-        reply.kind = "deleted"
-        record.touch()
+        _, message = self._channel_message(request)
+        message.kind = "deleted"
         return web.Response(status=204)
-
-    async def followup(self, request: web.Request) -> web.Response:
-        record = self.d.interactions.get(request.match_info["token"])
-        if record is None:
-            return _error(404, 10015, "Unknown Webhook")
-        if record.response_type is None:
-            return _error(400, 10015, "Unknown Webhook")
-        body, files = await read_body(request)
-        original = record.original
-        if original is not None and original.kind == "deferred":
-            # as on Discord: the first follow-up after a deferral completes the "thinking…" message
-            original.kind = "message"
-            self.d.fill_reply(original, body, files, record)
-            record.touch()
-            return web.json_response(original.payload)
-        reply = Reply(p.new_snowflake(), "message", ephemeral=bool(int(body.get("flags") or 0) & EPHEMERAL))
-        self.d.fill_reply(reply, body, files, record)
-        record.replies.append(reply)
-        record.touch()
-        return web.json_response(reply.payload)

@@ -52,6 +52,10 @@ def not_yours() -> str:
     return "This confirmation belongs to someone else."
 
 
+def form_not_yours() -> str:
+    return "This form belongs to another server or member: nothing was deleted."
+
+
 def export_ready(packed: PackedExport) -> str:
     return (f"This server's database ({sum(packed.result.tables.values())} rows, "
             f"{human_bytes(packed.result.bytes_written)}; {human_bytes(packed.compressed_bytes)} compressed). "
@@ -62,6 +66,16 @@ def export_too_big(packed: PackedExport, limit: int, guild_id: int) -> str:
     return (f"This server's database is {human_bytes(packed.compressed_bytes)} even compressed, over the "
             f"{human_bytes(limit)} Discord allows as an attachment here. Ask the bot's operator for it: "
             f"they can run `python -m app guild export {guild_id} --out FILE`.")
+
+
+def export_too_big_raw(size: int, limit: int, guild_id: int) -> str:
+    return (f"This server's database is {human_bytes(size)}, far over the {human_bytes(limit)} Discord allows "
+            "as an attachment here. Ask the bot's operator for it: they can run "
+            f"`python -m app guild export {guild_id} --out FILE`.")
+
+
+def member_nothing_stored() -> str:
+    return "The bot stores nothing about you in this server (it stores nothing for this server yet): no file."
 
 
 def member_export_ready(rows: int) -> str:
@@ -84,7 +98,7 @@ def member_erased(erased: MemberErasure) -> str:
             "stores new data from then on.")
 
 
-def privacy_embed(retention_days: int) -> hikari.Embed:
+def privacy_embed(retention_days: int, legacy_keep_days: int = 30) -> hikari.Embed:
     kept = "at once" if retention_days == 0 else f"{retention_days} days"
     embed = hikari.Embed(title="Privacy: what this bot stores",
                          description="Each server's data lives in its own database file, separate from "
@@ -97,8 +111,14 @@ def privacy_embed(retention_days: int) -> hikari.Embed:
                              "data is cached separately and holds nothing about you.")
     embed.add_field("How long", "As long as the bot is in this server. When the bot is removed, the "
                                 f"server's file is deleted after {kept} unless the bot is added back.")
-    embed.add_field("Your data", "`/my-data export` sends you a copy; `/my-data delete` erases it here. "
+    embed.add_field("Your data", "`/my-data export` sends you a copy; `/my-data delete` erases it here, "
+                                 "including from the copies of the old bot's database kept after the move "
+                                 f"(those copies are removed for good {legacy_keep_days} days after it). "
                                  "For every server at once, ask the bot's operator.")
+    embed.add_field("Receipts", "Each deletion or erasure leaves a receipt: who asked, when, and how many rows, "
+                                "never any content. A receipt of your erasure keeps your Discord id, so that "
+                                "the operator can show it was done; receipts are kept for as long as the bot "
+                                "is operated.")
     embed.add_field("This server's data", "Admins (Manage Server) can use `/server-data export` for a "
                                           "copy and `/server-data delete` to erase it all.")
     return embed

@@ -25,6 +25,7 @@ from app.extensions import _data_rights_text as text
 from app.rights.cooldown import Cooldown
 from app.rights.export import export_packed
 from app.rights.guild_delete import check_deletion_cooldown, delete_guild_files
+from app.rights.legacy_copies import erase_from_copies_async
 from app.rights.member import erase_member, export_member
 from app.rights.receipts import create_receipt, requested_by_discord
 
@@ -36,6 +37,8 @@ DELETE_COOLDOWN_S = 600.0  # from the receipts: survives restarts
 EXPORT_COOLDOWN_S = 60.0
 # keyed by the guild's file path: bots over different folders (tests, shards) never share an entry
 EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of this server's data")
+MEMBER_EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of your data")
+EXPORT_MAX_RATIO = 20  # a file this many times the attachment limit never compresses under it
 
 server_data = lightbulb.Group("server-data", "Export or delete everything the bot stores for this server",
                               contexts=GUILD_CONTEXT, default_member_permissions=ADMIN_DEFAULT)
@@ -45,6 +48,11 @@ my_data = lightbulb.Group("my-data", "Export or erase what the bot stores about 
 
 async def _guarded(ctx: MenuContext | ModalContext[Any], what: str, work: Callable[[], Awaitable[str]]) -> None:
     """Run a confirmation's work; answer with its sentence, a domain error's, or a reference id."""
+    # acknowledge first: Discord drops a press or a submission not answered within 3 s
+    if isinstance(ctx, MenuContext):
+        await ctx.defer(edit=True)
+    else:
+        await ctx.defer(ephemeral=True)
     try:
         message = await work()
     except UserFacingError as error:
@@ -92,11 +100,16 @@ async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm) -> None:
 
 
 class _TypeServerName(Modal):
-    """The last step before deleting a server's data: its name, typed by the admin."""
+    """The last step before deleting a server's data: its name, typed by the admin who opened the form.
 
-    def __init__(self, files: GuildFiles, expected: str) -> None:
+    Lightbulb routes a submission by custom id alone: whoever submits, from whatever server,
+    reaches this form, so the submitter and the server are checked against the opener's.
+    """
+
+    def __init__(self, files: GuildFiles, expected: str, owner_id: int) -> None:
         self.files = files
         self.expected = expected
+        self.owner_id = owner_id
         self.name = self.add_short_text_input(text.NAME_FIELD, min_length=1, max_length=100,
                                               placeholder=expected)
 
@@ -104,6 +117,8 @@ class _TypeServerName(Modal):
         await _guarded(ctx, "/server-data delete", lambda: self._delete(ctx))
 
     async def _delete(self, ctx: ModalContext[None]) -> str:
+        if ctx.user.id != self.owner_id or ctx.guild_id != self.files.guild_id:
+            return text.form_not_yours()
         typed = (ctx.value_for(self.name) or "").strip()
         if typed.casefold() != self.expected.strip().casefold():
             return text.name_mismatch()
@@ -130,15 +145,18 @@ class ServerDataExport(lightbulb.SlashCommand, name="export", hooks=[admin_only]
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
         """Send the server's file as an attachment, or say how the operator can export it."""
-        EXPORT_COOLDOWN.check(str(files.path))
         if not files.path.exists():
             await ctx.respond(text.nothing_stored(), ephemeral=True)
             return
-        await ctx.defer(ephemeral=True)
         limit = ctx.interaction.attachment_size_limit
-        async with files.connect() as db:
-            packed = await export_packed(db, max_bytes=limit)
-        EXPORT_COOLDOWN.hit(str(files.path))
+        if (size := files.size()) > limit * EXPORT_MAX_RATIO:  # never worth copying to find out
+            await ctx.respond(text.export_too_big_raw(size, limit, files.guild_id),
+                              ephemeral=True)
+            return
+        async with EXPORT_COOLDOWN.claim(str(files.path)):  # recorded before the work: concurrent ones refused
+            await ctx.defer(ephemeral=True)
+            async with files.connect() as db:
+                packed = await export_packed(db, max_bytes=limit)
         if packed.data is None:
             await ctx.respond(text.export_too_big(packed, limit, files.guild_id), ephemeral=True)
             return
@@ -157,7 +175,7 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
         expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
-            modal = _TypeServerName(files, expected)
+            modal = _TypeServerName(files, expected, ctx.user.id)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
@@ -172,9 +190,9 @@ class MyDataExport(lightbulb.SlashCommand, name="export",
     async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
         """The member's own rows in this server, as an ephemeral JSON attachment."""
         if not files.path.exists():
-            await ctx.respond(text.member_export_ready(0), ephemeral=True)
+            await ctx.respond(text.member_nothing_stored(), ephemeral=True)
             return
-        async with files.connect() as db:
+        async with MEMBER_EXPORT_COOLDOWN.claim((str(files.path), int(ctx.user.id))), files.connect() as db:
             data = await export_member(db, int(ctx.user.id))
         payload = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
         await ctx.respond(text.member_export_ready(int(data["rows"])), ephemeral=True,
@@ -192,6 +210,8 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
         async def erase() -> str:
             async with files.connect() as db:
                 erased = await erase_member(db, user_id)
+            # the same member in this server, in the legacy copies kept after the split
+            await erase_from_copies_async(files.path.parent, user_id=user_id, guild_id=files.guild_id)
             if erased.rows_changed:
                 async with files.connect_bot() as bot_db:
                     await create_receipt(bot_db, scope="member", guild_id=files.guild_id, user_id=user_id,
@@ -210,7 +230,8 @@ class Privacy(lightbulb.SlashCommand, name="privacy", contexts=GUILD_CONTEXT,
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, settings: Settings) -> None:
         """Explain what is stored and how to export or delete it."""
-        await ctx.respond(embed=text.privacy_embed(settings.retention_days), ephemeral=True)
+        await ctx.respond(embed=text.privacy_embed(settings.retention_days, settings.legacy_keep_days),
+                          ephemeral=True)
 
 
 loader.command(server_data)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.errors import LegacySplitError
+from app.rights.atomic import make_private
 
 BACKUP_INFIX = ".backup-"
 
@@ -36,6 +37,7 @@ def check_integrity(path: Path, *, quick: bool = False) -> None:
     """Raises: LegacySplitError: SQLite's integrity check reports a problem."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        conn.execute("PRAGMA trusted_schema = OFF")
         rows = [r[0] for r in conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
     except sqlite3.DatabaseError as error:
         rows = [str(error)]
@@ -74,6 +76,7 @@ def make_backup(source: sqlite3.Connection, legacy: Path, stamp: str) -> tuple[P
             dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             dest.close()
+        make_private(partial)  # every member of every guild: its owner only
         fsync_path(partial)
         os.link(partial, target)  # fails rather than replace a file that appeared meanwhile
         partial.unlink()

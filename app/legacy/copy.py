@@ -19,6 +19,7 @@ from app.errors import LegacySplitError
 from app.legacy.digest import TableDigest
 from app.legacy.plan import TablePlan
 from app.legacy.rules import quote_name
+from app.rights.atomic import private_file
 
 INVALID_GUILD_REASON = "the guild id is not a Discord server id (an integer, 0 < id < 2**63)"
 
@@ -47,6 +48,7 @@ class Stager:
 
     def __init__(self, backup: Path, quarantine: Path) -> None:
         self.conn = sqlite3.connect(backup, isolation_level=None)
+        self.conn.execute("PRAGMA trusted_schema = OFF")  # the backup's schema is the legacy file's
         self.conn.execute("PRAGMA foreign_keys = OFF")  # orphans are copied, not refused
         self.conn.execute("PRAGMA cache_size = -131072")
         self.quarantine_path = quarantine
@@ -54,6 +56,8 @@ class Stager:
         self._quarantine_tables: set[str] = set()
         self._has_rowid: dict[str, bool] = {}
         quarantine.unlink(missing_ok=True)
+        with private_file(quarantine):
+            pass  # SQLite fills an empty file; created 0600 first, whatever the umask
         self.conn.execute("ATTACH DATABASE ? AS q", (str(quarantine),))
         self.conn.execute("PRAGMA q.journal_mode = MEMORY")
 
@@ -81,7 +85,7 @@ class Stager:
 
     def stage(self, path: Path, schema: Schema, guild_id: int | None, jobs: list[Job]) -> StagedFile:
         """Build `path` from the schema's template and fill it (counted and checksummed later)."""
-        with open(path, "xb") as out:
+        with private_file(path) as out:
             out.write(schema.image)
         self.conn.execute("ATTACH DATABASE ? AS g", (str(path),))
         try:

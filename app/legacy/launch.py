@@ -20,8 +20,11 @@ from pathlib import Path
 from app.config import Settings
 from app.errors import LegacySplitError
 from app.legacy.backup import fsync_path, timestamp
+from app.legacy.manifest import manifest_path, read_json
 from app.legacy.report import SplitReport
+from app.legacy.source import fingerprint
 from app.legacy.splitter import SplitOptions, split_legacy
+from app.rights.atomic import make_private
 
 log = logging.getLogger(__name__)
 SET_ASIDE_INFIX = ".split-"
@@ -51,13 +54,22 @@ def set_aside(legacy: Path, stamp: str | None = None) -> Path:
         for suffix in ["", *sides]:
             os.rename(f"{legacy}{suffix}", f"{target}{suffix}")
         fsync_path(legacy.parent, directory=True)
+        _make_kept_private(target)
         return target
     fsync_path(legacy.parent, directory=True)
     legacy.unlink()
     for suffix in sides:
         Path(f"{legacy}{suffix}").unlink(missing_ok=True)
     fsync_path(legacy.parent, directory=True)
+    _make_kept_private(target)
     return target
+
+
+def _make_kept_private(target: Path) -> None:
+    """The kept copy holds every member of every guild: readable by its owner only."""
+    for suffix in ("", *_SIDES):
+        if Path(f"{target}{suffix}").exists():
+            make_private(Path(f"{target}{suffix}"))
 
 
 def remove_orphaned_sides(legacy: Path) -> None:
@@ -80,6 +92,19 @@ def remove_orphaned_sides(legacy: Path) -> None:
     fsync_path(legacy.parent, directory=True)
 
 
+def check_not_written_since(legacy: Path, out: Path) -> None:
+    """The legacy file is as the split read it (a running old bot would have written to it since).
+
+    Raises:
+        LegacySplitError: it changed; nothing is set aside.
+    """
+    recorded = (read_json(manifest_path(out)) or {}).get("legacy_fingerprint")
+    if recorded is not None and recorded != fingerprint(legacy):
+        raise LegacySplitError(f"{legacy} changed while it was split (is the old bot still running?), so its "
+                               "latest rows are not in the guild files; nothing was set aside: stop the old "
+                               f"bot, move {out} aside and start again.")
+
+
 def split_at_launch(settings: Settings) -> SplitReport | None:
     """Split `LEGACY_DB` into `GUILD_DBS_DIR` if it exists and is not split yet, then set it aside.
 
@@ -94,6 +119,7 @@ def split_at_launch(settings: Settings) -> SplitReport | None:
     if not legacy.exists():
         return None
     report = split_legacy(SplitOptions(legacy, settings.guild_dbs_dir, settings.home_guild_id))
+    check_not_written_since(legacy, settings.guild_dbs_dir)
     try:
         kept = set_aside(legacy)
     except OSError as error:

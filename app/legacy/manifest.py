@@ -8,12 +8,14 @@
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from app.legacy.backup import fsync_path
+from app.rights.atomic import private_file
 
 MANIFEST_NAME = "legacy-split-manifest.json"
 STAGING_DIR = ".legacy-split"
@@ -25,7 +27,8 @@ QUARANTINE_PREFIX = "legacy-quarantine-"
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON under a temporary name, sync it, rename it over `path`, sync the directory."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
+    tmp.unlink(missing_ok=True)
+    with private_file(tmp) as raw, io.TextIOWrapper(raw, encoding="utf-8") as out:
         json.dump(payload, out, ensure_ascii=False, indent=1, sort_keys=True)
         out.flush()
         os.fsync(out.fileno())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,11 +9,10 @@ from dataclasses import dataclass, field
 from app.db.ids import parse_guild_id, validate_guild_id
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
-from app.legacy.rules import MAP_SYNTAX, Rule, quote_name
+from app.legacy.rules import MAP_SYNTAX, Rule, looks_like_person, quote_name
 
 # a row belongs to a guild only if its id is a snowflake: an integer, 0 < id < 2**63
 VALID_ID = "(typeof({col}) = 'integer' AND {col} > 0)"
-_SAFE_TYPE = re.compile(r"^[A-Za-z0-9_ (),]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +82,25 @@ def destination_tables(schema: Schema) -> dict[str, tuple[str, ...]]:
 def legacy_tables(conn: sqlite3.Connection) -> dict[str, tuple[Column, ...]]:
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    return {n: tuple(Column(r[1], r[2] if _SAFE_TYPE.match(r[2] or "") else "")
+    return {n: tuple(Column(r[1], affinity(r[2] or ""))
                      for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}
+
+
+def affinity(declared: str) -> str:
+    """A declared column type reduced to its SQLite affinity (section 3.1 of the datatype rules).
+
+    Never copied verbatim: a crafted type can carry DEFAULT, CHECK, REFERENCES or a generated column.
+    """
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper.strip():
+        return ""
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
 
 
 def unknown_tables_message(unknown: Mapping[str, tuple[Column, ...]]) -> str:
@@ -113,7 +128,31 @@ def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan
             raise LegacySplitError(f"Legacy column(s) {', '.join(missing)} of table {name} have no place in "
                                    f"the {schema.kind} file's {name} table; map the table with "
                                    f"--map {name}=skip or update the schema first.")
+    if dest is None and rule.kind != "skip":
+        _check_subjects(name, rule, copied)
     return TablePlan(name, rule, copied, columns, dest_exists=dest is not None)
+
+
+def _check_subjects(name: str, rule: Rule, copied: tuple[str, ...]) -> None:
+    """A table the split creates must be erasable: its member columns named, never in the bot-wide file.
+
+    Raises:
+        LegacySplitError: the rule would create data that export and erasure cannot find.
+    """
+    people = [c for c in copied if looks_like_person(c)]
+    unknown = [c for c in rule.subjects if c not in copied]
+    if unknown:
+        raise LegacySplitError(f"The subjects {', '.join(unknown)} of table {name} are not among its copied "
+                               f"columns ({', '.join(copied)}); fix its {MAP_SYNTAX} option.")
+    if rule.kind == "global" and (people or rule.subjects):
+        raise LegacySplitError(f"Legacy table {name} has columns that may name members ({', '.join(people)}), "
+                               "so it cannot go to the bot-wide file, which member export and erasure never "
+                               f"read; map it to a guild with subjects=…, or --map {name}=skip.")
+    if people and not rule.subjects:
+        raise LegacySplitError(f"Legacy table {name} has columns that may name members ({', '.join(people)}); "
+                               "name the ones that say whose row it is so that export and erasure cover "
+                               f"the new table, e.g. --map {name}={rule},subjects={people[0]} "
+                               f"(or --map {name}=skip).")
 
 
 def _count(conn: sqlite3.Connection, table: TablePlan) -> None:
@@ -127,7 +166,15 @@ def _count(conn: sqlite3.Connection, table: TablePlan) -> None:
     table.invalid_guild = table.read - sum(table.per_guild.values())
 
 
-def resolve_home(conn: sqlite3.Connection, explicit: int | None) -> int | None:
+def not_tables(conn: sqlite3.Connection, rules: Mapping[str, Rule]) -> list[LegacySplitError]:
+    """Names the split reads that are views or anything else but tables (a view can run any query)."""
+    return [LegacySplitError(f"The legacy {name} is a {kind}, not a table, so nothing was split: it cannot be "
+                             "a database the old bot wrote; check the file.")
+            for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE type != 'table'")
+            if name in rules]
+
+
+def resolve_home(conn: sqlite3.Connection, explicit: int | None, *, settings_table: bool = True) -> int | None:
     """The home guild: the explicit id, else legacy bot_settings.default_guild, else None.
 
     Raises:
@@ -138,6 +185,8 @@ def resolve_home(conn: sqlite3.Connection, explicit: int | None) -> int | None:
             return validate_guild_id(explicit)
         except InvalidGuildIdError as error:
             raise LegacySplitError(f"The home guild {error.user_message}") from error
+    if not settings_table:
+        return None
     try:
         row = conn.execute("SELECT value FROM bot_settings WHERE key = 'default_guild'").fetchone()
     except sqlite3.OperationalError:  # no bot_settings table, or not that shape
@@ -162,6 +211,7 @@ def make_plan(conn: sqlite3.Connection, rules: Mapping[str, Rule], home_guild_id
     try:
         found = legacy_tables(conn)
         plan = Plan({}, None, unknown={n: cols for n, cols in found.items() if n not in rules})
+        plan.problems += not_tables(conn, rules)
         if plan.unknown:
             plan.problems.append(UnknownLegacyTablesError(unknown_tables_message(plan.unknown),
                                                           tables=list(plan.unknown)))
@@ -175,7 +225,7 @@ def make_plan(conn: sqlite3.Connection, rules: Mapping[str, Rule], home_guild_id
             _count(conn, table)
         home_error = None
         try:
-            plan.home_guild_id = resolve_home(conn, home_guild_id)
+            plan.home_guild_id = resolve_home(conn, home_guild_id, settings_table="bot_settings" in found)
         except LegacySplitError as error:
             home_error = error
     finally:

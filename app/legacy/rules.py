@@ -9,7 +9,7 @@ from typing import Literal
 from app.errors import InvalidInputError
 
 RuleKind = Literal["guild", "home", "global", "skip"]
-MAP_SYNTAX = "--map TABLE=guild:COLUMN|home|global|skip"
+MAP_SYNTAX = "--map TABLE=guild:COLUMN|home|global|skip[,subjects=COL[+COL…]]"
 
 GUILD_TABLES = ("invites", "invite_uses", "recruitment_stats", "user_leaves", "invite_tracker_settings")
 HOME_TABLES = ("users", "user_manga_progress", "achievements", "cached_stats", "user_xp", "steam_users",
@@ -28,9 +28,11 @@ class Rule:
 
     kind: RuleKind
     column: str | None = None  # guild rules: the column that holds the guild id
+    subjects: tuple[str, ...] = ()  # columns naming the member a row is about (tables the split creates)
 
     def __str__(self) -> str:
-        return f"guild:{self.column}" if self.kind == "guild" else self.kind
+        base = f"guild:{self.column}" if self.kind == "guild" else self.kind
+        return base + (f",subjects={'+'.join(self.subjects)}" if self.subjects else "")
 
 
 DEFAULT_RULES: dict[str, Rule] = {
@@ -41,27 +43,34 @@ DEFAULT_RULES: dict[str, Rule] = {
 
 
 def parse_map(text: str) -> tuple[str, Rule]:
-    """Parse one `TABLE=guild:COLUMN|home|global|skip` option.
+    """Parse one `TABLE=guild:COLUMN|home|global|skip[,subjects=COL+COL]` option.
 
     Raises:
         InvalidInputError: the text does not follow that syntax.
     """
     table, sep, target = text.partition("=")
     table, target = table.strip(), target.strip()
+    target, has_subjects, listed = target.partition(",subjects=")
+    subjects = tuple(c.strip() for c in listed.replace(",", "+").split("+") if c.strip())
     bad = InvalidInputError(f"{text[:80]!r} is not a table mapping; write it as {MAP_SYNTAX}.")
-    if not sep or not _NAME.match(table):
+    if not sep or not _NAME.match(table) or (has_subjects and not subjects):
         raise bad
     if target == "skip":
-        return table, Rule("skip")
+        return table, Rule("skip", subjects=subjects)
     if table in RESERVED_TABLES:
         raise InvalidInputError(f"Legacy table {table} cannot be written into the destination's own "
                                 f"{table} table; map it with --map {table}=skip.")
     if target in ("home", "global"):
-        return table, Rule(target)  # type: ignore[arg-type]
+        return table, Rule(target, subjects=subjects)  # type: ignore[arg-type]
     kind, colon, column = target.partition(":")
     if kind != "guild" or not colon or not _NAME.match(column):
         raise bad
-    return table, Rule("guild", column)
+    return table, Rule("guild", column, subjects)
+
+
+def parse_rule(text: str) -> Rule:
+    """A rule as recorded in a split's manifest (`str(rule)`)."""
+    return parse_map(f"t={text}")[1]
 
 
 def merge_rules(overrides: Iterable[str]) -> dict[str, Rule]:
@@ -75,6 +84,12 @@ def merge_rules(overrides: Iterable[str]) -> dict[str, Rule]:
         table, rule = parse_map(text)
         rules[table] = rule
     return rules
+
+
+def looks_like_person(column: str) -> bool:
+    """Columns that may name a Discord member and so must be classified (data rights, the split's --map)."""
+    name = column.lower()
+    return name.endswith(("_id", "_by")) or name in {"member", "user", "owner", "author"}
 
 
 def quote_name(name: str) -> str:

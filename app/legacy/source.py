@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,14 @@ from app.errors import LegacySplitError
 
 _HEADER = b"SQLite format 3\x00"
 _COPY_ATTEMPTS = 3
+READ_DEADLINE_S = 1800.0  # far over a real split's reads (1.1 M rows: ~10 s); a crafted file stops here
+_PROGRESS_STEPS = 100_000
+
+
+def bound_in_time(conn: sqlite3.Connection, seconds: float) -> None:
+    """Interrupt any statement on `conn` once `seconds` have passed since this call (a crafted file can loop)."""
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
 
 
 def fingerprint(path: Path) -> list[list[int]]:
@@ -74,6 +83,14 @@ def _private_copy(path: Path, into: Path) -> Path:
                            "to it (the old bot) and try again.")
 
 
+def read_error(path: Path, error: sqlite3.Error, what: str = "legacy database") -> LegacySplitError:
+    """The sentence for a read that failed, or that the time bound interrupted."""
+    if "interrupted" in str(error):
+        return LegacySplitError(f"Reading {path} took longer than {READ_DEADLINE_S:.0f} s (a crafted or damaged "
+                                "file?), so it was stopped; nothing was written.")
+    return LegacySplitError(f"The {what} {path} cannot be read: {error}.")
+
+
 @contextmanager
 def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite3.Connection]:
     """A connection that sees everything in `path` (WAL included) and never modifies its files.
@@ -92,10 +109,12 @@ def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA trusted_schema = OFF")  # no function in the file's schema runs on our behalf
+            bound_in_time(conn, READ_DEADLINE_S)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as error:
             conn.close()
-            raise LegacySplitError(f"The {what} {path} cannot be read: {error}.") from error
+            raise read_error(path, error, what) from error
         try:
             yield conn
         finally:

@@ -41,7 +41,8 @@ from app.legacy.plan import Plan, make_plan
 from app.legacy.preview import dry_run_report
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
-from app.legacy.source import fingerprint, open_read_only
+from app.legacy.source import fingerprint, open_read_only, read_error
+from app.rights.atomic import private_dir
 
 PAUSE_ENV = "GUILDSHELF_SPLIT_PAUSE"  # tests only: "stage:N" / "finish:N" stops there, to be killed
 ProgressFn = Callable[[int, int], None]
@@ -81,6 +82,8 @@ def split_legacy(options: SplitOptions, progress: ProgressFn | None = None) -> S
             shutil.rmtree(staging_dir(options.out), ignore_errors=True)  # our scratch only
             if not out_existed and options.out.is_dir() and not any(options.out.iterdir()):
                 options.out.rmdir()
+        if isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error):
+            raise read_error(options.legacy, error) from error
         if isinstance(error, (OSError, sqlite3.Error)):
             after = ("the split had reached its last phase: run it again to finish" if committed
                      else "nothing was moved into the output directory")
@@ -137,7 +140,7 @@ def _check_same_legacy(manifest: dict[str, Any], legacy: Path, out: Path) -> Non
 
 def _ensure_backup(conn: Any, legacy: Path, staging: Path) -> tuple[Path, str]:
     """The backup of an interrupted run of this same legacy file, else a new one."""
-    staging.mkdir(parents=True, exist_ok=True)
+    private_dir(staging)
     for partial in legacy.parent.glob(f".{legacy.name}.backup-*.partial"):
         partial.unlink()  # a backup interrupted by a kill: never renamed, never used
     state = read_json(staging / STATE_NAME)
@@ -277,6 +280,9 @@ def _commit_record(plan: Plan, backup: Path, stamp: str, options: SplitOptions, 
             "legacy_fingerprint": (read_json(staging_dir(options.out) / STATE_NAME) or {}).get("fingerprint"),
             "stamp": stamp, "home_guild_id": plan.home_guild_id,
             "rules": {n: str(t.rule) for n, t in sorted(plan.tables.items())},
+            # tables the split created in guild files: the data-rights subject map covers them by their rule
+            "created_tables": {n: list(t.columns) for n, t in sorted(plan.tables.items())
+                               if not t.dest_exists and t.rule.kind in ("guild", "home")},
             "tables": {n: asdict(c) for n, c in sorted(counts.items())},
             "quarantine": quarantine, "files": files}
 

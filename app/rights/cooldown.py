@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 
 import cachetools
 
@@ -37,3 +38,22 @@ class Cooldown:
 
     def hit(self, key: Hashable) -> None:
         self._last[key] = self._clock()
+
+    def clear(self, key: Hashable) -> None:
+        self._last.pop(key, None)
+
+    @asynccontextmanager
+    async def claim(self, key: Hashable) -> AsyncIterator[None]:
+        """Check and record `key` at once, before the work (concurrent requests are refused);
+        a failed attempt does not count.
+
+        Raises:
+            RateLimitedError: `key` went less than `seconds` ago.
+        """
+        self.check(key)
+        self.hit(key)
+        try:
+            yield
+        except BaseException:
+            self.clear(key)
+            raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 EXPORT_FORMAT = "guildshelf-guild-export"
 EXPORT_FORMAT_VERSION = 1
 _BATCH = 2000
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def quote_identifier(name: str) -> str:
@@ -67,23 +69,35 @@ def write_json_zip(src: sqlite3.Connection, target: Path, guild_id: int) -> tupl
         schema = [r[0] for r in src.execute(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
             "ORDER BY type DESC, name")]
+        entries: dict[str, str] = {}
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for table in list_tables(src):
                 columns, rows = iter_rows(src, table)
-                with archive.open(f"tables/{table}.json", "w") as raw, \
+                entries[table] = entry_name(table, set(entries.values()))
+                with archive.open(entries[table], "w") as raw, \
                         io.TextIOWrapper(raw, encoding="utf-8") as text:
                     counts[table] = _write_table(text, table, columns, rows)
             archive.writestr("schema.sql", ";\n\n".join(schema) + ";\n")
-            archive.writestr("manifest.json", json.dumps(_manifest(guild_id, version, counts), indent=2))
+            archive.writestr("manifest.json", json.dumps(_manifest(guild_id, version, counts, entries), indent=2))
     finally:
         src.execute("COMMIT")
     return version, counts
 
 
-def _manifest(guild_id: int, version: int, counts: dict[str, int]) -> dict[str, Any]:
+def entry_name(table: str, taken: set[str]) -> str:
+    """`tables/<name>.json` with the table name reduced to safe characters (a table may be named `../../x`)."""
+    safe = _UNSAFE.sub("_", table).strip("._")[:100] or "table"
+    name, n = f"tables/{safe}.json", 1
+    while name in taken:
+        n += 1
+        name = f"tables/{safe}-{n}.json"
+    return name
+
+
+def _manifest(guild_id: int, version: int, counts: dict[str, int], entries: dict[str, str]) -> dict[str, Any]:
     return {"format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION, "guild_id": guild_id,
             "schema_version": version, "sqlite_version": sqlite3.sqlite_version,
             "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "tables": counts, "rows": sum(counts.values()),
-            "files": [f"tables/{t}.json" for t in counts] + ["schema.sql"]}
+            "files": [entries[t] for t in counts] + ["schema.sql"], "entries": entries}
 

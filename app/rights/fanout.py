@@ -7,6 +7,7 @@ records finished guilds, and a rerun after an interruption skips them.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from app.db.manager import GuildDatabaseManager
 from app.errors import BotError, InvalidInputError
-from app.rights.atomic import atomic_output
+from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
+from app.rights.legacy_copies import erase_from_copies_async, write_quarantine_export
 from app.rights.member import erase_member, export_member
 from app.rights.receipts import OPERATOR_CLI, create_receipt
 
@@ -43,6 +45,8 @@ class FanoutReport:
     resumed: int = 0  # guilds finished by an earlier, interrupted run
     rows: dict[int, int] = field(default_factory=dict)  # guild -> rows erased or exported
     failed: dict[int, str] = field(default_factory=dict)
+    legacy_files: dict[str, int] = field(default_factory=dict)  # kept legacy copies, quarantine files
+    legacy_failed: str | None = None
 
     @property
     def touched(self) -> list[int]:
@@ -53,7 +57,8 @@ class FanoutReport:
                 "guilds_touched": self.touched, "resumed": self.resumed,
                 "rows": sum(self.rows.values()),
                 "rows_by_guild": {str(g): n for g, n in sorted(self.rows.items()) if n},
-                "failed": {str(g): e for g, e in sorted(self.failed.items())}}
+                "failed": {str(g): e for g, e in sorted(self.failed.items())},
+                "legacy_files": self.legacy_files, "legacy_failed": self.legacy_failed}
 
 
 def forget_journal(root: Path, user_id: int) -> Journal:
@@ -80,7 +85,11 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
                                                      reason, guild_id in interrupted)
         except BotError as error:
             report.failed[guild_id] = getattr(error, "user_message", str(error))
-    if not report.failed:
+    try:
+        report.legacy_files = await erase_from_copies_async(manager.root, user_id=user_id)
+    except BotError as error:
+        report.legacy_failed = str(error)
+    if not report.failed and report.legacy_failed is None:
         journal.remove()  # it names the member: keep it no longer than the job
     return report
 
@@ -108,8 +117,7 @@ async def _forget_in(manager: GuildDatabaseManager, journal: Journal, guild_id: 
 async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path, *,
                       progress: Progress | None = None) -> FanoutReport:
     """Write the member's rows of every guild to `out_dir/guild-<id>.json` (+ summary.json)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(Path(out_dir))
     journal = Journal(out_dir / "progress.jsonl")
     done = {g: e for g, e in journal.done().items()
             if not e.get("rows") or (out_dir / f"guild-{g}.json").exists()}
@@ -124,6 +132,10 @@ async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path
             report.failed[guild_id] = getattr(error, "user_message", str(error))
             continue
         journal.append({"guild_id": guild_id, "state": "done", "rows": report.rows[guild_id]})
+    rows = await asyncio.to_thread(write_quarantine_export, manager.root, user_id,
+                                   out_dir / "legacy-quarantine.json")
+    if rows:
+        report.legacy_files["legacy-quarantine.json"] = rows
     if not report.failed:
         _write_json(out_dir / "summary.json", report.as_dict())
         journal.remove()

@@ -15,7 +15,7 @@ import os
 import secrets
 import sqlite3
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +27,7 @@ from app.db.ids import validate_guild_id
 from app.db.manager import GuildDatabaseManager
 from app.errors import FileInUseError, NotFoundError, RateLimitedError
 from app.rights.atomic import fsync_path
+from app.rights.legacy_copies import erase_from_copies_async
 from app.rights.receipts import Receipt, create_receipt, delete_receipt, fetch_last_deletion
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,13 @@ class GuildDeletion:
     bytes_deleted: int
     rows_deleted: int
     receipt: Receipt
+    set_aside: tuple[str, ...] = ()  # damaged copies of the file set aside earlier, removed too
+    legacy_files: dict[str, int] = field(default_factory=dict)  # kept legacy files -> rows erased
 
     def as_dict(self) -> dict[str, object]:
         return {"guild_id": self.guild_id, "bytes_deleted": self.bytes_deleted,
-                "rows_deleted": self.rows_deleted, "receipt": self.receipt.as_dict()}
+                "rows_deleted": self.rows_deleted, "receipt": self.receipt.as_dict(),
+                "set_aside_removed": list(self.set_aside), "legacy_files": self.legacy_files}
 
 
 class GuildFileAccess(Protocol):
@@ -103,22 +107,37 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
     guild_id = access.guild_id
     async with access.exclusive() as path:
         await asyncio.to_thread(finish_interrupted_deletions, path.parent, path.name)
-        if not path.exists():
-            raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
-        rows = await asyncio.to_thread(lock_and_count, path)
-        size = file_size(path)
+        set_aside = set_aside_copies(path)
+        exists = path.exists()
+        rows = await asyncio.to_thread(lock_and_count, path) if exists else 0
+        size = (file_size(path) if exists else 0) + sum(file_size(p) for p in set_aside)
         async with access.connect_bot() as bot_db:
             receipt = await create_receipt(bot_db, scope="guild", guild_id=guild_id,
                                            requested_by=requested_by, reason=reason,
                                            bytes_deleted=size, rows_deleted=rows)
             try:
-                await asyncio.to_thread(remove_guild_files, path)
+                if exists:
+                    await asyncio.to_thread(remove_guild_files, path)
+                for copy in set_aside:
+                    await asyncio.to_thread(remove_guild_files, copy)
+                legacy = await erase_from_copies_async(path.parent, guild_id=guild_id)
             except Exception:
-                await delete_receipt(bot_db, receipt.id)  # the file is still there: no deletion to record
+                if path.exists():  # nothing was deleted: no deletion to record
+                    await delete_receipt(bot_db, receipt.id)
                 raise
-    log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s",
-             guild_id, size, rows, receipt.id, requested_by)
-    return GuildDeletion(guild_id, size, rows, receipt)
+            if not (exists or set_aside or legacy):
+                await delete_receipt(bot_db, receipt.id)
+                raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
+    log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s; also %s",
+             guild_id, size, rows, receipt.id, requested_by, [p.name for p in set_aside] + list(legacy))
+    return GuildDeletion(guild_id, size, rows + sum(legacy.values()), receipt,
+                         tuple(p.name for p in set_aside), legacy)
+
+
+def set_aside_copies(path: Path) -> list[Path]:
+    """Damaged copies of a guild's file that opening it set aside (`<id>.sqlite3.quarantined-<stamp>`)."""
+    return sorted(p for p in path.parent.glob(f"{path.name}.quarantined-*")
+                  if not p.name.endswith(SIDE_FILES))
 
 
 async def check_deletion_cooldown(access: GuildFileAccess, *, seconds: float,

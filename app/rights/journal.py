@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from app.rights.atomic import FILE_MODE, private_dir
+
 
 class Journal:
     """Records finished (and started) steps of a fan-out so a rerun continues where it stopped."""
@@ -36,8 +38,10 @@ class Journal:
         return {int(e["guild_id"]) for e in entries if e.get("state") == "started"} - done
 
     def append(self, entry: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as out:
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)  # it names a member
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(json.dumps(entry) + "\n")
             out.flush()
             os.fsync(out.fileno())

@@ -8,13 +8,14 @@ reference is set to a neutral value and the other member's row stays.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from app.db.connection import GuildDb
 from app.rights.export_json import iter_rows, list_tables, quote_identifier
-from app.rights.subjects import SUBJECT_MAP, ensure_covered, table_columns
+from app.rights.subjects import TablePolicy, ensure_covered, mapped_policies, table_columns
 
 Action = Literal["delete", "neutralize"]
 _MAX_DEPTH = 8  # foreign-key chains deeper than this mean a cycle
@@ -85,16 +86,18 @@ def _deletes(conn: sqlite3.Connection, table: str, where: str, n: int, depth: in
     return steps
 
 
-def plan_erasure(conn: sqlite3.Connection) -> list[Step]:
+def plan_erasure(conn: sqlite3.Connection, extra: Mapping[str, TablePolicy] | None = None) -> list[Step]:
     """The statements that erase one member (each takes the member's id for every placeholder).
+
+    `extra`: policies of tables the legacy split created (`mapped_policies`).
 
     Raises:
         GuildDatabaseError: the file's schema is not fully covered by the subject map.
     """
-    ensure_covered(conn)
+    policies = ensure_covered(conn, extra)
     steps: list[Step] = []
     for table in list_tables(conn):
-        policy = SUBJECT_MAP[table]
+        policy = policies[table]
         not_null = table_columns(conn, table)
         for column in policy.counterpart:
             neutral = "0" if not_null[column] else "NULL"
@@ -112,27 +115,38 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
     Raises:
         GuildDatabaseError: the file's schema is not fully covered by the subject map.
     """
-    steps = await db.run(plan_erasure)
+    extra = mapped_policies(db.path.parent)
+    steps = await db.run(lambda conn: plan_erasure(conn, extra))
     deleted: dict[str, int] = {}
     neutralized: dict[str, int] = {}
+    # erased values must not linger in free pages (secure_delete) nor in the -wal (the checkpoint)
+    await db.run(lambda conn: conn.execute("PRAGMA secure_delete = ON").fetchall())
     async with db.transaction():
         for step in steps:
             result = await db.execute(step.sql, (user_id,) * step.placeholders)
             counts = deleted if step.action == "delete" else neutralized
             if result.rowcount > 0:
                 counts[step.table] = counts.get(step.table, 0) + result.rowcount
+    if deleted or neutralized:
+        await db.run(checkpoint_truncate)
     return MemberErasure(db.guild_id, user_id, deleted, neutralized)
 
 
-def collect_member_rows(conn: sqlite3.Connection, user_id: int) -> dict[str, Any]:
+def checkpoint_truncate(conn: sqlite3.Connection) -> None:
+    """Copy the -wal into the file and empty it (a reader elsewhere may keep it from finishing: retried later)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def collect_member_rows(conn: sqlite3.Connection, user_id: int,
+                        extra: Mapping[str, TablePolicy] | None = None) -> dict[str, Any]:
     """The member's own rows (every table where they are the subject), and where they are mentioned."""
-    ensure_covered(conn)
+    policies = ensure_covered(conn, extra)
     tables: dict[str, list[dict[str, Any]]] = {}
     mentions: dict[str, int] = {}
     conn.execute("BEGIN")  # one snapshot across tables
     try:
         for table in list_tables(conn):
-            policy = SUBJECT_MAP[table]
+            policy = policies[table]
             if policy.subject:
                 query = f"SELECT * FROM {quote_identifier(table)} WHERE {_where(policy.subject)}"  # noqa: S608
                 _, rows = iter_rows(conn, table, query, (user_id,) * len(policy.subject))
@@ -151,7 +165,8 @@ def collect_member_rows(conn: sqlite3.Connection, user_id: int) -> dict[str, Any
 
 async def export_member(db: GuildDb, user_id: int) -> dict[str, Any]:
     """The member's data in this guild as a JSON-ready dict."""
-    found = await db.run(lambda conn: collect_member_rows(conn, user_id))
+    extra = mapped_policies(db.path.parent)
+    found = await db.run(lambda conn: collect_member_rows(conn, user_id, extra))
     return {"guild_id": db.guild_id, "user_id": user_id,
             "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "rows": sum(len(rows) for rows in found["tables"].values()), **found,

@@ -10,13 +10,15 @@ from typing import Literal
 from app.db import registry
 from app.db.manager import GuildDatabaseManager
 from app.errors import BotError
-from app.rights.guild_delete import delete_guild
+from app.legacy.kept import retire_expired
+from app.rights.guild_delete import delete_guild, set_aside_copies
 from app.rights.receipts import RETENTION
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["deleted", "would delete", "no file", "rejoined", "failed"]
 DEFAULT_INTERVAL_S = 3600.0
+DEFAULT_LEGACY_KEEP_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,8 @@ async def purge_expired(manager: GuildDatabaseManager, *, now: datetime | None =
     results = []
     for entry in expired:
         if dry_run:
-            exists = manager.path_for(entry.guild_id).exists()
+            path = manager.path_for(entry.guild_id)
+            exists = path.exists() or bool(set_aside_copies(path))
             results.append(PurgeResult(entry.guild_id, "would delete" if exists else "no file",
                                        entry.left_at, entry.purge_after))
             continue
@@ -67,7 +70,8 @@ async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntr
         current = await registry.fetch_entry(bot_db, guild_id)
         if current is None or current.purge_after is None or _after(current.purge_after, moment):
             return PurgeResult(guild_id, "rejoined", entry.left_at, entry.purge_after)
-        if not manager.path_for(guild_id).exists():
+        path = manager.path_for(guild_id)
+        if not path.exists() and not set_aside_copies(path):
             await registry.clear_purge(bot_db, guild_id)
             return PurgeResult(guild_id, "no file", entry.left_at, entry.purge_after)
     try:
@@ -83,20 +87,40 @@ async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntr
                        deletion.bytes_deleted, deletion.rows_deleted)
 
 
-async def run_retention_forever(manager: GuildDatabaseManager, *,
-                                interval_s: float = DEFAULT_INTERVAL_S) -> None:
-    """Purge expired guilds now and then every `interval_s` seconds, until cancelled.
+async def retire_legacy_copies(manager: GuildDatabaseManager, keep_days: int, *,
+                               now: datetime | None = None) -> list[str]:
+    """Retire the kept legacy copies once `keep_days` have passed since the verified split; their names."""
+    # inline: one small JSON read when nothing is due (the bot starts no thread for it)
+    retired = retire_expired(manager.root, keep_days, now=now)
+    return [k.path.name for k in retired]
 
-    Start it as a task when the bot starts and cancel it before `manager.close_all()`.
-    A failing round is logged and the next one runs as planned.
+
+async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
+                       now: datetime | None = None) -> list[PurgeResult]:
+    """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised.
+
+    Returns the purge's results (none if the round failed), for the metrics.
+    """
+    try:
+        retired = await retire_legacy_copies(manager, legacy_keep_days, now=now)
+        if retired:
+            log.info("retired kept legacy copies after LEGACY_KEEP_DAYS: %s", retired)
+        results = await purge_expired(manager, now=now)
+    except (BotError, OSError) as error:
+        log.exception("retention purge round failed: %s", error)
+        return []
+    deleted = [r.guild_id for r in results if r.outcome == "deleted"]
+    if deleted:
+        log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+    return results
+
+
+async def run_retention_forever(manager: GuildDatabaseManager, *, interval_s: float = DEFAULT_INTERVAL_S,
+                                legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS) -> None:
+    """Run `upkeep_round` now and then every `interval_s` seconds (wall clock; the bot uses its Clock).
+
+    Start it as a task and cancel it before `manager.close_all()`.
     """
     while True:
-        try:
-            results = await purge_expired(manager)
-        except (BotError, OSError) as error:
-            log.exception("retention purge round failed: %s", error)
-        else:
-            deleted = [r.guild_id for r in results if r.outcome == "deleted"]
-            if deleted:
-                log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+        await upkeep_round(manager, legacy_keep_days=legacy_keep_days)
         await asyncio.sleep(interval_s)

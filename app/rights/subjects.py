@@ -12,10 +12,15 @@ run time (`check_against`) and by the tests: a table added later cannot be forgo
 """
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.errors import GuildDatabaseError
+from app.legacy.manifest import manifest_path, read_json
+from app.legacy.rules import looks_like_person, parse_rule
 from app.rights.export_json import list_tables, quote_identifier
 
 
@@ -59,10 +64,6 @@ SUBJECT_MAP: dict[str, TablePolicy] = {
 }
 
 
-def looks_like_person(column: str) -> bool:
-    """Columns that may name a Discord member and so must be classified."""
-    name = column.lower()
-    return name.endswith(("_id", "_by")) or name in {"member", "user", "owner", "author"}
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> dict[str, bool]:
@@ -70,12 +71,41 @@ def table_columns(conn: sqlite3.Connection, table: str) -> dict[str, bool]:
     return {r[1]: bool(r[3]) for r in conn.execute(f"PRAGMA table_info({quote_identifier(table)})")}
 
 
-def check_against(conn: sqlite3.Connection) -> list[str]:
+def mapped_policies(root: Path) -> dict[str, TablePolicy]:
+    """Policies of the tables the legacy split created in the guild files of `root` (operator `--map` rules).
+
+    A rule names its subject columns (`subjects=`); the table's other person-like columns were
+    declared not to name a member by that rule.
+    """
+    path = manifest_path(root)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return {}
+    return dict(_policies_from(path, st.st_mtime_ns, st.st_size))  # a copy: callers may not touch the cache
+
+
+@functools.lru_cache(maxsize=8)
+def _policies_from(path: Path, _mtime_ns: int, _size: int) -> dict[str, TablePolicy]:
+    """Read once per version of the manifest (it can be large; erasure runs on the event loop)."""
+    record = read_json(path) or {}
+    created = record.get("created_tables") or {}
+    out: dict[str, TablePolicy] = {}
+    for table, text in (record.get("rules") or {}).items():
+        rule = parse_rule(text)
+        if table in created and rule.kind in ("guild", "home"):
+            others = tuple(c for c in created[table] if looks_like_person(c) and c not in rule.subjects)
+            out[table] = TablePolicy(subject=rule.subjects, not_person=others)
+    return out
+
+
+def check_against(conn: sqlite3.Connection, extra: Mapping[str, TablePolicy] | None = None) -> list[str]:
     """Problems of the map against a database's schema (empty when every table and column is covered)."""
     problems = []
     tables = list_tables(conn)
+    policies = {**SUBJECT_MAP, **(extra or {})}
     for table in tables:
-        policy = SUBJECT_MAP.get(table)
+        policy = policies.get(table)
         if policy is None:
             problems.append(f"table {table} is not in the subject map")
             continue
@@ -88,12 +118,14 @@ def check_against(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
-def ensure_covered(conn: sqlite3.Connection) -> None:
-    """Refuse to export or erase a member from a file the map does not fully cover.
+def ensure_covered(conn: sqlite3.Connection, extra: Mapping[str, TablePolicy] | None = None
+                   ) -> dict[str, TablePolicy]:
+    """Refuse to export or erase a member from a file the map does not fully cover; returns the map.
 
     Raises:
         GuildDatabaseError: the schema has a table or a person column the map does not classify.
     """
-    problems = [p for p in check_against(conn) if "not in the schema" not in p]
+    problems = [p for p in check_against(conn, extra) if "not in the schema" not in p]
     if problems:
         raise GuildDatabaseError("the data-rights subject map is incomplete: " + "; ".join(problems))
+    return {**SUBJECT_MAP, **(extra or {})}

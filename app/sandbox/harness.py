@@ -12,13 +12,16 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import hikari
 
 from app.bot.app import BotApp
+from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
+from app.doubles import discord_permissions as perm
 
 QUIET_SECONDS = 0.05
 
@@ -33,6 +36,7 @@ class BotHarness:
         self._initial_guilds = list(guilds)
         self._extensions = extensions
         self.app: BotApp | None = None
+        self.clock = Clock()  # the bot's; `advance()` moves it and Discord's together
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
 
     @property
@@ -44,9 +48,9 @@ class BotHarness:
     async def start(self) -> None:
         await self.double.start()
         for guild_id in self._initial_guilds:
-            self.double.ensure_guild(guild_id).bot_present = True
+            self.double.place_bot(guild_id)
         self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
-                          extensions=self._extensions)
+                          extensions=self._extensions, clock=self.clock)
         try:
             await self.app.start()
         except BaseException:
@@ -74,17 +78,24 @@ class BotHarness:
         return await self.answer(record, timeout)
 
     async def click(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
-                    timeout: float = 10.0) -> Reply:
-        """Press a button (by label, else custom_id) on the newest message with buttons the bot sent this user."""
-        record = await self.press(guild_id, user_id, button, admin=admin)
+                    on_message_of: int | None = None, timeout: float = 10.0) -> Reply:
+        """Press a button (by label, else custom_id) on the newest message with buttons the bot sent this user.
+
+        `on_message_of=OTHER`: press it on the newest message the bot sent to another member instead
+        (Discord shows an ephemeral message to its member only: pressing on one is refused).
+        """
+        record = await self.press(guild_id, user_id, button, admin=admin, on_message_of=on_message_of)
         return await self.answer(record, timeout)
 
-    async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False
-                    ) -> InteractionRecord:
+    async def press(self, guild_id: int | None, user_id: int, button: str, *, admin: bool = False,
+                    on_message_of: int | None = None) -> InteractionRecord:
         """Send the button press without waiting for the answer."""
-        message = self._latest_with_buttons(guild_id, user_id)
+        owner = user_id if on_message_of is None else on_message_of
+        message = self._latest_with_components(guild_id, owner)
         if message is None:
-            raise DoubleError("there is no message with buttons to click for this user")
+            raise DoubleError(f"there is no message with buttons to click for user {owner}")
+        if owner != user_id and message.ephemeral:
+            raise DoubleError(f"user {user_id} cannot see that message: it is ephemeral, shown to user {owner} only")
         buttons = message.buttons()
         found = next((b for b in buttons if b.get("label") == button), None) or next(
             (b for b in buttons if b.get("custom_id") == button), None)
@@ -93,6 +104,33 @@ class BotHarness:
             raise DoubleError(f"no button {button!r} on the last message (buttons: {labels})")
         return await self.double.click(message, found["custom_id"], guild_id=guild_id, user_id=user_id,
                                        admin=admin)
+
+    async def autocomplete(self, guild_id: int | None, user_id: int, command: str, option: str, partial: str,
+                           options: dict[str, str] | None = None, *, timeout: float = 10.0
+                           ) -> list[dict[str, object]]:
+        """Type `partial` into `option` of `/command [sub...]`: the choices the bot offers (name, value)."""
+        record = await self.double.autocomplete(guild_id, user_id, command, option, partial, options)
+        return list(await self.double.wait_choices(record, timeout=timeout))
+
+    async def select(self, guild_id: int | None, user_id: int, menu: str, values: list[str], *,
+                     admin: bool = False, timeout: float = 10.0) -> Reply:
+        """Choose `values` (option labels or values) in a select menu (by placeholder, else custom_id)."""
+        record = await self.choose(guild_id, user_id, menu, values, admin=admin)
+        return await self.answer(record, timeout)
+
+    async def choose(self, guild_id: int | None, user_id: int, menu: str, values: list[str], *,
+                     admin: bool = False) -> InteractionRecord:
+        """Send the select menu choice without waiting for the answer."""
+        message = self._latest_with_components(guild_id, user_id)
+        selects = message.selects() if message else []
+        found = next((m for m in selects if m.get("placeholder") == menu or m.get("custom_id") == menu), None)
+        if message is None or found is None:
+            known = ", ".join(str(m.get("placeholder") or m.get("custom_id")) for m in selects) or "none"
+            raise DoubleError(f"no select menu {menu!r} on the last message (menus: {known})")
+        by_label = {str(o.get("label")): str(o.get("value")) for o in found.get("options", [])}
+        chosen = [by_label.get(v, v) for v in values]
+        return await self.double.select(message, found["custom_id"], chosen, guild_id=guild_id, user_id=user_id,
+                                        admin=admin)
 
     async def submit_modal(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
                            admin: bool = False, timeout: float = 10.0) -> Reply:
@@ -119,11 +157,11 @@ class BotHarness:
         if reply.kind == "modal":
             self._last_modal[(record.guild_id, record.user_id)] = reply
 
-    def _latest_with_buttons(self, guild_id: int | None, user_id: int) -> Reply | None:
+    def _latest_with_components(self, guild_id: int | None, user_id: int) -> Reply | None:
         """Originals, follow-ups and edited messages alike: message ids grow with time."""
         found = [reply for record in self.double.interactions.values()
                  if record.guild_id == guild_id and record.user_id == user_id
-                 for reply in record.replies if reply.kind == "message" and reply.buttons()]
+                 for reply in record.replies if reply.kind == "message" and (reply.buttons() or reply.selects())]
         return max(found, key=lambda reply: reply.message_id, default=None)
 
     async def settle(self, record: InteractionRecord, *, quiet: float = QUIET_SECONDS) -> list[Reply]:
@@ -142,34 +180,92 @@ class BotHarness:
             replies = [self.double.messages[record.source_message_id]]
         return replies
 
+    # -- time ----------------------------------------------------------------
+    async def advance(self, delta: timedelta) -> None:
+        """Time passes (for the bot and for Discord); returns once the work that fell due has run."""
+        self.clock.advance(delta)
+        self.double.clock.advance(delta.total_seconds())
+        await self.clock.settle()
+
+    # -- permissions -------------------------------------------------------
+    async def give_role(self, guild_id: int, user_id: int, *permissions: int, name: str | None = None) -> int:
+        """Give the member a new role with exactly these permissions (hikari.Permissions or ints); its id.
+
+        `give_role(G, U, hikari.Permissions.MANAGE_GUILD)`: Manage Server without Administrator.
+        `give_role(G, U, hikari.Permissions.ADMINISTRATOR)`: Administrator without the Manage Server bit
+        on any role (Discord still computes every permission for them, as it does for the owner).
+        Without `admin=True`, a member has @everyone's permissions plus the roles given here.
+        """
+        return await self.double.add_role(guild_id, _bits(permissions), name=name, members=(user_id,))
+
+    async def set_role_permissions(self, guild_id: int, role_id: int, *permissions: int) -> None:
+        """Change a role's permissions; @everyone's role id is the guild id."""
+        await self.double.set_role_permissions(guild_id, role_id, _bits(permissions))
+
+    async def set_bot_permissions(self, guild_id: int, *permissions: int) -> None:
+        """The permissions of the bot's own role (default: the README's invite link, BOT_INVITE)."""
+        guild = self.double.ensure_guild(guild_id)
+        await self.double.set_role_permissions(guild_id, guild.bot_role_id, _bits(permissions))
+
+    async def set_overwrite(self, guild_id: int, target_id: int, *, allow: int = 0, deny: int = 0,
+                            member: bool = False) -> None:
+        """The guild's channel overwrite for a role (@everyone: the guild id) or, with member=True, a member."""
+        await self.double.set_overwrite(guild_id, target_id, allow=int(allow), deny=int(deny), member=member)
+
+    def permissions_of(self, guild_id: int, user_id: int) -> hikari.Permissions:
+        """What Discord would put in the member's interaction payload (the guild's channel)."""
+        return hikari.Permissions(self.double.ensure_guild(guild_id).permissions_of(user_id))
+
+    def owner_of(self, guild_id: int) -> int:
+        """The guild owner's user id (the owner has every permission)."""
+        return self.double.ensure_guild(guild_id).owner_id
+
     # -- the world ---------------------------------------------------------
     async def add_bot_to_guild(self, guild_id: int, name: str | None = None) -> None:
-        async with self._received(hikari.GuildJoinEvent, guild_id):
+        async with self.received(hikari.GuildJoinEvent, guild_id):
             await self.double.add_bot(guild_id, name)
 
     async def remove_bot_from_guild(self, guild_id: int) -> None:
-        async with self._received(hikari.GuildLeaveEvent, guild_id):
+        async with self.received(hikari.GuildLeaveEvent, guild_id):
             await self.double.remove_bot(guild_id)
+
+    async def outage(self, guild_id: int) -> None:
+        """Discord loses the guild for a while: GUILD_DELETE `unavailable: true` (the bot was not removed)."""
+        async with self.received(hikari.GuildUnavailableEvent, guild_id):
+            await self.double.outage(guild_id)
+
+    async def recover(self, guild_id: int) -> None:
+        async with self.received(hikari.GuildAvailableEvent, guild_id):
+            await self.double.recover(guild_id)
+
+    async def create_invite(self, guild_id: int, user_id: int, code: str, *, max_uses: int = 0) -> bool:
+        """The member creates an invite (INVITE_CREATE); whether the bot was told (Manage Channels)."""
+        guild = self.double.ensure_guild(guild_id)
+        if not guild.permissions_of(self.double.app_id) & perm.MANAGE_CHANNELS:
+            await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
+            return False
+        async with self.received(hikari.InviteCreateEvent, guild_id):
+            await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
+        return True
 
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
         """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
-            async with self._received(hikari.InviteCreateEvent, guild_id):
-                await self.double.create_invite(guild_id, guild.owner_id, code=invite)
-        async with self._received(hikari.MemberCreateEvent, guild_id):
+            await self.create_invite(guild_id, guild.owner_id, invite)
+        async with self.received(hikari.MemberCreateEvent, guild_id):
             await self.double.member_join(guild_id, user_id, invite=invite)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
-        async with self._received(hikari.MemberDeleteEvent, guild_id):
+        async with self.received(hikari.MemberDeleteEvent, guild_id):
             await self.double.member_leave(guild_id, user_id)
 
     async def say(self, guild_id: int, user_id: int, text: str) -> None:
-        async with self._received(hikari.GuildMessageCreateEvent, guild_id):
+        async with self.received(hikari.GuildMessageCreateEvent, guild_id):
             await self.double.say(guild_id, user_id, text)
 
     @asynccontextmanager
-    async def _received(self, event_type: type[hikari.Event], guild_id: int) -> AsyncIterator[None]:
+    async def received(self, event_type: type[hikari.Event], guild_id: int) -> AsyncIterator[None]:
         """Wait (briefly) until the bot has received the event the block causes."""
         waiter = asyncio.ensure_future(self.bot.bot.wait_for(
             event_type, timeout=5.0, predicate=lambda e: int(getattr(e, "guild_id", 0)) == guild_id))
@@ -180,6 +276,13 @@ class BotHarness:
             waiter.cancel()
             raise
         await waiter
+
+
+def _bits(permissions: Iterable[int]) -> int:
+    bits = 0
+    for permission in permissions:
+        bits |= int(permission)
+    return bits
 
 
 def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:

@@ -16,7 +16,8 @@ def reply_object(action: Action, reply: Reply) -> dict[str, Any]:
         "embeds": [{"title": e.get("title"), "description": e.get("description"),
                     "fields": [{"name": f.get("name"), "value": f.get("value")} for f in e.get("fields", [])]}
                    for e in reply.embeds],
-        "components": [str(b.get("label") or b.get("custom_id")) for b in reply.buttons()],
+        "components": [str(b.get("label") or b.get("custom_id")) for b in reply.buttons()]
+                      + [str(m.get("placeholder") or m.get("custom_id")) for m in reply.selects()],
         "attachments": [{"filename": a.filename, "size": a.size} for a in reply.attachments],
     }
     if reply.kind == "modal" and reply.modal is not None:
@@ -24,6 +25,12 @@ def reply_object(action: Action, reply: Reply) -> dict[str, Any]:
         out["modal"] = {"title": reply.modal.get("title"),
                         "fields": [str(f.get("label") or f.get("custom_id")) for f in fields]}
     return out
+
+
+def choices_object(action: Action, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    """An autocomplete's answer: the names of the choices offered."""
+    return {"line": action.line, "guild_id": action.guild_id, "user_id": action.user_id,
+            "choices": [str(c.get("name")) for c in choices]}
 
 
 def event_object(action: Action, event: str) -> dict[str, Any]:
@@ -64,6 +71,8 @@ def reply_text(obj: dict[str, Any]) -> str:
 def action_text(action: Action) -> str:
     """The input line, echoed readably before its replies."""
     where = "DM" if action.guild_id is None else f"server {action.guild_id}"
+    if action.kind == "clock":
+        return f"[{action.line}] the clock moves forward {int(action.seconds)} s"
     if action.kind.startswith("bot_"):
         return f"[{action.line}] {where}: the bot is {'added' if action.kind == 'bot_join' else 'removed'}"
     who = f"user {action.user_id}{' (admin)' if action.admin else ''}"
@@ -74,5 +83,8 @@ def action_text(action: Action) -> str:
         return f"[{action.line}] {where}, {who} submits the form: {action.options}"
     detail = {"click": f"clicks {action.text!r}", "say": f"says {action.text!r}",
               "join": "joins" + (f" by invite {action.options['invite']}" if "invite" in action.options else ""),
-              "leave": "leaves"}[action.kind]
+              "leave": "leaves", "select": f"chooses {', '.join(action.values)} in {action.text!r}",
+              "autocomplete": f"types into /{action.command} {action.text}: {action.options.get(action.text)!r}",
+              "invite": f"creates invite {action.text}", "role": f"gets a role: {', '.join(action.values)}",
+              }[action.kind]
     return f"[{action.line}] {where}, {who} {detail}"

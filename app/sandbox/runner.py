@@ -7,14 +7,16 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from app.config import Settings
 from app.doubles import DoubleError
+from app.doubles.discord_permissions import parse_permission
 from app.errors import UserFacingError
 from app.sandbox.harness import BotHarness, running_bot
-from app.sandbox.render import action_text, error_object, event_object, reply_object, reply_text
+from app.sandbox.render import action_text, choices_object, error_object, event_object, reply_object, reply_text
 from app.sandbox.script import USAGE, Action, parse_line
 
 Emit = Callable[[dict[str, Any]], None]
@@ -36,6 +38,8 @@ class ScriptRunner:
             self._out(f"  ✗ line {obj['line']}: {obj['error']}")
         elif "event" in obj:
             self._out(f"  ✓ {obj['event']}")
+        elif "choices" in obj:
+            self._out("  ↳ choices: " + (" | ".join(obj["choices"]) or "(none)"))
         else:
             self._out(reply_text(obj))
 
@@ -63,19 +67,43 @@ class ScriptRunner:
 
     async def perform(self, action: Action) -> None:
         h = self.harness
-        if action.kind in ("bot_join", "bot_leave", "say", "join", "leave"):
+        if action.kind == "clock":
+            await h.advance(timedelta(seconds=action.seconds))
+            self.emit(event_object(action, f"the clock moved forward {_duration(action.seconds)}; "
+                                           f"it is now {h.clock.now():%Y-%m-%d %H:%M} UTC"))
+            return
+        self._check_bot_is_in(action)
+        if action.kind in ("bot_join", "bot_leave", "say", "join", "leave", "invite", "role"):
             self.emit(event_object(action, await self._world(action)))
             return
+        guild_id, user_id = action.guild_id, action.user_id or 0
+        if action.kind == "autocomplete":
+            choices = await h.autocomplete(guild_id, user_id, action.command, action.text, action.options[action.text],
+                                           {k: v for k, v in action.options.items() if k != action.text})
+            self.emit(choices_object(action, choices))
+            return
         if action.kind == "command":
-            record = await h.send(action.guild_id, action.user_id or 0, action.command, action.options,
-                                  admin=action.admin)
+            record = await h.send(guild_id, user_id, action.command, action.options, admin=action.admin)
         elif action.kind == "click":
-            record = await h.press(action.guild_id, action.user_id or 0, action.text, admin=action.admin)
+            record = await h.press(guild_id, user_id, action.text, admin=action.admin)
+        elif action.kind == "select":
+            record = await h.choose(guild_id, user_id, action.text, list(action.values), admin=action.admin)
         else:
-            record = await h.submit(action.guild_id, action.user_id or 0, action.options, admin=action.admin)
+            record = await h.submit(guild_id, user_id, action.options, admin=action.admin)
         await h.answer(record)
         for reply in await h.settle(record):
             self.emit(reply_object(action, reply))
+
+    def _check_bot_is_in(self, action: Action) -> None:
+        """Raises:
+            DoubleError: a line for a server the bot has not joined (except `bot join`).
+        """
+        if action.guild_id is None or action.kind == "bot_join":
+            return
+        guild = self.harness.double.guilds.get(action.guild_id)
+        if guild is None or not guild.bot_present:
+            raise DoubleError(f"The bot is not in server {action.guild_id}: add it first with "
+                              f"`{action.guild_id} bot join`.")
 
     async def _world(self, action: Action) -> str:
         h, guild_id, user_id = self.harness, action.guild_id, action.user_id or 0
@@ -93,8 +121,24 @@ class ScriptRunner:
         if action.kind == "join":
             await h.member_join(guild_id, user_id, invite=action.options.get("invite"))
             return f"user {user_id} joined server {guild_id}"
+        if action.kind == "invite":
+            seen = await h.create_invite(guild_id, user_id, action.text,
+                                         max_uses=int(action.options.get("max_uses", "0")))
+            told = "" if seen else " (the bot was not told: it lacks Manage Channels there)"
+            return f"user {user_id} created invite {action.text}{told}"
+        if action.kind == "role":
+            bits = [parse_permission(name) for name in action.values]
+            await h.give_role(guild_id, user_id, *bits)
+            return f"user {user_id} was given a role with {', '.join(action.values)}"
         await h.member_leave(guild_id, user_id)
         return f"user {user_id} left server {guild_id}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _stdin_lines() -> asyncio.Queue[str]:

@@ -6,16 +6,23 @@
     <guild_id> <user_id> say <text>
     <guild_id> <user_id> join [invite:<code>] | leave
     <guild_id> bot join | bot leave
+    <guild_id> <user_id> autocomplete /<command> [<sub>] <option>:"<partial>"
+    <guild_id> <user_id> select <placeholder or custom_id> <value>...
+    <guild_id> <user_id> invite <code> [max_uses:N]
+    <guild_id> <user_id> role <permission>...
+    clock +<N>(s|m|h|d)
 
 `#` starts a comment; values with spaces go in double quotes. `dm` in place of
 the guild id sends the command from a direct message (to see it refused).
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass, field
 
 from app.db.ids import parse_guild_id
+from app.doubles.discord_permissions import parse_permission
 from app.errors import InvalidInputError
 
 USAGE = """\
@@ -25,6 +32,12 @@ USAGE = """\
   <guild_id> <user_id> say <text>                                        post a message in the server
   <guild_id> <user_id> join [invite:<code>] | leave                      a member arrives or leaves
   <guild_id> bot join | bot leave                                        add the bot to / remove it from a server
+  <guild_id> <user_id> autocomplete /<command> [<sub>] <option>:"<partial>"  the choices offered while typing
+  <guild_id> <user_id> select <placeholder or custom_id> <value>...      choose in a select menu on your last reply
+  <guild_id> <user_id> invite <code> [max_uses:N]                        the member creates an invite
+  <guild_id> <user_id> role <permission>...                              give the member a role with those
+                                                                         permissions (e.g. manage_guild)
+  clock +<N>(s|m|h|d)                                                    advance the clock; work that falls due runs
   (`dm` instead of a guild id: a direct message; values with spaces in "double quotes"; # comments)"""
 
 
@@ -35,13 +48,16 @@ class ScriptError(InvalidInputError):
 @dataclass(frozen=True, slots=True)
 class Action:
     line: int
-    kind: str  # command, click, modal, say, join, leave, bot_join, bot_leave
+    kind: str  # command, click, modal, say, join, leave, bot_join, bot_leave, autocomplete, select, invite,
+    # role, clock
     guild_id: int | None
     user_id: int | None = None
     admin: bool = False
     command: str = ""
     options: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    values: tuple[str, ...] = ()  # select: the values chosen; role: the permission names
+    seconds: float = 0.0  # clock: how far to advance
 
 
 def _tokens(text: str) -> list[str]:
@@ -74,6 +90,44 @@ def _guild(word: str) -> int | None:
     return None if word.lower() == "dm" else parse_guild_id(word)
 
 
+CLOCK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _clock(words: list[str], line: int) -> Action:
+    amount = words[1] if len(words) == 2 else ""
+    unit = amount[-1:]
+    if not (amount.startswith("+") and unit in CLOCK_UNITS and amount[1:-1].isdigit()):
+        raise ScriptError("expected `clock +<N>(s|m|h|d)`, e.g. `clock +2d`")
+    return Action(line, "clock", None, seconds=float(int(amount[1:-1]) * CLOCK_UNITS[unit]))
+
+
+def _member_action(line: int, guild_id: int | None, user_id: int, verb: str, args: list[str]) -> Action | None:
+    """The member verbs added with the strict double: autocomplete, select, invite, role."""
+    if verb == "autocomplete" and args and args[0].startswith("/") and len(args[0]) > 1:
+        pairs = [w for w in args[1:] if ":" in w]
+        if not pairs:
+            raise ScriptError('expected the option being typed: autocomplete /<command> <option>:"<partial>"')
+        path = [args[0][1:], *(w for w in args[1:] if ":" not in w)]
+        options = _pairs(pairs)
+        return Action(line, "autocomplete", guild_id, user_id, command=" ".join(path), options=options,
+                      text=pairs[-1].partition(":")[0])
+    if verb == "select" and len(args) >= 2:
+        return Action(line, "select", guild_id, user_id, text=args[0], values=tuple(args[1:]))
+    if verb == "invite" and 1 <= len(args) <= 2:
+        options = _pairs(args[1:])
+        if set(options) - {"max_uses"} or not options.get("max_uses", "0").isdigit():
+            raise ScriptError("expected `invite <code> [max_uses:N]`")
+        return Action(line, "invite", guild_id, user_id, text=args[0], options=options)
+    if verb == "role" and args:
+        for name in args:
+            try:
+                parse_permission(name)
+            except ValueError as error:
+                raise ScriptError(str(error)) from None
+        return Action(line, "role", guild_id, user_id, values=tuple(args))
+    return None
+
+
 def parse_line(text: str, line: int) -> Action | None:
     """One action, or None for a blank or comment line.
 
@@ -83,8 +137,10 @@ def parse_line(text: str, line: int) -> Action | None:
     words = _tokens(text)
     if not words:
         return None
+    if words[0] == "clock":
+        return _clock(words, line)
     if len(words) < 3:
-        raise ScriptError("too short: a line starts with <guild_id> <user_id> (or <guild_id> bot)")
+        raise ScriptError("too short: a line starts with <guild_id> <user_id> (or <guild_id> bot, or clock)")
     guild_id = _guild(words[0])
     if words[1] == "bot":
         if words[2:] not in (["join"], ["leave"]) or guild_id is None:
@@ -110,4 +166,8 @@ def parse_line(text: str, line: int) -> Action | None:
         return Action(line, "join", guild_id, user_id, options=_pairs(args))
     if verb == "leave" and not args:
         return Action(line, "leave", guild_id, user_id)
-    raise ScriptError(f"unknown action {verb!r}: expected /command, click, modal, say, join or leave")
+    found = _member_action(line, guild_id, user_id, verb, args)
+    if found is None:
+        raise ScriptError(f"unknown action {verb!r} (or its arguments): expected /command, click, modal, say, "
+                          "join, leave, autocomplete, select, invite or role")
+    return dataclasses.replace(found, admin=True) if admin else found

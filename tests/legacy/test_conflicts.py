@@ -10,6 +10,7 @@ import pytest
 
 from app.db import GuildDatabaseManager
 from app.db.ids import BOT_FILE_NAME, guild_file_name
+from app.db.native import skip_checkpoint_on_close
 from app.errors import LegacySplitConflictError, LegacySplitError
 from app.legacy import SplitOptions, split_legacy
 from tests.legacy.helpers import HOME, rows, snapshot
@@ -83,26 +84,33 @@ def test_a_damaged_backup_stops_the_split_and_leaves_no_trace(legacy: Path, tmp_
 def test_a_table_mapped_global_is_created_in_an_existing_bot_wide_file(quirky: Path, tmp_path: Path) -> None:
     out = tmp_path / "guild_dbs"
     _touch_guild(out, HOME, None)
-    report = split_legacy(SplitOptions(quirky, out, maps=("giveaway_entries=global",)))
-    assert report.tables["giveaway_entries"].written == 25
-    assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM giveaway_entries") == [(25,)]
-    columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(giveaway_entries)")]
-    assert columns == ["guild_id", "user_id", "prize"]
+    conn = sqlite3.connect(quirky)
+    with conn:
+        conn.execute("CREATE TABLE feature_flags (name TEXT, value TEXT)")
+        conn.executemany("INSERT INTO feature_flags VALUES (?, ?)", [(f"f{i}", "on") for i in range(25)])
+    conn.close()
+    report = split_legacy(SplitOptions(quirky, out, maps=("giveaway_entries=skip", "feature_flags=global")))
+    assert report.tables["feature_flags"].written == 25
+    assert rows(out / BOT_FILE_NAME, "SELECT count(*) FROM feature_flags") == [(25,)]
+    columns = [r[1] for r in rows(out / BOT_FILE_NAME, "PRAGMA table_info(feature_flags)")]
+    assert columns == ["name", "value"]
 
 
 def test_a_guild_file_with_changes_left_in_its_wal_is_a_conflict(legacy: Path, tmp_path: Path) -> None:
     """The bot keeps a closed file's -wal (no checkpoint on close): the split must not replace its file."""
     out = tmp_path / "guild_dbs"
 
-    async def write_delete_evict() -> None:
-        async with GuildDatabaseManager(out, max_open=1) as manager:
-            async with manager.connect(HOME) as db:
-                await db.execute("INSERT INTO users (discord_id, username) VALUES (1, 'gone')")
-                await db.execute("DELETE FROM users")
-            async with manager.connect(HOME + 1):  # evicts HOME: closed without a checkpoint
-                pass
+    async def create() -> None:
+        async with GuildDatabaseManager(out, max_open=1) as manager, manager.connect(HOME):
+            pass
 
-    asyncio.run(write_delete_evict())
+    asyncio.run(create())
+    # A bot that stopped without its shutdown checkpoint (killed) leaves the changes in the -wal.
+    conn = sqlite3.connect(out / guild_file_name(HOME), isolation_level=None)
+    assert skip_checkpoint_on_close(conn)
+    conn.execute("INSERT INTO users (discord_id, username) VALUES (1, 'gone')")
+    conn.execute("DELETE FROM users")
+    conn.close()
     wal = out / (guild_file_name(HOME) + "-wal")
     leftover = wal.stat().st_size if wal.exists() else 0
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}

@@ -131,3 +131,22 @@ def test_without_hard_links_the_set_aside_renames_and_a_half_done_one_is_finishe
     remove_orphaned_sides(legacy)
     assert not Path(f"{legacy}-wal").exists()
     assert rows(kept, "SELECT value FROM bot_settings WHERE key = 'last_write'") == [("in the wal",)]
+
+
+def test_a_legacy_file_written_during_the_split_is_not_set_aside(legacy: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 6: the old bot still running writes after the backup; its rows would live only in the kept copy."""
+    from app.legacy import launch
+
+    real = launch.split_legacy
+
+    def split_then_old_bot_writes(*args, **kwargs):
+        report = real(*args, **kwargs)
+        write_and_leave_in_wal(legacy, "INSERT INTO users (discord_id, username) VALUES (42, 'late')")
+        return report
+
+    monkeypatch.setattr(launch, "split_legacy", split_then_old_bot_writes)
+    with pytest.raises(LegacySplitError) as caught:
+        split_at_launch(_settings(legacy, tmp_path))
+    assert "old bot still running" in caught.value.user_message
+    assert legacy.exists() and not list(legacy.parent.glob("database.db.split-*"))

@@ -11,7 +11,7 @@ from app.legacy import SplitOptions, split_legacy
 from app.legacy.rules import MAP_SYNTAX
 from tests.legacy.helpers import HOME, rows
 
-GIVEAWAYS = "giveaway_entries=guild:guild_id"
+GIVEAWAYS = "giveaway_entries=guild:guild_id,subjects=user_id"
 
 
 def test_unknown_table_stops_before_anything_is_written(quirky: Path, tmp_path: Path) -> None:

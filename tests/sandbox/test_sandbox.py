@@ -17,9 +17,9 @@ from app.sandbox.runner import ScriptRunner, run_sandbox
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _run(tmp_path: Path, lines: list[str]) -> list[dict[str, object]]:
+async def _run(tmp_path: Path, lines: list[str], extensions: list[str] | None = None) -> list[dict[str, object]]:
     out: list[str] = []
-    async with running_bot(tmp_path / "guild_dbs") as harness:
+    async with running_bot(tmp_path / "guild_dbs", extensions=extensions) as harness:
         runner = ScriptRunner(harness, as_json=True, out=out.append)
         for number, text in enumerate(lines, start=1):
             await runner.run_line(text, number)
@@ -76,7 +76,7 @@ def _cli(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[
 
 
 def test_cli_sandbox_reads_stdin_and_never_touches_guild_dbs_dir(tmp_path: Path) -> None:
-    result = _cli("sandbox", "--json", cwd=tmp_path, stdin="9 1 admin /server info\n")
+    result = _cli("sandbox", "--json", cwd=tmp_path, stdin="9 bot join\n9 1 admin /server info\n")
 
     assert result.returncode == 0, result.stderr
     reply = json.loads(result.stdout.strip().splitlines()[-1])
@@ -90,3 +90,58 @@ def test_cli_run_without_a_token_exits_with_one_sentence(tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "DISCORD_TOKEN" in result.stderr and "python -m app sandbox" in result.stderr
+
+
+def test_cli_sandbox_help_lists_every_line_form(tmp_path: Path) -> None:
+    result = _cli("sandbox", "--help", cwd=tmp_path)
+
+    assert result.returncode == 0
+    for form in ("[admin] /<command>", "click <button", "modal <field>", "say <text>", "join [invite:<code>]",
+                 "bot join | bot leave", "autocomplete /<command>", "select <placeholder", "invite <code>",
+                 "role <permission>", "clock +<N>(s|m|h|d)"):
+        assert form in result.stdout, form
+
+
+@pytest.mark.asyncio
+async def test_a_line_for_a_server_the_bot_has_not_joined_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, ["777 5 admin /server info", "777 5 say hi", "777 bot join",
+                                    "777 5 admin /server info"])
+
+    assert objects[0]["error"] == "The bot is not in server 777: add it first with `777 bot join`."
+    assert objects[1]["error"] == objects[0]["error"]
+    assert objects[3]["embeds"]
+
+
+@pytest.mark.asyncio
+async def test_role_invite_and_clock_lines_reach_the_bot(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 8 /server info",
+        "555 8 role manage_guild",
+        "555 8 /server info",
+        "555 8 invite club2024 max_uses:3",
+        "555 bot leave",
+        "clock +31d",
+    ])
+
+    assert objects[1]["content"] == "Only members with the Manage Server permission can use /server info."
+    assert objects[3]["embeds"][0]["title"] == "This server's database"  # type: ignore[index]
+    assert objects[4]["event"] == "user 8 created invite club2024"
+    assert str(objects[6]["event"]).startswith("the clock moved forward 31d")
+    assert not (tmp_path / "guild_dbs" / "555.sqlite3").exists()  # purged: retention is over
+
+
+@pytest.mark.asyncio
+async def test_autocomplete_and_select_lines(tmp_path: Path) -> None:
+    from app.bot.app import extension_modules
+
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        '555 8 autocomplete /widgets pick title:"b"',
+        "555 8 /widgets pick title:Frieren",
+        '555 8 select "Pick genres" Drama',
+    ], extensions=[*extension_modules(), "tests.doubles.widgets_ext"])
+
+    assert objects[1]["choices"] == ["Berserk", "Bleach", "Blue Period"]
+    assert objects[2]["components"] == ["Pick genres"]
+    assert objects[3]["content"] == "Picked Drama."

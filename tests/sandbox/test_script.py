@@ -25,6 +25,16 @@ def test_slash_command_with_subcommands_quoted_values_and_admin() -> None:
     ("111 bot join", Action(1, "bot_join", 111)),
     ("111 bot leave", Action(1, "bot_leave", 111)),
     ("dm 42 /server info", Action(1, "command", None, 42, command="server info")),
+    ('111 42 autocomplete /manga update title:"Ber"', Action(1, "autocomplete", 111, 42, command="manga update",
+                                                             options={"title": "Ber"}, text="title")),
+    ('111 42 select "Pick genres" Drama Action', Action(1, "select", 111, 42, text="Pick genres",
+                                                         values=("Drama", "Action"))),
+    ("111 42 invite club2024 max_uses:5", Action(1, "invite", 111, 42, text="club2024", options={"max_uses": "5"})),
+    ("111 42 invite club2024", Action(1, "invite", 111, 42, text="club2024")),
+    ("111 42 role manage_guild view_audit_log", Action(1, "role", 111, 42, values=("manage_guild", "view_audit_log"))),
+    ("clock +2d", Action(1, "clock", None, seconds=172_800.0)),
+    ("clock +90m", Action(1, "clock", None, seconds=5_400.0)),
+    ("clock +15s", Action(1, "clock", None, seconds=15.0)),
 ])
 def test_every_line_form(line: str, expected: Action) -> None:
     assert parse_line(line, 1) == expected
@@ -38,6 +48,9 @@ def test_blank_and_comment_lines_are_skipped(line: str) -> None:
 @pytest.mark.parametrize("line", [
     "111 42", "111 bot dance", "111 42 /cmd :nameless", "111 x /server info", "111 42 fly", "111 42 admin",
     '111 42 /cmd name:"unclosed', "111 42 leave now", "dm bot join",
+    "111 42 autocomplete /manga", "111 42 autocomplete manga title:x", "111 42 select OnlyMenu",
+    "111 42 invite", "111 42 invite abc uses:3", "111 42 role fly_planes", "111 42 role",
+    "clock", "clock 2d", "clock +2y", "clock +-1d", "clock +1.5h",
 ])
 def test_malformed_lines_raise_a_script_error(line: str) -> None:
     with pytest.raises(ScriptError):
@@ -48,3 +61,11 @@ def test_malformed_lines_raise_a_script_error(line: str) -> None:
 def test_bad_guild_ids_are_refused(guild: str) -> None:
     with pytest.raises(InvalidInputError):
         parse_line(f"{guild} 42 /server info", 1)
+
+
+def test_help_lists_every_line_form() -> None:
+    from app.sandbox.script import USAGE
+
+    for form in ("/<command>", "click", "modal", "say", "join", "bot join", "autocomplete", "select", "invite",
+                 "role", "clock +<N>(s|m|h|d)"):
+        assert form in USAGE, form

@@ -1,0 +1,79 @@
+"""Application command registration as Discord validates it (interactions/application-commands.mdx).
+
+A bulk overwrite is all or nothing: one bad command fails the whole PUT with 50035, nothing is stored.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from app.doubles.discord_errors import FormErrors, check_form, max_items, max_length
+
+CHAT_INPUT = 1
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+NUMBERS = (4, 10)  # integer, number
+
+
+def _valid_name(name: str, *, chat_input: bool) -> bool:
+    """`^[-_\\p{L}\\p{N}]{1,32}$`, lowercase where a letter has a lowercase form (chat input only)."""
+    if not 1 <= len(name) <= 32:
+        return False
+    if not chat_input:  # user and message commands: any 1–32 characters
+        return True
+    return all(c.isalnum() or c in "-_" for c in name) and name == name.lower()
+
+
+def _check_name(errors: FormErrors, at: tuple[str | int, ...], name: object, *, chat_input: bool) -> None:
+    if not isinstance(name, str) or not _valid_name(name, chat_input=chat_input):
+        errors.append(((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}"))
+
+
+def _check_options(errors: FormErrors, at: tuple[str | int, ...], options: list[dict[str, Any]]) -> None:
+    max_items(errors, (*at, "options"), options, 25)
+    optional_seen = False
+    for i, option in enumerate(options):
+        here = (*at, "options", i)
+        _check_name(errors, here, option.get("name"), chat_input=True)
+        max_length(errors, (*here, "description"), option.get("description") or "", 100, minimum=1)
+        kind = option.get("type")
+        if kind in (SUB_COMMAND, SUB_COMMAND_GROUP):
+            _check_options(errors, here, list(option.get("options") or []))
+            continue
+        if option.get("required"):
+            if optional_seen:
+                errors.append((here, "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                               "Required options must be placed before non-required options"))
+        else:
+            optional_seen = True
+        choices = option.get("choices") or []
+        max_items(errors, (*here, "choices"), choices, 25)
+        for j, choice in enumerate(choices):
+            max_length(errors, (*here, "choices", j, "name"), choice.get("name") or "", 100, minimum=1)
+        low, high = option.get("min_value"), option.get("max_value")
+        if kind in NUMBERS and low is not None and high is not None and low > high:
+            errors.append(((*here, "min_value"), "NUMBER_TYPE_MIN",
+                           "min_value must be less than or equal to max_value"))
+        if choices and option.get("autocomplete"):
+            errors.append(((*here, "autocomplete"), "APPLICATION_COMMAND_AUTOCOMPLETE_INVALID",
+                           "Autocomplete cannot be set with choices"))
+
+
+def check_commands(commands: list[dict[str, Any]]) -> None:
+    """Validate a bulk overwrite.
+
+    Raises:
+        RestError: 50035 with the paths of every invalid name, description, option or count.
+    """
+    errors: FormErrors = []
+    names: set[tuple[int, str]] = set()
+    for i, command in enumerate(commands):
+        kind = int(command.get("type") or CHAT_INPUT)
+        _check_name(errors, (i,), command.get("name"), chat_input=kind == CHAT_INPUT)
+        if kind == CHAT_INPUT:
+            max_length(errors, (i, "description"), command.get("description") or "", 100, minimum=1)
+            _check_options(errors, (i,), list(command.get("options") or []))
+        key = (kind, str(command.get("name")))
+        if key in names:
+            errors.append(((i, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                           "Application command names must be unique"))
+        names.add(key)
+    check_form(errors)

@@ -1,0 +1,60 @@
+"""The bot reads time through one injectable clock: advancing it runs the work that falls due."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from app.bot.clock import Clock
+from app.db.registry import fetch_entry
+from app.sandbox.harness import BotHarness, eventually
+from tests.e2e import ADMIN, GUILD_B
+
+
+@pytest.mark.asyncio
+async def test_an_advance_wakes_a_sleeper_that_falls_due_and_not_one_that_does_not() -> None:
+    clock = Clock()
+    soon = asyncio.ensure_future(clock.sleep(3600))
+    later = asyncio.ensure_future(clock.sleep(7200))
+    await asyncio.sleep(0)
+    clock.advance(timedelta(hours=1, seconds=1))
+    await asyncio.wait_for(soon, 5)
+    assert not later.done()
+    later.cancel()
+
+
+@pytest.mark.asyncio
+async def test_repeat_runs_each_round_that_falls_due_and_settle_waits_for_it() -> None:
+    clock, rounds = Clock(), []
+
+    async def work() -> None:
+        await asyncio.sleep(0.01)
+        rounds.append(clock.now())
+
+    task = asyncio.ensure_future(clock.repeat(60, work))
+    await asyncio.sleep(0)  # the first round starts
+    await clock.settle()
+    assert len(rounds) == 1
+    clock.advance(timedelta(seconds=61))
+    await clock.settle()
+    assert len(rounds) == 2
+    task.cancel()
+
+
+@pytest.mark.asyncio
+async def test_retention_purges_a_left_guild_once_the_clock_passes_its_retention(harness: BotHarness) -> None:
+    await harness.command(GUILD_B, ADMIN, "server info", admin=True)
+    manager = harness.bot.manager
+    await harness.remove_bot_from_guild(GUILD_B)
+
+    async def left() -> bool:
+        async with manager.connect_bot() as bot_db:
+            entry = await fetch_entry(bot_db, GUILD_B)
+        return entry is not None and entry.left_at is not None
+
+    await eventually(left)
+    await harness.advance(timedelta(days=29))
+    assert manager.path_for(GUILD_B).is_file()
+    await harness.advance(timedelta(days=2))
+    assert not manager.path_for(GUILD_B).exists()

@@ -1,0 +1,66 @@
+"""Interaction shapes the coming features need: resolved options, autocomplete, string selects."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import hikari
+import pytest
+import pytest_asyncio
+
+from app.bot.app import extension_modules
+from app.doubles import DoubleError
+from app.sandbox.harness import BotHarness, running_bot
+
+GUILD = 444_444_444_444_444_444
+USER, OTHER = 900_000_000_000_000_009, 900_000_000_000_000_010
+
+
+@pytest_asyncio.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    extensions = [*extension_modules(), "tests.doubles.widgets_ext"]
+    async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD], extensions=extensions) as h:
+        yield h
+
+
+@pytest.mark.asyncio
+async def test_user_role_channel_and_attachment_options_arrive_resolved(harness: BotHarness) -> None:
+    double = harness.double
+    double.ensure_member(GUILD, OTHER, name="boris")
+    role_id = await harness.give_role(GUILD, OTHER, hikari.Permissions.MANAGE_GUILD, name="Mods")
+    double.uploads["list.csv"] = b"a,b\n1,2\n"
+    guild = double.guilds[GUILD]
+
+    reply = await harness.command(GUILD, USER, "widgets who", {
+        "user": str(OTHER), "role": str(role_id), "channel": str(guild.channel_id), "file": "list.csv"})
+
+    # hikari counts @everyone among an interaction member's roles
+    assert reply.content == "user=boris member_roles=2 role=Mods channel=general file=list.csv:8"
+
+
+@pytest.mark.asyncio
+async def test_an_option_naming_someone_not_in_the_guild_is_refused(harness: BotHarness) -> None:
+    with pytest.raises(DoubleError):
+        await harness.send(GUILD, USER, "widgets who", {"user": "12345"})
+
+
+@pytest.mark.asyncio
+async def test_autocomplete_offers_the_bots_choices(harness: BotHarness) -> None:
+    choices = await harness.autocomplete(GUILD, USER, "widgets pick", "title", "bl")
+    assert [c["name"] for c in choices] == ["Bleach", "Blue Period"]
+
+
+@pytest.mark.asyncio
+async def test_a_string_select_delivers_the_chosen_values(harness: BotHarness) -> None:
+    await harness.command(GUILD, USER, "widgets pick", {"title": "Frieren"})
+    done = await harness.select(GUILD, USER, "Pick genres", ["Drama", "Action"])
+    assert done.content == "Picked Drama, Action." and done.selects() == []
+
+
+@pytest.mark.asyncio
+async def test_a_value_the_menu_does_not_offer_is_refused(harness: BotHarness) -> None:
+    await harness.command(GUILD, USER, "widgets pick", {"title": "Frieren"})
+    with pytest.raises(DoubleError):
+        await harness.choose(GUILD, USER, "Pick genres", ["Horror"])
+    with pytest.raises(DoubleError):
+        await harness.choose(GUILD, USER, "Pick genres", ["Drama", "Action", "Romance"])
