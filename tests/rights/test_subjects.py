@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,24 @@ def test_mapped_policies_come_from_the_split_manifest_and_follow_its_changes(tmp
     manifest.write_text(json.dumps({"rules": rules, "created_tables": created}) + " " * 10,
                         encoding="utf-8")  # a new size: read again
     assert mapped_policies(tmp_path) == {"giveaway_entries": TablePolicy(subject=("user_id", "host_id"))}
+
+
+def test_mapped_policies_are_read_again_when_only_the_size_or_only_the_time_changes(tmp_path: Path) -> None:
+    manifest = manifest_path(tmp_path)
+
+    def write(subjects: str, *, mtime_ns: int) -> None:
+        rules = {"giveaway_entries": f"home,subjects={subjects}"}
+        created = {"giveaway_entries": ["user_id", "host_id", "winner_id"]}
+        manifest.write_text(json.dumps({"rules": rules, "created_tables": created}), encoding="utf-8")
+        os.utime(manifest, ns=(mtime_ns, mtime_ns))
+
+    def subjects() -> tuple[str, ...]:
+        return mapped_policies(tmp_path)["giveaway_entries"].subject
+
+    write("user_id", mtime_ns=1_000_000_000_000_000_000)
+    first = subjects()
+    write("winner_id", mtime_ns=1_000_000_000_000_000_000)  # same time, new size
+    by_size = subjects()
+    write("host_id", mtime_ns=1_000_000_001_000_000_000)  # new time, the first one's size
+    by_time = subjects()
+    assert (first, by_size, by_time) == (("user_id",), ("winner_id",), ("host_id",))
