@@ -75,3 +75,14 @@ async def test_at_most_max_open_connections_are_kept(tmp_path: Path, max_open: i
         older = await _use(manager, 5 - max_open)
     assert evictions == 5 - max_open
     assert kept == [True] * max_open and older is False
+
+
+@pytest.mark.asyncio
+async def test_an_evicted_connection_still_in_use_comes_back_without_reopening(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        async with manager.connect(OFTEN) as first:
+            await _use(manager, LATELY)  # evicts OFTEN while this task still holds it
+            async with asyncio.timeout(5), manager.connect(OFTEN) as again:  # waiting for its close would hang
+                same = again is first
+        opens = manager.stats().opens
+    assert same and opens == 2
