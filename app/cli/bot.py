@@ -34,6 +34,12 @@ def register(groups: dict[str, Any]) -> None:
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="serve /metrics and /healthz on METRICS_HOST:PORT while the sandbox runs (0: any free port)")
+    p.add_argument("--steam", type=Path, metavar="FILE",
+                   help="the Steam double's catalogue (JSON: players with games; see the README); "
+                        "default: the built-in one. The sandbox never calls the real Steam")
+    p.add_argument("--anilist", type=Path, metavar="FILE",
+                   help="the AniList double's catalogue (JSON: users with lists, media; see the README); "
+                        "default: the built-in one. The sandbox never calls the real AniList")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
@@ -66,4 +72,5 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigurationError(f"--metrics-port must be between 0 and 65535, not {args.metrics_port}.")
         settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
-    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs))
+    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs,
+                                   steam=args.steam, anilist=args.anilist))
