@@ -16,7 +16,8 @@ from app.db.files import build_file
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = ("DISCORD_TOKEN", "GUILD_DBS_DIR", "LEGACY_DB", "HOME_GUILD_ID", "MAX_OPEN_GUILD_DBS", "RETENTION_DAYS",
             "ANILIST_URL", "STEAM_API_KEY", "STEAM_API_URL", "LOG_LEVEL", "LEGACY_KEEP_DAYS", "MAX_GUILD_DB_MB",
-            "METRICS_PORT", "METRICS_HOST", "RATE_MEMBER", "RATE_GUILD", "LOG_FORMAT")
+            "METRICS_PORT", "METRICS_HOST", "RATE_MEMBER", "RATE_GUILD", "LOG_FORMAT", "ANILIST_RATE_PER_MIN",
+            "STATS_TTL_HOURS", "XP_COOLDOWN_SECONDS")
 SECRET = "MTIzNDU2Nzg5.secret-token-never-shown"
 STEAM_SECRET = "steam-key-never-shown"
 # Every operator command, with the arguments it needs to get as far as the guild folder.
@@ -32,6 +33,7 @@ COMMANDS = {
     "db migrate": ["db", "migrate"],
     "db check": ["db", "check"],
     "legacy retire": ["legacy", "retire", "--yes"],
+    "global rebuild": ["global", "rebuild"],
 }
 # Before the first split there is no guild folder yet: these two accept a missing one (split creates it).
 LEGACY = {"legacy status": ["legacy", "status"], "legacy split": ["legacy", "split"]}
@@ -39,7 +41,7 @@ GARBAGE = {
     "HOME_GUILD_ID": "١٢٣", "MAX_OPEN_GUILD_DBS": "lots", "RETENTION_DAYS": "9" * 30, "ANILIST_URL": "graphql",
     "STEAM_API_URL": "ftp://steam", "LOG_LEVEL": "verbose", "LEGACY_KEEP_DAYS": "soon", "MAX_GUILD_DB_MB": "0",
     "METRICS_PORT": "99999", "METRICS_HOST": "http://0.0.0.0", "RATE_MEMBER": "fast", "RATE_GUILD": "5 per 10s",
-    "LOG_FORMAT": "xml",
+    "LOG_FORMAT": "xml", "ANILIST_RATE_PER_MIN": "fast", "STATS_TTL_HOURS": "-3", "XP_COOLDOWN_SECONDS": "1e3",
 }
 
 
