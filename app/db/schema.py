@@ -10,7 +10,7 @@ from pathlib import Path
 from app.engine import serialize
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\Z")
 
 
 @dataclass(frozen=True, slots=True)
