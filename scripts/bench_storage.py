@@ -69,6 +69,36 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+class LagTicker:
+    """The event loop's lag: a task asks to wake every millisecond and records how late it woke."""
+
+    PERIOD = 0.001
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.PERIOD)
+            self.lags.append(max(time.perf_counter() - start - self.PERIOD, 0.0))
+
+    def percentile_ms(self, q: float) -> float:
+        if not self.lags:
+            return 0.0
+        ordered = sorted(self.lags)
+        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
+
+    def __enter__(self) -> LagTicker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 class Sampler:
     """Samples RSS, threads and fds every few milliseconds while a phase runs."""
 
@@ -146,6 +176,8 @@ class RunResult:
     miss_rate: float = 0.0
     miss_cost_ms: float = 0.0
     open_at_end: int = 0
+    lag_p999_ms: float = 0.0
+    lag_max_ms: float = 0.0
 
 
 async def _drive(ops: list[Op], one: object) -> tuple[float, int]:
@@ -180,7 +212,7 @@ async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: 
 
         await _drive(warmup, one)
         before = manager.stats()
-        with Sampler() as sampler:
+        with Sampler() as sampler, LagTicker() as ticker:
             seconds, errors = await _drive(ops, one)
         after = manager.stats()
         misses = after.misses - before.misses
@@ -191,7 +223,7 @@ async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: 
                      + (after.close_seconds - before.close_seconds) / max(closes, 1)) * 1000
         return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads),
                          int(sampler.fds), misses / max(lookups, 1), miss_cost if misses else 0.0,
-                         after.open_now)
+                         after.open_now, ticker.percentile_ms(0.999), ticker.percentile_ms(1.0))
 
 
 async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib: int) -> RunResult:
@@ -216,9 +248,68 @@ async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib
                 await conn.execute_fetchall(READ_MONO, (guild_id, member))
 
         await _drive(warmup, one)
-        with Sampler() as sampler:
+        with Sampler() as sampler, LagTicker() as ticker:
             seconds, errors = await _drive(ops, one)
-    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds))
+    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds),
+                     lag_p999_ms=ticker.percentile_ms(0.999), lag_max_ms=ticker.percentile_ms(1.0))
+
+
+# -- per-call overhead ------------------------------------------------------------------
+def _best_per_call_us(timings: list[float], calls: int) -> float:
+    return min(timings) / calls * 1e6
+
+
+async def measure_overhead(root: Path, guild_id: int, calls: int, batches: int = 5) -> dict[str, float]:
+    """µs per call, one call at a time, on one open guild: the manager against raw sqlite3 on the same file.
+
+    Same process, same file, same statements, batches alternated; best batch of each.
+    Reads: one indexed point read. Writes: BEGIN IMMEDIATE, one upsert, COMMIT.
+    """
+    path = root / f"{guild_id}.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    raw.execute("PRAGMA synchronous = NORMAL")
+    times: dict[str, list[float]] = {"manager_read": [], "raw_read": [], "manager_write": [], "raw_write": []}
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect(guild_id) as db:
+        await db.execute_fetchall(READ_GUILD, (1,))
+        for _ in range(batches):
+            start = time.perf_counter()
+            for i in range(calls):
+                await db.execute_fetchall(READ_GUILD, (i % MEMBERS,))
+            times["manager_read"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                raw.execute(READ_GUILD, (i % MEMBERS,)).fetchall()
+            times["raw_read"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                async with db.transaction():
+                    await db.execute(WRITE_GUILD, (i % MEMBERS,))
+            times["manager_write"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute(WRITE_GUILD, (i % MEMBERS,))
+                raw.execute("COMMIT")
+            times["raw_write"].append(time.perf_counter() - start)
+    raw.close()
+    return {key: _best_per_call_us(value, calls) for key, value in times.items()}
+
+
+async def measure_monolith_overhead(path: Path, guild_id: int, calls: int) -> dict[str, float]:
+    """The same calls through aiosqlite on the monolith (its thread hop, for comparison)."""
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        start = time.perf_counter()
+        for i in range(calls):
+            await conn.execute_fetchall(READ_MONO, (guild_id, i % MEMBERS))
+        read = time.perf_counter() - start
+        start = time.perf_counter()
+        for i in range(calls):
+            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute(WRITE_MONO, (guild_id, i % MEMBERS))
+            await conn.execute("COMMIT")
+        write = time.perf_counter() - start
+    return {"aiosqlite_read": read / calls * 1e6, "aiosqlite_write": write / calls * 1e6}
 
 
 # -- open and create -------------------------------------------------------------------
@@ -322,6 +413,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     churn = await scenario("churn", work, churn_guilds, n_ops, 1.1, max_open=256, rounds=rounds,
                            variants=not args.quick)
     print_scenario(f"(b) churn: {churn_guilds} guilds, Zipf(1.1), max_open=256", churn)
+    overhead = await measure_overhead(work / "hot-guilds", guild_ids(1)[0], 1000 if args.quick else 5000)
+    overhead.update(await measure_monolith_overhead(work / "hot-monolith.sqlite3", guild_ids(1)[0],
+                                                    1000 if args.quick else 5000))
+    print("\nper call, one at a time on one open guild (µs): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in overhead.items()))
+    read_ratio = overhead["manager_read"] / overhead["raw_read"]
+    write_ratio = overhead["manager_write"] / overhead["raw_write"]
+    print(f"  manager / raw sqlite3: read {read_ratio:.2f}x, upsert transaction {write_ratio:.2f}x (target <= 3x)")
+    lag_p999 = max(hot["manager"].lag_p999_ms, churn["manager"].lag_p999_ms)
+    lag_max = max(hot["manager"].lag_max_ms, churn["manager"].lag_max_ms)
+    print(f"event loop lag during manager runs: p99.9 {lag_p999:.2f} ms (hot {hot['manager'].lag_p999_ms:.2f}, "
+          f"churn {churn['manager'].lag_p999_ms:.2f}; max {lag_max:.2f}); "
+          f"monolith (aiosqlite) p99.9 {max(hot['monolith'].lag_p999_ms, churn['monolith'].lag_p999_ms):.2f} ms")
     open_ms, close_ms = measure_open_existing(work / "churn-guilds", guild_ids(churn_guilds)[-200:])
     create_ms, script_ms = measure_create(work / "create", 50 if args.quick else 200)
     print(f"\nopen existing file: median {open_ms:.3f} ms (close after a write {close_ms:.3f} ms)")
@@ -343,6 +447,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "create_new_ms": round(create_ms, 3), "create_by_script_ms": round(script_ms, 3),
         "peak_rss_mb": round(peak_rss, 1), "peak_threads": max(hot["manager"].threads, churn["manager"].threads),
         "peak_fds": max(hot["manager"].fds, churn["manager"].fds), "churn_guilds": churn_guilds, "ops": n_ops,
+        "read_overhead_ratio": round(read_ratio, 2), "write_overhead_ratio": round(write_ratio, 2),
+        "loop_lag_p999_ms": round(lag_p999, 3),
+        "per_call_us": {k: round(v, 1) for k, v in overhead.items()},
     }
     for label in ("manager lfu", "manager 2 sql threads"):
         if label in churn:

@@ -36,6 +36,7 @@ _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 class OpenOptions:
     busy_timeout_ms: int = 5000  # how long lock waits are retried (from the event loop), then DatabaseBusyError
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
+    inline_vm_steps: int = 20_000  # budget of a statement run on the event loop (0: always the worker)
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
 
 

@@ -290,7 +290,8 @@ class GuildDatabaseManager:
         self._opens += 1
         self._creates += int(created)
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
-                          worker=self._query_pool().for_key(slot.guild_id), lock=lock)
+                          worker=self._query_pool().for_key(slot.guild_id), lock=lock,
+                          inline_steps=self._options.inline_vm_steps)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
@@ -362,7 +363,8 @@ class GuildDatabaseManager:
                 files.make_folder(self.root)
                 (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
-                                  lock=asyncio.Lock(), busy_timeout=self._busy_timeout)
+                                  lock=asyncio.Lock(), busy_timeout=self._busy_timeout,
+                                  inline_steps=self._options.inline_vm_steps)
         return self._bot
 
     def _query_pool(self) -> WorkerPool:

@@ -39,6 +39,9 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._stopped: asyncio.Future[None] | None = None
         self._stopping = False
+        # Calls queued and calls finished: equal when the thread touches no connection. `_queued`
+        # is written on the loop only, `_finished` on this thread only (each write is atomic).
+        self._queued = self._finished = 0
         self._thread.start()
 
     def _loop(self) -> None:
@@ -50,8 +53,10 @@ class Worker:
             try:
                 result = fn(*args)
             except BaseException as error:  # handed to the awaiting coroutine
+                self._finished += 1
                 fut.get_loop().call_soon_threadsafe(_fail, fut, error)
             else:
+                self._finished += 1
                 fut.get_loop().call_soon_threadsafe(_resolve, fut, result)
         stopped = self._stopped
         if stopped is not None:
@@ -66,8 +71,22 @@ class Worker:
         if self._stopping:
             raise ManagerClosedError("the database manager is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued += 1
         self._queue.put((fut, fn, args))
         return fut
+
+    @property
+    def idle(self) -> bool:
+        """True when no call is queued or running: no connection bound to this worker is in use on it.
+
+        Read on the event loop. A call that finished but whose result is not delivered yet counts
+        as done: the thread no longer touches its connection.
+        """
+        return self._queued == self._finished and not self._stopping
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def stop(self) -> None:
         """Finish queued calls, then end the thread without blocking the loop."""
