@@ -25,6 +25,8 @@ import contextvars
 import logging
 import os
 import sqlite3
+import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +48,8 @@ BUSY_MAX_WAIT = 0.05
 INLINE_VM_STEPS = 20_000  # an inline statement's budget (a point read is ~40 steps, an upsert ~60)
 INLINE_TX_STATEMENTS = 32  # a transaction with more statements commits on the worker (bounded WAL write)
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default autocheckpoint point (1,000 pages of 4 KiB)
+INLINE_SLICE_S = 0.0005  # inline work after which a statement first lets the loop run its other callbacks
+WAL_CHECK_EVERY = 8  # inline commits between two looks at the -wal's size (a stat costs a quarter of a read)
 _SQLITE_INTERRUPT = 9
 
 
@@ -63,6 +67,39 @@ class _TxState:
 def _interrupt() -> int:
     """The progress handler of an inline statement: called once its budget is spent, it stops it."""
     return 1
+
+
+class _Slice:
+    """Since when the event loop has run inline statements without cycling through its other callbacks.
+
+    Statements on the worker always gave the loop a turn; inline ones never do, so a task that
+    runs many in a row would starve every other task. `reset` is queued on the loop at the
+    first inline statement and runs at its next turn; until then statements check the time.
+    """
+
+    __slots__ = ("queued", "started")
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.queued = False
+
+    def reset(self) -> None:
+        self.queued = False
+
+
+_slices: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slice] = weakref.WeakKeyDictionary()
+
+
+def _loop_slice() -> _Slice:
+    loop = asyncio.get_running_loop()
+    current = _slices.get(loop)
+    if current is None:
+        current = _slices[loop] = _Slice()
+    if not current.queued:
+        current.queued = True
+        current.started = time.perf_counter()
+        loop.call_soon(current.reset)
+    return current
 
 
 def _read_only(sql: str) -> bool:
@@ -228,7 +265,7 @@ async def _settle(fut: asyncio.Future[T]) -> T:
 class Database:
     """One open SQLite file, driven from the event loop through a worker thread."""
 
-    __slots__ = ("_busy_timeout", "_checkpoint_at", "_conn", "_idle", "_inline_steps", "_lock", "_tx",
+    __slots__ = ("_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle", "_inline_steps", "_lock", "_tx",
                  "_wal", "_worker", "path")
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
@@ -244,6 +281,7 @@ class Database:
         self.path = path
         self._wal = f"{path}-wal"
         self._checkpoint_at = WAL_CHECKPOINT_BYTES  # the -wal size that triggers the next checkpoint
+        self._commits = 0
         if inline_steps:
             # Commits may run on the loop: SQLite's own checkpoint (which fsyncs) must never run there.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -304,11 +342,18 @@ class Database:
         finally:
             conn.set_progress_handler(None, 0)
         if writes and not conn.in_transaction:
-            self._committed()
+            self._committed(inline=True)
         return result
 
-    def _committed(self) -> None:
-        """After a commit: once the -wal is past the bound, checkpoint it on the worker (never on the loop)."""
+    def _committed(self, inline: bool = False) -> None:
+        """After a commit: once the -wal is past the bound, checkpoint it on the worker (never on the loop).
+
+        An inline commit writes few pages: its -wal is looked at every `WAL_CHECK_EVERY` of them.
+        """
+        if inline:
+            self._commits += 1
+            if self._commits % WAL_CHECK_EVERY:
+                return
         try:
             size = os.stat(self._wal).st_size
         except FileNotFoundError:
@@ -355,6 +400,8 @@ class Database:
             wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
+        if self._inline_steps and time.perf_counter() - _loop_slice().started > INLINE_SLICE_S:
+            await asyncio.sleep(0)  # inline statements have held the loop long enough: others go first
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
@@ -455,7 +502,7 @@ class Database:
             self._idle.set()
             self._lock.release()
         if ok:
-            self._committed()
+            self._committed(inline)
 
     @property
     def raw(self) -> sqlite3.Connection:

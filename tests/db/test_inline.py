@@ -126,3 +126,28 @@ async def test_inline_statements_can_be_switched_off(tmp_path: Path) -> None:
     async with GuildDatabaseManager(tmp_path, max_open=4, options=options) as manager, manager.connect(1) as db:
         _name_threads(db)
         assert (await db.execute_fetchall("SELECT thread_name()"))[0][0].startswith("guildshelf-sql")
+
+
+@pytest.mark.asyncio
+async def test_a_task_running_many_inline_statements_lets_other_tasks_run(tmp_path: Path) -> None:
+    # A statement on the worker always gave the loop a turn; inline ones must not starve other tasks.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 1))
+        turns = 0
+        reading = True
+
+        async def other() -> None:
+            nonlocal turns
+            while reading:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other_task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+        start = turns
+        for _ in range(2000):  # at least a few ms of inline statements
+            await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,))
+        turns_while_reading = turns - start
+        reading = False
+        await asyncio.wait_for(other_task, 10)
+        assert turns_while_reading > 0
