@@ -1,0 +1,76 @@
+"""Bytes on disk: small pages for guild files, no side files left by idle guilds."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.db import GuildDatabaseManager
+from app.db.files import SIDE_FILES
+
+SMALL_GUILD_BUDGET = 64 * 1024
+
+
+def _bytes_on_disk(path: Path) -> int:
+    """The file and its side files, in allocated blocks (what `du` counts)."""
+    total = 0
+    for candidate in (path, *(path.with_name(path.name + s) for s in SIDE_FILES)):
+        if candidate.exists():
+            total += candidate.stat().st_blocks * 512
+    return total
+
+
+def _side_files(path: Path) -> list[str]:
+    return [s for s in SIDE_FILES if path.with_name(path.name + s).exists()]
+
+
+@pytest.mark.asyncio
+async def test_a_new_guild_file_has_1_kib_pages(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        assert (await db.execute_fetchall("PRAGMA page_size"))[0][0] == 1024
+
+
+@pytest.mark.asyncio
+async def test_a_guild_only_read_leaves_no_side_files_once_evicted(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        async with manager.connect(1) as db:
+            await db.execute_fetchall("SELECT count(*) FROM user_xp")
+        path = manager.path_for(1)
+        assert _side_files(path) == ["-wal", "-shm"]  # open: SQLite's WAL index
+        async with manager.connect(2):  # evicts guild 1
+            pass
+        await manager.evict(2)
+        async with manager.exclusive(1):  # every connection of guild 1 closed
+            assert _side_files(path) == []
+            assert _bytes_on_disk(path) <= SMALL_GUILD_BUDGET
+
+
+@pytest.mark.asyncio
+async def test_a_guild_with_100_rows_costs_at_most_64_kib_after_close_all(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db, db.transaction():
+        for member in range(100):
+            await db.execute("INSERT INTO user_xp (discord_id, xp, level) VALUES (?, ?, ?)",
+                             (10**17 + member, member * 7, member // 10))
+    path = manager.path_for(1)
+    assert _side_files(path) == []
+    assert _bytes_on_disk(path) <= SMALL_GUILD_BUDGET
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM user_xp").fetchone()[0] == 100
+    conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_read_only_close_leaves_another_connections_side_files(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        async with manager.connect(1) as db:
+            await db.execute("SELECT 1")
+        other = sqlite3.connect(manager.path_for(1), isolation_level=None)  # another program reading it
+        other.execute("SELECT count(*) FROM user_xp").fetchone()
+        try:
+            await manager.evict(1)
+            async with manager.exclusive(1):
+                assert _side_files(manager.path_for(1)) == ["-wal", "-shm"]
+            assert other.execute("SELECT count(*) FROM user_xp").fetchone()[0] == 0
+        finally:
+            other.close()
