@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import dataclasses
 import itertools
 import json
 import os
@@ -315,6 +316,90 @@ async def measure_monolith_overhead(path: Path, guild_id: int, calls: int) -> di
     return {"aiosqlite_read": read / calls * 1e6, "aiosqlite_write": write / calls * 1e6}
 
 
+# -- bytes on disk ---------------------------------------------------------------------
+def disk_bytes(paths: list[Path]) -> int:
+    """Allocated bytes (what `du` counts) of these files, those that exist."""
+    return sum(p.stat().st_blocks * 512 for p in paths if p.exists())
+
+
+def folder_bytes(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.iterdir() if p.is_file()]
+    return disk_bytes(files), len(files)
+
+
+async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: int) -> dict[str, float]:
+    """Bytes of guilds written through the manager (`rows` each), with their side files, against a
+    monolith holding the same rows; an empty guild; one large guild against its rows in the monolith."""
+    root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work))
+    ids = guild_ids(n_guilds)
+    async with GuildDatabaseManager(root, max_open=64) as manager:
+        for guild_id in ids:
+            async with manager.connect(guild_id) as db, db.transaction():
+                for member in range(rows):
+                    await db.execute(WRITE_GUILD, (BASE_GUILD + member,))
+        async with manager.connect(1) as db:  # an empty guild: read, never written
+            await db.execute_fetchall(READ_GUILD, (1,))
+        await manager.evict(1)
+        await manager.evict(ids[-1])
+        evicted_bytes, evicted_files = folder_bytes(root)
+        async with manager.exclusive(1):
+            empty = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+    closed_bytes, closed_files = folder_bytes(root)
+    closed_bytes -= disk_bytes([root / "1.sqlite3", root / "bot-wide.sqlite3"])
+    small = closed_bytes / n_guilds
+    mono = root.parent / f"{root.name}-monolith.sqlite3"
+    conn = sqlite3.connect(mono, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(MONOLITH_SCHEMA)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, 1)",
+                     [(g, BASE_GUILD + m) for g in ids for m in range(rows)])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    mono_bytes = disk_bytes([mono])
+    large_id = 2
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect(large_id) as db:
+        await db.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)",
+                             [(BASE_GUILD + m,) for m in range(large_rows)])
+    large = disk_bytes([root / f"{large_id}.sqlite3"])
+    large_mono_path = root.parent / f"{root.name}-large-monolith.sqlite3"
+    conn = sqlite3.connect(large_mono_path)
+    conn.executescript(MONOLITH_SCHEMA)
+    conn.executemany("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, 1)",
+                     [(large_id, BASE_GUILD + m) for m in range(large_rows)])
+    conn.commit()
+    conn.close()
+    large_mono = disk_bytes([large_mono_path])
+    return {"guilds": n_guilds, "rows_per_guild": rows, "evicted_folder_bytes": evicted_bytes,
+            "evicted_files": evicted_files, "closed_folder_bytes": closed_bytes, "closed_files": closed_files,
+            "monolith_bytes": mono_bytes, "disk_ratio": closed_bytes / mono_bytes, "empty_guild_bytes": empty,
+            "small_guild_bytes": small, "large_rows": large_rows, "large_guild_bytes": large,
+            "large_monolith_bytes": large_mono, "large_disk_ratio": large / large_mono}
+
+
+def convert_fleet(work: Path, n_guilds: int, rows: int) -> tuple[float, int, int]:
+    """Files with 4 KiB pages (as the previous template made them) converted to 1 KiB pages:
+    ms per file, bytes before and after."""
+    root = Path(tempfile.mkdtemp(prefix="convert-", dir=work))
+    old_schema = dataclasses.replace(GUILD_SCHEMA, page_size=4096)
+    paths = []
+    for guild_id in guild_ids(n_guilds):
+        path = root / f"{guild_id}.sqlite3"
+        db_files.build_file(path, old_schema, guild_id)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)",
+                         [(BASE_GUILD + m,) for m in range(rows)])
+        conn.close()
+        paths.append(path)
+    before = folder_bytes(root)[0]
+    start = time.perf_counter()
+    for path in paths:
+        db_files.convert_page_size(path, GUILD_SCHEMA.page_size)
+    seconds = time.perf_counter() - start
+    return seconds / n_guilds * 1000, before, folder_bytes(root)[0]
+
+
 # -- open and create -------------------------------------------------------------------
 def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
@@ -440,6 +525,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     print(f"event loop lag during manager runs: p99.9 {lag_p999:.2f} ms (hot {hot['manager'].lag_p999_ms:.2f}, "
           f"churn {churn['manager'].lag_p999_ms:.2f}; max {lag_max:.2f}); "
           f"monolith (aiosqlite) p99.9 {max(hot['monolith'].lag_p999_ms, churn['monolith'].lag_p999_ms):.2f} ms")
+    footprint = await measure_footprint(work, 200 if args.quick else 2000, 21, 10_000 if args.quick else 100_000)
+    print(f"\nbytes on disk: {footprint['guilds']} guilds x {footprint['rows_per_guild']} rows written through the "
+          f"manager: {footprint['evicted_folder_bytes'] / 2**20:.1f} MiB in {footprint['evicted_files']} files "
+          f"while running (evicted guilds keep their -wal until shutdown), "
+          f"{footprint['closed_folder_bytes'] / 2**20:.2f} MiB in {footprint['closed_files']} files after close_all; "
+          f"monolith {footprint['monolith_bytes'] / 2**20:.2f} MiB (disk_ratio {footprint['disk_ratio']:.1f}x)")
+    print(f"  empty guild {footprint['empty_guild_bytes'] / 1024:.0f} KiB, small guild "
+          f"{footprint['small_guild_bytes'] / 1024:.1f} KiB (target <= 64 KiB), large guild "
+          f"({footprint['large_rows']} rows) {footprint['large_guild_bytes'] / 2**20:.2f} MiB vs "
+          f"{footprint['large_monolith_bytes'] / 2**20:.2f} MiB in a monolith ({footprint['large_disk_ratio']:.2f}x)")
+    convert_n = 200 if args.quick else 1000
+    convert_ms, convert_before, convert_after = convert_fleet(work, convert_n, 21)
+    print(f"  converting {convert_n} files from 4 KiB to 1 KiB pages (VACUUM): {convert_ms:.2f} ms a file "
+          f"({convert_ms * 10:.0f} s for 10,000 guilds, one thread), {convert_before / 2**20:.1f} -> "
+          f"{convert_after / 2**20:.1f} MiB")
     open_ms, close_ms = measure_open_existing(work / "churn-guilds", guild_ids(churn_guilds)[-200:])
     create_ms, script_ms = measure_create(Path(tempfile.mkdtemp(prefix="create-", dir=work)), 50 if args.quick else 200)
     print(f"\nopen existing file: median {open_ms:.3f} ms (close after a write {close_ms:.3f} ms)")
@@ -468,6 +568,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "hot_ratio_worker_only": round(hot["manager, worker only"].ops_per_s / hot["monolith"].ops_per_s, 3),
         "churn_ratio_worker_only": round(churn["manager, worker only"].ops_per_s / churn["monolith"].ops_per_s, 3),
         "per_call_us": {k: round(v, 1) for k, v in overhead.items()},
+        "disk_ratio": round(footprint["disk_ratio"], 2), "empty_guild_bytes": int(footprint["empty_guild_bytes"]),
+        "small_guild_bytes": int(footprint["small_guild_bytes"]),
+        "footprint": {k: round(v, 3) if isinstance(v, float) else v for k, v in footprint.items()},
+        "convert_page_size_ms_per_file": round(convert_ms, 3),
     }
     for label in ("manager lfu", "manager 2 sql threads"):
         if label in churn:

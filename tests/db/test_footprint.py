@@ -1,13 +1,16 @@
 """Bytes on disk: small pages for guild files, no side files left by idle guilds."""
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from app.db import GuildDatabaseManager
-from app.db.files import SIDE_FILES
+from app.db.files import SIDE_FILES, build_file, convert_page_size
+from app.db.ids import guild_file_name
+from app.db.schema import GUILD_SCHEMA
 
 SMALL_GUILD_BUDGET = 64 * 1024
 
@@ -74,3 +77,25 @@ async def test_a_read_only_close_leaves_another_connections_side_files(tmp_path:
             assert other.execute("SELECT count(*) FROM user_xp").fetchone()[0] == 0
         finally:
             other.close()
+
+
+@pytest.mark.asyncio
+async def test_a_file_with_4_kib_pages_is_converted_and_keeps_its_rows(tmp_path: Path) -> None:
+    old_schema = dataclasses.replace(GUILD_SCHEMA, page_size=4096)
+    path = tmp_path / guild_file_name(5)
+    build_file(path, old_schema, 5)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)", [(m,) for m in range(50)])
+    holder = sqlite3.connect(path)  # another connection: the file is not ours alone
+    holder.execute("SELECT 1 FROM user_xp").fetchone()
+    assert not convert_page_size(path, 1024)
+    holder.close()
+    conn.close()
+    before = _bytes_on_disk(path)
+    assert convert_page_size(path, 1024)
+    assert not convert_page_size(path, 1024)  # done already
+    assert _bytes_on_disk(path) < before
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(5) as db:
+        assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 50
+        assert (await db.execute_fetchall("PRAGMA page_size"))[0][0] == 1024
+        assert (await db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
