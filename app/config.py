@@ -11,8 +11,10 @@ from dotenv import load_dotenv
 
 from app.db.ids import MAX_SNOWFLAKE
 from app.errors import ConfigurationError
+from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, parse_rate
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("TEXT", "JSON")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
@@ -31,6 +33,13 @@ class Settings:
     steam_api_url: str = "https://api.steampowered.com"
     log_level: str = "INFO"
     legacy_keep_days: int = 30
+    max_guild_db_mb: int = 100
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    rate_member: Rate = DEFAULT_RATE_MEMBER
+    rate_guild: Rate = DEFAULT_RATE_GUILD
+    log_format: str = "text"
+    xp_cooldown_seconds: int = 60
 
 
 def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, maximum: int) -> int | None:
@@ -61,6 +70,24 @@ def _url(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+def _rate(env: dict[str, str], name: str, default: Rate) -> Rate:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse_rate(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be COUNT/PERIOD such as 5/10s, 60/1m or 100/1h, "
+                                 f"not {raw[:40]!r}.") from None
+
+
+def _host(env: dict[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    if not value or any(c.isspace() or c in "/:@" for c in value.strip("[]")):
+        raise ConfigurationError(f"{name} must be an address or host name such as 127.0.0.1, not {value[:40]!r}.")
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
     """Read settings from `env` (default: the process environment, after loading `.env`).
 
@@ -84,4 +111,12 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
         log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
+        max_guild_db_mb=_int(env, "MAX_GUILD_DB_MB", d.max_guild_db_mb, minimum=1, maximum=1_000_000)
+        or d.max_guild_db_mb,
+        metrics_port=_int(env, "METRICS_PORT", None, minimum=1, maximum=65_535),
+        metrics_host=_host(env, "METRICS_HOST", d.metrics_host),
+        rate_member=_rate(env, "RATE_MEMBER", d.rate_member),
+        rate_guild=_rate(env, "RATE_GUILD", d.rate_guild),
+        log_format=_choice(env, "LOG_FORMAT", d.log_format, LOG_FORMATS).lower(),
+        xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
     )

@@ -9,6 +9,15 @@ the number of answered interactions.
     python scripts/bench_e2e.py [--guilds 1000] [--interactions 10000] [--concurrency 16] [--max-open 128]
     python scripts/bench_e2e.py --quick        (under a minute)
 
+The message workload (`--workload messages`) sends MESSAGE_CREATE events instead: members of 2,500
+guilds picked by Zipf's law (s = 1.0) post through the double's gateway; the bot counts XP (cooldown
+in memory, batched writes). It reports messages absorbed per second, XP writes (gains committed) per
+second, p99 lag from a message's creation to the commit of its XP, the bot's CPU, and lost XP: the XP
+summed from the files at the end against XP_AMOUNT x the (guild, member) pairs that posted (the run is
+shorter than the 60 s cooldown, so each pair earns exactly once).
+
+    python scripts/bench_e2e.py --workload messages [--guilds 2500] [--messages 40000] [--members 50]
+
 The last line is JSON: interactions_per_s, p50_ms, p99_ms, errors, peak_rss_mb, open_fds, ...
 """
 from __future__ import annotations
@@ -32,6 +41,8 @@ from app.doubles import DiscordDouble
 from app.sandbox.bench_bot import COUNTER_KEY
 
 FIRST_GUILD = 500_000_000_000_000_000
+XP_AMOUNT = 15  # the default XP per message (app/features/guild_settings.py)
+COOLDOWN_S = 60  # the default XP_COOLDOWN_SECONDS
 
 
 def _proc_status(pid: int, key: str) -> int:
@@ -85,6 +96,33 @@ async def _drive(double: DiscordDouble, guilds: list[int], count: int, concurren
     return latencies, errors, time.perf_counter() - began
 
 
+async def _drive_messages(double: DiscordDouble, authors: list[tuple[int, int]], senders: int) -> float:
+    """Post every (guild, member) message through the gateway with `senders` in flight; seconds taken."""
+    next_index = 0
+
+    async def sender() -> None:
+        nonlocal next_index
+        while next_index < len(authors):
+            guild_id, user_id = authors[next_index]
+            next_index += 1
+            await double.say(guild_id, user_id, "hello")
+
+    began = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return time.perf_counter() - began
+
+
+def _sum_xp(root: Path) -> int:
+    total = 0
+    for found in list_guild_files(root):
+        conn = sqlite3.connect(f"{found.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            total += int(conn.execute("SELECT COALESCE(SUM(xp), 0) FROM user_xp").fetchone()[0])
+        finally:
+            conn.close()
+    return total
+
+
 def _sum_counters(root: Path) -> int:
     total = 0
     for found in list_guild_files(root):
@@ -135,6 +173,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                                                   sequential=True)
             print(f"warm-up: {len(guilds)} first touches (file creation) in {warm_s:.1f}s, {warm_errors} errors")
             weights = None if args.zipf is None else [1 / rank ** args.zipf for rank in range(1, len(guilds) + 1)]
+            if args.workload == "messages":
+                return await _run_messages(double, bot, root, guilds, weights or [1.0] * len(guilds), rng, args)
             cpu_before, own_before = _cpu_seconds(bot.pid), os.times()
             latencies, errors, seconds = await _drive(double, guilds, args.interactions, args.concurrency, rng=rng,
                                                       command=f"bench {args.command}", weights=weights)
@@ -160,6 +200,42 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+async def _run_messages(double: DiscordDouble, bot: asyncio.subprocess.Process, root: Path, guilds: list[int],
+                        weights: list[float], rng: random.Random, args: argparse.Namespace) -> dict[str, object]:
+    """Messages through the gateway; figures from the bot's own report and XP counted from the files."""
+    chosen = rng.choices(guilds, weights=weights, k=args.messages)
+    authors = [(g, 700_000_000_000_000_000 + rng.randrange(args.members)) for g in chosen]
+    cpu_before = _cpu_seconds(bot.pid)
+    send_s = await _drive_messages(double, authors, args.concurrency)
+    # the gateway keeps order: once this answer is back, the bot has received every message before it
+    record = await double.invoke(guilds[0], 700_000_000_000_000_000, "bench ping")
+    await double.wait_reply(record, timeout=60)
+    await asyncio.sleep(1.0)
+    cpu_after, peak_rss_kb = _cpu_seconds(bot.pid), _proc_status(bot.pid, "VmHWM")
+    bot.terminate()
+    out = (await asyncio.wait_for(bot.communicate(), 120))[0].decode()
+    xp: dict[str, float] = next((json.loads(line)["xp"] for line in out.splitlines()
+                                 if line.startswith('{"xp"')), {})
+    expected = XP_AMOUNT * len(set(authors))
+    counted = _sum_xp(root)
+    seen_s, commit_s = xp.get("seen_seconds") or send_s, xp.get("commit_seconds") or send_s
+    return {
+        "workload": "messages", "guilds": len(guilds), "messages": args.messages, "members_per_guild": args.members,
+        "distribution": f"zipf s={args.zipf}", "senders": args.concurrency, "send_seconds": round(send_s, 2),
+        "messages_sent_per_s": round(args.messages / send_s, 1),
+        "messages_absorbed_per_s": round(xp.get("messages_seen", 0) / max(seen_s, 1e-9), 1),
+        "messages_seen": xp.get("messages_seen", 0), "xp_gains_committed": xp.get("gains_committed", 0),
+        "xp_writes_per_s": round(xp.get("gains_committed", 0) / max(commit_s, 1e-9), 1),
+        "xp_transactions": xp.get("transactions", 0), "lag_p50_ms": xp.get("lag_p50_ms"),
+        "lag_p99_ms": xp.get("lag_p99_ms"), "lag_max_ms": xp.get("lag_max_ms"),
+        "bot_cpu_s": round(sum(cpu_after) - sum(cpu_before), 2),
+        "bot_cpu_percent": round(100 * (sum(cpu_after) - sum(cpu_before)) / (send_s + 1.0), 1),
+        "peak_rss_mb": round(peak_rss_kb / 1024, 1), "xp_expected": expected, "xp_counted": counted,
+        "xp_lost": expected - counted, "errors": 0 if send_s < COOLDOWN_S else "run longer than the cooldown",
+        "bot_exit_code": bot.returncode,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="End-to-end interaction benchmark through the Discord double.")
     parser.add_argument("--guilds", type=int, default=1000, help="guilds the bot is in (default 1000)")
@@ -174,11 +250,26 @@ def main() -> int:
                         help="pick guilds by Zipf's law with exponent S (a few busy servers, many quiet "
                              "ones) instead of uniformly (default: uniform, the worst case for the cache)")
     parser.add_argument("--seed", type=int, default=4, help="random seed for the guild choice")
+    parser.add_argument("--workload", choices=("interactions", "messages"), default="interactions",
+                        help="interactions: slash commands (default); messages: MESSAGE_CREATE events earning XP "
+                             "(defaults then: 2,500 guilds, Zipf s=1.0)")
+    parser.add_argument("--messages", type=int, default=40_000, help="messages sent (message workload)")
+    parser.add_argument("--members", type=int, default=50, help="members posting per guild (message workload)")
     parser.add_argument("--quick", action="store_true", help="300 guilds, 3000 interactions: under a minute")
     args = parser.parse_args()
+    if args.workload == "messages":
+        args.guilds = args.guilds if "--guilds" in sys.argv else 2500
+        args.zipf = 1.0 if args.zipf is None else args.zipf
     if args.quick:
         args.guilds, args.interactions = min(args.guilds, 300), min(args.interactions, 3000)
     result = asyncio.run(run(args))
+    if args.workload == "messages":
+        print(f"messages: {result['messages_absorbed_per_s']}/s absorbed ({result['messages_sent_per_s']}/s sent), "
+              f"XP writes {result['xp_writes_per_s']}/s, lag p99 {result['lag_p99_ms']} ms, bot CPU "
+              f"{result['bot_cpu_percent']}%, XP lost {result['xp_lost']} ({result['xp_counted']} counted of "
+              f"{result['xp_expected']})")
+        print(json.dumps(result))
+        return 0 if result["xp_lost"] == 0 and result["errors"] == 0 else 1
     print(f"throughput {result['interactions_per_s']}/s over {result['seconds']}s; p50 {result['p50_ms']} ms, "
           f"p99 {result['p99_ms']} ms; errors {result['errors']}; bot peak RSS {result['peak_rss_mb']} MB, "
           f"{result['open_fds']} open fds; writes in files {result['writes_counted']} "

@@ -16,7 +16,10 @@ from app.bot.errors import handle_command_error, log_listener_error
 from app.bot.lifecycle import Lifecycle
 from app.config import Settings
 from app.db import GuildDatabaseManager
+from app.db.files import OpenOptions
 from app.errors import ConfigurationError
+from app.ops.quota import max_page_count
+from app.ops.wiring import Operations
 
 INTENTS = (hikari.Intents.GUILDS | hikari.Intents.GUILD_MEMBERS | hikari.Intents.GUILD_INVITES
            | hikari.Intents.GUILD_MESSAGES)
@@ -68,17 +71,21 @@ class BotApp:
         import_extensions(self.extensions)
         # one thread opens and closes files: two or more contend for the GIL with the event loop
         # (scripts/bench_e2e.py, 1,000 guilds over 128 connections: 260/s with 2 threads, 320/s with 1)
-        self.manager = manager or GuildDatabaseManager(settings.guild_dbs_dir, lifecycle_threads=1,
-                                                       max_open=settings.max_open_guild_dbs)
+        self.manager = manager or GuildDatabaseManager(
+            settings.guild_dbs_dir, lifecycle_threads=1, max_open=settings.max_open_guild_dbs,
+            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)))
+        self.ops = Operations(settings, self.manager, self.clock)  # metrics, health, command budget, quota
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,
             suppress_optimization_warning=True, auto_chunk_members=False,
             # keep-alive REST: a TCP connection per call cut bench_e2e from 1,630/s to 963/s (reply only)
             http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
-        self.client = lightbulb.client_from_app(self.bot, hooks=[checks.guild_only, deferral.defer_first])
+        self.client = lightbulb.client_from_app(
+            self.bot, hooks=[*self.ops.hooks, checks.guild_only, deferral.defer_first])
         self.client.error_handler(handle_command_error)
         di.install(self.client, self.manager, settings, self.clock)
-        Lifecycle(self.manager, settings, self.clock).subscribe(self.bot)
+        self.ops.install(self.bot, self.client)
+        Lifecycle(self.manager, settings, self.clock, on_purge=self.ops.count_purge).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)
         self.bot.subscribe(hikari.StartedEvent, self.client.start)
@@ -99,6 +106,7 @@ class BotApp:
         """Disconnect and close every database connection."""
         if self.bot.is_alive:
             await self.bot.close()
+        await self.ops.stop()
         await self.manager.close_all()
 
     def run(self) -> None:

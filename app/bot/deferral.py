@@ -20,7 +20,7 @@ class Deferral(enum.Enum):
     NONE = "none"
 
 
-@lightbulb.hook(lightbulb.ExecutionSteps.PRE_INVOKE, name="defer_first")
+@lightbulb.hook(lightbulb.ExecutionSteps.PRE_INVOKE, skip_when_failed=True, name="defer_first")
 async def defer_first(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
     """Acknowledge the command ("thinking…") before its work; its answer then completes that message."""
     mode = getattr(ctx.command, "deferral", Deferral.EPHEMERAL)

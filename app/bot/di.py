@@ -117,7 +117,7 @@ class EventGuildDb:
     def __init__(self, manager: GuildDatabaseManager) -> None:
         self._manager = manager
 
-    def for_event(self, event: hikari.GuildEvent) -> Lease:
+    def for_event(self, event: hikari.GuildEvent | hikari.GuildMessageCreateEvent) -> Lease:
         return self._manager.connect(int(event.guild_id))
 
 

@@ -53,7 +53,7 @@ async def handle_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailed
     ref = reference_id()
     cause = exc.causes[0] if exc.causes else exc
     log.error("command /%s failed in guild %s for user %s (ref %s)", ctx.command_data.qualified_name,
-              ctx.guild_id, ctx.user.id, ref, exc_info=(type(cause), cause, cause.__traceback__))
+              ctx.guild_id, ctx.user.id, ref, exc_info=(type(cause), cause, cause.__traceback__), extra={"ref": ref})
     await _respond(ctx, internal_error_message(ref))
     return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import hikari
 
@@ -12,7 +13,7 @@ from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import record_absent, record_join, record_leave
 from app.rights.guild_delete import finish_interrupted_deletions
-from app.rights.retention import DEFAULT_INTERVAL_S, purge_expired, upkeep_round
+from app.rights.retention import DEFAULT_INTERVAL_S, PurgeResult, purge_expired, upkeep_round
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 class Lifecycle:
     """Listeners on the GatewayBot that keep the bot-wide registry and the manager in step with Discord."""
 
-    def __init__(self, manager: GuildDatabaseManager, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, manager: GuildDatabaseManager, settings: Settings, clock: Clock | None = None, *,
+                 on_purge: Callable[[list[PurgeResult]], None] | None = None) -> None:
         self._manager = manager
+        self._on_purge = on_purge or (lambda _: None)  # the metrics count purge outcomes
         self._settings = settings
         self._clock = clock or Clock()
         self._retention: asyncio.Task[None] | None = None
@@ -48,7 +51,8 @@ class Lifecycle:
             self._clock.repeat(DEFAULT_INTERVAL_S, self._upkeep_round))
 
     async def _upkeep_round(self) -> None:
-        await upkeep_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days, now=self._clock.now())
+        self._on_purge(await upkeep_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days,
+                                          now=self._clock.now()))
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""
@@ -87,5 +91,5 @@ class Lifecycle:
                                now=self._clock.now())
         await self._manager.evict(guild_id)
         if self._settings.retention_days == 0:  # "0 = at once": not at the next hourly round
-            await purge_expired(self._manager, now=self._clock.now())
+            self._on_purge(await purge_expired(self._manager, now=self._clock.now()))
         log.info("left guild %s; its file is kept for %s day(s)", guild_id, self._settings.retention_days)

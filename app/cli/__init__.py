@@ -7,12 +7,12 @@ Each area (guild, rights, db, bot) registers its commands in `register(groups)`;
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from app.cli.failures import check_guild_folder, one_sentence
 from app.config import Settings, load_settings
+from app.ops.logs import configure_logging
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 GROUPS = {
@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level, settings.log_format,
+                          secrets=(settings.discord_token, settings.steam_api_key))
         check_guild_folder(settings.guild_dbs_dir, getattr(args, "guild_folder", "existing"))
         handler: Handler = args.handler
         return handler(args, settings)

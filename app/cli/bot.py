@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--dbs", type=Path, metavar="DIR",
                    help="keep the guild files in DIR (default: a temporary folder, removed at exit; "
                         "GUILD_DBS_DIR is never used, so a real bot's folder never receives sandbox guilds)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="serve /metrics and /healthz on METRICS_HOST:PORT while the sandbox runs (0: any free port)")
+    p.add_argument("--steam", type=Path, metavar="FILE",
+                   help="the Steam double's catalogue (JSON: players with games; see the README); "
+                        "default: the built-in one. The sandbox never calls the real Steam")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
@@ -58,5 +64,10 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     if settings.log_level != "DEBUG":  # the replies are the output; library chatter would bury them
         for name in ("hikari", "lightbulb", "app.bot.lifecycle"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    if args.metrics_port is not None:
+        if not 0 <= args.metrics_port <= 65_535:
+            raise ConfigurationError(f"--metrics-port must be between 0 and 65535, not {args.metrics_port}.")
+        settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
-    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs))
+    return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs,
+                                   steam=args.steam))

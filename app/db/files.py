@@ -38,6 +38,7 @@ class OpenOptions:
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
     inline_vm_steps: int = 20_000  # budget of a statement run on the event loop (0: always the worker)
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
+    max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 
 def build_file(path: Path, schema: Schema, identity: int | None) -> bool:
@@ -163,6 +164,8 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
         # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
         conn.execute("PRAGMA busy_timeout = 0")
+        if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
+            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count)}")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:

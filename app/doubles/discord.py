@@ -55,6 +55,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin):
         self.clock = DoubleClock()
         self.rate_limits = RateLimits(clock=self.clock)
         self.attachment_size_limit = p.DEFAULT_ATTACHMENT_LIMIT  # what interactions announce
+        self.invite_list_gate: asyncio.Event | None = None  # set: GET /guilds/{id}/invites waits for it
         self.uploads: dict[str, bytes] = {}  # files users attach to attachment options, by name
         self.gateway = Gateway(self.token, self._ready_payloads,
                                refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS,
@@ -198,22 +199,38 @@ class DiscordDouble(InteractionsMixin, RolesMixin):
             await self.gateway.broadcast(event, data, intent=GUILD_INVITES)
 
     async def member_join(self, guild_id: int, user_id: int, *, name: str | None = None,
-                          invite: str | None = None) -> None:
-        """A user joins (by `invite`, whose use count rises; at max_uses it is deleted after the add)."""
+                          invite: str | None = None, vanity: bool = False, delete_first: bool = False) -> None:
+        """A user joins by `invite` (its use count rises), by the vanity URL (`vanity`: its own counter), or
+        with no invite the bot could see. An invite reaching max_uses is deleted with INVITE_DELETE after the
+        GUILD_MEMBER_ADD, or before it with `delete_first` (Discord guarantees no order).
+        """
         guild = self._guild_with_bot(guild_id)
         used = guild.invites.get(invite) if invite else None
         if invite and used is None:
             raise DoubleError(f"there is no invite {invite!r} in guild {guild_id}")
+        if vanity and not guild.vanity_code:
+            raise DoubleError(f"guild {guild_id} has no vanity URL")
         member = self.ensure_member(guild_id, user_id, name=name)
+        guild.vanity_uses += int(vanity)
         if used is not None:
             used.uses += 1
+        exhausted = used is not None and bool(used.max_uses) and used.uses >= used.max_uses
+        if exhausted and delete_first:
+            await self._delete_used_invite(guild, used)
         payload = guild.member_payload(member.user_id)
         await self.gateway.broadcast("GUILD_MEMBER_ADD", {**payload, "guild_id": str(guild_id)},
                                      intent=GUILD_MEMBERS)
-        if used is not None and used.max_uses and used.uses >= used.max_uses:
-            del guild.invites[used.code]
-            await self._invite_event(guild, "INVITE_DELETE", {"code": used.code, "guild_id": str(guild_id),
+        if exhausted and not delete_first:
+            await self._delete_used_invite(guild, used)
+
+    async def _delete_used_invite(self, guild: GuildState, used: InviteState | None) -> None:
+        if used is not None and guild.invites.pop(used.code, None) is not None:
+            await self._invite_event(guild, "INVITE_DELETE", {"code": used.code, "guild_id": str(guild.guild_id),
                                                               "channel_id": str(guild.channel_id)})
+
+    def set_vanity_url(self, guild_id: int, code: str | None) -> None:
+        """The guild gets (or loses) the VANITY_URL feature with `code` (seen in the next GUILD_CREATE)."""
+        self.ensure_guild(guild_id).vanity_code = code
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         guild = self._guild_with_bot(guild_id)

@@ -140,6 +140,8 @@ class GuildState:
     invites: dict[str, InviteState] = field(default_factory=dict)
     roles: dict[int, RoleState] = field(default_factory=dict)
     overwrites: list[perm.Overwrite] = field(default_factory=list)  # of the guild's one text channel
+    vanity_code: str | None = None  # the VANITY_URL feature with this code (`set_vanity_url`)
+    vanity_uses: int = 0
 
     def __post_init__(self) -> None:
         if not self.roles:
@@ -186,18 +188,23 @@ class GuildState:
 
     def invite_payload(self, invite: InviteState, *, event: bool = False) -> dict[str, Any]:
         """INVITE_CREATE's `d` (event) or an invite with metadata as GET /guilds/{id}/invites lists it."""
-        inviter = self.members[invite.inviter_id].user_payload() if invite.inviter_id in self.members else None
+        # the inviter stays on the invite after leaving the server, as on Discord
+        inviter = (self.members[invite.inviter_id].user_payload() if invite.inviter_id in self.members
+                   else p.user(invite.inviter_id, f"user{str(invite.inviter_id)[-4:]}"))
         body: dict[str, Any] = {"code": invite.code, "inviter": inviter, "uses": invite.uses,
                                 "max_uses": invite.max_uses, "max_age": 0, "temporary": False,
                                 "created_at": invite.created_at, "expires_at": None}
         if event:
             return {**body, "guild_id": str(self.guild_id), "channel_id": str(self.channel_id)}
         guild: dict[str, Any] = {"id": str(self.guild_id), "name": self.name, "splash": None, "banner": None,
-                                 "description": None, "icon": None, "features": [], "verification_level": 0,
-                                 "vanity_url_code": None,
+                                 "description": None, "icon": None, "features": self.features(),
+                                 "verification_level": 0, "vanity_url_code": self.vanity_code,
                                  "nsfw_level": 0, "premium_subscription_count": 0}
         channel = {"id": str(self.channel_id), "type": 0, "name": "general"}
         return {**body, "type": 0, "flags": 0, "guild": guild, "channel": channel}
+
+    def features(self) -> list[str]:
+        return ["VANITY_URL"] if self.vanity_code else []
 
     def channel_payload(self) -> dict[str, Any]:
         channel = p.text_channel(self.channel_id, self.guild_id, "general")
@@ -213,6 +220,7 @@ class GuildState:
         payload = p.guild(self.guild_id, self.name, owner_id=self.owner_id, roles=roles,
                           channels=[self.channel_payload()], members=members, joined_at=self.joined_at)
         payload["member_count"] = len(self.members)
+        payload["features"], payload["vanity_url_code"] = self.features(), self.vanity_code
         if at_startup:
             payload["unavailable"] = False
         return payload

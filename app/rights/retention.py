@@ -96,8 +96,11 @@ async def retire_legacy_copies(manager: GuildDatabaseManager, keep_days: int, *,
 
 
 async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
-                       now: datetime | None = None) -> None:
-    """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised."""
+                       now: datetime | None = None) -> list[PurgeResult]:
+    """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised.
+
+    Returns the purge's results (none if the round failed), for the metrics.
+    """
     try:
         retired = await retire_legacy_copies(manager, legacy_keep_days, now=now)
         if retired:
@@ -105,10 +108,11 @@ async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int =
         results = await purge_expired(manager, now=now)
     except (BotError, OSError) as error:
         log.exception("retention purge round failed: %s", error)
-        return
+        return []
     deleted = [r.guild_id for r in results if r.outcome == "deleted"]
     if deleted:
         log.info("retention purge deleted %d guild file(s): %s", len(deleted), deleted)
+    return results
 
 
 async def run_retention_forever(manager: GuildDatabaseManager, *, interval_s: float = DEFAULT_INTERVAL_S,

@@ -22,6 +22,8 @@ from app.bot.checks import GUILD_CONTEXT
 from app.bot.queries import increment_setting_counter
 from app.config import Settings
 from app.db import GuildDatabaseManager, GuildDb
+from app.extensions.xp import service_of
+from app.ops.ratelimit import Rate
 
 COUNTER_KEY = "bench.touches"
 
@@ -59,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lifecycle-threads", type=int, default=None, help="threads opening/closing files")
     parser.add_argument("--query-threads", type=int, default=None, help="threads running statements")
     args = parser.parse_args(argv)
-    settings = Settings(guild_dbs_dir=args.dbs, max_open_guild_dbs=args.max_open, log_level="WARNING")
+    # The load generator is one client at thousands of commands a second: the budget's hook runs (and is
+    # measured) but never refuses, so that every interaction reaches the files the counters are summed from.
+    unlimited = Rate(10**9, 1)
+    settings = Settings(guild_dbs_dir=args.dbs, max_open_guild_dbs=args.max_open, log_level="WARNING",
+                        rate_member=unlimited, rate_guild=unlimited)
     threads = {k: v for k, v in (("lifecycle_threads", args.lifecycle_threads),
                                  ("query_threads", args.query_threads)) if v is not None}
     manager = GuildDatabaseManager(args.dbs, max_open=args.max_open, **threads) if threads else None
@@ -69,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     async def report(_: hikari.StoppingEvent) -> None:
         print(json.dumps({"manager": asdict(app.manager.stats())}), flush=True)
 
+    async def report_xp(_: hikari.StoppedEvent) -> None:  # after the XP writer's last flush
+        service = service_of(app.client)
+        print(json.dumps({"xp": service.figures.summary() if service else {}}), flush=True)
+
     app.bot.subscribe(hikari.StoppingEvent, report)
+    app.bot.subscribe(hikari.StoppedEvent, report_xp)
     app.run()
     return 0
 

@@ -40,8 +40,11 @@ STEPS_AFTER_DATA = (
     Step("5. Guardrails",
          "A member without Manage Server is refused; a command sent from a DM is refused; typos get a sentence.",
          (f"{MANGA_CLUB} {BORIS} /server info", f"dm {BORIS} /server info", f"{MANGA_CLUB} {BORIS} /sever info")),
+    Step("6. Who brought whom",
+         "Boris joined by the owner's invite club2024: its use count rose, so the invite tracker credited the owner.",
+         (f"{MANGA_CLUB} {BORIS} /invites stats member:{MANGA_CLUB + 1}", f"{SHONEN} {CHIDI} /invites leaderboard")),
 )
-LEAVE = Step("7. The bot is removed from a server",
+LEAVE = Step("8. The bot is removed from a server",
              "The leave is recorded (purge after RETENTION_DAYS unless the bot is added back); the file stays.",
              (f"{SEINEN} bot leave",))
 
@@ -119,11 +122,11 @@ async def run_demo(runner: ScriptRunner, *, keep: bool) -> None:
     await _seed_all(runner)
     for step in STEPS_AFTER_DATA:
         line = await _play(runner, step, line)
-    runner.say("\n━━ 6. The files on disk: one per server, each naming its own server inside")
+    runner.say("\n━━ 7. The files on disk: one per server, each naming its own server inside")
     runner.say(await asyncio.to_thread(_files_report, runner))
     line = await _play(runner, LEAVE, line)
     await asyncio.sleep(0.1)  # the leave is recorded by a listener, on the bot's own time
-    runner.say("\n━━ 8. The bot-wide registry (guild_dbs/bot-wide.sqlite3)\n" + await _registry_report(runner))
+    runner.say("\n━━ 9. The bot-wide registry (guild_dbs/bot-wide.sqlite3)\n" + await _registry_report(runner))
     runner.say("\nDone. " + ("The files are kept in the folder above." if keep else
                              "The files were in a temporary folder and are removed now; "
                              "add --dbs DIR to keep them.")

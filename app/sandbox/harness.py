@@ -22,6 +22,7 @@ from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
 from app.doubles import discord_permissions as perm
+from app.doubles.steam import SteamCatalogue, SteamDouble
 
 QUIET_SECONDS = 0.05
 
@@ -29,10 +30,12 @@ QUIET_SECONDS = 0.05
 class BotHarness:
     """Plays Discord and its users against a real bot; remembers each user's last message and modal."""
 
-    def __init__(self, settings: Settings, *, guilds: Iterable[int] = (), extensions: list[str] | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, *, guilds: Iterable[int] = (), extensions: list[str] | None = None,
+                 steam: SteamCatalogue | None = None) -> None:
         self.settings = settings
         self.double = DiscordDouble()
+        # the Steam double answers unless the settings point elsewhere: the harness never calls the real Steam
+        self.steam = SteamDouble(steam) if settings.steam_api_url == Settings().steam_api_url else None
         self._initial_guilds = list(guilds)
         self._extensions = extensions
         self.app: BotApp | None = None
@@ -47,6 +50,10 @@ class BotHarness:
 
     async def start(self) -> None:
         await self.double.start()
+        if self.steam is not None:
+            await self.steam.start()
+            self.settings = dataclasses.replace(self.settings, steam_api_url=self.steam.url,
+                                                steam_api_key=self.settings.steam_api_key or self.steam.key)
         for guild_id in self._initial_guilds:
             self.double.place_bot(guild_id)
         self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
@@ -57,12 +64,21 @@ class BotHarness:
             await self.stop()
             raise
 
+    async def restart(self) -> None:
+        """The bot's process restarts: a new bot on the same files and clock; Discord keeps its state."""
+        await self.bot.stop()
+        self.app = BotApp(self.settings, token=self.double.token, rest_url=self.double.rest_url,
+                          extensions=self._extensions, clock=self.clock)
+        await self.app.start()
+
     async def stop(self) -> None:
         try:
             if self.app is not None:
                 await self.app.stop()
         finally:
             await self.double.stop()
+            if self.steam is not None:
+                await self.steam.stop()
 
     # -- users -------------------------------------------------------------
     async def send(self, guild_id: int | None, user_id: int, command: str,
@@ -248,13 +264,16 @@ class BotHarness:
             await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
         return True
 
-    async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None) -> None:
-        """A user joins; by `invite` if given (created by the server owner first if it does not exist)."""
+    async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None, vanity: bool = False,
+                          delete_first: bool = False) -> None:
+        """A user joins; by `invite` if given (created by the server owner first if it does not exist), or by
+        the vanity URL; `delete_first`: a used-up invite's INVITE_DELETE comes before the join.
+        """
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
             await self.create_invite(guild_id, guild.owner_id, invite)
         async with self.received(hikari.MemberCreateEvent, guild_id):
-            await self.double.member_join(guild_id, user_id, invite=invite)
+            await self.double.member_join(guild_id, user_id, invite=invite, vanity=vanity, delete_first=delete_first)
 
     async def member_leave(self, guild_id: int, user_id: int) -> None:
         async with self.received(hikari.MemberDeleteEvent, guild_id):
@@ -300,11 +319,15 @@ def _modal_values(modal: Reply, values: dict[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settings: Settings | None = None,
-                      extensions: list[str] | None = None) -> AsyncIterator[BotHarness]:
-    """A started double + bot over `guild_dbs_dir`; everything is closed on exit."""
+                      extensions: list[str] | None = None, steam: SteamCatalogue | None = None
+                      ) -> AsyncIterator[BotHarness]:
+    """A started double + bot over `guild_dbs_dir`; everything is closed on exit.
+
+    The Steam double (`steam`'s catalogue, else the built-in one) answers unless `settings` name a Steam URL.
+    """
     base = settings or Settings()
     harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
-                         extensions=extensions)
+                         extensions=extensions, steam=steam)
     await harness.start()
     try:
         yield harness

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from typing import Any
 from app.config import Settings
 from app.doubles import DoubleError
 from app.doubles.discord_permissions import parse_permission
+from app.doubles.steam import SteamCatalogue
 from app.errors import UserFacingError
 from app.sandbox.harness import BotHarness, running_bot
 from app.sandbox.render import action_text, choices_object, error_object, event_object, reply_object, reply_text
@@ -179,11 +181,16 @@ async def _lines_from_stdin(runner: ScriptRunner) -> None:
 
 
 async def run_sandbox(settings: Settings, *, script: list[str] | None, demo: bool, as_json: bool,
-                      dbs: Path | None) -> int:
-    """The `sandbox` command: returns the exit code (1 if any line of a script failed)."""
+                      dbs: Path | None, steam: Path | None = None) -> int:
+    """The `sandbox` command: returns the exit code (1 if any line of a script failed).
+
+    The Steam double always answers (the built-in catalogue, or `steam`'s): the sandbox never calls Steam.
+    """
+    catalogue = SteamCatalogue.load(steam) if steam is not None else SteamCatalogue.builtin()
+    settings = dataclasses.replace(settings, steam_api_url=Settings().steam_api_url, steam_api_key=None)
     with tempfile.TemporaryDirectory(prefix="guildshelf-sandbox-") as scratch:
         root = dbs if dbs is not None else Path(scratch) / "guild_dbs"
-        async with running_bot(root, settings=settings) as harness:
+        async with running_bot(root, settings=settings, steam=catalogue) as harness:
             runner = ScriptRunner(harness, as_json=as_json)
             if demo:
                 from app.sandbox.demo import run_demo

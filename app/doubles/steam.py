@@ -1,0 +1,179 @@
+"""A local Steam Web API double: the routes the bot uses, served from a catalogue, with Steam's failures.
+
+    async with SteamDouble(SteamCatalogue.builtin()) as steam:
+        settings = Settings(steam_api_url=steam.url, steam_api_key=steam.key)
+        steam.fail(429)      # every call answers 429 (HTML, no Retry-After) until steam.fail(None)
+
+As ../shared/reference/discord-invites-and-steam.md Part B says Steam does: ResolveVanityURL (200 with
+`success` 1 or 42), GetPlayerSummaries (200, `players: []` for an unknown id; a private profile keeps
+only its public keys), GetOwnedGames and GetRecentlyPlayedGames (`{"response": {}}` for a private
+profile). A wrong key: 403 HTML on ISteamUser, 401 HTML on IPlayerService. Ids are strings, playtimes
+minutes. The catalogue format is a contract (README, ARCHITECTURE):
+
+    {"players": [{"steamid", "personaname", "vanity", "public", "games": [{"appid", "name", "playtime_forever"}]}]}
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from app.errors import ConfigurationError
+
+BUILTIN = Path(__file__).with_name("steam_catalogue.json")
+SANDBOX_KEY = "sandbox-steam-key"
+DENIED = ("<html><head><title>{title}</title></head><body><h1>{title}</h1>Access is denied. Retrying will not "
+          "help. Please verify your <pre>key=</pre> parameter.</body></html>")
+FAULT_HTML = {429: "<html><head><title>Too Many Requests</title></head><body><h1>Too Many Requests</h1></body></html>",
+              500: "<html><head><title>Internal Server Error</title></head><body><h1>Internal Server Error</h1>"
+                   "</body></html>"}
+
+
+@dataclass(frozen=True)
+class Player:
+    steamid: str
+    personaname: str
+    vanity: str | None = None
+    public: bool = True
+    games: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SteamCatalogue:
+    """Players by SteamID64 and by vanity name."""
+
+    def __init__(self, players: list[Player]) -> None:
+        self.players = {p.steamid: p for p in players}
+        self.by_vanity = {p.vanity.casefold(): p for p in players if p.vanity}
+
+    @classmethod
+    def builtin(cls) -> SteamCatalogue:
+        return cls.load(BUILTIN)
+
+    @classmethod
+    def load(cls, path: Path) -> SteamCatalogue:
+        """Raises:
+            ConfigurationError: the file is missing, not JSON, or not in the catalogue format.
+        """
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ConfigurationError(f"Cannot read the Steam catalogue {path}: {e.strerror}.") from None
+        except ValueError as e:
+            raise ConfigurationError(f"The Steam catalogue {path} is not valid JSON ({e}).") from None
+        try:
+            return cls([_player(p) for p in raw["players"]])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigurationError(f"The Steam catalogue {path} is not in the catalogue format "
+                                     f"(players with steamid, personaname, vanity, public, games): {e!r}.") from None
+
+
+def _player(raw: dict[str, Any]) -> Player:
+    steamid = str(raw["steamid"])
+    if not (steamid.isdigit() and len(steamid) == 17):
+        raise ValueError(f"steamid {steamid!r} is not a SteamID64")
+    games = [{"appid": int(g["appid"]), "name": str(g["name"]), "playtime_forever": int(g.get("playtime_forever", 0))}
+             for g in raw.get("games", [])]
+    return Player(steamid, str(raw["personaname"]), raw.get("vanity") or None, bool(raw.get("public", True)), games)
+
+
+class SteamDouble:
+    """The HTTP server, its switches (`fail`) and what it was asked (`calls`: method and query)."""
+
+    def __init__(self, catalogue: SteamCatalogue | None = None, *, key: str = SANDBOX_KEY) -> None:
+        self.catalogue = catalogue or SteamCatalogue.builtin()
+        self.key = key
+        self.fault: int | None = None
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail(self, status: int | None) -> None:
+        """Answer every call with 429 or 500 from now on (None: behave again)."""
+        if status is not None and status not in FAULT_HTML:
+            raise ValueError(f"unknown fault {status}: one of {', '.join(map(str, FAULT_HTML))}")
+        self.fault = status
+
+    def calls_to(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+    async def start(self) -> None:
+        app = web.Application()
+        for interface, method, versions, handler in (
+                ("ISteamUser", "ResolveVanityURL", ("v1", "v0001"), self._resolve),
+                ("ISteamUser", "GetPlayerSummaries", ("v2", "v0002"), self._summaries),
+                ("IPlayerService", "GetOwnedGames", ("v1", "v0001"), self._owned),
+                ("IPlayerService", "GetRecentlyPlayedGames", ("v1", "v0001"), self._recent)):
+            for version in versions:
+                for slash in ("", "/"):
+                    app.router.add_get(f"/{interface}/{method}/{version}{slash}", self._wrap(interface, method,
+                                                                                             handler))
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SteamDouble:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _wrap(self, interface: str, method: str, handler: Any) -> Any:
+        async def route(request: web.Request) -> web.Response:
+            self.calls.append((method, dict(request.query)))
+            if self.fault is not None:
+                return web.Response(status=self.fault, text=FAULT_HTML[self.fault], content_type="text/html")
+            if request.query.get("key") != self.key:
+                status, title = (401, "Unauthorized") if interface == "IPlayerService" else (403, "Forbidden")
+                return web.Response(status=status, text=DENIED.format(title=title), content_type="text/html")
+            return web.json_response({"response": handler(request.query)})
+        return route
+
+    def _resolve(self, query: Any) -> dict[str, Any]:
+        player = self.catalogue.by_vanity.get(str(query.get("vanityurl", "")).casefold())
+        if player is None:
+            return {"success": 42, "message": "No match"}
+        return {"steamid": player.steamid, "success": 1}
+
+    def _summaries(self, query: Any) -> dict[str, Any]:
+        ids = [i for i in str(query.get("steamids", "")).split(",") if i][:100]
+        return {"players": [_summary(self.catalogue.players[i]) for i in ids if i in self.catalogue.players]}
+
+    def _owned(self, query: Any) -> dict[str, Any]:
+        player = self.catalogue.players.get(str(query.get("steamid", "")))
+        if player is None or not player.public:
+            return {}
+        with_info = query.get("include_appinfo") in ("1", "true")
+        games = [g if with_info else {k: v for k, v in g.items() if k != "name"} for g in player.games]
+        return {"game_count": len(games), "games": games}
+
+    def _recent(self, query: Any) -> dict[str, Any]:
+        player = self.catalogue.players.get(str(query.get("steamid", "")))
+        return {} if player is None or not player.public else {"total_count": 0}
+
+
+def _summary(player: Player) -> dict[str, Any]:
+    url = f"https://steamcommunity.com/id/{player.vanity}/" if player.vanity else \
+        f"https://steamcommunity.com/profiles/{player.steamid}/"
+    body: dict[str, Any] = {"steamid": player.steamid, "communityvisibilitystate": 3 if player.public else 1,
+                            "profilestate": 1, "personaname": player.personaname, "profileurl": url,
+                            "avatar": "", "avatarmedium": "", "avatarfull": "", "avatarhash": "", "personastate": 0}
+    if player.public:
+        body["timecreated"] = 1_063_407_589
+    return body

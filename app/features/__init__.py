@@ -1,0 +1,1 @@
+"""Feature logic: query functions and rules, no Discord (extensions call these)."""

@@ -1,0 +1,82 @@
+"""`/metrics` and `/healthz` on METRICS_HOST:METRICS_PORT (aiohttp, on the bot's own event loop).
+
+`/healthz` answers 200 only when every shard's gateway connection is up and the bot-wide file answers a
+query within HEALTH_TIMEOUT_S; otherwise 503 with the reason. `/metrics` is rendered on a thread:
+measuring the guild folder must not hold the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from app.db.worker import in_own_thread
+from app.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 2.0
+Check = Callable[[], Awaitable[str | None]]  # None when healthy, else the reason
+
+
+class OpsServer:
+    """Binds at construction, serves from `await start()` to `await stop()`; `port` is the bound port.
+
+    Binding first means a port already in use stops the bot before it connects, with one sentence,
+    instead of leaving it running unwatched. Port 0 picks a free one (tests, the sandbox).
+
+    Raises:
+        ConfigurationError: METRICS_HOST:METRICS_PORT cannot be bound.
+    """
+
+    def __init__(self, registry: CollectorRegistry, check: Check, *, host: str, port: int) -> None:
+        self._registry = registry
+        self._check = check
+        self.host = host
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self._sock: socket.socket | None = socket.create_server((host.strip("[]"), port), family=family)
+        except OSError as error:
+            reason = os.strerror(error.errno).lower() if error.errno else str(error)
+            raise ConfigurationError(f"METRICS_HOST:METRICS_PORT {host}:{port} cannot be used ({reason}); "
+                                     "choose another port or stop what listens there.") from error
+        self.port = int(self._sock.getsockname()[1])
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._health)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runner = runner
+        assert self._sock is not None, "start() after stop()"
+        await web.SockSite(runner, self._sock).start()
+        log.info("serving /metrics and /healthz on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = await in_own_thread(generate_latest, self._registry)  # no executor thread outlives the bot
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _health(self, _: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                problem = await self._check()
+        except TimeoutError:
+            problem = f"the health check took longer than {HEALTH_TIMEOUT_S:g} s"
+        if problem is None:
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text=problem + "\n")

@@ -1,0 +1,86 @@
+"""The tracker's worker without Discord: fetches are shared by the joins that wait, one worker per server."""
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from app.features.invite_snapshot import NO_PERMISSION, InviteCount, Snapshot
+from app.features.invite_tracker import Batch, InvitesForbidden, InviteTracker, Join
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self.uses = 0
+        self.fetches = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.forbidden = False
+        self.batches: list[Batch] = []
+
+    async def fetch(self, guild_id: int) -> Snapshot:
+        self.fetches += 1
+        await self.gate.wait()
+        if self.forbidden:
+            raise InvitesForbidden("no")
+        return {"abc": InviteCount("abc", 5, self.uses)}
+
+    async def deliver(self, batch: Batch) -> None:
+        self.batches.append(batch)
+
+
+async def _settle(tracker: InviteTracker, guild_id: int) -> None:
+    async with asyncio.timeout(5):
+        await tracker.settled(guild_id)
+
+
+@pytest.mark.asyncio
+async def test_joins_waiting_for_a_fetch_share_the_next_one() -> None:
+    discord = FakeDiscord()
+    tracker = InviteTracker(discord.fetch, discord.deliver, lambda: NOW, min_gap=0)
+    tracker.refresh(1, "event")
+    await _settle(tracker, 1)
+    discord.gate.clear()  # Discord is slow: every join below arrives while the first fetch runs
+    for user_id in range(50):
+        discord.uses += 1
+        tracker.member_joined(1, Join(user_id, NOW, "event"))
+        await asyncio.sleep(0)
+    discord.gate.set()
+    await _settle(tracker, 1)
+    assert discord.fetches == 3  # the snapshot, the first join's, one for the 49 that waited
+    joined = [b for b in discord.batches if b.joins]
+    assert [len(b.joins) for b in joined] == [1, 49]
+    # the first fetch saw all 50 uses for one join: unknown; the 49 then saw no rise: unknown too
+    assert all(b.verdict.invite is None for b in joined)
+    assert sum(len(b.joins) for b in joined) == 50
+
+
+@pytest.mark.asyncio
+async def test_without_permission_one_fetch_then_none_until_the_retry_time() -> None:
+    discord = FakeDiscord()
+    discord.forbidden = True
+    tracker = InviteTracker(discord.fetch, discord.deliver, lambda: NOW, min_gap=0)
+    tracker.refresh(1, "event")
+    await _settle(tracker, 1)
+    for user_id in range(3):
+        tracker.member_joined(1, Join(user_id, NOW, "event"))
+        await _settle(tracker, 1)
+    assert discord.fetches == 1
+    assert [b.verdict.reason for b in discord.batches if b.joins] == [NO_PERMISSION] * 3
+    assert all(b.forbidden for b in discord.batches)
+
+
+@pytest.mark.asyncio
+async def test_an_invite_one_use_from_its_limit_stays_when_deleted_others_go() -> None:
+    discord = FakeDiscord()
+    tracker = InviteTracker(discord.fetch, discord.deliver, lambda: NOW, min_gap=0)
+    tracker.refresh(1, "event")
+    await _settle(tracker, 1)
+    tracker.invite_created(1, InviteCount("once", 5, 0, max_uses=1))
+    tracker.invite_created(1, InviteCount("manual", 5, 0))
+    tracker.invite_deleted(1, "once")
+    tracker.invite_deleted(1, "manual")
+    assert set(tracker.snapshot(1) or {}) == {"abc", "once"}
