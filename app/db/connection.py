@@ -12,7 +12,8 @@ Short statements run inline, on the event loop's thread, when the connection's w
 idle: a thread hop costs twenty times a point read. The loop is never held for long: an
 inline statement runs under a budget of `INLINE_VM_STEPS` SQLite VM steps (a progress
 handler interrupts it) and never waits for a lock (busy timeout 0); interrupted or busy,
-it goes to the worker as before. Inside a transaction that already holds changes only
+it goes to the worker as before. Only queries and row changes run inline (no PRAGMA,
+VACUUM, BEGIN or COMMIT statement). Inside a transaction that already holds changes only
 `SELECT`s run inline (an interrupted write would roll back the whole transaction), and
 COMMIT runs inline only if every statement of the transaction did. Nothing on the loop
 can fsync: with `synchronous=NORMAL` a WAL commit only writes, and checkpoints (SQLite's
@@ -102,9 +103,18 @@ def _loop_slice() -> _Slice:
     return current
 
 
-def _read_only(sql: str) -> bool:
-    """A statement that cannot write (an interrupted one rolls back nothing)."""
-    return sql.lstrip()[:6].upper() == "SELECT"
+_INLINE_VERBS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+
+
+def _verb(sql: str) -> str:
+    """The statement's first word, upper-cased: only plain queries and row changes may run inline
+    (a PRAGMA may checkpoint and fsync, VACUUM rewrites the file, BEGIN/COMMIT belong to the worker's
+    bookkeeping)."""
+    head = sql.lstrip()[:8].upper()
+    for verb in _INLINE_VERBS:
+        if head.startswith(verb):
+            return verb
+    return ""
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -324,9 +334,12 @@ class Database:
         """
         if not self._inline_steps or not self._worker.idle:
             return None
+        verb = _verb(sql)
+        if not verb:
+            return None
         conn = self._conn
         in_tx = conn.in_transaction
-        writes = not _read_only(sql)
+        writes = verb != "SELECT"  # (a WITH may end in a write)
         if in_tx and writes:
             return None  # interrupted, it would roll back the transaction's earlier statements
         if tx is not None and tx.inline >= 0:

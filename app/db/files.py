@@ -165,7 +165,9 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
         conn.execute("PRAGMA busy_timeout = 0")
         if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
-            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count)}")
+            # counted in pages of the template's size: a file still with larger pages gets fewer of them
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count) * schema.page_size // page_size}")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.db import GuildDatabaseManager
-from app.db.files import SIDE_FILES, build_file, convert_page_size
+from app.db.files import SIDE_FILES, OpenOptions, build_file, convert_page_size
 from app.db.ids import guild_file_name
 from app.db.schema import GUILD_SCHEMA
 
@@ -99,3 +99,14 @@ async def test_a_file_with_4_kib_pages_is_converted_and_keeps_its_rows(tmp_path:
         assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 50
         assert (await db.execute_fetchall("PRAGMA page_size"))[0][0] == 1024
         assert (await db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"
+
+
+@pytest.mark.asyncio
+async def test_the_quota_counts_bytes_whatever_the_files_page_size(tmp_path: Path) -> None:
+    build_file(tmp_path / guild_file_name(6), dataclasses.replace(GUILD_SCHEMA, page_size=4096), 6)
+    options = OpenOptions(max_page_count=1024)  # pages of the template's size: 1 MiB
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=options) as manager:
+        async with manager.connect(6) as old:
+            assert (await old.execute_fetchall("PRAGMA max_page_count"))[0][0] == 256
+        async with manager.connect(7) as new:
+            assert (await new.execute_fetchall("PRAGMA max_page_count"))[0][0] == 1024

@@ -151,3 +151,14 @@ async def test_a_task_running_many_inline_statements_lets_other_tasks_run(tmp_pa
         reading = False
         await asyncio.wait_for(other_task, 10)
         assert turns_while_reading > 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sql", ["PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "  pragma user_version"])
+async def test_pragmas_and_vacuum_never_run_on_the_loop(tmp_path: Path, sql: str) -> None:
+    # A PRAGMA may checkpoint (fsync) and VACUUM rewrites the file: the worker's work.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 1))
+        queued = db._worker._queued
+        await db.execute(sql)
+        assert db._worker._queued > queued
