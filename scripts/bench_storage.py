@@ -6,6 +6,7 @@ reads (one `execute_fetchall`), 20% single-row upserts each in its own transacti
 (`BEGIN IMMEDIATE`, upsert, `COMMIT`: the manager's `db.transaction()`, the monolith
 behind an `asyncio.Lock` on one aiosqlite connection), 16 concurrent tasks.
 
+    pip install -e '.[bench]'   # aiosqlite, for the monolith side
     python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR]
 
 Scenarios: (a) hot, 200 guilds, max_open=256; (b) churn, 10,000 guilds with Zipf(1.1)
