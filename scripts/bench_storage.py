@@ -317,6 +317,26 @@ async def measure_monolith_overhead(path: Path, guild_id: int, calls: int) -> di
     return {"aiosqlite_read": read / calls * 1e6, "aiosqlite_write": write / calls * 1e6}
 
 
+# -- cost of one open connection -----------------------------------------------------
+async def measure_connection_cost(work: Path, n: int) -> dict[str, float]:
+    """RSS and descriptors that `n` open guild connections add (each has answered a point read and a
+    write), per connection; for sizing MAX_OPEN_GUILD_DBS."""
+    root = work / "hot-guilds"
+    ids = guild_ids(n)
+    populate_guild_files(root, ids)
+    async with GuildDatabaseManager(root, max_open=n) as manager:
+        async with manager.connect_bot():
+            pass
+        rss0, fds0 = rss_mb(), open_fds()
+        for guild_id in ids:
+            async with manager.connect(guild_id) as db:
+                await db.execute_fetchall(READ_GUILD, (1,))
+                async with db.transaction():
+                    await db.execute(WRITE_GUILD, (1,))
+        rss1, fds1 = rss_mb(), open_fds()
+    return {"connections": n, "rss_mb_per_connection": (rss1 - rss0) / n, "fds_per_connection": (fds1 - fds0) / n}
+
+
 # -- bytes on disk ---------------------------------------------------------------------
 def disk_bytes(paths: list[Path]) -> int:
     """Allocated bytes (what `du` counts) of these files, those that exist."""
@@ -536,6 +556,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
           f"{footprint['small_guild_bytes'] / 1024:.1f} KiB (target <= 64 KiB), large guild "
           f"({footprint['large_rows']} rows) {footprint['large_guild_bytes'] / 2**20:.2f} MiB vs "
           f"{footprint['large_monolith_bytes'] / 2**20:.2f} MiB in a monolith ({footprint['large_disk_ratio']:.2f}x)")
+    cost = await measure_connection_cost(work, 256 if args.quick else 1024)
+    print(f"one open connection (after a read and a write): {cost['rss_mb_per_connection']:.3f} MB of RSS, "
+          f"{cost['fds_per_connection']:.1f} descriptors ({cost['connections']} open)")
     convert_n = 200 if args.quick else 1000
     convert_ms, convert_before, convert_after = convert_fleet(work, convert_n, 21)
     print(f"  converting {convert_n} files from 4 KiB to 1 KiB pages (VACUUM): {convert_ms:.2f} ms a file "
@@ -573,6 +596,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "small_guild_bytes": int(footprint["small_guild_bytes"]),
         "footprint": {k: round(v, 3) if isinstance(v, float) else v for k, v in footprint.items()},
         "convert_page_size_ms_per_file": round(convert_ms, 3),
+        "rss_mb_per_connection": round(cost["rss_mb_per_connection"], 3),
+        "fds_per_connection": round(cost["fds_per_connection"], 2),
     }
     for label in ("manager lfu", "manager 2 sql threads"):
         if label in churn:
