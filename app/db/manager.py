@@ -320,8 +320,9 @@ class GuildDatabaseManager:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                wrote, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
-                                                                checkpoint=self._closed))
+                wrote, seconds = await db.run(functools.partial(
+                    timed, close_connection, path=db.path, checkpoint=self._closed,
+                    remove_side_files=self._options.remove_side_files))
                 if wrote and not self._closed:
                     self._wrote.add(slot.guild_id)  # checkpointed at shutdown
                 self._close_seconds += seconds

@@ -126,7 +126,8 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         raise error
 
 
-def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> bool:
+def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False,
+                     remove_side_files: bool = True) -> bool:
     """Close `conn`; if it wrote, checkpoint first when asked to or when its WAL has grown past the bound.
 
     A connection whose file's -wal is empty (it only read, or its WAL was just folded back) closes
@@ -146,7 +147,8 @@ def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = Fa
                 wal_bytes = 0
         except sqlite3.OperationalError as error:  # busy: another process reads; try next time
             log.debug("checkpoint of %s skipped: %s", path.name, error)
-    if wal_bytes == 0:  # nothing to fold back: SQLite's own close removes -wal and -shm if it is the last
+    # nothing to fold back: SQLite's own close removes -wal and -shm if it is the last connection
+    if wal_bytes == 0 and remove_side_files:
         skip_checkpoint_on_close(conn, skip=False)
     conn.close()
     return wrote
