@@ -38,7 +38,10 @@ class OpenOptions:
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
     inline_vm_steps: int = 20_000  # budget of a statement run on the event loop (0: always the worker)
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
-    remove_side_files: bool = True  # a close with an empty -wal deletes -wal and -shm (native.close_connection)
+    # A close with an empty -wal also deletes -wal and -shm (native.close_connection). Off while running:
+    # the next open must create them again, which halved churn throughput (bench_storage.py); on at
+    # shutdown, when every connection closes that way.
+    remove_side_files: bool = False
     max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 

@@ -263,6 +263,7 @@ class GuildDatabaseManager:
 
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
+        self._query_pool().hold(+1)  # released in _opened
         opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
@@ -277,6 +278,8 @@ class GuildDatabaseManager:
 
     def _opened(self, slot: Slot, path: Path, lock: asyncio.Lock,
                 fut: asyncio.Future[tuple[tuple[sqlite3.Connection, bool], float]]) -> None:
+        if self._queries is not None:
+            self._queries.hold(-1)
         error = fut.exception()
         if error is not None:
             if self._cache.get(slot.guild_id) is slot:
@@ -322,7 +325,7 @@ class GuildDatabaseManager:
                 # manager is shutting down, when every file is checkpointed.
                 wrote, seconds = await db.run(functools.partial(
                     timed, close_connection, path=db.path, checkpoint=self._closed,
-                    remove_side_files=self._options.remove_side_files))
+                    remove_side_files=self._closed or self._options.remove_side_files))
                 if wrote and not self._closed:
                     self._wrote.add(slot.guild_id)  # checkpointed at shutdown
                 self._close_seconds += seconds

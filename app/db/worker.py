@@ -42,6 +42,7 @@ class Worker:
         # Calls queued and calls finished: equal when the thread touches no connection. `_queued`
         # is written on the loop only, `_finished` on this thread only (each write is atomic).
         self._queued = self._finished = 0
+        self.holds = 0  # files being opened beside it (see WorkerPool.hold)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -82,7 +83,7 @@ class Worker:
         Read on the event loop. A call that finished but whose result is not delivered yet counts
         as done: the thread no longer touches its connection.
         """
-        return self._queued == self._finished and not self._stopping
+        return self._queued == self._finished and not self.holds and not self._stopping
 
     @property
     def stopping(self) -> bool:
@@ -132,6 +133,16 @@ class WorkerPool:
 
     def for_key(self, key: int) -> Worker:
         return self._workers[key % len(self._workers)]
+
+    def hold(self, delta: int) -> None:
+        """Count a file being opened (+1) or done opening (-1): meanwhile no worker counts as idle.
+
+        Statements then go through the worker and the loop waits in `epoll` instead of running them:
+        an open on another thread needs the GIL many times, and a loop busy with inline statements
+        made each open wait for it (churn ran 15-25 % slower inline than through the worker).
+        """
+        for worker in self._workers:
+            worker.holds += delta
 
     def any(self) -> Worker:
         """Round-robin: for work that has no affinity (opening and closing files)."""

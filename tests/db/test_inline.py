@@ -162,3 +162,31 @@ async def test_pragmas_and_vacuum_never_run_on_the_loop(tmp_path: Path, sql: str
         queued = db._worker._queued
         await db.execute(sql)
         assert db._worker._queued > queued
+
+
+@pytest.mark.asyncio
+async def test_statements_go_to_the_worker_while_a_file_is_being_opened(tmp_path: Path) -> None:
+    # An open on another thread needs the GIL often: the loop then waits in epoll, not in inline statements.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        _name_threads(db)
+        pool = manager._query_pool()
+        pool.hold(+1)
+        try:
+            assert (await db.execute_fetchall("SELECT thread_name()"))[0][0].startswith("guildshelf-sql")
+        finally:
+            pool.hold(-1)
+        assert (await db.execute_fetchall("SELECT thread_name()"))[0][0] == threading.current_thread().name
+
+
+@pytest.mark.asyncio
+async def test_opens_that_fail_or_race_leave_no_hold_behind(tmp_path: Path) -> None:
+    (tmp_path / "3.sqlite3").write_bytes(b"not a database" * 100)  # quarantined at open
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:
+        results = await asyncio.gather(*(_touch(manager, g) for g in (1, 2, 3, 4, 1, 2)), return_exceptions=True)
+        assert sum(isinstance(r, Exception) for r in results) == 1
+        assert all(worker.holds == 0 for worker in manager._query_pool()._workers)
+
+
+async def _touch(manager: GuildDatabaseManager, guild_id: int) -> None:
+    async with manager.connect(guild_id) as db:
+        await db.execute_fetchall("SELECT 1")
