@@ -413,8 +413,11 @@ class Database:
             wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
-        if self._inline_steps and time.perf_counter() - _loop_slice().started > INLINE_SLICE_S:
-            await asyncio.sleep(0)  # inline statements have held the loop long enough: others go first
+        if self._inline_steps:
+            # Inline statements have held the loop long enough: everything else it has to do goes
+            # first (a new slice starts at its next turn, so one turn holds one slice and one statement).
+            while time.perf_counter() - _loop_slice().started > INLINE_SLICE_S:
+                await asyncio.sleep(0)
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
