@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.db import files
-from app.db.checkpoint import checkpoint_files
+from app.db.checkpoint import checkpoint_files, drop_idle_side_files
 from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
@@ -60,6 +60,7 @@ class GuildDatabaseManager:
         self._bot_opening: asyncio.Lock | None = None
         self._bot_users = 0
         self._wrote: set[int] = set()  # guilds whose connections wrote and closed without a checkpoint
+        self._read: set[int] = set()  # guilds whose connections only read and closed keeping -wal and -shm
         self._bot_idle = asyncio.Event()
         self._bot_idle.set()
         self._closed = False
@@ -164,6 +165,8 @@ class GuildDatabaseManager:
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
         if self._lifecycle is not None and self._wrote:
             await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
+        if self._lifecycle is not None and (read_only := self._read - self._wrote):
+            await drop_idle_side_files([self.path_for(g) for g in sorted(read_only)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -328,6 +331,8 @@ class GuildDatabaseManager:
                     remove_side_files=self._closed or self._options.remove_side_files))
                 if wrote and not self._closed:
                     self._wrote.add(slot.guild_id)  # checkpointed at shutdown
+                elif not self._closed and not self._options.remove_side_files:
+                    self._read.add(slot.guild_id)  # side files dropped at shutdown if its -wal is empty
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:
