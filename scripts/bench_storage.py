@@ -406,7 +406,8 @@ async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: in
         await manager.evict(ids[-1])
         evicted_bytes, evicted_files = folder_bytes(root)
         async with manager.exclusive(1):
-            empty = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+            empty_evicted = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+    empty = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
     closed_bytes, closed_files = folder_bytes(root)
     closed_bytes -= disk_bytes([root / "1.sqlite3", root / "bot-wide.sqlite3"])
     small = closed_bytes / n_guilds
@@ -437,6 +438,7 @@ async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: in
     return {"guilds": n_guilds, "rows_per_guild": rows, "evicted_folder_bytes": evicted_bytes,
             "evicted_files": evicted_files, "closed_folder_bytes": closed_bytes, "closed_files": closed_files,
             "monolith_bytes": mono_bytes, "disk_ratio": closed_bytes / mono_bytes, "empty_guild_bytes": empty,
+            "empty_guild_bytes_evicted": empty_evicted,
             "small_guild_bytes": small, "large_rows": large_rows, "large_guild_bytes": large,
             "large_monolith_bytes": large_mono, "large_disk_ratio": large / large_mono}
 
@@ -631,7 +633,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
           f"while running (evicted guilds keep their -wal until shutdown), "
           f"{footprint['closed_folder_bytes'] / 2**20:.2f} MiB in {footprint['closed_files']} files after close_all; "
           f"monolith {footprint['monolith_bytes'] / 2**20:.2f} MiB (disk_ratio {footprint['disk_ratio']:.1f}x)")
-    print(f"  empty guild {footprint['empty_guild_bytes'] / 1024:.0f} KiB, small guild "
+    print(f"  after close_all: empty guild {footprint['empty_guild_bytes'] / 1024:.0f} KiB "
+          f"({footprint['empty_guild_bytes_evicted'] / 1024:.0f} KiB evicted while running), small guild "
           f"{footprint['small_guild_bytes'] / 1024:.1f} KiB (target <= 64 KiB), large guild "
           f"({footprint['large_rows']} rows) {footprint['large_guild_bytes'] / 2**20:.2f} MiB vs "
           f"{footprint['large_monolith_bytes'] / 2**20:.2f} MiB in a monolith ({footprint['large_disk_ratio']:.2f}x)")

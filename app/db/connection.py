@@ -430,7 +430,7 @@ class Database:
             if not _is_busy(error):
                 raise
             result = await self._retry(_run_statement, self._conn, tx, sql, params)
-        if tx is None:
+        if tx is None and _verb(sql) != "SELECT":  # it may have committed
             self._committed()
         return result
 
