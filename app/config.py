@@ -39,6 +39,8 @@ class Settings:
     rate_member: Rate = DEFAULT_RATE_MEMBER
     rate_guild: Rate = DEFAULT_RATE_GUILD
     log_format: str = "text"
+    anilist_rate_per_min: int = 30
+    stats_ttl_hours: int = 12
     xp_cooldown_seconds: int = 60
 
 
@@ -118,5 +120,8 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         rate_member=_rate(env, "RATE_MEMBER", d.rate_member),
         rate_guild=_rate(env, "RATE_GUILD", d.rate_guild),
         log_format=_choice(env, "LOG_FORMAT", d.log_format, LOG_FORMATS).lower(),
+        anilist_rate_per_min=_int(env, "ANILIST_RATE_PER_MIN", d.anilist_rate_per_min, minimum=1, maximum=90)
+        or d.anilist_rate_per_min,
+        stats_ttl_hours=_int(env, "STATS_TTL_HOURS", d.stats_ttl_hours, minimum=0, maximum=24 * 365) or 0,
         xp_cooldown_seconds=_int(env, "XP_COOLDOWN_SECONDS", d.xp_cooldown_seconds, minimum=0, maximum=86_400) or 0,
     )

@@ -78,6 +78,14 @@ class RateLimitedError(UserFacingError):
     """The same request was made too recently; the message says when to try again."""
 
 
+class ServiceUnavailableError(UserFacingError):
+    """An outside service (AniList) is down, slow or limiting us; the sentence says which and what to do."""
+
+
+class ServiceProtocolError(BotError):
+    """An outside service refused a request the bot built (a bug on our side, never shown verbatim)."""
+
+
 class LegacySplitError(UserFacingError):
     """The legacy database could not be split; the message says why and what to do."""
 

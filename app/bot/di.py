@@ -9,7 +9,11 @@ injectable.
 - `GuildFiles`: guild-level operations (export snapshot, exclusive hold for
   deletion, the bot-wide file for receipts) bound to `ctx.guild_id`.
 - `Settings`: the bot's settings.
+- `AniListClient`, `MediaLookup`, `RefreshCooldown`: AniList access (paced, bot-wide), public media data
+  cached bot-wide, the in-memory `/stats refresh` cooldown (keyed by guild and member).
 - `Clock`: the one time source (`now()`, `sleep()`, `repeat()`); the sandbox advances it.
+- `SharedStore`: the cross-server store (consented aggregates only); its publisher, which opens a
+  marked sharing guild's file to compute that guild's figures, is reachable only through the closure.
 - `EventGuildDb` (listeners): opens the database of the guild an event is about,
   and only that one.
 """
@@ -23,11 +27,17 @@ import hikari
 import lightbulb
 
 from app.bot.clock import Clock
+from app.bot.forgetting import Forgetting
 from app.config import Settings
 from app.db import BotDb, GuildDatabaseManager, GuildDb
 from app.db.fleet import file_size
 from app.db.slots import Lease
 from app.errors import UserFacingError
+from app.features.media import MediaLookup
+from app.features.stats import RefreshCooldown
+from app.services.anilist import AniListClient
+from app.shared.publisher import Publisher, PublisherTask
+from app.shared.store import SharedStore
 
 GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."
 
@@ -120,6 +130,18 @@ class EventGuildDb:
     def for_event(self, event: hikari.GuildEvent | hikari.GuildMessageCreateEvent) -> Lease:
         return self._manager.connect(int(event.guild_id))
 
+    def for_interaction(self, interaction: hikari.ComponentInteraction | hikari.AutocompleteInteraction) -> Lease:
+        """The guild a button was pressed or an option typed in (the caller checks `guild_id` is set)."""
+        return self._manager.connect(int(interaction.guild_id or 0))
+
+    def for_scheduled(self, guild_id: int) -> Lease:
+        """Work the bot scheduled itself for a guild it learnt of from an event (a challenge's end)."""
+        return self._manager.connect(guild_id)
+
+    def has_file(self, guild_id: int) -> bool:
+        """Whether the guild has a file (scheduled work must not create one for a server that never used the bot)."""
+        return self._manager.path_for(guild_id).exists()
+
 
 def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager) -> CommandLease:
     return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None)
@@ -140,8 +162,17 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     """Register the injectable types; the manager is reachable only through the factories' closures."""
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
-    default.register_value(Clock, clock or Clock())
+    clock = clock or Clock()
+    default.register_value(Clock, clock)
+    default.register_value(Forgetting, Forgetting())
     default.register_value(EventGuildDb, EventGuildDb(manager))
+    # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
+    anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)
+    default.register_value(AniListClient, anilist)
+    default.register_value(MediaLookup, MediaLookup(anilist, manager.connect_bot))
+    default.register_value(RefreshCooldown, RefreshCooldown(clock=lambda: clock.now().timestamp()))
+    shared = PublisherTask(Publisher(SharedStore(manager.root), manager.connect, clock.now), clock.repeat)
+    default.register_factory(SharedStore, lambda: shared.publisher.store, teardown=lambda _: shared.close())
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:
         return _command_lease(ctx, manager)

@@ -20,6 +20,7 @@ GROUPS = {
     "user": "one member's data across every server",
     "db": "every database file at once",
     "legacy": "the legacy database's split and the copies it keeps",
+    "global": "the cross-server figures shared by consent",
 }
 
 
@@ -32,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
               .add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
               for name, help_ in GROUPS.items()}
     groups[""] = top
-    from app.cli import bot, db, guild, legacy, rights  # each area registers its commands
+    from app.cli import bot, db, global_, guild, legacy, rights  # each area registers its commands
 
-    for area in (guild, rights, db, bot, legacy):
+    for area in (guild, rights, db, bot, legacy, global_):
         area.register(groups)
     return parser
 

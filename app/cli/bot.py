@@ -37,6 +37,9 @@ def register(groups: dict[str, Any]) -> None:
     p.add_argument("--steam", type=Path, metavar="FILE",
                    help="the Steam double's catalogue (JSON: players with games; see the README); "
                         "default: the built-in one. The sandbox never calls the real Steam")
+    p.add_argument("--anilist", type=Path, metavar="FILE",
+                   help="the AniList double's catalogue (JSON: users with lists, media; see the README); "
+                        "default: the built-in one. The sandbox never calls the real AniList")
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
@@ -70,4 +73,4 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
         settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
     lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
     return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs,
-                                   steam=args.steam))
+                                   steam=args.steam, anilist=args.anilist))

@@ -32,13 +32,14 @@ from app.doubles.discord_state import (
     MemberState,
     Reply,
 )
+from app.doubles.loopback import LoopbackServer, Served
 
 __all__ = ["DiscordDouble", "DoubleError"]
 
 GUILDS, GUILD_MEMBERS, GUILD_INVITES, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 1, 1 << 6, 1 << 9, 1 << 15
 
 
-class DiscordDouble(InteractionsMixin, RolesMixin):
+class DiscordDouble(InteractionsMixin, RolesMixin, Served):
     """Start with `async with DiscordDouble() as double:`; point hikari at `double.rest_url`."""
 
     def __init__(self, *, app_id: int | None = None, allow_guild_members_intent: bool = True) -> None:
@@ -60,7 +61,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin):
         self.gateway = Gateway(self.token, self._ready_payloads,
                                refuse_intents=0 if allow_guild_members_intent else GUILD_MEMBERS,
                                on_request_members=self._member_chunks)
-        self._runner: web.AppRunner | None = None
+        self._http = LoopbackServer()
         self.port = 0
 
     # -- server ------------------------------------------------------------
@@ -69,26 +70,11 @@ class DiscordDouble(InteractionsMixin, RolesMixin):
                               middlewares=[make_middleware(self.authorized, self.rate_limits)])
         RestRoutes(self).install(app)
         app.router.add_get("/gateway", self.gateway.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = await self._http.serve(app, shutdown_timeout=1.0)
 
     async def stop(self) -> None:
         await self.gateway.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> DiscordDouble:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._http.close()
 
     @property
     def rest_url(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.doubles.loopback import LoopbackServer, Served
 from app.errors import ConfigurationError
 
 BUILTIN = Path(__file__).with_name("steam_catalogue.json")
@@ -79,7 +80,7 @@ def _player(raw: dict[str, Any]) -> Player:
     return Player(steamid, str(raw["personaname"]), raw.get("vanity") or None, bool(raw.get("public", True)), games)
 
 
-class SteamDouble:
+class SteamDouble(Served):
     """The HTTP server, its switches (`fail`) and what it was asked (`calls`: method and query)."""
 
     def __init__(self, catalogue: SteamCatalogue | None = None, *, key: str = SANDBOX_KEY) -> None:
@@ -87,7 +88,7 @@ class SteamDouble:
         self.key = key
         self.fault: int | None = None
         self.calls: list[tuple[str, dict[str, str]]] = []
-        self._runner: web.AppRunner | None = None
+        self._http = LoopbackServer()
         self.port = 0
 
     @property
@@ -114,25 +115,10 @@ class SteamDouble:
                 for slash in ("", "/"):
                     app.router.add_get(f"/{interface}/{method}/{version}{slash}", self._wrap(interface, method,
                                                                                              handler))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.port = await self._http.serve(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SteamDouble:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._http.close()
 
     def _wrap(self, interface: str, method: str, handler: Any) -> Any:
         async def route(request: web.Request) -> web.Response:

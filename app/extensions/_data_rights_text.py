@@ -1,6 +1,8 @@
 """What the data-rights commands say (kept apart so the commands stay thin); no Discord calls here."""
 from __future__ import annotations
 
+from typing import Any
+
 import hikari
 
 from app.cli.output import human_bytes
@@ -87,7 +89,8 @@ def member_export_ready(rows: int) -> str:
 def erase_warning() -> str:
     return ("This erases what the bot stores about you in this server (links, progress, XP, achievements, "
             "recommendations, invite records). Where you appear in someone else's record, for example as "
-            "the inviter of their join, your id is removed and their record stays. It cannot be undone.")
+            "the inviter of their join, your id is removed and their record stays. If you joined the global "
+            "leaderboards, your published totals are withdrawn everywhere too. It cannot be undone.")
 
 
 def member_erased(erased: MemberErasure) -> str:
@@ -119,6 +122,38 @@ def privacy_embed(retention_days: int, legacy_keep_days: int = 30) -> hikari.Emb
                                 "never any content. A receipt of your erasure keeps your Discord id, so that "
                                 "the operator can show it was done; receipts are kept for as long as the bot "
                                 "is operated.")
+    embed.add_field("Across servers (off unless chosen)",
+                    "Nothing leaves this server unless its admins turn sharing on (`/server-data sharing on`): "
+                    "then only its totals (linked members, chapters read, top genres, active challenges) go to "
+                    "a separate cross-server file. Your own totals (chapters, XP, achievements) go there only "
+                    "if you also run `/global join` here, under the name you choose; `/global leave`, "
+                    "`/my-data delete`, sharing off and deleting the server's data remove them at once, and "
+                    "`/my-data export` includes them.")
     embed.add_field("This server's data", "Admins (Manage Server) can use `/server-data export` for a "
                                           "copy and `/server-data delete` to erase it all.")
     return embed
+
+
+def sharing_on(name: str, allow_compare: bool) -> str:
+    compare = ("other servers may compare against it by name" if allow_compare
+               else "other servers may not compare against it by name")
+    return (f"Sharing is on: this server's totals are published as “{name}” ({compare}). Members' own totals "
+            "are published only for those who run /global join here. /server-data sharing off withdraws "
+            "everything at once.")
+
+
+def sharing_off(was_on: bool) -> str:
+    if not was_on:
+        return "Sharing was already off: nothing of this server is published."
+    return ("Sharing is off: this server's totals and its members' contributions were removed from the "
+            "cross-server figures.")
+
+
+def sharing_status(row: Any, joined: int) -> str:
+    if row is None:
+        return "Sharing is off: nothing of this server is published. /server-data sharing on publishes its totals."
+    allow, updated, _, members, month, total, challenges, _ = row
+    compare = "allowed" if allow else "not allowed"
+    return (f"Sharing is on (comparison by name {compare}): {members:,} linked members, {total:,} chapters "
+            f"({month:,} this month), {challenges:,} active challenges, published {updated} UTC; "
+            f"{joined:,} member(s) joined the global leaderboards here.")

@@ -1,4 +1,4 @@
-"""`/server-data export|delete` (admin), `/my-data export|delete` and `/privacy`.
+"""`/server-data export|delete|sharing` (admin), `/my-data export|delete` and `/privacy`.
 
 The guild's file is reached only through `GuildFiles`, bound to ctx.guild_id:
 nothing here can touch another guild. Confirmations are a button (and, to delete
@@ -17,8 +17,10 @@ import lightbulb
 from lightbulb.components import Menu, MenuContext, Modal, ModalContext
 
 from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only, is_admin
+from app.bot.clock import Clock
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
+from app.bot.forgetting import Forgetting
 from app.config import Settings
 from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from app.extensions import _data_rights_text as text
@@ -28,6 +30,9 @@ from app.rights.guild_delete import check_deletion_cooldown, delete_guild_files
 from app.rights.legacy_copies import erase_from_copies_async
 from app.rights.member import erase_member, export_member
 from app.rights.receipts import create_receipt, requested_by_discord
+from app.shared.consent import start_sharing, stop_sharing
+from app.shared.read import fetch_sharing_status
+from app.shared.store import SharedStore
 
 log = logging.getLogger(__name__)
 loader = lightbulb.Loader()
@@ -106,8 +111,9 @@ class _TypeServerName(Modal):
     reaches this form, so the submitter and the server are checked against the opener's.
     """
 
-    def __init__(self, files: GuildFiles, expected: str, owner_id: int) -> None:
+    def __init__(self, files: GuildFiles, expected: str, owner_id: int, forgetting: Forgetting) -> None:
         self.files = files
+        self.forgetting = forgetting
         self.expected = expected
         self.owner_id = owner_id
         self.name = self.add_short_text_input(text.NAME_FIELD, min_length=1, max_length=100,
@@ -125,11 +131,14 @@ class _TypeServerName(Modal):
         if ctx.member is None or not is_admin(ctx.member):
             raise PermissionDeniedError("Only members with the Manage Server permission can delete its data.")
         await check_deletion_cooldown(self.files, seconds=DELETE_COOLDOWN_S)
+        self.forgetting.forget(self.files.guild_id)  # buffered XP must not recreate what is deleted
         try:
             deletion = await delete_guild_files(self.files, requested_by=requested_by_discord(ctx.user.id),
                                                 reason="/server-data delete")
         except NotFoundError:
             return text.nothing_stored()
+        finally:
+            self.forgetting.forget(self.files.guild_id)
         return text.guild_deleted(deletion)
 
 
@@ -168,14 +177,15 @@ class ServerDataExport(lightbulb.SlashCommand, name="export", hooks=[admin_only]
 class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only],
                        description="Delete everything the bot stores for this server (asks to confirm)"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot) -> None:
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot,
+                     forgetting: Forgetting) -> None:
         """Button, then the server's name typed in a modal, then deletion with a receipt."""
         await check_deletion_cooldown(files, seconds=DELETE_COOLDOWN_S)
         name = _server_name(bot, files.guild_id)
         expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
-            modal = _TypeServerName(files, expected, ctx.user.id)
+            modal = _TypeServerName(files, expected, ctx.user.id, forgetting)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
@@ -203,13 +213,15 @@ class MyDataExport(lightbulb.SlashCommand, name="export",
 class MyDataDelete(lightbulb.SlashCommand, name="delete",
                    description="Erase what the bot stores about you in this server (asks to confirm)"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles) -> None:
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, forgetting: Forgetting) -> None:
         """A confirmation button, then the member's rows erased in this server, with a receipt."""
         user_id = int(ctx.user.id)
 
         async def erase() -> str:
+            forgetting.forget(files.guild_id, user_id)  # buffered XP must not write the member back
             async with files.connect() as db:
                 erased = await erase_member(db, user_id)
+            forgetting.forget(files.guild_id, user_id)
             # the same member in this server, in the legacy copies kept after the split
             await erase_from_copies_async(files.path.parent, user_id=user_id, guild_id=files.guild_id)
             if erased.rows_changed:
@@ -223,6 +235,45 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
             await _guarded(press, "/my-data delete", erase)
 
         await _ask(ctx, text.erase_warning(), _Confirm(user_id, text.ERASE_LABEL, confirmed))
+
+
+sharing = server_data.subgroup("sharing", "Share this server's totals across servers (off unless turned on)")
+
+
+@sharing.register
+class SharingOn(lightbulb.SlashCommand, name="on", hooks=[admin_only],
+                description="Publish this server's totals (never members' own unless they join) across servers"):
+    compare = lightbulb.boolean("compare", "Let other servers compare against this one by name (default: yes)",
+                                default=True)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, shared: SharedStore, bot: hikari.GatewayBot,
+                     clock: Clock) -> None:
+        """Publish this server's figures now; members' follow only for those who join."""
+        name = _server_name(bot, files.guild_id) or str(files.guild_id)
+        async with files.connect() as db:
+            await start_sharing(shared, db, name, allow_compare=self.compare, now=clock.now())
+        await ctx.respond(text.sharing_on(name, self.compare), ephemeral=True)
+
+
+@sharing.register
+class SharingOff(lightbulb.SlashCommand, name="off", hooks=[admin_only],
+                 description="Withdraw this server's totals and its members' contributions, at once"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, shared: SharedStore, clock: Clock) -> None:
+        """Remove the server's row and its members' contributions from the store."""
+        was_on = await stop_sharing(shared, int(ctx.guild_id or 0), clock.now())
+        await ctx.respond(text.sharing_off(was_on), ephemeral=True)
+
+
+@sharing.register
+class SharingStatus(lightbulb.SlashCommand, name="status", hooks=[admin_only],
+                    description="Whether this server shares, what is published and how many members joined"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, shared: SharedStore) -> None:
+        """The server's published row, read from the store."""
+        row, joined = await fetch_sharing_status(await shared.db(), int(ctx.guild_id or 0))
+        await ctx.respond(text.sharing_status(row, joined), ephemeral=True)
 
 
 class Privacy(lightbulb.SlashCommand, name="privacy", contexts=GUILD_CONTEXT,

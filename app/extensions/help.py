@@ -16,8 +16,9 @@ from app.bot.checks import ADMIN_PERMISSIONS, GUILD_CONTEXT, is_admin
 loader = lightbulb.Loader()
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "Reading": ("anilist", "manga", "stats"),
-    "Community": ("profile", "achievements", "leaderboard"),
+    "Reading": ("anilist", "manga", "stats", "recommend"),
+    "Community": ("profile", "achievements", "leaderboard", "challenge", "invites", "global"),
+    "Steam": ("steam",),
     "Your data": ("my-data", "privacy"),
     "General": ("help",),
 }

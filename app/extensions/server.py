@@ -1,4 +1,4 @@
-"""`/server info`: what the bot holds for this server (admin only)."""
+"""`/server info`: what the bot holds for this server; `/server compare`: against sharing servers (admin only)."""
 from __future__ import annotations
 
 import hikari
@@ -10,7 +10,10 @@ from app.bot.queries import GuildReport, fetch_guild_report
 from app.cli.output import human_bytes
 from app.config import Settings
 from app.db import GuildDb
+from app.features.text import shown
 from app.ops import quota
+from app.shared.read import Comparison, fetch_comparison
+from app.shared.store import SharedStore
 
 loader = lightbulb.Loader()
 
@@ -44,6 +47,35 @@ class ServerInfo(lightbulb.SlashCommand, name="info", description="Size, schema 
         report = await fetch_guild_report(db)
         members = await _member_count(bot, db.guild_id)
         await ctx.respond(embed=info_embed(report, members, settings.max_guild_db_mb), ephemeral=True)
+
+
+def compare_embed(comparison: Comparison) -> hikari.Embed:
+    mine, other = comparison.mine, comparison.other
+    embed = hikari.Embed(title=f"This server against {shown(other.label, 100)}",
+                         description=f"From the cross-server figures of {comparison.servers:,} sharing server(s).")
+    for label, ours, theirs in (("Members with an AniList link", mine.members, other.members),
+                                ("Chapters read this month", mine.chapters_month, other.chapters_month),
+                                ("Chapters read in total", mine.chapters_total, other.chapters_total),
+                                ("Active challenges", mine.active_challenges, other.active_challenges)):
+        embed.add_field(label, f"{ours:,g} here · {theirs:,g} there", inline=True)
+    genres = ", ".join(shown(g, 40) for g, _ in mine.top_genres) or "none yet"
+    embed.add_field("Top genres here", genres)
+    if other.top_genres:
+        embed.add_field("Top genres there", ", ".join(shown(g, 40) for g, _ in other.top_genres))
+    return embed
+
+
+@server.register
+class ServerCompare(lightbulb.SlashCommand, name="compare", hooks=[admin_only],
+                    description="This server against the median of sharing servers, or a named one"):
+    other = lightbulb.string("other", "A sharing server's name or id that allows comparisons (default: the median)",
+                             default=None, max_length=100)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, shared: SharedStore) -> None:
+        """Both sides from the shared store alone: no other server's file is opened."""
+        comparison = await fetch_comparison(await shared.db(), int(ctx.guild_id or 0), self.other)
+        await ctx.respond(embed=compare_embed(comparison), ephemeral=True)
 
 
 async def _member_count(bot: hikari.GatewayBot, guild_id: int) -> int | None:

@@ -19,6 +19,7 @@ import lightbulb
 from app.bot.announce import announce
 from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
+from app.bot.forgetting import Forgetting
 from app.config import Settings
 from app.errors import BotError
 from app.features.guild_settings import GuildSettings, fetch_guild_settings
@@ -113,18 +114,22 @@ class XpService:
 
     async def flush(self) -> None:
         """Commit everything pending now (a bounded number of guilds at a time)."""
-        taken = self.recorder.take()
+        taken, taken_at = self.recorder.take()
         gate = asyncio.Semaphore(WRITE_CONCURRENCY)
 
         async def one(guild_id: int, pending: PendingGuild) -> None:
             async with gate:
-                await self._write_guild(guild_id, pending)
+                await self._write_guild(guild_id, pending, taken_at)
 
         await asyncio.gather(*(one(g, p) for g, p in taken.items()))
 
-    async def _write_guild(self, guild_id: int, pending: PendingGuild) -> None:
+    async def _write_guild(self, guild_id: int, pending: PendingGuild, taken_at: int) -> None:
+        if not self.recorder.still_wanted(guild_id, pending, taken_at):
+            return  # erased or deleted since it was counted
         try:
             async with self._guild_dbs.for_event(pending.source) as db:
+                if not self.recorder.still_wanted(guild_id, pending, taken_at):
+                    return  # erased while this write waited for the file
                 config = await fetch_guild_settings(db)  # one small read; the file was opened anyway
                 ups = await add_xp(db, [(user_id, count * config.xp_amount)
                                         for user_id, count in pending.gains.items()])
@@ -134,7 +139,7 @@ class XpService:
             log.warning("XP of %d member(s) not written in guild %s (attempt %d of %d): %s", len(pending.gains),
                         guild_id, attempt, MAX_WRITE_ATTEMPTS, error, exc_info=not isinstance(error, BotError))
             if attempt < MAX_WRITE_ATTEMPTS:
-                self.recorder.give_back(guild_id, pending)
+                self.recorder.give_back(guild_id, pending, taken_at)
                 self._wake.set()
             return
         self.figures.committed(time.time(), pending.event_times)
@@ -185,8 +190,9 @@ class _Registration(lightbulb.Loadable):
         if XpService in registry:  # loading is idempotent (lightbulb's contract)
             return
 
-        def create(settings: Settings, guild_dbs: EventGuildDb, clock: Clock) -> XpService:
+        def create(settings: Settings, guild_dbs: EventGuildDb, clock: Clock, forgetting: Forgetting) -> XpService:
             service = _services[id(client)] = XpService(settings, guild_dbs, clock)
+            forgetting.subscribe(service.recorder.forget)
             return service
 
         registry.register_factory(XpService, create, teardown=XpService.close)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app.db import GuildDb
+from app.shared.store import mark_dirty
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +62,14 @@ RULES: tuple[Achievement, ...] = (
 BY_KEY = {rule.key: rule for rule in RULES}
 
 _CHALLENGES_WON = """
-WITH totals AS (SELECT challenge_id, discord_id, SUM(points_earned) AS points FROM user_progress
-                GROUP BY challenge_id, discord_id),
-     best AS (SELECT challenge_id, MAX(points) AS points FROM totals GROUP BY challenge_id)
-SELECT COUNT(*) FROM totals JOIN best USING (challenge_id) JOIN challenges USING (challenge_id)
-WHERE totals.discord_id = ? AND totals.points = best.points AND best.points > 0 AND challenges.is_active = 0
-"""
+WITH totals AS (SELECT challenge_id, discord_id, SUM(points_earned) AS points,
+                       MAX(CASE WHEN points_earned > 0 THEN updated_at END) AS reached
+                FROM user_progress GROUP BY challenge_id, discord_id),
+     ranked AS (SELECT challenge_id, discord_id, points, ROW_NUMBER() OVER (PARTITION BY challenge_id
+                       ORDER BY points DESC, reached IS NULL, reached, discord_id) AS place FROM totals)
+SELECT COUNT(*) FROM ranked JOIN challenges USING (challenge_id)
+WHERE ranked.discord_id = ? AND ranked.place = 1 AND ranked.points > 0 AND challenges.is_active = 0
+"""  # the winner as /challenge leaderboard ranks them: a tie goes to whoever got there first
 
 
 def streak_from(days: list[date]) -> int:
@@ -138,6 +141,8 @@ async def check_achievements(db: GuildDb, user_id: int) -> list[Achievement]:
         if not met:
             return []
         new = await db.run(lambda conn: _record(conn, user_id, met))
+    if new:
+        mark_dirty(db, user_id)  # cross-server figures: the next batch, if shared
     return [BY_KEY[key] for key in new]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.db import GuildDb
+from app.shared.store import mark_dirty
 
 LEVEL_STEP = 50
 
@@ -75,7 +76,9 @@ async def add_xp(db: GuildDb, gains: list[tuple[int, int]]) -> list[LevelUp]:
     """Add each (member, amount) in one transaction (one thread hop); returns who reached a new level."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     async with db.transaction():
-        return await db.run(lambda conn: _apply(conn, gains, now))
+        ups = await db.run(lambda conn: _apply(conn, gains, now))
+    mark_dirty(db, *(user_id for user_id, _ in gains))  # cross-server figures: the next batch, if shared
+    return ups
 
 
 async def fetch_xp(db: GuildDb, user_id: int) -> LevelProgress:

@@ -9,6 +9,7 @@ the bot starts, its messages are judged by the bot's default cooldown (XP_COOLDO
 """
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import cachetools
 from app.features.guild_settings import GuildSettings
 
 MAX_CACHED_GUILDS = 10_000
+FORGOTTEN_KEPT = 10_000  # erasures remembered for writes already under way (they last seconds)
 PRUNE_FLOOR = 50_000  # cooldown entries kept before the first sweep of expired ones
 
 
@@ -50,6 +52,8 @@ class XpRecorder:
         self._last: dict[tuple[int, int], float] = {}
         self._prune_at = PRUNE_FLOOR
         self.pending: dict[int, PendingGuild] = {}
+        self._forgotten: collections.deque[tuple[int, int, int | None]] = collections.deque(maxlen=FORGOTTEN_KEPT)
+        self._generation = 0  # advanced by every take() and forget()
 
     # -- settings cache ------------------------------------------------------
     def config(self, guild_id: int) -> GuildSettings | None:
@@ -90,13 +94,40 @@ class XpRecorder:
         self._prune_at = max(PRUNE_FLOOR, 2 * len(self._last))
 
     # -- the writer's side -----------------------------------------------------
-    def take(self) -> dict[int, PendingGuild]:
-        """Everything pending; new gains start a fresh buffer."""
+    def take(self) -> tuple[dict[int, PendingGuild], int]:
+        """Everything pending and the generation it was taken at; new gains start a fresh buffer."""
         taken, self.pending = self.pending, {}
-        return taken
+        self._generation += 1
+        return taken, self._generation
 
-    def give_back(self, guild_id: int, pending: PendingGuild) -> None:
-        """A write failed: its gains go back in front of whatever arrived meanwhile."""
+    # -- erasure -------------------------------------------------------------
+    def forget(self, guild_id: int, user_id: int | None = None) -> None:
+        """Drop the member's (or the whole guild's) pending gains, including those already taken."""
+        self._generation += 1
+        self._forgotten.append((self._generation, guild_id, user_id))
+        pending = self.pending.get(guild_id)
+        if pending is None:
+            return
+        if user_id is None:
+            del self.pending[guild_id]
+        else:
+            pending.gains.pop(user_id, None)
+            pending.channels.pop(user_id, None)
+
+    def still_wanted(self, guild_id: int, pending: PendingGuild, taken_at: int) -> bool:
+        """Remove gains forgotten since `taken_at` from `pending`; False if nothing of it may be written."""
+        for generation, forgotten_guild, user_id in self._forgotten:
+            if generation <= taken_at or forgotten_guild != guild_id:
+                continue
+            if user_id is None:
+                return False
+            pending.gains.pop(user_id, None)
+        return bool(pending.gains)
+
+    def give_back(self, guild_id: int, pending: PendingGuild, taken_at: int) -> None:
+        """A write failed: its gains go back in front of whatever arrived meanwhile (unless forgotten)."""
+        if not self.still_wanted(guild_id, pending, taken_at):
+            return
         pending.attempts += 1
         newer = self.pending.get(guild_id)
         if newer is not None:

@@ -29,6 +29,7 @@ from app.errors import FileInUseError, NotFoundError, RateLimitedError
 from app.rights.atomic import fsync_path
 from app.rights.legacy_copies import erase_from_copies_async
 from app.rights.receipts import Receipt, create_receipt, delete_receipt, fetch_last_deletion
+from app.shared.publish import forget_published_server
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
             if not (exists or set_aside or legacy):
                 await delete_receipt(bot_db, receipt.id)
                 raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
+    await forget_published_server(path.parent, guild_id, datetime.now(UTC))  # and its cross-server figures
     log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s; also %s",
              guild_id, size, rows, receipt.id, requested_by, [p.name for p in set_aside] + list(legacy))
     return GuildDeletion(guild_id, size, rows + sum(legacy.values()), receipt,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from app.db.connection import GuildDb
 from app.rights.export_json import iter_rows, list_tables, quote_identifier
 from app.rights.subjects import TablePolicy, ensure_covered, mapped_policies, table_columns
+from app.shared.publish import fetch_published_member, forget_published_member
 
 Action = Literal["delete", "neutralize"]
 _MAX_DEPTH = 8  # foreign-key chains deeper than this mean a cycle
@@ -129,6 +130,7 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
                 counts[step.table] = counts.get(step.table, 0) + result.rowcount
     if deleted or neutralized:
         await db.run(checkpoint_truncate)
+    await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
     return MemberErasure(db.guild_id, user_id, deleted, neutralized)
 
 
@@ -170,5 +172,6 @@ async def export_member(db: GuildDb, user_id: int) -> dict[str, Any]:
     return {"guild_id": db.guild_id, "user_id": user_id,
             "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "rows": sum(len(rows) for rows in found["tables"].values()), **found,
+            "published_across_servers": await fetch_published_member(db.path.parent, user_id),
             "note": "mentioned_as_counterpart counts rows of other members that name you (for example "
                     "as their inviter); erasure replaces those references with an empty value."}

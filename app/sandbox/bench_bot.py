@@ -23,7 +23,7 @@ from app.bot.queries import increment_setting_counter
 from app.config import Settings
 from app.db import GuildDatabaseManager, GuildDb
 from app.extensions.xp import service_of
-from app.ops.ratelimit import Rate
+from app.ops.ratelimit import UNLIMITED
 
 COUNTER_KEY = "bench.touches"
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The load generator is one client at thousands of commands a second: the budget's hook runs (and is
     # measured) but never refuses, so that every interaction reaches the files the counters are summed from.
-    unlimited = Rate(10**9, 1)
+    unlimited = UNLIMITED
     settings = Settings(guild_dbs_dir=args.dbs, max_open_guild_dbs=args.max_open, log_level="WARNING",
                         rate_member=unlimited, rate_guild=unlimited)
     threads = {k: v for k, v in (("lifecycle_threads", args.lifecycle_threads),

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from app.cli.output import human_bytes, table
-from app.db import GuildDb
 from app.db.fleet import list_guild_files, open_read_only
 from app.db.registry import fetch_entry
 from app.sandbox.runner import ScriptRunner
@@ -32,6 +32,16 @@ STEPS_BEFORE_DATA = (
          (f"{MANGA_CLUB} {BORIS} join invite:club2024", f"{MANGA_CLUB} {BORIS} say \"hello, manga people\"",
           f"{SHONEN} {CHIDI} join")),
 )
+READING = Step(
+    "3. Members read, link AniList, climb the board",
+    "Progress, links and achievements go into the file of the server the command runs in (the AniList double "
+    "answers); the same member in another server starts from nothing.",
+    (f"{MANGA_CLUB} {ALICE} /anilist link username:ShelfTester",
+     f"{MANGA_CLUB} {ALICE} /manga update title:\"Berserk\" chapter:364",
+     f"{MANGA_CLUB} {BORIS} /manga update title:\"ONE PIECE\" chapter:980",
+     f"{SHONEN} {CHIDI} /manga update title:\"Kimetsu no Yaiba\" chapter:15",
+     f"{MANGA_CLUB} {ALICE} /leaderboard kind:chapters",
+     f"{SHONEN} {ALICE} /profile"))
 STEPS_AFTER_DATA = (
     Step("4. Each admin asks what the bot holds for their server",
          "/server info reads only the file of the server it runs in: the row counts differ per server.",
@@ -44,46 +54,32 @@ STEPS_AFTER_DATA = (
          "Boris joined by the owner's invite club2024: its use count rose, so the invite tracker credited the owner.",
          (f"{MANGA_CLUB} {BORIS} /invites stats member:{MANGA_CLUB + 1}", f"{SHONEN} {CHIDI} /invites leaderboard")),
 )
+
+
+def challenge_step(today: date) -> Step:
+    """One reading challenge from creation to its announced winner (dates from the sandbox clock)."""
+    end = (today + timedelta(days=6)).isoformat()
+    return Step("6b. A reading challenge",
+                "An admin creates a week-long challenge with Fullmetal Alchemist; Boris joins and finishes it "
+                "(116 chapters + 10 for finishing); `clock +8d` passes its end and the bot announces the winner.",
+                (f'{MANGA_CLUB} {ALICE} admin /challenge-admin create title:"Spring sprint" '
+                 f"start:{today.isoformat()} end:{end}",
+                 f"{MANGA_CLUB} {ALICE} admin /challenge-admin add-manga challenge:1 title:30656",
+                 f"{MANGA_CLUB} {BORIS} /challenge join challenge:1",
+                 f"{MANGA_CLUB} {BORIS} /manga update title:30656 chapter:116",
+                 f"{MANGA_CLUB} {BORIS} /challenge leaderboard challenge:1",
+                 "clock +8d"))
+
+
 LEAVE = Step("8. The bot is removed from a server",
              "The leave is recorded (purge after RETENTION_DAYS unless the bot is added back); the file stays.",
              (f"{SEINEN} bot leave",))
-
-SAMPLE_READING = {
-    MANGA_CLUB: [(ALICE, "alice", [(30002, "Berserk", 364), (30013, "One Piece", 1100), (31706, "JoJo", 120)]),
-                 (BORIS, "boris", [(30013, "One Piece", 980), (87216, "Frieren", 120)])],
-    SHONEN: [(CHIDI, "chidi", [(30013, "One Piece", 15)])],
-    SEINEN: [],
-}
-
 
 async def _play(runner: ScriptRunner, step: Step, first_line: int) -> int:
     runner.say(f"\n━━ {step.title}\n   {step.explain}")
     for offset, text in enumerate(step.lines):
         await runner.run_line(text, first_line + offset)
     return first_line + len(step.lines)
-
-
-async def _seed(db: GuildDb, readers: list[tuple[int, str, list[tuple[int, str, int]]]]) -> int:
-    rows = 0
-    async with db.transaction():
-        for user_id, name, progress in readers:
-            await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, name))
-            await db.executemany(
-                "INSERT INTO user_manga_progress (discord_id, manga_id, title, chapters_read, status) "
-                "VALUES (?, ?, ?, ?, 'CURRENT')", [(user_id, m, t, c) for m, t, c in progress])
-            rows += 1 + len(progress)
-    return rows
-
-
-async def _seed_all(runner: ScriptRunner) -> None:
-    runner.say("\n━━ 3. Sample reading data, one file per server\n"
-               "   Feature commands (progress, XP, challenges) arrive in later releases; until then the tour\n"
-               "   writes sample rows straight into each server's own file, as the legacy split would.")
-    manager = runner.harness.bot.manager
-    for guild_id, readers in SAMPLE_READING.items():
-        async with manager.connect(guild_id) as db:
-            rows = await _seed(db, readers)
-        runner.say(f"  ✓ {NAMES[guild_id]}: {rows} row(s) written to {manager.path_for(guild_id).name}")
 
 
 def _files_report(runner: ScriptRunner) -> str:
@@ -119,9 +115,10 @@ async def run_demo(runner: ScriptRunner, *, keep: bool) -> None:
     line = 1
     for step in STEPS_BEFORE_DATA:
         line = await _play(runner, step, line)
-    await _seed_all(runner)
+    line = await _play(runner, READING, line)
     for step in STEPS_AFTER_DATA:
         line = await _play(runner, step, line)
+    line = await _play(runner, challenge_step(runner.harness.clock.now().date()), line)
     runner.say("\n━━ 7. The files on disk: one per server, each naming its own server inside")
     runner.say(await asyncio.to_thread(_files_report, runner))
     line = await _play(runner, LEAVE, line)

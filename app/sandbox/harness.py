@@ -9,6 +9,7 @@ Tests of any package can use it (see tests/bot/conftest.py for a fixture).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -22,7 +23,9 @@ from app.bot.clock import Clock
 from app.config import Settings
 from app.doubles import DiscordDouble, DoubleError, InteractionRecord, Reply
 from app.doubles import discord_permissions as perm
+from app.doubles.anilist import AniListDouble
 from app.doubles.steam import SteamCatalogue, SteamDouble
+from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, UNLIMITED
 
 QUIET_SECONDS = 0.05
 
@@ -41,6 +44,7 @@ class BotHarness:
         self.app: BotApp | None = None
         self.clock = Clock()  # the bot's; `advance()` moves it and Discord's together
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
+        self.anilist: AniListDouble | None = None  # set by running_bot when it started one
 
     @property
     def bot(self) -> BotApp:
@@ -323,16 +327,37 @@ async def running_bot(guild_dbs_dir: Path, *, guilds: Iterable[int] = (), settin
                       ) -> AsyncIterator[BotHarness]:
     """A started double + bot over `guild_dbs_dir`; everything is closed on exit.
 
-    The Steam double (`steam`'s catalogue, else the built-in one) answers unless `settings` name a Steam URL.
+    Unless `settings` point ANILIST_URL somewhere else, an AniList double with the built-in catalogue
+    answers (`harness.anilist`): the bot under test never reaches the real AniList. The Steam double
+    (`steam`'s catalogue, else the built-in one) answers unless `settings` name a Steam URL.
     """
-    base = settings or Settings()
-    harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
-                         extensions=extensions, steam=steam)
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
+    base = _without_default_budget(settings or Settings())
+    async with contextlib.AsyncExitStack() as stack:
+        anilist = None
+        if base.anilist_url == Settings().anilist_url:
+            anilist = await stack.enter_async_context(AniListDouble())
+            base = dataclasses.replace(base, anilist_url=anilist.url)
+        harness = BotHarness(dataclasses.replace(base, guild_dbs_dir=guild_dbs_dir), guilds=guilds,
+                             extensions=extensions, steam=steam)
+        harness.anilist = anilist
+        await harness.start()
+        try:
+            yield harness
+        finally:
+            await harness.stop()
+
+
+def _without_default_budget(settings: Settings) -> Settings:
+    """A script's lines arrive faster than any person types: the default command budget is lifted.
+
+    A budget the caller set explicitly (anything but the defaults) is kept, so the budget's own
+    tests still meet it.
+    """
+    if settings.rate_member == DEFAULT_RATE_MEMBER:
+        settings = dataclasses.replace(settings, rate_member=UNLIMITED)
+    if settings.rate_guild == DEFAULT_RATE_GUILD:
+        settings = dataclasses.replace(settings, rate_guild=UNLIMITED)
+    return settings
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, every: float = 0.01) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from app.config import Settings
 from app.doubles import DoubleError
+from app.doubles.anilist import AniListDouble
+from app.doubles.anilist_catalogue import Catalogue
 from app.doubles.discord_permissions import parse_permission
 from app.doubles.steam import SteamCatalogue
 from app.errors import UserFacingError
@@ -70,9 +72,12 @@ class ScriptRunner:
     async def perform(self, action: Action) -> None:
         h = self.harness
         if action.kind == "clock":
+            posted = len(h.double.channel_posts)
             await h.advance(timedelta(seconds=action.seconds))
             self.emit(event_object(action, f"the clock moved forward {_duration(action.seconds)}; "
                                            f"it is now {h.clock.now():%Y-%m-%d %H:%M} UTC"))
+            for post in h.double.channel_posts[posted:]:  # what fell due was announced (a challenge's winners)
+                self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
             return
         self._check_bot_is_in(action)
         if action.kind in ("bot_join", "bot_leave", "say", "join", "leave", "invite", "role"):
@@ -181,16 +186,20 @@ async def _lines_from_stdin(runner: ScriptRunner) -> None:
 
 
 async def run_sandbox(settings: Settings, *, script: list[str] | None, demo: bool, as_json: bool,
-                      dbs: Path | None, steam: Path | None = None) -> int:
+                      dbs: Path | None, steam: Path | None = None, anilist: Path | None = None) -> int:
     """The `sandbox` command: returns the exit code (1 if any line of a script failed).
 
-    The Steam double always answers (the built-in catalogue, or `steam`'s): the sandbox never calls Steam.
+    The AniList and Steam doubles always answer (their built-in catalogues, or the files given):
+    the sandbox never calls the real AniList or Steam.
     """
-    catalogue = SteamCatalogue.load(steam) if steam is not None else SteamCatalogue.builtin()
+    steam_catalogue = SteamCatalogue.load(steam) if steam is not None else SteamCatalogue.builtin()
+    catalogue = Catalogue.load(anilist) if anilist is not None else Catalogue.builtin()
     settings = dataclasses.replace(settings, steam_api_url=Settings().steam_api_url, steam_api_key=None)
     with tempfile.TemporaryDirectory(prefix="guildshelf-sandbox-") as scratch:
         root = dbs if dbs is not None else Path(scratch) / "guild_dbs"
-        async with running_bot(root, settings=settings, steam=catalogue) as harness:
+        async with AniListDouble(catalogue) as anilist_double, \
+                running_bot(root, settings=dataclasses.replace(settings, anilist_url=anilist_double.url),
+                            steam=steam_catalogue) as harness:
             runner = ScriptRunner(harness, as_json=as_json)
             if demo:
                 from app.sandbox.demo import run_demo

@@ -26,6 +26,9 @@ async def test_a_member_sees_member_commands_only(harness: BotHarness) -> None:
     assert "`/help` — The commands you can use here, one line each" in sections["General"]
     assert any(line.startswith("`/leaderboard` — ") for line in sections["Community"])
     assert any(line.startswith("`/my-data export` — ") for line in sections["Your data"])
+    assert any(line.startswith("`/manga update` — ") for line in sections["Reading"])
+    assert any(line.startswith("`/steam link` — ") for line in sections["Steam"])
+    assert "More" not in sections  # every member command has a section
     assert all(line.startswith("`/") and " — " in line for line in every)
 
 
@@ -36,5 +39,6 @@ async def test_an_admin_also_sees_the_admin_commands(harness: BotHarness) -> Non
     admin_lines = admin["Server admin"]
     assert any(line.startswith("`/server info` — ") for line in admin_lines)
     assert any(line.startswith("`/server-data delete` — ") for line in admin_lines)
+    assert any(line.startswith("`/invites-admin bonus` — ") for line in admin_lines)
     assert "`/settings` — Announcements and XP in this server" in admin_lines
     assert {k: v for k, v in admin.items() if k != "Server admin"} == member

@@ -77,7 +77,7 @@ def test_cooldown_counts_one_message_per_member_per_period() -> None:
     clock.now += 0.1
     assert _count(recorder, 1, 7, channel_id=6)
 
-    taken = recorder.take()
+    taken, _ = recorder.take()
     assert taken[1].gains == {7: 2, 8: 1} and taken[1].channels == {7: 6, 8: 5} and recorder.pending == {}
 
 
@@ -91,18 +91,47 @@ def test_a_servers_own_cooldown_applies_once_known() -> None:
     assert not _count(recorder, 2, 7)  # server 2 keeps the default 60 s
     recorder.remember_config(1, GuildSettings(xp_cooldown_seconds=0))
     assert _count(recorder, 1, 7)
-    assert recorder.take()[1].gains == {7: 3}
+    assert recorder.take()[0][1].gains == {7: 3}
 
 
 def test_a_failed_write_is_given_back_in_front_of_newer_gains() -> None:
     recorder = XpRecorder(0)
     _count(recorder, 1, 7, event_time=1.0, source="old")
-    failed = recorder.take()[1]
+    taken, taken_at = recorder.take()
+    failed = taken[1]
     _count(recorder, 1, 7, channel_id=6, event_time=2.0, source="new")
-    recorder.give_back(1, failed)
+    recorder.give_back(1, failed, taken_at)
     pending = recorder.pending[1]
     assert pending.gains == {7: 2} and pending.channels == {7: 6} and pending.source == "new"
     assert pending.attempts == 1 and pending.event_times == [1.0, 2.0]
+
+
+def test_an_erased_member_loses_pending_and_in_flight_gains() -> None:
+    recorder = XpRecorder(0)
+    _count(recorder, 1, 7)
+    _count(recorder, 1, 8)
+    taken, taken_at = recorder.take()  # a write under way
+    _count(recorder, 1, 7)  # and a newer gain still pending
+    recorder.forget(1, 7)
+    assert 7 not in recorder.pending[1].gains
+    in_flight = taken[1]
+    assert recorder.still_wanted(1, in_flight, taken_at) and in_flight.gains == {8: 1}
+    recorder.give_back(1, in_flight, taken_at)  # a failed write never brings the erased member back
+    assert recorder.pending[1].gains == {8: 1}
+
+
+def test_a_deleted_server_loses_every_pending_and_in_flight_gain() -> None:
+    recorder = XpRecorder(0)
+    _count(recorder, 1, 7)
+    _count(recorder, 2, 7)
+    taken, taken_at = recorder.take()
+    _count(recorder, 1, 8)
+    recorder.forget(1)
+    assert 1 not in recorder.pending
+    assert not recorder.still_wanted(1, taken[1], taken_at)
+    assert recorder.still_wanted(2, taken[2], taken_at)  # another server's gains are kept
+    recorder.give_back(1, taken[1], taken_at)
+    assert 1 not in recorder.pending
 
 
 def test_expired_cooldowns_are_pruned(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,41 @@
+"""Fixtures for the AniList features' end-to-end tests: the real bot, the Discord double, the AniList double."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from app.config import Settings
+from app.doubles.anilist import AniListDouble
+from app.doubles.discord_state import Reply
+from app.sandbox.harness import BotHarness, running_bot
+from tests.e2e import GUILD_A, GUILD_B
+
+FAST_TIMEOUT_S = 0.3  # the client's per-request timeout in these tests (5 s in the bot)
+
+
+@dataclass
+class World:
+    bot: BotHarness
+    anilist: AniListDouble
+
+    def text(self, reply: Reply) -> str:
+        """Content plus every embed's text, for asserting what a member reads."""
+        parts = [reply.content]
+        for embed in reply.embeds:
+            parts += [embed.get("title") or "", embed.get("description") or ""]
+            parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields", [])]
+            parts.append((embed.get("footer") or {}).get("text") or "")
+        return "\n".join(p for p in parts if p)
+
+
+@pytest_asyncio.fixture
+async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    monkeypatch.setattr("app.services.anilist.DEFAULT_TIMEOUT_S", FAST_TIMEOUT_S)
+    async with AniListDouble() as anilist:
+        settings = Settings(anilist_url=anilist.url, anilist_rate_per_min=6000)
+        async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A, GUILD_B], settings=settings) as bot:
+            yield World(bot, anilist)
