@@ -198,8 +198,17 @@ def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
 
 def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
     _begin_deferred(conn, tx)
-    cur = conn.execute(sql, params)
-    rows = cur.fetchall()
+    was_open = conn.in_transaction
+    try:
+        cur = conn.execute(sql, params)
+        rows = cur.fetchall()
+    except sqlite3.OperationalError:
+        # An autocommit statement whose COMMIT met a lock (or an interrupt) leaves its changes pending
+        # in an open transaction: undo them, so that the retry (or the worker, after an inline try)
+        # applies the statement once, not twice.
+        if not was_open and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return Result(rows, cur.lastrowid, cur.rowcount, cur.description)
 
 
@@ -350,7 +359,9 @@ class Database:
         except sqlite3.OperationalError as error:
             code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
             if code in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
-                return None  # nothing of it stayed (an interrupted first write took its BEGIN with it)
+                if not in_tx and conn.in_transaction:
+                    conn.execute("ROLLBACK")  # a BEGIN or write it made stays open otherwise: start clean
+                return None
             raise
         finally:
             conn.set_progress_handler(None, 0)
