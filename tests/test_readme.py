@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,25 @@ def test_every_script_is_in_the_readme_and_every_listed_script_exists() -> None:
               for m in [re.match(r"`python (scripts/\S+\.py)", cell)] if m}
     on_disk = {f"scripts/{p.name}" for p in (ROOT / "scripts").glob("*.py") if not p.name.startswith("_")}
     assert listed == on_disk
+
+
+def script_rows() -> list[tuple[str, list[str]]]:
+    rows = []
+    for cell in first_cells("Operator commands"):
+        words = cell.strip("`").split()
+        if words[0] == "python" and words[1].startswith("scripts/"):
+            rows.append((words[1], words[2:]))
+    return rows
+
+
+@pytest.mark.parametrize(("script", "rest"), script_rows(), ids=[s for s, _ in script_rows()])
+def test_every_option_of_a_script_in_the_readme_is_in_its_help(script: str, rest: list[str]) -> None:
+    shown = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    for word in rest:
+        flag = re.match(r"\[?(--[a-z][a-z-]*)", word)
+        if flag:
+            assert re.search(rf"{flag.group(1)}\b", shown), f"`{script} --help` shows no {flag.group(1)}"
 
 
 def test_every_module_command_in_the_readme_can_be_found() -> None:
