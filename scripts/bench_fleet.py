@@ -41,6 +41,9 @@ def shard_of(guild_id: int) -> int:
     return (guild_id >> 22) % COUNT
 
 
+STARTED: list[asyncio.subprocess.Process] = []  # stopped at the end even if the run fails
+
+
 async def start_bot(double: DiscordDouble, root: Path, max_open: int,
                     shard_ids: str | None) -> asyncio.subprocess.Process:
     block = ["--shard-ids", shard_ids, "--shard-count", str(COUNT)] if shard_ids is not None else []
@@ -48,6 +51,7 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
     bot = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.sandbox.bench_bot", "--rest-url", double.rest_url, "--token", double.token,
         "--dbs", str(root), "--max-open", str(max_open), *block, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    STARTED.append(bot)
     deadline = time.monotonic() + 300
     while not (double.command_syncs and len(double.gateway.sessions) > before):
         if bot.returncode is not None or time.monotonic() > deadline:
@@ -101,6 +105,16 @@ def place(double: DiscordDouble, guilds: list[int]) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
+    try:
+        return await measure(args)
+    finally:
+        for bot in STARTED:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+
+
+async def measure(args: argparse.Namespace) -> dict[str, object]:
     rng = random.Random(args.seed)
     guilds = fleet_guilds(args.guilds)
     weights = [1 / rank ** 1.0 for rank in range(1, len(guilds) + 1)]
