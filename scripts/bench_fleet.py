@@ -62,8 +62,14 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
 
 
 async def stop(bot: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after 30 s (every touch was committed in its own transaction before its reply)."""
     bot.terminate()
-    await asyncio.wait_for(bot.communicate(), 120)
+    try:
+        await asyncio.wait_for(bot.communicate(), 30)
+    except TimeoutError:
+        print(f"bot process {bot.pid} did not stop within 30 s: killed", file=sys.stderr)
+        bot.kill()
+        await bot.wait()
 
 
 def figures(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -134,8 +140,7 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
             print(f"warm-up: {len(guilds)} files created in {warm_s:.1f}s, {warm_errors} errors")
             fleet, fleet_errors, fleet_s = await timed(double, order, args.concurrency)
             procs = {"shard 0": process_figures(a.pid), "shard 1": process_figures(b.pid)}
-            await stop(a)
-            await stop(b)
+            await asyncio.gather(stop(a), stop(b))
         async with DiscordDouble() as double:
             place(double, guilds)
             one = await start_bot(double, root, args.max_open, None)
