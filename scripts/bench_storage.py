@@ -6,6 +6,7 @@ reads (one `execute_fetchall`), 20% single-row upserts each in its own transacti
 (`BEGIN IMMEDIATE`, upsert, `COMMIT`: the manager's `db.transaction()`, the monolith
 behind an `asyncio.Lock` on one aiosqlite connection), 16 concurrent tasks.
 
+    pip install -e '.[bench]'   # aiosqlite, for the monolith side
     python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR]
 
 Scenarios: (a) hot, 200 guilds, max_open=256; (b) churn, 10,000 guilds with Zipf(1.1)
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import dataclasses
+import gc
 import itertools
 import json
 import os
@@ -36,7 +39,7 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.db import GUILD_SCHEMA, GuildDatabaseManager
+from app.db import GUILD_SCHEMA, GuildDatabaseManager, native
 from app.db import files as db_files
 
 CONCURRENCY = 16
@@ -67,6 +70,68 @@ def rss_mb() -> float:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+class LagTicker:
+    """The event loop's lag: a task asks to wake every millisecond and records how late it woke.
+
+    Two measures: wall-clock lateness (what a heartbeat sees, including time the OS gave the
+    loop's thread to other processes on a shared machine), and the loop thread's CPU time
+    spent meanwhile beyond the period (the work that held the loop: what this code controls).
+    """
+
+    PERIOD = 0.001
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.cpu_lags: list[float] = []
+        self.cpu_lags_no_gc: list[float] = []  # less the cyclic GC's pauses on the loop's thread
+        self._task: asyncio.Task[None] | None = None
+        self._gc_seconds = self._gc_started = 0.0
+        self._loop_thread = threading.get_ident()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._loop_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            self._gc_seconds += time.thread_time() - self._gc_started
+
+    async def _run(self) -> None:
+        while True:
+            start, cpu, gc_before = time.perf_counter(), time.thread_time(), self._gc_seconds
+            await asyncio.sleep(self.PERIOD)
+            self.lags.append(max(time.perf_counter() - start - self.PERIOD, 0.0))
+            busy = time.thread_time() - cpu - self.PERIOD
+            self.cpu_lags.append(max(busy, 0.0))
+            self.cpu_lags_no_gc.append(max(busy - (self._gc_seconds - gc_before), 0.0))
+
+    @staticmethod
+    def _percentile_ms(samples: list[float], q: float) -> float:
+        if not samples:
+            return 0.0
+        ordered = sorted(samples)
+        return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
+
+    def percentile_ms(self, q: float) -> float:
+        return self._percentile_ms(self.lags, q)
+
+    def cpu_percentile_ms(self, q: float) -> float:
+        return self._percentile_ms(self.cpu_lags, q)
+
+    def cpu_no_gc_percentile_ms(self, q: float) -> float:
+        return self._percentile_ms(self.cpu_lags_no_gc, q)
+
+    def __enter__(self) -> LagTicker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        gc.callbacks.append(self._gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        gc.callbacks.remove(self._gc)
 
 
 class Sampler:
@@ -146,6 +211,10 @@ class RunResult:
     miss_rate: float = 0.0
     miss_cost_ms: float = 0.0
     open_at_end: int = 0
+    lag_p999_ms: float = 0.0
+    lag_max_ms: float = 0.0
+    cpu_lag_p999_ms: float = 0.0
+    cpu_lag_no_gc_p999_ms: float = 0.0
 
 
 async def _drive(ops: list[Op], one: object) -> tuple[float, int]:
@@ -166,9 +235,12 @@ async def _drive(ops: list[Op], one: object) -> tuple[float, int]:
 
 
 async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: int,
-                      policy: str = "lru", query_threads: int = 1) -> RunResult:
+                      policy: str = "lru", query_threads: int = 1, inline: bool = True,
+                      remove_side_files: bool = False) -> RunResult:
+    options = db_files.OpenOptions(inline_vm_steps=db_files.OpenOptions().inline_vm_steps if inline else 0,
+                                   remove_side_files=remove_side_files)
     async with GuildDatabaseManager(root, max_open=max_open, policy=policy,
-                                    query_threads=query_threads) as manager:
+                                    query_threads=query_threads, options=options) as manager:
 
         async def one(guild_id: int, member: int, write: bool) -> None:
             async with manager.connect(guild_id) as db:
@@ -180,7 +252,7 @@ async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: 
 
         await _drive(warmup, one)
         before = manager.stats()
-        with Sampler() as sampler:
+        with Sampler() as sampler, LagTicker() as ticker:
             seconds, errors = await _drive(ops, one)
         after = manager.stats()
         misses = after.misses - before.misses
@@ -191,7 +263,8 @@ async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: 
                      + (after.close_seconds - before.close_seconds) / max(closes, 1)) * 1000
         return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads),
                          int(sampler.fds), misses / max(lookups, 1), miss_cost if misses else 0.0,
-                         after.open_now)
+                         after.open_now, ticker.percentile_ms(0.999), ticker.percentile_ms(1.0),
+                         ticker.cpu_percentile_ms(0.999), ticker.cpu_no_gc_percentile_ms(0.999))
 
 
 async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib: int) -> RunResult:
@@ -216,9 +289,210 @@ async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib
                 await conn.execute_fetchall(READ_MONO, (guild_id, member))
 
         await _drive(warmup, one)
-        with Sampler() as sampler:
+        with Sampler() as sampler, LagTicker() as ticker:
             seconds, errors = await _drive(ops, one)
-    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds))
+    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds),
+                     lag_p999_ms=ticker.percentile_ms(0.999), lag_max_ms=ticker.percentile_ms(1.0),
+                     cpu_lag_p999_ms=ticker.cpu_percentile_ms(0.999),
+                     cpu_lag_no_gc_p999_ms=ticker.cpu_no_gc_percentile_ms(0.999))
+
+
+# -- per-call overhead ------------------------------------------------------------------
+def _best_per_call_us(timings: list[float], calls: int) -> float:
+    return min(timings) / calls * 1e6
+
+
+async def measure_overhead(root: Path, guild_id: int, calls: int, batches: int = 40) -> dict[str, float]:
+    """µs per call, one call at a time, on one open guild: the manager against raw sqlite3 on the same file.
+
+    Same process, same file, same statements, short batches alternated; best batch of each (on a
+    shared machine a long batch always includes time the OS gave to other processes: short ones
+    let both sides show a batch that ran undisturbed).
+    Reads: one indexed point read. Writes: BEGIN IMMEDIATE, one upsert, COMMIT.
+    """
+    path = root / f"{guild_id}.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    options = db_files.OpenOptions()
+    raw.executescript(f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
+                      f"PRAGMA cache_size = -{options.cache_kib};")  # as the manager's
+    times: dict[str, list[float]] = {"manager_read": [], "raw_read": [], "manager_write": [], "raw_write": []}
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect(guild_id) as db:
+        await db.execute_fetchall(READ_GUILD, (1,))
+        for _ in range(batches):
+            start = time.perf_counter()
+            for i in range(calls):
+                await db.execute_fetchall(READ_GUILD, (i % MEMBERS,))
+            times["manager_read"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                raw.execute(READ_GUILD, (i % MEMBERS,)).fetchall()
+            times["raw_read"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                async with db.transaction():
+                    await db.execute(WRITE_GUILD, (i % MEMBERS,))
+            times["manager_write"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for i in range(calls):
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute(WRITE_GUILD, (i % MEMBERS,))
+                raw.execute("COMMIT")
+            times["raw_write"].append(time.perf_counter() - start)
+    raw.close()
+    return {key: _best_per_call_us(value, calls) for key, value in times.items()}
+
+
+async def measure_monolith_overhead(path: Path, guild_id: int, calls: int) -> dict[str, float]:
+    """The same calls through aiosqlite on the monolith (its thread hop, for comparison)."""
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        start = time.perf_counter()
+        for i in range(calls):
+            await conn.execute_fetchall(READ_MONO, (guild_id, i % MEMBERS))
+        read = time.perf_counter() - start
+        start = time.perf_counter()
+        for i in range(calls):
+            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute(WRITE_MONO, (guild_id, i % MEMBERS))
+            await conn.execute("COMMIT")
+        write = time.perf_counter() - start
+    return {"aiosqlite_read": read / calls * 1e6, "aiosqlite_write": write / calls * 1e6}
+
+
+# -- cost of one open connection -----------------------------------------------------
+async def measure_connection_cost(work: Path, n: int) -> dict[str, float]:
+    """RSS and descriptors that `n` open guild connections add (each has answered a point read and a
+    write), per connection; for sizing MAX_OPEN_GUILD_DBS."""
+    root = work / "hot-guilds"
+    ids = guild_ids(n)
+    populate_guild_files(root, ids)
+    async with GuildDatabaseManager(root, max_open=n) as manager:
+        async with manager.connect_bot():
+            pass
+        rss0, fds0 = rss_mb(), open_fds()
+        for guild_id in ids:
+            async with manager.connect(guild_id) as db:
+                await db.execute_fetchall(READ_GUILD, (1,))
+                async with db.transaction():
+                    await db.execute(WRITE_GUILD, (1,))
+        rss1, fds1 = rss_mb(), open_fds()
+    return {"connections": n, "rss_mb_per_connection": (rss1 - rss0) / n, "fds_per_connection": (fds1 - fds0) / n}
+
+
+# -- bytes on disk ---------------------------------------------------------------------
+def disk_bytes(paths: list[Path]) -> int:
+    """Allocated bytes (what `du` counts) of these files, those that exist."""
+    return sum(p.stat().st_blocks * 512 for p in paths if p.exists())
+
+
+def folder_bytes(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.iterdir() if p.is_file()]
+    return disk_bytes(files), len(files)
+
+
+async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: int) -> dict[str, float]:
+    """Bytes of guilds written through the manager (`rows` each), with their side files, against a
+    monolith holding the same rows; an empty guild; one large guild against its rows in the monolith."""
+    root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work))
+    ids = guild_ids(n_guilds)
+    async with GuildDatabaseManager(root, max_open=64) as manager:
+        for guild_id in ids:
+            async with manager.connect(guild_id) as db, db.transaction():
+                for member in range(rows):
+                    await db.execute(WRITE_GUILD, (BASE_GUILD + member,))
+        async with manager.connect(1) as db:  # an empty guild: read, never written
+            await db.execute_fetchall(READ_GUILD, (1,))
+        await manager.evict(1)
+        await manager.evict(ids[-1])
+        evicted_bytes, evicted_files = folder_bytes(root)
+        async with manager.exclusive(1):
+            empty_evicted = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+    empty = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+    closed_bytes, closed_files = folder_bytes(root)
+    closed_bytes -= disk_bytes([root / "1.sqlite3", root / "bot-wide.sqlite3"])
+    small = closed_bytes / n_guilds
+    mono = root.parent / f"{root.name}-monolith.sqlite3"
+    conn = sqlite3.connect(mono, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(MONOLITH_SCHEMA)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, 1)",
+                     [(g, BASE_GUILD + m) for g in ids for m in range(rows)])
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    mono_bytes = disk_bytes([mono])
+    large_id = 2
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect(large_id) as db:
+        await db.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)",
+                             [(BASE_GUILD + m,) for m in range(large_rows)])
+    large = disk_bytes([root / f"{large_id}.sqlite3"])
+    large_mono_path = root.parent / f"{root.name}-large-monolith.sqlite3"
+    conn = sqlite3.connect(large_mono_path)
+    conn.executescript(MONOLITH_SCHEMA)
+    conn.executemany("INSERT INTO user_xp (guild_id, discord_id, xp) VALUES (?, ?, 1)",
+                     [(large_id, BASE_GUILD + m) for m in range(large_rows)])
+    conn.commit()
+    conn.close()
+    large_mono = disk_bytes([large_mono_path])
+    return {"guilds": n_guilds, "rows_per_guild": rows, "evicted_folder_bytes": evicted_bytes,
+            "evicted_files": evicted_files, "closed_folder_bytes": closed_bytes, "closed_files": closed_files,
+            "monolith_bytes": mono_bytes, "disk_ratio": closed_bytes / mono_bytes, "empty_guild_bytes": empty,
+            "empty_guild_bytes_evicted": empty_evicted,
+            "small_guild_bytes": small, "large_rows": large_rows, "large_guild_bytes": large,
+            "large_monolith_bytes": large_mono, "large_disk_ratio": large / large_mono}
+
+
+def convert_fleet(work: Path, n_guilds: int, rows: int) -> tuple[float, int, int]:
+    """Files with 4 KiB pages (as the previous template made them) converted to 1 KiB pages:
+    ms per file, bytes before and after."""
+    root = Path(tempfile.mkdtemp(prefix="convert-", dir=work))
+    old_schema = dataclasses.replace(GUILD_SCHEMA, page_size=4096)
+    paths = []
+    for guild_id in guild_ids(n_guilds):
+        path = root / f"{guild_id}.sqlite3"
+        db_files.build_file(path, old_schema, guild_id)
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)",
+                         [(BASE_GUILD + m,) for m in range(rows)])
+        conn.close()
+        paths.append(path)
+    before = folder_bytes(root)[0]
+    start = time.perf_counter()
+    for path in paths:
+        db_files.convert_page_size(path, GUILD_SCHEMA.page_size)
+    seconds = time.perf_counter() - start
+    return seconds / n_guilds * 1000, before, folder_bytes(root)[0]
+
+
+def measure_miss_modes(root: Path, ids: list[int]) -> dict[str, float]:
+    """Median ms of one cache miss (open an existing file, a point read, an upsert, close), in two threads
+    at once as in the bot (opens and closes interleave): the manager's settings (shared -shm, mapped at
+    open and unmapped at close) against `locking_mode=EXCLUSIVE` (the WAL index on the heap, no -shm,
+    but no other process can open the file while the bot has it open)."""
+    results: dict[str, float] = {}
+    half = len(ids) // 2
+    for label, extra in (("shared", ""), ("exclusive", "PRAGMA locking_mode = EXCLUSIVE;")):
+        samples: list[float] = []
+
+        def cycle(chunk: list[int], extra: str = extra, samples: list[float] = samples) -> None:
+            for guild_id in chunk:
+                start = time.perf_counter()
+                conn = sqlite3.connect(root / f"{guild_id}.sqlite3", isolation_level=None, check_same_thread=False)
+                native.skip_checkpoint_on_close(conn)
+                conn.executescript(f"{extra} PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;")
+                conn.execute(READ_GUILD, (1,)).fetchall()
+                conn.execute(WRITE_GUILD, (1,))
+                native.close_connection(conn, root / f"{guild_id}.sqlite3")
+                samples.append(time.perf_counter() - start)
+
+        threads = [threading.Thread(target=cycle, args=(part,)) for part in (ids[:half], ids[half:])]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results[f"miss_{label}_ms"] = _median_ms(samples)
+    return results
 
 
 # -- open and create -------------------------------------------------------------------
@@ -296,6 +570,10 @@ async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float
     for _ in range(rounds):  # alternate sides so that neither always runs on a warmer machine
         keep("manager", await run_manager(root, ops, warmup, max_open=max_open))
         keep("monolith", await run_monolith(mono, ops, warmup, cache_kib=256 * max_open))
+    keep("manager, worker only", await run_manager(root, ops, warmup, max_open=max_open, inline=False))
+    if n_guilds > max_open:  # evictions: does deleting the side files of idle guilds cost opens?
+        keep("manager, side files removed", await run_manager(root, ops, warmup, max_open=max_open,
+                                                              remove_side_files=True))
     if variants:
         keep("manager lfu", await run_manager(root, ops, warmup, max_open=max_open, policy="lfu"))
         keep("manager 2 sql threads", await run_manager(root, ops, warmup, max_open=max_open, query_threads=2))
@@ -306,14 +584,24 @@ def print_scenario(name: str, results: dict[str, RunResult]) -> None:
     mono = results["monolith"].ops_per_s
     print(f"\n{name}")
     print(f"  {'side':<24}{'ops/s':>10}{'ratio':>8}{'errors':>8}{'miss':>8}{'miss ms':>9}"
-          f"{'RSS MB':>8}{'threads':>9}{'fds':>6}")
+          f"{'RSS MB':>8}{'threads':>9}{'fds':>6}{'lag p99.9 ms':>14}{'cpu lag':>9}{'no gc':>7}")
     for label, r in results.items():
         print(f"  {label:<24}{r.ops_per_s:>10.0f}{r.ops_per_s / mono:>8.2f}{r.errors:>8}"
-              f"{r.miss_rate:>8.1%}{r.miss_cost_ms:>9.2f}{r.rss_mb:>8.0f}{r.threads:>9}{r.fds:>6}")
+              f"{r.miss_rate:>8.1%}{r.miss_cost_ms:>9.2f}{r.rss_mb:>8.0f}{r.threads:>9}{r.fds:>6}"
+              f"{r.lag_p999_ms:>14.2f}{r.cpu_lag_p999_ms:>9.2f}{r.cpu_lag_no_gc_p999_ms:>7.2f}")
+
+
+async def idle_lag_ms(seconds: float) -> float:
+    """p99.9 lag of the ticker alone: what the machine (other processes, the VM) adds by itself."""
+    with LagTicker() as ticker:
+        await asyncio.sleep(seconds)
+    return ticker.percentile_ms(0.999)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-storage-"))
+    idle_lag = await idle_lag_ms(2.0)
+    print(f"event loop lag of an idle loop (the machine's own noise): p99.9 {idle_lag:.2f} ms")
     churn_guilds = 2_000 if args.quick else 10_000
     n_ops = args.ops or (20_000 if args.quick else 60_000)
     rounds = 1 if args.quick else 2
@@ -322,8 +610,47 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     churn = await scenario("churn", work, churn_guilds, n_ops, 1.1, max_open=256, rounds=rounds,
                            variants=not args.quick)
     print_scenario(f"(b) churn: {churn_guilds} guilds, Zipf(1.1), max_open=256", churn)
+    overhead = await measure_overhead(work / "hot-guilds", guild_ids(1)[0], 100 if args.quick else 200)
+    overhead.update(await measure_monolith_overhead(work / "hot-monolith.sqlite3", guild_ids(1)[0],
+                                                    1000 if args.quick else 5000))
+    print("\nper call, one at a time on one open guild (µs): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in overhead.items()))
+    read_ratio = overhead["manager_read"] / overhead["raw_read"]
+    write_ratio = overhead["manager_write"] / overhead["raw_write"]
+    print(f"  manager / raw sqlite3: read {read_ratio:.2f}x, upsert transaction {write_ratio:.2f}x (target <= 3x)")
+    lag_p999 = max(hot["manager"].lag_p999_ms, churn["manager"].lag_p999_ms)
+    cpu_lag_p999 = max(hot["manager"].cpu_lag_p999_ms, churn["manager"].cpu_lag_p999_ms)
+    cpu_lag_no_gc = max(hot["manager"].cpu_lag_no_gc_p999_ms, churn["manager"].cpu_lag_no_gc_p999_ms)
+    lag_max = max(hot["manager"].lag_max_ms, churn["manager"].lag_max_ms)
+    print(f"event loop lag during manager runs: p99.9 {lag_p999:.2f} ms (hot {hot['manager'].lag_p999_ms:.2f}, "
+          f"churn {churn['manager'].lag_p999_ms:.2f}; max {lag_max:.2f}); "
+          f"monolith (aiosqlite) p99.9 {max(hot['monolith'].lag_p999_ms, churn['monolith'].lag_p999_ms):.2f} ms; "
+          f"the loop's own CPU time beyond the tick: p99.9 {cpu_lag_p999:.2f} ms, {cpu_lag_no_gc:.2f} ms less the "
+          f"cyclic GC's pauses (target <= 2 ms)")
+    footprint = await measure_footprint(work, 200 if args.quick else 2000, 21, 10_000 if args.quick else 100_000)
+    print(f"\nbytes on disk: {footprint['guilds']} guilds x {footprint['rows_per_guild']} rows written through the "
+          f"manager: {footprint['evicted_folder_bytes'] / 2**20:.1f} MiB in {footprint['evicted_files']} files "
+          f"while running (evicted guilds keep their -wal until shutdown), "
+          f"{footprint['closed_folder_bytes'] / 2**20:.2f} MiB in {footprint['closed_files']} files after close_all; "
+          f"monolith {footprint['monolith_bytes'] / 2**20:.2f} MiB (disk_ratio {footprint['disk_ratio']:.1f}x)")
+    print(f"  after close_all: empty guild {footprint['empty_guild_bytes'] / 1024:.0f} KiB "
+          f"({footprint['empty_guild_bytes_evicted'] / 1024:.0f} KiB evicted while running), small guild "
+          f"{footprint['small_guild_bytes'] / 1024:.1f} KiB (target <= 64 KiB), large guild "
+          f"({footprint['large_rows']} rows) {footprint['large_guild_bytes'] / 2**20:.2f} MiB vs "
+          f"{footprint['large_monolith_bytes'] / 2**20:.2f} MiB in a monolith ({footprint['large_disk_ratio']:.2f}x)")
+    cost = await measure_connection_cost(work, 256 if args.quick else 1024)
+    print(f"one open connection (after a read and a write): {cost['rss_mb_per_connection']:.3f} MB of RSS, "
+          f"{cost['fds_per_connection']:.1f} descriptors ({cost['connections']} open)")
+    convert_n = 200 if args.quick else 1000
+    convert_ms, convert_before, convert_after = convert_fleet(work, convert_n, 21)
+    print(f"  converting {convert_n} files from 4 KiB to 1 KiB pages (VACUUM): {convert_ms:.2f} ms a file "
+          f"({convert_ms * 10:.0f} s for 10,000 guilds, one thread), {convert_before / 2**20:.1f} -> "
+          f"{convert_after / 2**20:.1f} MiB")
+    modes = measure_miss_modes(work / "churn-guilds", guild_ids(churn_guilds)[:400])
+    print(f"one miss (open, read, upsert, close; two threads): shared -shm {modes['miss_shared_ms']:.3f} ms, "
+          f"locking_mode=EXCLUSIVE (WAL index on the heap) {modes['miss_exclusive_ms']:.3f} ms")
     open_ms, close_ms = measure_open_existing(work / "churn-guilds", guild_ids(churn_guilds)[-200:])
-    create_ms, script_ms = measure_create(work / "create", 50 if args.quick else 200)
+    create_ms, script_ms = measure_create(Path(tempfile.mkdtemp(prefix="create-", dir=work)), 50 if args.quick else 200)
     print(f"\nopen existing file: median {open_ms:.3f} ms (close after a write {close_ms:.3f} ms)")
     print(f"create new file:    median {create_ms:.3f} ms from the template image, "
           f"{script_ms:.3f} ms by running the SQL script ({script_ms / create_ms:.1f}x)")
@@ -343,6 +670,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "create_new_ms": round(create_ms, 3), "create_by_script_ms": round(script_ms, 3),
         "peak_rss_mb": round(peak_rss, 1), "peak_threads": max(hot["manager"].threads, churn["manager"].threads),
         "peak_fds": max(hot["manager"].fds, churn["manager"].fds), "churn_guilds": churn_guilds, "ops": n_ops,
+        "read_overhead_ratio": round(read_ratio, 2), "write_overhead_ratio": round(write_ratio, 2),
+        "loop_lag_p999_ms": round(lag_p999, 3), "idle_loop_lag_p999_ms": round(idle_lag, 3),
+        "loop_cpu_lag_p999_ms": round(cpu_lag_p999, 3), "loop_cpu_lag_no_gc_p999_ms": round(cpu_lag_no_gc, 3),
+        "worker_only_loop_cpu_lag_p999_ms": round(max(hot["manager, worker only"].cpu_lag_p999_ms,
+                                                      churn["manager, worker only"].cpu_lag_p999_ms), 3),
+        "worker_only_loop_lag_p999_ms": round(max(hot["manager, worker only"].lag_p999_ms,
+                                                  churn["manager, worker only"].lag_p999_ms), 3),
+        "hot_ratio_worker_only": round(hot["manager, worker only"].ops_per_s / hot["monolith"].ops_per_s, 3),
+        "churn_ratio_worker_only": round(churn["manager, worker only"].ops_per_s / churn["monolith"].ops_per_s, 3),
+        "churn_ratio_side_files_removed": round(churn["manager, side files removed"].ops_per_s
+                                             / churn["monolith"].ops_per_s, 3),
+        "per_call_us": {k: round(v, 1) for k, v in overhead.items()},
+        "disk_ratio": round(footprint["disk_ratio"], 2), "empty_guild_bytes": int(footprint["empty_guild_bytes"]),
+        "small_guild_bytes": int(footprint["small_guild_bytes"]),
+        "footprint": {k: round(v, 3) if isinstance(v, float) else v for k, v in footprint.items()},
+        "convert_page_size_ms_per_file": round(convert_ms, 3),
+        "rss_mb_per_connection": round(cost["rss_mb_per_connection"], 3),
+        **{k: round(v, 3) for k, v in modes.items()},
+        "fds_per_connection": round(cost["fds_per_connection"], 2),
     }
     for label in ("manager lfu", "manager 2 sql threads"):
         if label in churn:

@@ -34,7 +34,8 @@ def source_signature(path: Path) -> list[int]:
         except FileNotFoundError:
             signature += [0, 0]
             continue
-        signature += [st.st_size, st.st_mtime_ns]
+        # An empty -wal holds nothing: created by a reader or removed at a shutdown, it changes no data.
+        signature += [st.st_size, st.st_mtime_ns] if st.st_size else [0, 0]
     return signature
 
 

@@ -62,7 +62,14 @@ def verify(copy: Path, entry: Entry) -> None:
 def is_newer(live: Path, entry: Entry) -> bool:
     """The live file (or its -wal) was modified after the copy was made."""
     copied = datetime.fromisoformat(entry.copied_at).timestamp()
-    stamps = [p.stat().st_mtime for p in (live, live.with_name(live.name + "-wal")) if p.exists()]
+    stamps = []
+    for path in (live, live.with_name(live.name + "-wal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_size or path == live:  # an empty -wal (made by a reader, the backup's own) changes nothing
+            stamps.append(st.st_mtime)
     return bool(stamps) and max(stamps) > copied
 
 

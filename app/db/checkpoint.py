@@ -61,3 +61,34 @@ async def checkpoint_files(candidates: list[Path], pool: WorkerPool) -> int:
                 log.warning("checkpoint of %s at shutdown skipped: %s", path.name, result or "busy")
         log.info("shutdown checkpoint: %d of %d files with a WAL done", start + len(batch), len(paths))
     return done
+
+
+def drop_side_files(path: Path) -> bool:
+    """Delete the -wal and -shm a read-only close left, if the -wal is empty and no one else has the file.
+
+    A connection that reads and closes with SQLite's default settings does it (it is then the last
+    connection: nothing else holds the file). A non-empty -wal is left alone: it may be another
+    process's committed rows (see `checkpoint_file` for the files this process wrote).
+    """
+    try:
+        if os.stat(f"{path}-wal").st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # opens the WAL, to close it
+    finally:
+        conn.close()
+    return not os.path.exists(f"{path}-wal")
+
+
+async def drop_idle_side_files(candidates: list[Path], pool: WorkerPool) -> int:
+    """`drop_side_files` for each of `candidates` on the pool's threads; returns how many were cleaned."""
+    done = 0
+    for start in range(0, len(candidates), PROGRESS_EVERY):
+        batch = candidates[start:start + PROGRESS_EVERY]
+        results = await asyncio.gather(*(pool.any().submit(drop_side_files, p) for p in batch),
+                                       return_exceptions=True)
+        done += sum(r is True for r in results)
+    return done

@@ -7,12 +7,27 @@ its own). `transaction()` serializes writers of one guild and rolls back on erro
 Lock waits never sleep on the shared worker: connections have no busy timeout, and a
 statement that finds the file locked (by another process) is retried from the event
 loop with a backoff, so one guild's wait never delays another's statements.
+
+Short statements run inline, on the event loop's thread, when the connection's worker is
+idle: a thread hop costs twenty times a point read. The loop is never held for long: an
+inline statement runs under a budget of `INLINE_VM_STEPS` SQLite VM steps (a progress
+handler interrupts it) and never waits for a lock (busy timeout 0); interrupted or busy,
+it goes to the worker as before. Only queries and row changes run inline (no PRAGMA,
+VACUUM, BEGIN or COMMIT statement). Inside a transaction that already holds changes only
+`SELECT`s run inline (an interrupted write would roll back the whole transaction), and
+COMMIT runs inline only if every statement of the transaction did. Nothing on the loop
+can fsync: with `synchronous=NORMAL` a WAL commit only writes, and checkpoints (SQLite's
+automatic one is off) run on the worker once the `-wal` passes `WAL_CHECKPOINT_BYTES`.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
+import os
 import sqlite3
+import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +35,8 @@ from typing import Any, TypeVar
 
 from app.db.worker import Worker
 from app.errors import DatabaseBusyError, GuildDatabaseError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
@@ -29,16 +46,75 @@ _current_tx: contextvars.ContextVar[tuple[_TxState, ...]] = contextvars.ContextV
 
 BUSY_FIRST_WAIT = 0.001  # a lock wait is retried from the loop after this, doubling up to:
 BUSY_MAX_WAIT = 0.05
+INLINE_VM_STEPS = 20_000  # an inline statement's budget (a point read is ~40 steps, an upsert ~60)
+INLINE_TX_STATEMENTS = 32  # a transaction with more statements commits on the worker (bounded WAL write)
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default autocheckpoint point (1,000 pages of 4 KiB)
+INLINE_SLICE_S = 0.0005  # inline work after which a statement first lets the loop run its other callbacks
+WAL_CHECK_EVERY = 8  # inline commits between two looks at the -wal's size (a stat costs a quarter of a read)
+_SQLITE_INTERRUPT = 9
 
 
 class _TxState:
     """One `db.transaction()`; `open` is cleared on the worker when it ends, so nothing late reopens it."""
 
-    __slots__ = ("lock", "open")
+    __slots__ = ("inline", "lock", "open")
 
     def __init__(self, lock: asyncio.Lock) -> None:
         self.lock = lock
         self.open = True
+        self.inline = 0  # statements run inline so far; -1 once one went to the worker
+
+
+def _interrupt() -> int:
+    """The progress handler of an inline statement: called once its budget is spent, it stops it."""
+    return 1
+
+
+class _Slice:
+    """Since when the event loop has run inline statements without cycling through its other callbacks.
+
+    Statements on the worker always gave the loop a turn; inline ones never do, so a task that
+    runs many in a row would starve every other task. `reset` is queued on the loop at the
+    first inline statement and runs at its next turn; until then statements check the time.
+    """
+
+    __slots__ = ("queued", "started")
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.queued = False
+
+    def reset(self) -> None:
+        self.queued = False
+
+
+_slices: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slice] = weakref.WeakKeyDictionary()
+
+
+def _loop_slice() -> _Slice:
+    loop = asyncio.get_running_loop()
+    current = _slices.get(loop)
+    if current is None:
+        current = _slices[loop] = _Slice()
+    if not current.queued:
+        current.queued = True
+        current.started = time.perf_counter()
+        loop.call_soon(current.reset)
+    return current
+
+
+_INLINE_VERBS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+
+
+def _verb(sql: str) -> str:
+    """The statement's first word, upper-cased: only plain queries and row changes may run inline
+    (a PRAGMA may checkpoint and fsync, VACUUM rewrites the file, BEGIN/COMMIT belong to the worker's
+    bookkeeping)."""
+    head = sql.lstrip()[:8].upper()
+    for verb in _INLINE_VERBS:
+        if head.startswith(verb):
+            return verb
+    return ""
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -122,8 +198,17 @@ def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
 
 def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
     _begin_deferred(conn, tx)
-    cur = conn.execute(sql, params)
-    rows = cur.fetchall()
+    was_open = conn.in_transaction
+    try:
+        cur = conn.execute(sql, params)
+        rows = cur.fetchall()
+    except sqlite3.OperationalError:
+        # An autocommit statement whose COMMIT met a lock (or an interrupt) leaves its changes pending
+        # in an open transaction: undo them, so that the retry (or the worker, after an inline try)
+        # applies the statement once, not twice.
+        if not was_open and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return Result(rows, cur.lastrowid, cur.rowcount, cur.description)
 
 
@@ -161,6 +246,11 @@ def _finish(conn: sqlite3.Connection, verb: str) -> None:
     conn.execute(verb)
 
 
+def _checkpoint(conn: sqlite3.Connection) -> bool:
+    """Fold the WAL back and truncate it; False if a reader (another process) kept it busy."""
+    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
+
 def _end_transaction(conn: sqlite3.Connection, tx: _TxState, commit: bool) -> None:
     """COMMIT (or ROLLBACK) whatever the transaction's statements left open; a failed COMMIT rolls back."""
     tx.open = False
@@ -194,18 +284,26 @@ async def _settle(fut: asyncio.Future[T]) -> T:
 class Database:
     """One open SQLite file, driven from the event loop through a worker thread."""
 
-    __slots__ = ("_busy_timeout", "_conn", "_idle", "_lock", "_tx", "_worker", "path")
+    __slots__ = ("_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle", "_inline_steps", "_lock", "_tx",
+                 "_wal", "_worker", "path")
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
-                 lock: asyncio.Lock, busy_timeout: float = 5.0) -> None:
+                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS) -> None:
         self._conn = conn
         self._worker = worker
         self._lock = lock  # shared by every connection to the same file
         self._busy_timeout = busy_timeout
+        self._inline_steps = inline_steps  # 0: every statement goes to the worker
         self._tx: _TxState | None = None  # the transaction open on this connection
         self._idle = asyncio.Event()
         self._idle.set()
         self.path = path
+        self._wal = f"{path}-wal"
+        self._checkpoint_at = WAL_CHECKPOINT_BYTES  # the -wal size that triggers the next checkpoint
+        self._commits = 0
+        if inline_steps:
+            # Commits may run on the loop: SQLite's own checkpoint (which fsyncs) must never run there.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     # -- statements -------------------------------------------------------
     async def _await_turn(self) -> _TxState | None:
@@ -231,10 +329,77 @@ class Database:
         except TimeoutError:
             raise DatabaseBusyError("This server's data is busy right now; try again in a moment.") from None
 
+    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue `fn(*args)` on the worker; a transaction with work there commits there too."""
+        if self._tx is not None:
+            self._tx.inline = -1
+        return self._worker.submit(fn, *args)
+
+    def _inline(self, tx: _TxState | None, sql: str, params: Params) -> Result | None:
+        """Run the statement on the loop's thread if that is safe and short; None if it must go to the worker.
+
+        Only when the worker is idle (nothing else uses the connection, and the cancellation
+        guarantees of queued calls are untouched), under a budget of VM steps, with no lock wait.
+        """
+        if not self._inline_steps or not self._worker.idle:
+            return None
+        verb = _verb(sql)
+        if not verb:
+            return None
+        conn = self._conn
+        in_tx = conn.in_transaction
+        writes = verb != "SELECT"  # (a WITH may end in a write)
+        if in_tx and writes:
+            return None  # interrupted, it would roll back the transaction's earlier statements
+        if tx is not None and tx.inline >= 0:
+            tx.inline += 1
+        conn.set_progress_handler(_interrupt, self._inline_steps)
+        try:
+            result = _run_statement(conn, tx, sql, params)
+        except sqlite3.OperationalError as error:
+            code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+            if code in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
+                if not in_tx and conn.in_transaction:
+                    conn.execute("ROLLBACK")  # a BEGIN or write it made stays open otherwise: start clean
+                return None
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+        if writes and not conn.in_transaction:
+            self._committed(inline=True)
+        return result
+
+    def _committed(self, inline: bool = False) -> None:
+        """After a commit: once the -wal is past the bound, checkpoint it on the worker (never on the loop).
+
+        An inline commit writes few pages: its -wal is looked at every `WAL_CHECK_EVERY` of them.
+        """
+        if inline:
+            self._commits += 1
+            if self._commits % WAL_CHECK_EVERY:
+                return
+        try:
+            size = os.stat(self._wal).st_size
+        except FileNotFoundError:
+            return
+        if size < self._checkpoint_at or self._worker.stopping:
+            return
+        self._checkpoint_at = size + WAL_CHECKPOINT_BYTES  # a busy checkpoint is not retried at every commit
+        self._submit(_checkpoint, self._conn).add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, fut: asyncio.Future[bool]) -> None:
+        if fut.cancelled():
+            return
+        error = fut.exception()
+        if error is not None:
+            log.warning("checkpoint of %s failed: %s", self.path.name, error)
+        elif fut.result():
+            self._checkpoint_at = WAL_CHECKPOINT_BYTES
+
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the worker; if the file is locked, retry from the loop (never sleep there)."""
         try:
-            return await self._worker.submit(fn, *args)
+            return await self._submit(fn, *args)
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
                 raise
@@ -249,7 +414,7 @@ class Database:
             await asyncio.sleep(wait)
             await self._await_turn()  # a transaction begun meanwhile is not ours to join
             try:
-                return await self._worker.submit(fn, *args)
+                return await self._submit(fn, *args)
             except sqlite3.OperationalError as error:
                 if not _is_busy(error):
                     raise
@@ -259,15 +424,26 @@ class Database:
             wait = min(wait * 2, BUSY_MAX_WAIT)
 
     async def _execute(self, sql: str, params: Params) -> Result:
+        if self._inline_steps:
+            # Inline statements have held the loop long enough: everything else it has to do goes
+            # first (a new slice starts at its next turn, so one turn holds one slice and one statement).
+            while time.perf_counter() - _loop_slice().started > INLINE_SLICE_S:
+                await asyncio.sleep(0)
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
             tx = await self._await_turn()
+        result = self._inline(tx, sql, params)
+        if result is not None:
+            return result
         try:  # _call inlined: the statement path stays one coroutine deep
-            return await self._worker.submit(_run_statement, self._conn, tx, sql, params)
+            result = await self._submit(_run_statement, self._conn, tx, sql, params)
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
                 raise
-        return await self._retry(_run_statement, self._conn, tx, sql, params)
+            result = await self._retry(_run_statement, self._conn, tx, sql, params)
+        if tx is None and _verb(sql) != "SELECT":  # it may have committed
+            self._committed()
+        return result
 
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
         """Run one statement; the result is fetched already."""
@@ -282,7 +458,10 @@ class Database:
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
         tx = await self._await_turn()
-        return await self._call(_run_many, self._conn, tx, sql, list(rows))
+        result = await self._call(_run_many, self._conn, tx, sql, list(rows))
+        if tx is None:
+            self._committed()
+        return result
 
     async def executescript(self, script: str) -> None:
         """Run a script in autocommit mode (refused inside a transaction: sqlite3 would commit it)."""
@@ -290,6 +469,7 @@ class Database:
             raise GuildDatabaseError("executescript cannot run inside db.transaction()")
         await self._await_turn()
         await self._call(self._conn.executescript, script)
+        self._committed()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(raw_connection)` on this connection's worker, for the backup API and bulk work.
@@ -309,11 +489,12 @@ class Database:
     async def commit(self) -> None:
         """No-op outside a transaction (statements autocommit); kept for aiosqlite compatibility."""
         if self._conn.in_transaction and self._tx is None:
-            await self._worker.submit(_finish, self._conn, "COMMIT")
+            await self._submit(_finish, self._conn, "COMMIT")
+            self._committed()
 
     async def rollback(self) -> None:
         if self._conn.in_transaction and self._tx is None:
-            await self._worker.submit(_finish, self._conn, "ROLLBACK")
+            await self._submit(_finish, self._conn, "ROLLBACK")
 
     # -- transactions -----------------------------------------------------
     def transaction(self) -> Transaction:
@@ -335,14 +516,20 @@ class Database:
         The lock is released only once the connection is idle again: a cancellation can never
         leave BEGIN open for the next user of the file.
         """
+        inline = 0 <= state.inline <= INLINE_TX_STATEMENTS and self._worker.idle and bool(self._inline_steps)
         try:
-            await _settle(self._worker.submit(_end_transaction, self._conn, state, ok))
+            if inline:  # every statement ran inline: the COMMIT writes a bounded WAL, no fsync
+                _end_transaction(self._conn, state, ok)
+            else:
+                await _settle(self._submit(_end_transaction, self._conn, state, ok))
         finally:
             state.open = False
             _current_tx.reset(token)
             self._tx = None
             self._idle.set()
             self._lock.release()
+        if ok:
+            self._committed(inline)
 
     @property
     def raw(self) -> sqlite3.Connection:
@@ -376,8 +563,9 @@ class GuildDb(Database):
     __slots__ = ("guild_id",)
 
     def __init__(self, conn: sqlite3.Connection, *, guild_id: int, path: Path, worker: Worker,
-                 lock: asyncio.Lock, busy_timeout: float = 5.0) -> None:
-        super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout)
+                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS) -> None:
+        super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout,
+                         inline_steps=inline_steps)
         self.guild_id = guild_id
 
 

@@ -36,7 +36,12 @@ _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 class OpenOptions:
     busy_timeout_ms: int = 5000  # how long lock waits are retried (from the event loop), then DatabaseBusyError
     cache_kib: int = 256  # page cache per connection: hundreds of open files stay cheap
+    inline_vm_steps: int = 20_000  # budget of a statement run on the event loop (0: always the worker)
     skip_checkpoint_on_close: bool = True  # see app/db/native.py and app/db/checkpoint.py
+    # A close with an empty -wal also deletes -wal and -shm (native.close_connection). Off while running:
+    # the next open must create them again, which halved churn throughput (bench_storage.py); on at
+    # shutdown, when every connection closes that way.
+    remove_side_files: bool = False
     max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 
@@ -164,7 +169,9 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
         conn.execute("PRAGMA busy_timeout = 0")
         if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
-            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count)}")
+            # counted in pages of the template's size: a file still with larger pages gets fewer of them
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count) * schema.page_size // page_size}")
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:
@@ -275,3 +282,32 @@ def migrate(conn: sqlite3.Connection, schema: Schema) -> int:
     if before != after:
         log.info("migrated %s from schema version %d to %d", schema.kind, before, after)
     return before
+
+
+def convert_page_size(path: Path, page_size: int, *, lock_wait_s: float = 1.0) -> bool:
+    """Rewrite an existing file with `page_size`-byte pages (a VACUUM); True if it was converted.
+
+    Files built before guild files had 1 KiB pages keep working with 4 KiB ones; this makes them
+    as small as new ones. It needs the file to itself (leaving WAL mode for the VACUUM): with
+    another connection open (the running bot) it changes nothing and returns False.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=lock_wait_s,
+                           isolation_level=None)
+    try:
+        if conn.execute("PRAGMA page_size").fetchone()[0] == page_size:
+            return False
+        try:
+            if conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
+                return False
+        except sqlite3.OperationalError as error:
+            if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY:
+                return False
+            raise
+        try:
+            conn.execute(f"PRAGMA page_size = {int(page_size)}")
+            conn.execute("VACUUM")
+        finally:
+            conn.execute("PRAGMA journal_mode = WAL")
+        return bool(conn.execute("PRAGMA page_size").fetchone()[0] == page_size)
+    finally:
+        conn.close()

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from app.db import files
-from app.db.checkpoint import checkpoint_files
+from app.db.checkpoint import checkpoint_files, drop_idle_side_files
 from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
 from app.db.limits import ensure_fd_budget
@@ -62,6 +62,7 @@ class GuildDatabaseManager:
         self._bot_opening: asyncio.Lock | None = None
         self._bot_users = 0
         self._wrote: set[int] = set()  # guilds whose connections wrote and closed without a checkpoint
+        self._read: set[int] = set()  # guilds whose connections only read and closed keeping -wal and -shm
         self._bot_idle = asyncio.Event()
         self._bot_idle.set()
         self._closed = False
@@ -169,6 +170,8 @@ class GuildDatabaseManager:
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
         if self._lifecycle is not None and self._wrote:
             await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
+        if self._lifecycle is not None and (read_only := self._read - self._wrote):
+            await drop_idle_side_files([self.path_for(g) for g in sorted(read_only)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):
             if pool is not None:
                 await pool.stop()
@@ -268,6 +271,7 @@ class GuildDatabaseManager:
 
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
+        self._query_pool().hold(+1)  # released in _opened
         opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
@@ -282,6 +286,8 @@ class GuildDatabaseManager:
 
     def _opened(self, slot: Slot, path: Path, lock: asyncio.Lock,
                 fut: asyncio.Future[tuple[tuple[sqlite3.Connection, bool], float]]) -> None:
+        if self._queries is not None:
+            self._queries.hold(-1)
         error = fut.exception()
         if error is not None:
             if self._cache.get(slot.guild_id) is slot:
@@ -295,7 +301,8 @@ class GuildDatabaseManager:
         self._opens += 1
         self._creates += int(created)
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
-                          worker=self._query_pool().for_key(slot.guild_id), lock=lock)
+                          worker=self._query_pool().for_key(slot.guild_id), lock=lock,
+                          inline_steps=self._options.inline_vm_steps)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
@@ -324,10 +331,13 @@ class GuildDatabaseManager:
                 # On the connection's own worker: queued after any call a cancelled task left
                 # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
                 # manager is shutting down, when every file is checkpointed.
-                wrote, seconds = await db.run(functools.partial(timed, close_connection, path=db.path,
-                                                                checkpoint=self._closed))
+                wrote, seconds = await db.run(functools.partial(
+                    timed, close_connection, path=db.path, checkpoint=self._closed,
+                    remove_side_files=self._closed or self._options.remove_side_files))
                 if wrote and not self._closed:
                     self._wrote.add(slot.guild_id)  # checkpointed at shutdown
+                elif not self._closed and not self._options.remove_side_files:
+                    self._read.add(slot.guild_id)  # side files dropped at shutdown if its -wal is empty
                 self._close_seconds += seconds
                 self._closes += 1
         except Exception:
@@ -367,7 +377,8 @@ class GuildDatabaseManager:
                 files.make_folder(self.root)
                 (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
-                                  lock=asyncio.Lock(), busy_timeout=self._busy_timeout)
+                                  lock=asyncio.Lock(), busy_timeout=self._busy_timeout,
+                                  inline_steps=self._options.inline_vm_steps)
         return self._bot
 
     def _query_pool(self) -> WorkerPool:

@@ -94,20 +94,21 @@ def _handle(conn: sqlite3.Connection) -> int | None:
     return ctypes.c_void_p.from_address(id(conn) + object.__basicsize__).value
 
 
-def skip_checkpoint_on_close(conn: sqlite3.Connection) -> bool:
-    """Ask SQLite not to checkpoint when `conn` closes; False if this build cannot."""
+def skip_checkpoint_on_close(conn: sqlite3.Connection, skip: bool = True) -> bool:
+    """Ask SQLite not to checkpoint when `conn` closes (or, `skip=False`, to do it again); False if this
+    build cannot."""
     setconfig = getattr(conn, "setconfig", None)
     if setconfig is not None:  # Python 3.12+: returns None; read the setting back
-        setconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, True)
-        return bool(conn.getconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE))  # type: ignore[attr-defined]
+        setconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, skip)
+        return bool(conn.getconfig(SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE)) == skip  # type: ignore[attr-defined]
     lib = _linked_libsqlite()
     handle = _handle(conn) if lib is not None else None
     if lib is None or not handle:
         return False
     enabled = ctypes.c_int(-1)
     rc = lib.sqlite3_db_config(ctypes.c_void_p(handle), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                               ctypes.c_int(1), ctypes.byref(enabled))
-    return rc == 0 and enabled.value == 1
+                               ctypes.c_int(int(skip)), ctypes.byref(enabled))
+    return rc == 0 and enabled.value == int(skip)
 
 
 def exec_script(conn: sqlite3.Connection, script: str) -> None:
@@ -130,20 +131,29 @@ def exec_script(conn: sqlite3.Connection, script: str) -> None:
         raise error
 
 
-def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False) -> bool:
+def close_connection(conn: sqlite3.Connection, path: Path, checkpoint: bool = False,
+                     remove_side_files: bool = True) -> bool:
     """Close `conn`; if it wrote, checkpoint first when asked to or when its WAL has grown past the bound.
+
+    A connection whose file's -wal is empty (it only read, or its WAL was just folded back) closes
+    as SQLite does by default: if it is the file's last connection (no other process has it open)
+    the -wal and the 32 KiB -shm are deleted, so an idle guild is its file alone. A connection that
+    only read never checkpoints: a non-empty -wal, another process's included, is left alone.
 
     Returns True if it wrote: its changes may still be only in the -wal.
     """
     wrote = conn.total_changes > 0
-    wal_bytes = 0
-    if wrote:  # a connection that only read leaves another process's -wal alone
-        with contextlib.suppress(FileNotFoundError):
-            wal_bytes = os.stat(f"{path}-wal").st_size
-    if wal_bytes and (checkpoint or wal_bytes > WAL_CHECKPOINT_BYTES):
+    wal_bytes = -1
+    with contextlib.suppress(FileNotFoundError):
+        wal_bytes = os.stat(f"{path}-wal").st_size
+    if wrote and wal_bytes > 0 and (checkpoint or wal_bytes > WAL_CHECKPOINT_BYTES):
         try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                wal_bytes = 0
         except sqlite3.OperationalError as error:  # busy: another process reads; try next time
             log.debug("checkpoint of %s skipped: %s", path.name, error)
+    # nothing to fold back: SQLite's own close removes -wal and -shm if it is the last connection
+    if wal_bytes == 0 and remove_side_files:
+        skip_checkpoint_on_close(conn, skip=False)
     conn.close()
     return wrote

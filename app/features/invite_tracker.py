@@ -58,6 +58,8 @@ class Batch:
     forbidden: bool = False
 
 
+CLOSE_GRACE_S = 5  # at shutdown, how long rounds with joins may still wait for Discord
+
 Fetch = Callable[[int], Awaitable[Snapshot]]
 Deliver = Callable[[Batch], Awaitable[None]]
 
@@ -71,6 +73,7 @@ class _GuildState:
     last_fetch: float = float("-inf")
     forbidden_until: datetime | None = None
     source: Any = None  # the latest event of this guild, for a refresh without joins
+    recording: bool = False  # the round under way has joins to record
 
 
 class InviteTracker:
@@ -147,10 +150,13 @@ class InviteTracker:
             batch, state.pending, state.refresh = state.pending, [], False
             before = None if state.snapshot is None else dict(state.snapshot)
             source = batch[-1].source if batch else state.source
+            state.recording = bool(batch)
             try:
                 await self._round(guild_id, state, batch, before, source)
             except Exception:  # a worker that died would leave every later join unrecorded
                 log.exception("invite tracking failed for %d join(s) in guild %s", len(batch), guild_id)
+            finally:
+                state.recording = False
 
     async def _round(self, guild_id: int, state: _GuildState, joins: list[Join], before: Snapshot | None,
                      source: Any) -> None:
@@ -177,11 +183,26 @@ class InviteTracker:
             await self._deliver(Batch(guild_id, joins, verdict, fresh, source, forbidden))
 
     async def close(self) -> None:
-        """Stop: running rounds finish (their joins are recorded), nothing new starts."""
+        """Stop: nothing new starts; rounds recording joins get `CLOSE_GRACE_S`, re-reads stop at once.
+
+        At start-up every server's counts are re-read, queued behind Discord's rate limits: waiting
+        for all of them would hold a shutdown for minutes. A re-read records nothing, so it is dropped.
+        """
         self.closed = True
-        tasks = [s.task for s in self._guilds.values() if s.task is not None and not s.task.done()]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        running = [(s.recording, s.task) for s in self._guilds.values() if s.task is not None and not s.task.done()]
+        if not running:
+            return
+        for recording, task in running:
+            if not recording:
+                task.cancel()
+        tasks = [task for _, task in running]
+        _, late = await asyncio.wait(tasks, timeout=CLOSE_GRACE_S)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if late:
+            log.warning("stopped with the joins of %d server(s) not recorded (Discord did not answer within %d s)",
+                        len(late), CLOSE_GRACE_S)
 
 
 def _verdict(before: Snapshot | None, fresh: Snapshot | None, joins: list[Join], now: datetime, *,

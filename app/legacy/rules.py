@@ -19,7 +19,7 @@ GLOBAL_TABLES = ("manga_cache", "bot_settings")
 # tables of the destination files that legacy data must never be written into
 RESERVED_TABLES = frozenset({"guild_meta", "bot_meta", "guild_registry", "deletion_receipts"})
 
-_NAME = re.compile(r"^[^\x00]+$")  # any name SQLite allows: every identifier is quoted where used
+_NAME = re.compile(r"^[^\x00]+\Z")  # any name SQLite allows: every identifier is quoted where used
 
 
 @dataclass(frozen=True, slots=True)

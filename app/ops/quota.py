@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from app.db.fleet import file_size
+from app.db.schema import GUILD_SCHEMA
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 4096  # the templates' page size (tests/ops/test_quota.py checks it)
+PAGE_SIZE = GUILD_SCHEMA.page_size  # the guild template's page size (tests/ops/test_quota.py checks it)
 MIB = 1024 * 1024
 WARN_FRACTION = 0.8
 

@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from app.db import GUILD_SCHEMA
+from app.db.files import build_file
+
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = ("DISCORD_TOKEN", "GUILD_DBS_DIR", "LEGACY_DB", "HOME_GUILD_ID", "MAX_OPEN_GUILD_DBS", "RETENTION_DAYS",
-            "ANILIST_URL", "STEAM_API_KEY", "STEAM_API_URL", "LOG_LEVEL")
+            "ANILIST_URL", "STEAM_API_KEY", "STEAM_API_URL", "LOG_LEVEL", "LEGACY_KEEP_DAYS", "MAX_GUILD_DB_MB",
+            "METRICS_PORT", "METRICS_HOST", "RATE_MEMBER", "RATE_GUILD", "LOG_FORMAT", "ANILIST_RATE_PER_MIN",
+            "STATS_TTL_HOURS", "XP_COOLDOWN_SECONDS")
 SECRET = "MTIzNDU2Nzg5.secret-token-never-shown"
 STEAM_SECRET = "steam-key-never-shown"
 # Every operator command, with the arguments it needs to get as far as the guild folder.
@@ -27,10 +32,16 @@ COMMANDS = {
     "user forget": ["user", "forget", "7", "--yes"],
     "db migrate": ["db", "migrate"],
     "db check": ["db", "check"],
+    "legacy retire": ["legacy", "retire", "--yes"],
+    "global rebuild": ["global", "rebuild"],
 }
+# Before the first split there is no guild folder yet: these two accept a missing one (split creates it).
+LEGACY = {"legacy status": ["legacy", "status"], "legacy split": ["legacy", "split"]}
 GARBAGE = {
     "HOME_GUILD_ID": "١٢٣", "MAX_OPEN_GUILD_DBS": "lots", "RETENTION_DAYS": "9" * 30, "ANILIST_URL": "graphql",
-    "STEAM_API_URL": "ftp://steam", "LOG_LEVEL": "verbose",
+    "STEAM_API_URL": "ftp://steam", "LOG_LEVEL": "verbose", "LEGACY_KEEP_DAYS": "soon", "MAX_GUILD_DB_MB": "0",
+    "METRICS_PORT": "99999", "METRICS_HOST": "http://0.0.0.0", "RATE_MEMBER": "fast", "RATE_GUILD": "5 per 10s",
+    "LOG_FORMAT": "xml", "ANILIST_RATE_PER_MIN": "fast", "STATS_TTL_HOURS": "-3", "XP_COOLDOWN_SECONDS": "1e3",
 }
 
 
@@ -63,7 +74,7 @@ def assert_one_sentence(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
     assert len(lines) == 1, result.stderr
     line = lines[0]
-    assert line[:1].isupper() and line.endswith((".", "?")) and len(line) < 400, line
+    assert (line[:1].isupper() or line[:1].isdigit()) and line.endswith((".", "?")) and len(line) < 400, line
     assert "Traceback" not in line and "Error:" not in line and SECRET not in line and STEAM_SECRET not in line
     return line
 
@@ -97,17 +108,39 @@ def test_every_command_refuses_an_unusable_guild_folder_in_one_sentence(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "locked"]  # nothing created
 
 
+@pytest.mark.parametrize("command", ["guild info", "guild export", "guild delete", "user export", "user forget",
+                                     "db migrate", "db check"])
+def test_a_guild_file_that_cannot_be_read_fails_in_one_sentence(tmp_path: Path, command: str) -> None:
+    folder = tmp_path / "guild_dbs"
+    folder.mkdir()
+    build_file(folder / "42.sqlite3", GUILD_SCHEMA, 42)
+    (folder / "42.sqlite3").chmod(0)
+    result = run_cli(tmp_path, {"GUILD_DBS_DIR": str(folder)}, *COMMANDS[command], obey_modes=True)
+    assert_one_sentence(result)
+    assert (folder / "42.sqlite3").exists()
+
+
+@pytest.mark.parametrize(("command", "case"), [("legacy status", "a file"), ("legacy split", "a file"),
+                                             ("legacy status", "unreadable")])
+def test_the_legacy_commands_refuse_a_folder_they_cannot_use_in_one_sentence(
+        tmp_path: Path, folders: dict[str, Path], command: str, case: str) -> None:
+    result = run_cli(tmp_path, {"GUILD_DBS_DIR": str(folders[case])}, *LEGACY[command],
+                     obey_modes=case == "unreadable")
+    line = assert_one_sentence(result)
+    assert str(folders[case]) in line
+
+
 def test_run_refuses_a_guild_folder_that_is_a_file(tmp_path: Path, folders: dict[str, Path]) -> None:
     line = assert_one_sentence(run_cli(tmp_path, {"GUILD_DBS_DIR": str(folders["a file"])}, "run"))
     assert line == f"GUILD_DBS_DIR {folders['a file']} is not a folder."
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "run", "sandbox"])
+@pytest.mark.parametrize("command", [*COMMANDS, *LEGACY, "run", "sandbox"])
 def test_every_command_refuses_garbage_in_every_setting_in_one_sentence(tmp_path: Path, command: str) -> None:
     (tmp_path / "guild_dbs").mkdir()
     settings = {"DISCORD_TOKEN": SECRET, "STEAM_API_KEY": STEAM_SECRET, "GUILD_DBS_DIR": "guild_dbs",
                 "LEGACY_DB": "\x7f", **GARBAGE}
-    line = assert_one_sentence(run_cli(tmp_path, settings, *COMMANDS.get(command, [command])))
+    line = assert_one_sentence(run_cli(tmp_path, settings, *{**COMMANDS, **LEGACY}.get(command, [command])))
     assert line.split()[0] in GARBAGE
 
 

@@ -1,6 +1,7 @@
 """Which connection goes when the manager is full: the least *recently* used, not the least frequently."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,19 @@ async def test_the_least_recently_used_goes_first_not_the_least_frequently(tmp_p
 
 
 @pytest.mark.asyncio
+async def test_an_evicted_idle_connection_is_closed(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        await _use(manager, OFTEN)
+        await _use(manager, LATELY)  # evicts OFTEN, idle: closed at once, in the background
+        for _ in range(200):  # at most ~2 s
+            if not manager.is_open(OFTEN):
+                break
+            await asyncio.sleep(0.01)
+        closed, open_now = not manager.is_open(OFTEN), manager.stats().open_now
+    assert closed and open_now == 1
+
+
+@pytest.mark.asyncio
 async def test_the_lfu_policy_kept_for_the_benchmark_is_told_apart_by_the_same_sequence(tmp_path: Path) -> None:
     async with GuildDatabaseManager(tmp_path, max_open=2, policy="lfu") as manager:
         still_open = await _after_often_then_lately_then_new(manager)
@@ -61,3 +75,14 @@ async def test_at_most_max_open_connections_are_kept(tmp_path: Path, max_open: i
         older = await _use(manager, 5 - max_open)
     assert evictions == 5 - max_open
     assert kept == [True] * max_open and older is False
+
+
+@pytest.mark.asyncio
+async def test_an_evicted_connection_still_in_use_comes_back_without_reopening(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        async with manager.connect(OFTEN) as first:
+            await _use(manager, LATELY)  # evicts OFTEN while this task still holds it
+            async with asyncio.timeout(5), manager.connect(OFTEN) as again:  # waiting for its close would hang
+                same = again is first
+        opens = manager.stats().opens
+    assert same and opens == 2

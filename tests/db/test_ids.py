@@ -49,6 +49,13 @@ def test_a_long_refused_value_is_shortened_in_the_message() -> None:
     assert text_caught.value.user_message == f"'{'y' * 40}' is not a Discord server id (digits only)."
 
 
+@pytest.mark.parametrize(("value", "shown"), [("x" * 38, "'" + "x" * 38 + "'"), ("x" * 39, "'" + "x" * 36 + "...")])
+def test_a_value_is_shortened_only_past_forty_characters(value: str, shown: str) -> None:
+    with pytest.raises(InvalidGuildIdError) as caught:
+        validate_guild_id(value)
+    assert caught.value.user_message == f"{shown} is not a Discord server id (a positive 64-bit integer)."
+
+
 @pytest.mark.parametrize("guild_id", [1, 123, LARGEST])
 def test_a_guild_file_name_reads_back_as_its_guild(guild_id: int) -> None:
     assert guild_id_from_path(Path("dbs") / guild_file_name(guild_id)) == guild_id

@@ -84,3 +84,21 @@ async def test_an_invite_one_use_from_its_limit_stays_when_deleted_others_go() -
     tracker.invite_deleted(1, "once")
     tracker.invite_deleted(1, "manual")
     assert set(tracker.snapshot(1) or {}) == {"abc", "once"}
+
+
+@pytest.mark.asyncio
+async def test_closing_drops_re_reads_at_once_and_bounds_rounds_with_joins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.features.invite_tracker.CLOSE_GRACE_S", 0.2)
+    discord = FakeDiscord()
+    discord.gate.clear()  # Discord never answers (rate limited, or gone at shutdown)
+    tracker = InviteTracker(discord.fetch, discord.deliver, lambda: NOW, min_gap=0)
+    for guild_id in range(1, 201):
+        tracker.refresh(guild_id, source=object())  # start-up re-reads
+    tracker.member_joined(7, Join(99, NOW, object()))
+    await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with asyncio.timeout(5):
+        await tracker.close()
+    assert loop.time() - started < 2  # not 200 re-reads' worth of waiting
+    assert all(s.task is None or s.task.done() for s in tracker._guilds.values())

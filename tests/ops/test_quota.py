@@ -116,7 +116,7 @@ async def test_a_command_whose_write_hits_the_quota_gets_one_sentence(
 async def test_server_info_warns_from_80_percent_and_the_log_says_it_once(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "guild_dbs"
-    await _fill(root, GUILD_A, 7)  # 80–100 % of a 1 MB quota
+    await _fill(root, GUILD_A, 8)  # 80–100 % of a 1 MB quota (1 KiB pages: an empty file is 52 KiB)
     await _fill(root, GUILD_B, 1)
     settings = dataclasses.replace(Settings(), max_guild_db_mb=1)
     async with running_bot(root, guilds=[GUILD_A, GUILD_B], settings=settings) as h:
@@ -138,7 +138,7 @@ async def test_server_info_warns_from_80_percent_and_the_log_says_it_once(
 async def test_guild_list_over_shows_only_the_servers_near_their_quota(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "guild_dbs"
-    await _fill(root, GUILD_A, 7)
+    await _fill(root, GUILD_A, 8)
     await _fill(root, GUILD_B, 1)
     monkeypatch.setenv("GUILD_DBS_DIR", str(root))
     monkeypatch.setenv("MAX_GUILD_DB_MB", "1")

@@ -1,15 +1,27 @@
 """The subject map's run-time checks, made to fire: a stale column, an unclassified person column."""
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.errors import GuildDatabaseError
+from app.legacy.manifest import manifest_path
 from app.rights.member import erase_member, export_member
-from app.rights.subjects import check_against, ensure_covered, looks_like_person, table_columns
+from app.rights.subjects import (
+    SUBJECT_MAP,
+    TablePolicy,
+    check_against,
+    ensure_covered,
+    looks_like_person,
+    mapped_policies,
+    table_columns,
+)
 from tests.rights.conftest import ALICE, dump, populate
 
 
@@ -94,3 +106,50 @@ async def test_export_and_erasure_refuse_a_file_with_an_unclassified_person_colu
             await export_member(db, ALICE)
         after = await db.run(dump)
     assert after == before
+
+
+def test_a_table_the_split_created_is_covered_by_its_mapped_policy_only(template: sqlite3.Connection) -> None:
+    template.execute("CREATE TABLE giveaway_entries (user_id INTEGER, host_id INTEGER, prize TEXT)")
+    extra = {"giveaway_entries": TablePolicy(subject=("user_id",), not_person=("host_id",))}
+    with pytest.raises(GuildDatabaseError):
+        ensure_covered(template)
+    policies = ensure_covered(template, extra)
+    assert policies["giveaway_entries"] == extra["giveaway_entries"] and policies["users"] == SUBJECT_MAP["users"]
+    assert check_against(template, extra) == []
+
+
+def test_mapped_policies_come_from_the_split_manifest_and_follow_its_changes(tmp_path: Path) -> None:
+    manifest = manifest_path(tmp_path)
+    assert mapped_policies(tmp_path) == {}  # no split: no extra table
+    rules = {"giveaway_entries": "guild:guild_id,subjects=user_id", "raffle": "global", "users": "home"}
+    created = {"giveaway_entries": ["user_id", "host_id", "prize"], "raffle": ["owner_id"]}
+    manifest.write_text(json.dumps({"rules": rules, "created_tables": created}), encoding="utf-8")
+    first = mapped_policies(tmp_path)
+    first.clear()  # a copy: the cache is not touched
+    assert mapped_policies(tmp_path) == {
+        "giveaway_entries": TablePolicy(subject=("user_id",), not_person=("host_id",))}
+    rules["giveaway_entries"] = "home,subjects=user_id+host_id"
+    manifest.write_text(json.dumps({"rules": rules, "created_tables": created}) + " " * 10,
+                        encoding="utf-8")  # a new size: read again
+    assert mapped_policies(tmp_path) == {"giveaway_entries": TablePolicy(subject=("user_id", "host_id"))}
+
+
+def test_mapped_policies_are_read_again_when_only_the_size_or_only_the_time_changes(tmp_path: Path) -> None:
+    manifest = manifest_path(tmp_path)
+
+    def write(subjects: str, *, mtime_ns: int) -> None:
+        rules = {"giveaway_entries": f"home,subjects={subjects}"}
+        created = {"giveaway_entries": ["user_id", "host_id", "winner_id"]}
+        manifest.write_text(json.dumps({"rules": rules, "created_tables": created}), encoding="utf-8")
+        os.utime(manifest, ns=(mtime_ns, mtime_ns))
+
+    def subjects() -> tuple[str, ...]:
+        return mapped_policies(tmp_path)["giveaway_entries"].subject
+
+    write("user_id", mtime_ns=1_000_000_000_000_000_000)
+    first = subjects()
+    write("winner_id", mtime_ns=1_000_000_000_000_000_000)  # same time, new size
+    by_size = subjects()
+    write("host_id", mtime_ns=1_000_000_001_000_000_000)  # new time, the first one's size
+    by_time = subjects()
+    assert (first, by_size, by_time) == (("user_id",), ("winner_id",), ("host_id",))

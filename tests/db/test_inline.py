@@ -1,0 +1,192 @@
+"""Statements run inline on the event loop's thread when that is safe and short, else on the worker."""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.db import GuildDatabaseManager, connection, files
+from app.db.connection import GuildDb
+
+INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
+# ~10 VM steps a row: far past a budget of 200 steps
+MANY_ROWS = ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) "
+             "INSERT INTO user_xp (discord_id, xp) SELECT x + ?, 1 FROM n")
+COUNT_MANY = ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) "
+              "SELECT count(*), thread_name() FROM n")
+SMALL_BUDGET = files.OpenOptions(inline_vm_steps=200)
+
+
+def _name_threads(db: GuildDb) -> None:
+    """`thread_name()` in SQL answers which thread ran the statement (set while the worker is idle)."""
+    db.raw.create_function("thread_name", 0, lambda: threading.current_thread().name)
+
+
+async def _rows(db: GuildDb) -> int:
+    return int((await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0])
+
+
+@pytest.mark.asyncio
+async def test_a_point_read_and_a_small_transaction_run_on_the_loop_thread(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        _name_threads(db)
+        assert (await db.execute_fetchall("SELECT thread_name()"))[0][0] == threading.current_thread().name
+        async with db.transaction():
+            await db.execute(INSERT_XP, (1, 1))
+            assert (await db.execute_fetchall("SELECT thread_name()"))[0][0] == threading.current_thread().name
+        assert await _rows(db) == 1
+        assert (await db.execute_fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 0  # no fsync on the loop
+
+
+@pytest.mark.asyncio
+async def test_a_statement_over_its_budget_finishes_on_the_worker(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        _name_threads(db)
+        count, thread = (await db.execute_fetchall(COUNT_MANY))[0]
+        assert count == 2000
+        assert thread.startswith("guildshelf-sql")
+
+
+@pytest.mark.asyncio
+async def test_a_write_over_its_budget_is_applied_once(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        await db.execute(MANY_ROWS, (0,))  # autocommit: interrupted inline, rolled back, redone on the worker
+        assert await _rows(db) == 2000
+        async with db.transaction():  # first statement of a transaction: its BEGIN goes with it
+            await db.execute(MANY_ROWS, (10_000,))
+        assert await _rows(db) == 4000
+
+
+@pytest.mark.asyncio
+async def test_a_long_write_late_in_a_transaction_never_loses_the_earlier_statements(tmp_path: Path) -> None:
+    # Interrupting a write inside a transaction rolls the whole transaction back in SQLite:
+    # such a write must never start inline.
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        async with db.transaction():
+            await db.execute(INSERT_XP, (1, 1))
+            await db.execute(MANY_ROWS, (10_000,))
+            await db.execute(INSERT_XP, (2, 1))
+        assert await _rows(db) == 2002
+        assert not await db.run(lambda conn: conn.in_transaction)
+
+
+@pytest.mark.asyncio
+async def test_a_statement_waits_behind_a_call_queued_for_its_connection(tmp_path: Path) -> None:
+    # While the worker runs a call of this connection, a statement never runs beside it on the loop.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        parked, release = threading.Event(), threading.Event()
+
+        def park(conn: sqlite3.Connection) -> None:
+            conn.execute(INSERT_XP, (1, 1))
+            parked.set()
+            release.wait(10)
+            conn.execute(INSERT_XP, (2, 1))
+
+        running = asyncio.create_task(db.run(park))
+        while not parked.is_set():
+            await asyncio.sleep(0.001)
+        reader = asyncio.create_task(db.execute_fetchall("SELECT count(*) FROM user_xp"))
+        await asyncio.sleep(0.01)
+        assert not reader.done()
+        release.set()
+        await asyncio.wait_for(running, 10)
+        assert (await asyncio.wait_for(reader, 10))[0][0] == 2
+
+
+@pytest.mark.asyncio
+async def test_a_growing_wal_is_checkpointed_on_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connection, "WAL_CHECKPOINT_BYTES", 64 * 1024)
+    threads: list[str] = []
+    checkpoint = connection._checkpoint
+
+    def recorded(conn: sqlite3.Connection) -> bool:
+        threads.append(threading.current_thread().name)
+        return checkpoint(conn)
+
+    monkeypatch.setattr(connection, "_checkpoint", recorded)
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        for member in range(200):
+            async with db.transaction():
+                await db.execute(INSERT_XP, (member, 1))
+        await db.run(lambda conn: None)  # after anything queued
+        assert threads and all(name.startswith("guildshelf-sql") for name in threads)
+        assert Path(f"{manager.path_for(1)}-wal").stat().st_size < 64 * 1024 + 10 * 4096
+        assert await _rows(db) == 200
+
+
+@pytest.mark.asyncio
+async def test_inline_statements_can_be_switched_off(tmp_path: Path) -> None:
+    options = files.OpenOptions(inline_vm_steps=0)
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=options) as manager, manager.connect(1) as db:
+        _name_threads(db)
+        assert (await db.execute_fetchall("SELECT thread_name()"))[0][0].startswith("guildshelf-sql")
+
+
+@pytest.mark.asyncio
+async def test_a_task_running_many_inline_statements_lets_other_tasks_run(tmp_path: Path) -> None:
+    # A statement on the worker always gave the loop a turn; inline ones must not starve other tasks.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 1))
+        turns = 0
+        reading = True
+
+        async def other() -> None:
+            nonlocal turns
+            while reading:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other_task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+        start = turns
+        for _ in range(2000):  # at least a few ms of inline statements
+            await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,))
+        turns_while_reading = turns - start
+        reading = False
+        await asyncio.wait_for(other_task, 10)
+        assert turns_while_reading > 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sql", ["PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "  pragma user_version"])
+async def test_pragmas_and_vacuum_never_run_on_the_loop(tmp_path: Path, sql: str) -> None:
+    # A PRAGMA may checkpoint (fsync) and VACUUM rewrites the file: the worker's work.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 1))
+        queued = db._worker._queued
+        await db.execute(sql)
+        assert db._worker._queued > queued
+
+
+@pytest.mark.asyncio
+async def test_statements_go_to_the_worker_while_a_file_is_being_opened(tmp_path: Path) -> None:
+    # An open on another thread needs the GIL often: the loop then waits in epoll, not in inline statements.
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        _name_threads(db)
+        pool = manager._query_pool()
+        pool.hold(+1)
+        try:
+            assert (await db.execute_fetchall("SELECT thread_name()"))[0][0].startswith("guildshelf-sql")
+        finally:
+            pool.hold(-1)
+        assert (await db.execute_fetchall("SELECT thread_name()"))[0][0] == threading.current_thread().name
+
+
+@pytest.mark.asyncio
+async def test_opens_that_fail_or_race_leave_no_hold_behind(tmp_path: Path) -> None:
+    (tmp_path / "3.sqlite3").write_bytes(b"not a database" * 100)  # quarantined at open
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:
+        results = await asyncio.gather(*(_touch(manager, g) for g in (1, 2, 3, 4, 1, 2)), return_exceptions=True)
+        assert sum(isinstance(r, Exception) for r in results) == 1
+        assert all(worker.holds == 0 for worker in manager._query_pool()._workers)
+
+
+async def _touch(manager: GuildDatabaseManager, guild_id: int) -> None:
+    async with manager.connect(guild_id) as db:
+        await db.execute_fetchall("SELECT 1")
