@@ -18,6 +18,11 @@ from app.errors import ConfigurationError, ReplicationError
 SCHEMES = ("file", "s3")
 START_WAIT_S = 15.0
 CALL_TIMEOUT_S = 30
+# Litestream 0.5's own defaults, written out because /privacy states them: a full snapshot of each file
+# every SNAPSHOT_INTERVAL, and replica files older than SNAPSHOT_RETENTION removed (with the snapshots
+# they depend on) — the longest an older replica generation can keep erased rows in an s3:// replica.
+SNAPSHOT_INTERVAL = "24h"
+SNAPSHOT_RETENTION = "24h"
 
 
 def check_replica_url(url: str) -> str:
@@ -54,6 +59,7 @@ class Litestream:
         self.workdir = Path(workdir)
         self.replica_url = check_replica_url(replica_url)
         self.socket = self.workdir / "litestream.sock"
+        self.config = self.workdir / "litestream.yml"
         self._process: subprocess.Popen[bytes] | None = None
         self.registered: set[Path] = set()
 
@@ -64,8 +70,9 @@ class Litestream:
             ReplicationError: it did not come up.
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "litestream.yml"
-        config.write_text(f"socket:\n  enabled: true\n  path: {self.socket}\ndbs: []\n", encoding="utf-8")
+        config = self.config
+        config.write_text(f"socket:\n  enabled: true\n  path: {self.socket}\nsnapshot:\n  interval: "
+                          f"{SNAPSHOT_INTERVAL}\n  retention: {SNAPSHOT_RETENTION}\ndbs: []\n", encoding="utf-8")
         self.socket.unlink(missing_ok=True)
         log = (self.workdir / "litestream.log").open("ab")
         self._process = subprocess.Popen([binary(), "replicate", "-config", str(config)],
@@ -97,6 +104,23 @@ class Litestream:
     def sync(self, path: Path) -> None:
         """Ship what the WAL holds now (the daemon also does it on its own, about every second)."""
         self._call("sync", "-socket", str(self.socket), str(path.resolve()))
+
+    def fresh_snapshot(self, path: Path) -> None:
+        """After an erasure in `path`: its replica restarts from a snapshot of the file as it is now.
+
+        A file:// replica is dropped and started again (unregister, delete it, `litestream reset` of the
+        local state, register: the first sync copies the file whole), so no older replica file holds the
+        erased rows; an s3:// one gets a sync, and its
+        older files go with SNAPSHOT_RETENTION. A file not registered here (another block's) is left alone.
+        """
+        if path not in self.registered:
+            return
+        if urlsplit(self.replica_url).scheme == "file":
+            self.unregister(path)
+            delete_replica(self.replica_url, path)
+            self._call("reset", "-config", str(self.config), str(path.resolve()))
+            self.register(path)
+        self._call("sync", "-wait", "-socket", str(self.socket), str(path.resolve()))
 
     def reconcile(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
         """Register new files, unregister the ones gone (and, for a file:// replica, delete their copy)."""

@@ -1,4 +1,9 @@
-"""In `run`: with LITESTREAM_REPLICA_URL set, the daemon starts with the bot and follows its guild files."""
+"""In `run`: with LITESTREAM_REPLICA_URL set, the daemon starts with the bot and follows its guild files.
+
+Erasures reach the replica too: every member-scope receipt written since the last look (by `/my-data
+delete` here, or `user forget` from the CLI, even while this process was down) gives its guild file a fresh
+snapshot (`Litestream.fresh_snapshot`), within RECONCILE_INTERVAL_S.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +21,7 @@ from app.replicate.litestream import Litestream, binary
 log = logging.getLogger(__name__)
 
 RECONCILE_INTERVAL_S = 10.0  # a new guild file is registered within this (its first sync copies it whole)
+SEEN_FILE = "erasures-seen"  # the last member receipt whose erasure reached the replica
 
 
 class Replication:
@@ -26,6 +32,7 @@ class Replication:
         self._manager = manager
         self.litestream = Litestream(manager.root / ".litestream", replica_url)
         self._task: asyncio.Task[None] | None = None
+        self._seen_file = self.litestream.workdir / SEEN_FILE
 
     def subscribe(self, bot: hikari.GatewayBot) -> None:
         bot.subscribe(hikari.StartedEvent, self.on_started)
@@ -48,6 +55,39 @@ class Replication:
         if added or gone:
             log.info("litestream: %d file(s) registered, %d unregistered", len(added), len(gone))
 
+    async def erased_guilds(self) -> tuple[list[int], int]:
+        """Guilds with a member erasure since the last one handled, and the newest receipt id.
+
+        The first time (no record yet) nothing is owed: the replica starts after those erasures.
+        """
+        if not self._manager.bot_path.exists():
+            return [], 0
+        async with self._manager.connect_bot() as bot_db:
+            newest = await bot_db.execute_fetchone("SELECT COALESCE(MAX(id), 0) FROM deletion_receipts")
+            last = int(newest[0]) if newest else 0
+            if not self._seen_file.exists():
+                return [], last
+            seen = int(self._seen_file.read_text(encoding="utf-8").strip() or 0)
+            rows = await bot_db.execute_fetchall(
+                "SELECT DISTINCT guild_id FROM deletion_receipts WHERE scope = 'member' AND id > ? AND id <= ?",
+                (seen, last))
+        return [int(r[0]) for r in rows], last
+
+    async def snapshot_erasures(self) -> list[Path]:
+        """A fresh snapshot of each own file with a member erased since the last look; the files snapshotted."""
+        try:
+            guild_ids, last = await self.erased_guilds()
+            paths = [p for p in (self._manager.path_for(g) for g in guild_ids) if p in self.litestream.registered]
+            for path in paths:
+                await asyncio.to_thread(self.litestream.fresh_snapshot, path)
+        except (BotError, OSError, ValueError) as error:
+            log.warning("litestream snapshot after an erasure failed (retried): %s", error)
+            return []
+        self._seen_file.write_text(f"{last}\n", encoding="utf-8")
+        if paths:
+            log.info("litestream: fresh snapshot of %d file(s) after a member erasure", len(paths))
+        return paths
+
     async def on_started(self, _: hikari.StartedEvent) -> None:
         await asyncio.to_thread(self.litestream.start)
         self._task = asyncio.get_running_loop().create_task(self._every())
@@ -55,6 +95,7 @@ class Replication:
     async def _every(self) -> None:
         while True:
             await self.reconcile()
+            await self.snapshot_erasures()
             await asyncio.sleep(RECONCILE_INTERVAL_S)
 
     async def on_stopped(self, _: hikari.StoppedEvent) -> None:

@@ -24,9 +24,11 @@ def quote_identifier(name: str) -> str:
 
 
 def list_tables(conn: sqlite3.Connection) -> list[str]:
-    """User tables of a database file, by name (SQLite's internal tables excluded)."""
+    """User tables of a database file, by name (SQLite's internal tables and the `_litestream_lock` and
+    `_litestream_seq` Litestream adds to a replicated file, which hold no one's data, excluded)."""
     return [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name")]
 
 
 def json_value(value: Any) -> Any:

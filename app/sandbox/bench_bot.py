@@ -5,6 +5,7 @@ Loaded only by scripts/bench_e2e.py (`extensions=[..., "app.sandbox.bench_bot"]`
 transaction, then answers ephemerally — a real read and write per interaction.
 
     python -m app.sandbox.bench_bot --rest-url URL --token TOKEN --dbs DIR [--max-open N]
+        [--shard-ids 0-1 --shard-count 4]      (one shard block, as scripts/bench_fleet.py runs it)
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.bot.checks import GUILD_CONTEXT
 from app.bot.queries import increment_setting_counter
 from app.config import Settings
 from app.db import GuildDatabaseManager, GuildDb
+from app.db.shards import parse_shard_ids
 from app.extensions.xp import service_of
 from app.ops.ratelimit import UNLIMITED
 
@@ -60,15 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-open", type=int, default=128, help="connections kept open")
     parser.add_argument("--lifecycle-threads", type=int, default=None, help="threads opening/closing files")
     parser.add_argument("--query-threads", type=int, default=None, help="threads running statements")
+    parser.add_argument("--shard-ids", help="this process's block (SHARD_IDS syntax); needs --shard-count")
+    parser.add_argument("--shard-count", type=int, help="the bot's total shard count")
     args = parser.parse_args(argv)
     # The load generator is one client at thousands of commands a second: the budget's hook runs (and is
     # measured) but never refuses, so that every interaction reaches the files the counters are summed from.
     unlimited = UNLIMITED
     settings = Settings(guild_dbs_dir=args.dbs, max_open_guild_dbs=args.max_open, log_level="WARNING",
-                        rate_member=unlimited, rate_guild=unlimited)
+                        rate_member=unlimited, rate_guild=unlimited, shard_count=args.shard_count,
+                        shard_ids=parse_shard_ids(args.shard_ids) if args.shard_ids else None)
     threads = {k: v for k, v in (("lifecycle_threads", args.lifecycle_threads),
                                  ("query_threads", args.query_threads)) if v is not None}
-    manager = GuildDatabaseManager(args.dbs, max_open=args.max_open, **threads) if threads else None
+    manager = GuildDatabaseManager(args.dbs, max_open=args.max_open, shards=settings.shard_block,
+                                   **threads) if threads else None
     app = BotApp(settings, token=args.token, rest_url=args.rest_url,
                  extensions=[*extension_modules(), "app.sandbox.bench_bot"], manager=manager)
 

@@ -117,3 +117,59 @@ def test_run_with_a_replica_url_but_no_litestream_stops_before_connecting(tmp_pa
     settings = Settings(guild_dbs_dir=tmp_path, litestream_replica_url=f"file://{tmp_path / 'replica'}")
     with pytest.raises(ConfigurationError, match="litestream is not installed"):
         create_bot(settings, token=make_token(123_456_789_012_345_678))
+
+
+def replica_files(folder: Path) -> set[tuple[str, bytes]]:
+    """(name, content) of every file of one file's replica (a fresh snapshot starts again at TXID 1)."""
+    return {(str(p.relative_to(folder)), p.read_bytes()) for p in folder.rglob("*") if p.is_file()} \
+        if folder.exists() else set()
+
+
+def test_a_member_erasure_reaches_the_replica_as_a_fresh_snapshot(tmp_path: Path) -> None:
+    """No replica file from before the erasure is left, and a restore from the replica lacks the member."""
+    from app.replicate.litestream import restore
+    from app.replicate.wiring import Replication
+    from app.rights.member import erase_member
+    from app.rights.receipts import OPERATOR_CLI, create_receipt
+
+    root, folder = tmp_path / "dbs", tmp_path / "replica"
+    erased, kept = 42, 43
+    path = root / f"{GUILD}.sqlite3"
+
+    async def scenario() -> tuple[set[tuple[str, bytes]], set[tuple[str, bytes]], list[Path], list[Path]]:
+        async with GuildDatabaseManager(root) as manager:
+            async with manager.connect(GUILD) as db, db.transaction():
+                for user_id in (erased, kept):
+                    await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, f"u{user_id}"))
+            async with manager.connect_bot():
+                pass
+            replication = Replication(manager, f"file://{folder}")
+            await asyncio.to_thread(replication.litestream.start)
+            try:
+                await replication.reconcile()
+                assert await replication.snapshot_erasures() == []  # the first look: nothing owed yet
+                await asyncio.to_thread(replication.litestream.fresh_snapshot, path)  # a replica holding both
+                before = replica_files(folder / path.name)
+                async with manager.connect(GUILD) as db:
+                    await erase_member(db, erased)
+                async with manager.connect_bot() as bot_db:
+                    await create_receipt(bot_db, scope="member", guild_id=GUILD, user_id=erased,
+                                         requested_by=OPERATOR_CLI, reason="test")
+                snapshotted = await replication.snapshot_erasures()
+                after = replica_files(folder / path.name)
+                again = await replication.snapshot_erasures()  # handled once
+            finally:
+                await asyncio.to_thread(replication.litestream.stop)
+        return before, after, snapshotted, again
+
+    before, after, snapshotted, again = asyncio.run(scenario())
+    assert snapshotted == [path] and again == []
+    assert before and after and not before & after  # every replica file from before the erasure is gone
+    out = tmp_path / "restored.sqlite3"
+    restore(f"file://{folder}", path, out)
+    conn = sqlite3.connect(out)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")] == [kept]
+    finally:
+        conn.close()

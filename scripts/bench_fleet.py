@@ -1,0 +1,193 @@
+"""Two shard blocks in two processes against one Discord double, and the same traffic on one process.
+
+The bot has SHARD_COUNT=2; process A serves shard 0, process B shard 1 (the real bot with the hidden
+`/bench touch` of app/sandbox/bench_bot.py: a read and a write in the guild's file per command). Guild ids
+alternate shards. Phase 1 starts both processes, creates every guild's file (one touch each), then sends
+Zipf(1.0) traffic; phase 2 stops them and sends the same sequence to one process serving both shards, on
+the same (now existing) files. Reported: throughput and p99 per process and together, RSS and open
+descriptors per process, the one-process figures, and the counters summed from the files (every answered
+touch must be in them). The last line is JSON.
+
+    python scripts/bench_fleet.py [--guilds 10000] [--interactions 20000] [--concurrency 16] [--max-open 128]
+    python scripts/bench_fleet.py --quick        (500 guilds, 3,000 commands)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_e2e import _drive, _open_fds, _percentile, _proc_status, _sum_counters
+
+from app.doubles import DiscordDouble
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNT = 2
+
+
+def fleet_guilds(n: int) -> list[int]:
+    """`n` guild ids alternating shards 0 and 1 of 2 (the shard is `(id >> 22) % 2`)."""
+    return [(((1 << 36) + k) << 22) | 7 for k in range(n)]
+
+
+def shard_of(guild_id: int) -> int:
+    return (guild_id >> 22) % COUNT
+
+
+STARTED: list[asyncio.subprocess.Process] = []  # stopped at the end even if the run fails
+
+
+async def start_bot(double: DiscordDouble, root: Path, max_open: int,
+                    shard_ids: str | None) -> asyncio.subprocess.Process:
+    block = ["--shard-ids", shard_ids, "--shard-count", str(COUNT)] if shard_ids is not None else []
+    before = len(double.gateway.sessions)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.sandbox.bench_bot", "--rest-url", double.rest_url, "--token", double.token,
+        "--dbs", str(root), "--max-open", str(max_open), *block, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    STARTED.append(bot)
+    deadline = time.monotonic() + 300
+    while not (double.command_syncs and len(double.gateway.sessions) > before):
+        if bot.returncode is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the bot process for shards {shard_ids or 'all'} did not start")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # its READY is handled before the first command
+    return bot
+
+
+async def stop(bot: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after 30 s (every touch was committed in its own transaction before its reply)."""
+    bot.terminate()
+    try:
+        await asyncio.wait_for(bot.communicate(), 30)
+    except TimeoutError:
+        print(f"bot process {bot.pid} did not stop within 30 s: killed", file=sys.stderr)
+        bot.kill()
+        await bot.wait()
+
+
+def figures(latencies: list[float], seconds: float) -> dict[str, float]:
+    return {"answered": len(latencies), "interactions_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(_percentile(latencies, 0.50), 2), "p99_ms": round(_percentile(latencies, 0.99), 2)}
+
+
+def process_figures(pid: int) -> dict[str, float]:
+    return {"peak_rss_mb": round(_proc_status(pid, "VmHWM") / 1024, 1),
+            "rss_mb": round(_proc_status(pid, "VmRSS") / 1024, 1), "open_fds": _open_fds(pid)}
+
+
+async def timed(double: DiscordDouble, order: list[int],
+                concurrency: int) -> tuple[list[tuple[int, float]], int, float]:
+    """Send the touches of `order` in that order; (guild, latency ms) of answered ones, errors, seconds."""
+    latencies: list[tuple[int, float]] = []
+    errors = 0
+    # one _drive per command keeps bench_e2e's reply checks; the guild of each latency is known here
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index, errors
+        while next_index < len(order):
+            guild_id = order[next_index]
+            next_index += 1
+            got, failed, _ = await _drive(double, [guild_id], 1, 1, rng=random.Random(0), sequential=True)
+            errors += failed
+            latencies.extend((guild_id, ms) for ms in got)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - began
+
+
+def place(double: DiscordDouble, guilds: list[int]) -> None:
+    double.recommended_shards = COUNT
+    for guild_id in guilds:
+        double.place_bot(guild_id)
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    try:
+        return await measure(args)
+    finally:
+        for bot in STARTED:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+
+
+async def measure(args: argparse.Namespace) -> dict[str, object]:
+    rng = random.Random(args.seed)
+    guilds = fleet_guilds(args.guilds)
+    weights = [1 / rank ** 1.0 for rank in range(1, len(guilds) + 1)]
+    ranked = guilds[:]
+    rng.shuffle(ranked)  # Zipf ranks independent of the shard
+    order = rng.choices(ranked, weights=weights, k=args.interactions)
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as scratch:
+        root = Path(scratch) / "guild_dbs"
+        async with DiscordDouble() as double:
+            place(double, guilds)
+            began = time.perf_counter()
+            a = await start_bot(double, root, args.max_open, "0")
+            b = await start_bot(double, root, args.max_open, "1")
+            print(f"two processes started with {len(guilds)} guilds in {time.perf_counter() - began:.1f}s")
+            _, warm_errors, warm_s = await _drive(double, guilds, len(guilds), args.concurrency,
+                                                  rng=rng, sequential=True)
+            print(f"warm-up: {len(guilds)} files created in {warm_s:.1f}s, {warm_errors} errors")
+            fleet, fleet_errors, fleet_s = await timed(double, order, args.concurrency)
+            procs = {"shard 0": process_figures(a.pid), "shard 1": process_figures(b.pid)}
+            await asyncio.gather(stop(a), stop(b))
+        async with DiscordDouble() as double:
+            place(double, guilds)
+            one = await start_bot(double, root, args.max_open, None)
+            single, single_errors, single_s = await timed(double, order, args.concurrency)
+            single_proc = process_figures(one.pid)
+            await stop(one)
+        counted = _sum_counters(root)
+    per_process = {name: {**figures([ms for g, ms in fleet if shard_of(g) == k], fleet_s), **procs[name]}
+                   for k, name in enumerate(procs)}
+    expected = len(guilds) - warm_errors + len(fleet) + len(single)
+    return {
+        "guilds": len(guilds), "interactions": args.interactions, "concurrency": args.concurrency,
+        "max_open": args.max_open, "distribution": "zipf s=1.0", "shard_count": COUNT,
+        "warmup_s": round(warm_s, 1),
+        "two_processes": {**figures([ms for _, ms in fleet], fleet_s), "seconds": round(fleet_s, 2),
+                          "errors": fleet_errors, "per_process": per_process},
+        "one_process": {**figures([ms for _, ms in single], single_s), "seconds": round(single_s, 2),
+                        "errors": single_errors, **single_proc},
+        "errors": warm_errors + fleet_errors + single_errors,
+        "writes_counted": counted, "writes_expected": expected,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Two shard-block processes against one process, one double.")
+    parser.add_argument("--guilds", type=int, default=10_000, help="guilds with files (default 10000)")
+    parser.add_argument("--interactions", type=int, default=20_000, help="timed commands per phase (default 20000)")
+    parser.add_argument("--concurrency", type=int, default=16, help="commands in flight (default 16)")
+    parser.add_argument("--max-open", type=int, default=128, help="MAX_OPEN_GUILD_DBS per process (default 128)")
+    parser.add_argument("--seed", type=int, default=15, help="random seed")
+    parser.add_argument("--quick", action="store_true", help="500 guilds, 3,000 commands: a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.guilds, args.interactions = min(args.guilds, 500), min(args.interactions, 3000)
+    result = asyncio.run(run(args))
+    two, one = result["two_processes"], result["one_process"]
+    assert isinstance(two, dict) and isinstance(one, dict)
+    for name, proc in two["per_process"].items():
+        print(f"{name}: {proc['interactions_per_s']}/s, p99 {proc['p99_ms']} ms, peak RSS {proc['peak_rss_mb']} MB, "
+              f"{proc['open_fds']} fds")
+    print(f"two processes: {two['interactions_per_s']}/s, p99 {two['p99_ms']} ms; one process: "
+          f"{one['interactions_per_s']}/s, p99 {one['p99_ms']} ms, peak RSS {one['peak_rss_mb']} MB, "
+          f"{one['open_fds']} fds; errors {result['errors']}; writes {result['writes_counted']} "
+          f"(expected {result['writes_expected']})")
+    print(json.dumps(result))
+    return 0 if result["errors"] == 0 and result["writes_counted"] == result["writes_expected"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
