@@ -13,6 +13,7 @@ from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only
 from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
 from app.bot.pages import respond_paginated
+from app.bot.provide import Provide
 from app.db import GuildDb
 from app.extensions._challenge_schedule import ChallengeScheduler, winners_text
 from app.extensions.manga import title_choices
@@ -28,19 +29,7 @@ def _scheduler(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock) ->
     return ChallengeScheduler(bot, guild_dbs, clock)
 
 
-class _Registration(lightbulb.Loadable):
-    """Makes `ChallengeScheduler` injectable (one per client; stopped with it)."""
-
-    async def load(self, client: lightbulb.Client) -> None:
-        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        if ChallengeScheduler not in registry:  # loading is idempotent
-            registry.register_factory(ChallengeScheduler, _scheduler, teardown=ChallengeScheduler.close)
-
-    async def unload(self, client: lightbulb.Client) -> None:
-        """The scheduler lives as long as the client's default container."""
-
-
-loader.add(_Registration())
+loader.add(Provide(ChallengeScheduler, _scheduler, teardown=ChallengeScheduler.close))
 
 
 @loader.listener(hikari.GuildAvailableEvent)

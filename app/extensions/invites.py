@@ -16,6 +16,7 @@ from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only
 from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
 from app.bot.pages import respond_paginated
+from app.bot.provide import Provide
 from app.db import GuildDb
 from app.errors import InvalidInputError
 from app.extensions._invite_service import NO_MANAGE_SERVER, InviteService, invite_count
@@ -30,19 +31,7 @@ def _invite_service(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Cloc
     return InviteService(bot, guild_dbs, clock)
 
 
-class _Registration(lightbulb.Loadable):
-    """Makes `InviteService` injectable (one per client; closed when the client stops)."""
-
-    async def load(self, client: lightbulb.Client) -> None:
-        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        if InviteService not in registry:  # loading is idempotent
-            registry.register_factory(InviteService, _invite_service, teardown=InviteService.close)
-
-    async def unload(self, client: lightbulb.Client) -> None:
-        """The service lives as long as the client's default container."""
-
-
-loader.add(_Registration())
+loader.add(Provide(InviteService, _invite_service, teardown=InviteService.close))
 
 
 # -- listeners ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from cachetools import TTLCache
 
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.di import CommandLease, EventGuildDb
+from app.bot.provide import Provide
 from app.errors import ServiceUnavailableError, UserFacingError
 from app.features import recommend as rec
 from app.features.media import MEDIA_TTL_S
@@ -44,17 +45,7 @@ class AniListRecommendations:
         return self._cache[media_id]
 
 
-class _Registration(lightbulb.Loadable):
-    async def load(self, client: lightbulb.Client) -> None:
-        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        if AniListRecommendations not in registry:  # loading is idempotent
-            registry.register_factory(AniListRecommendations, AniListRecommendations)
-
-    async def unload(self, client: lightbulb.Client) -> None:
-        """It lives as long as the client's default container."""
-
-
-loader.add(_Registration())
+loader.add(Provide(AniListRecommendations, AniListRecommendations))
 
 
 def buttons(bot: hikari.GatewayBot, suggestions: list[rec.Suggestion]) -> list[hikari.api.MessageActionRowBuilder]:

@@ -7,6 +7,7 @@ import lightbulb
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.clock import Clock
 from app.bot.names import plain
+from app.bot.provide import Provide
 from app.config import Settings
 from app.db import GuildDb
 from app.features import steam as st
@@ -19,19 +20,7 @@ def _steam_client(settings: Settings, clock: Clock) -> SteamClient:
     return SteamClient(settings.steam_api_key, settings.steam_api_url, now=clock.now)
 
 
-class _Registration(lightbulb.Loadable):
-    """Makes `SteamClient` injectable (one per client)."""
-
-    async def load(self, client: lightbulb.Client) -> None:
-        registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        if SteamClient not in registry:  # loading is idempotent
-            registry.register_factory(SteamClient, _steam_client)
-
-    async def unload(self, client: lightbulb.Client) -> None:
-        """The client lives as long as the default container."""
-
-
-loader.add(_Registration())
+loader.add(Provide(SteamClient, _steam_client))
 
 steam = lightbulb.Group("steam", "Your Steam account and games", contexts=GUILD_CONTEXT)
 
