@@ -132,7 +132,7 @@ def _convert(path: Path, schema: Schema, identity: int | None, lock_wait_s: floa
                 problem = problem or f"has {header_page_size(copy_path)}-byte pages"
             if problem:
                 raise _NotConverted("failed", f"the converted copy {problem}; the file was kept as it was")
-            _write_back(copy, conn)
+            _write_back(copy, conn, path)
         finally:
             copy.close()
         problem = _differences(conn, schema, identity, expected, full=False)
@@ -199,11 +199,14 @@ def _differences(conn: sqlite3.Connection, schema: Schema, identity: int | None,
     return ""
 
 
-def _write_back(copy: sqlite3.Connection, target: sqlite3.Connection) -> None:
+def _write_back(copy: sqlite3.Connection, target: sqlite3.Connection, path: Path) -> None:
     """The verified copy into the original, journaled: all of it, or (after a crash) none of it."""
     target.execute("PRAGMA synchronous = EXTRA")  # the journal's deletion (the commit) is synced too
     if target.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":  # WAL cannot change page size
         raise _NotConverted("failed", "could not leave WAL mode; the file was kept as it was")
+    # The -wal is checkpointed and gone. A -shm a reader left is no one's: every connection that maps it
+    # holds a shared lock on the file, and this one holds the exclusive lock (its WAL index is on the heap).
+    path.with_name(path.name + "-shm").unlink(missing_ok=True)
     try:
         _copy_back(copy, target)
     finally:

@@ -282,32 +282,3 @@ def migrate(conn: sqlite3.Connection, schema: Schema) -> int:
     if before != after:
         log.info("migrated %s from schema version %d to %d", schema.kind, before, after)
     return before
-
-
-def convert_page_size(path: Path, page_size: int, *, lock_wait_s: float = 1.0) -> bool:
-    """Rewrite an existing file with `page_size`-byte pages (a VACUUM); True if it was converted.
-
-    Files built before guild files had 1 KiB pages keep working with 4 KiB ones; this makes them
-    as small as new ones. It needs the file to itself (leaving WAL mode for the VACUUM): with
-    another connection open (the running bot) it changes nothing and returns False.
-    """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=lock_wait_s,
-                           isolation_level=None)
-    try:
-        if conn.execute("PRAGMA page_size").fetchone()[0] == page_size:
-            return False
-        try:
-            if conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
-                return False
-        except sqlite3.OperationalError as error:
-            if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY:
-                return False
-            raise
-        try:
-            conn.execute(f"PRAGMA page_size = {int(page_size)}")
-            conn.execute("VACUUM")
-        finally:
-            conn.execute("PRAGMA journal_mode = WAL")
-        return bool(conn.execute("PRAGMA page_size").fetchone()[0] == page_size)
-    finally:
-        conn.close()

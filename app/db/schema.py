@@ -30,7 +30,7 @@ class Schema:
     sql_path: Path
     migrations_dir: Path
     meta_table: str
-    page_size: int = 4096  # of new files (existing ones keep theirs until converted, see files.convert_page_size)
+    page_size: int = 4096  # of new files (existing ones keep theirs until `db migrate` converts them)
 
     def migrations(self) -> list[Migration]:
         found = []

@@ -107,3 +107,84 @@ def test_every_cli_command_has_help() -> None:
     commands = _commands(build_parser())
     assert {"run", "guild list", "guild info", "db migrate", "db check", "user forget"} <= set(commands)
     assert [name for name, sub in commands.items() if not sub.description] == []
+
+
+def _old_page_file(root: Path, guild_id: int, rows: int = 30) -> Path:
+    """A guild file with 4 KiB pages and the current schema, as the template built it before 1 KiB pages."""
+    from tests.db.test_convert import build_old_file
+
+    root.mkdir(parents=True, exist_ok=True)
+    return build_old_file(root, guild_id, rows=rows)
+
+
+def _page_size(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_db_migrate_converts_old_page_sizes_once(tmp_path: Path) -> None:
+    build_v1_file(tmp_path, 21)  # version 1 and 4 KiB pages: migrated, then converted
+    _old_page_file(tmp_path, 22)  # current version, 4 KiB pages: converted only
+    await _make_guilds(tmp_path, 23)  # current in every way: not touched
+    untouched = (tmp_path / "23.sqlite3").stat().st_mtime_ns
+    first = run_cli(tmp_path, "db", "migrate", "--json")
+    second = run_cli(tmp_path, "db", "migrate", "--json")
+    text = run_cli(tmp_path, "db", "migrate")
+    report, again = json.loads(first.stdout), json.loads(second.stdout)
+    assert first.returncode == 0, first.stderr
+    assert report["page_size"] == 1024 and report["converted"] == 2 and report["conversion_skipped"] == []
+    by_id = {g["guild_id"]: g for g in report["guilds"]}
+    assert [by_id[g]["conversion"] for g in (21, 22, 23)] == ["converted", "converted", "current"]
+    assert by_id[21]["result"] == "migrated" and by_id[22]["result"] == "current"
+    assert by_id[22]["page_size_before"] == 4096 and by_id[22]["bytes_after"] < by_id[22]["bytes_before"]
+    assert report["bytes_after"] < report["bytes_before"] and report["seconds"] >= 0
+    assert again["converted"] == 0 and {g["conversion"] for g in again["guilds"]} == {"current"}
+    assert "0 converted" in text.stdout
+    assert [_page_size(tmp_path / f"{g}.sqlite3") for g in (21, 22, 23)] == [1024, 1024, 1024]
+    assert (tmp_path / "23.sqlite3").stat().st_mtime_ns == untouched
+    conn = sqlite3.connect(tmp_path / "22.sqlite3")
+    assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 30
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    conn = sqlite3.connect(tmp_path / "21.sqlite3")
+    assert conn.execute("SELECT count(*) FROM user_xp").fetchone()[0] == 3
+    conn.close()
+
+
+def test_db_migrate_skips_a_file_another_process_holds_and_says_why(tmp_path: Path) -> None:
+    _old_page_file(tmp_path, 31)
+    _old_page_file(tmp_path, 32)
+    holder = sqlite3.connect(tmp_path / "32.sqlite3")  # as a running bot holds a guild it serves
+    holder.execute("SELECT count(*) FROM users").fetchone()
+    try:
+        result = run_cli(tmp_path, "db", "migrate", "--json")
+    finally:
+        holder.close()
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and "32.sqlite3" not in result.stdout.split('"guilds"')[0]
+    assert report["converted"] == 1
+    assert report["conversion_skipped"] == [
+        {"name": "32.sqlite3", "outcome": "busy", "reason": report["conversion_skipped"][0]["reason"]}]
+    assert "another" in report["conversion_skipped"][0]["reason"]
+    assert "run db migrate again" in result.stderr
+    assert [_page_size(tmp_path / f"{g}.sqlite3") for g in (31, 32)] == [1024, 4096]
+    assert json.loads(run_cli(tmp_path, "db", "migrate", "--json").stdout)["converted"] == 1  # resumes
+
+
+def test_db_migrate_converts_only_this_shard_blocks_files(tmp_path: Path) -> None:
+    mine, theirs = 21, 1 << 22  # shard 0 and shard 1 of 2
+    _old_page_file(tmp_path, mine)
+    _old_page_file(tmp_path, theirs)
+    env = {**os.environ, "GUILD_DBS_DIR": str(tmp_path), "MAX_OPEN_GUILD_DBS": "2",
+           "SHARD_IDS": "0", "SHARD_COUNT": "2"}
+    result = subprocess.run([sys.executable, "-m", "app", "db", "migrate", "--json"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert [g["guild_id"] for g in report["guilds"]] == [mine] and report["converted"] == 1
+    assert _page_size(tmp_path / f"{mine}.sqlite3") == 1024
+    assert _page_size(tmp_path / f"{theirs}.sqlite3") == 4096

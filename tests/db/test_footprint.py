@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.db import GuildDatabaseManager
-from app.db.files import SIDE_FILES, OpenOptions, build_file, convert_page_size
+from app.db.convert import convert_file
+from app.db.files import SIDE_FILES, OpenOptions, build_file
 from app.db.ids import guild_file_name
 from app.db.schema import GUILD_SCHEMA
 
@@ -88,12 +89,12 @@ async def test_a_file_with_4_kib_pages_is_converted_and_keeps_its_rows(tmp_path:
     conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)", [(m,) for m in range(50)])
     holder = sqlite3.connect(path)  # another connection: the file is not ours alone
     holder.execute("SELECT 1 FROM user_xp").fetchone()
-    assert not convert_page_size(path, 1024)
+    assert convert_file(path, GUILD_SCHEMA, identity=5).outcome == "busy"
     holder.close()
     conn.close()
     before = _bytes_on_disk(path)
-    assert convert_page_size(path, 1024)
-    assert not convert_page_size(path, 1024)  # done already
+    assert convert_file(path, GUILD_SCHEMA, identity=5).outcome == "converted"
+    assert convert_file(path, GUILD_SCHEMA, identity=5).outcome == "current"  # done already
     assert _bytes_on_disk(path) < before
     async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(5) as db:
         assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 50
