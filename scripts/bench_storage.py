@@ -7,13 +7,14 @@ reads (one `execute_fetchall`), 20% single-row upserts each in its own transacti
 behind an `asyncio.Lock` on one aiosqlite connection), 16 concurrent tasks.
 
     pip install -e '.[bench]'   # aiosqlite, for the monolith side
-    python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR]
+    python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR] [--convert N]
 
 Scenarios: (a) hot, 200 guilds, max_open=256; (b) churn, 10,000 guilds with Zipf(1.1)
 popularity, max_open=256. Also: median cost of opening an existing guild file and of
 creating a new one (template image vs running the SQL script), peak RSS, threads, fds,
 the manager's miss rate and mean cost of a miss, and the data-rights figures
-(scripts/bench_rights.py). Prints a table, then one JSON line.
+(scripts/bench_rights.py). Prints a table, then one JSON line. `--convert N` measures only
+`python -m app db migrate` converting N guild files with 4 KiB pages to the template's 1 KiB.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager, native
 from app.db import files as db_files
+from app.db.convert import convert_file
 
 CONCURRENCY = 16
 MEMBERS = 20  # rows per guild in the benchmarked table
@@ -443,12 +446,10 @@ async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: in
             "large_monolith_bytes": large_mono, "large_disk_ratio": large / large_mono}
 
 
-def convert_fleet(work: Path, n_guilds: int, rows: int) -> tuple[float, int, int]:
-    """Files with 4 KiB pages (as the previous template made them) converted to 1 KiB pages:
-    ms per file, bytes before and after."""
+def build_old_fleet(work: Path, n_guilds: int, rows: int) -> Path:
+    """`n_guilds` files with 4 KiB pages (as the template made them before 1 KiB pages), `rows` rows each."""
     root = Path(tempfile.mkdtemp(prefix="convert-", dir=work))
     old_schema = dataclasses.replace(GUILD_SCHEMA, page_size=4096)
-    paths = []
     for guild_id in guild_ids(n_guilds):
         path = root / f"{guild_id}.sqlite3"
         db_files.build_file(path, old_schema, guild_id)
@@ -456,13 +457,46 @@ def convert_fleet(work: Path, n_guilds: int, rows: int) -> tuple[float, int, int
         conn.executemany("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)",
                          [(BASE_GUILD + m,) for m in range(rows)])
         conn.close()
-        paths.append(path)
+    return root
+
+
+def convert_fleet(work: Path, n_guilds: int, rows: int) -> tuple[float, int, int]:
+    """Files with 4 KiB pages converted to 1 KiB pages (app/db/convert.py, one thread): ms per file,
+    bytes before and after."""
+    root = build_old_fleet(work, n_guilds, rows)
     before = folder_bytes(root)[0]
     start = time.perf_counter()
-    for path in paths:
-        db_files.convert_page_size(path, GUILD_SCHEMA.page_size)
+    for path in sorted(root.iterdir()):
+        convert_file(path, GUILD_SCHEMA, identity=int(path.name.removesuffix(".sqlite3")))
     seconds = time.perf_counter() - start
     return seconds / n_guilds * 1000, before, folder_bytes(root)[0]
+
+
+def measure_db_migrate(work: Path, n_guilds: int, rows: int) -> dict[str, object]:
+    """`python -m app db migrate --json` (a subprocess, the operator's command) converting `n_guilds`
+    4 KiB-page files: wall time, ms per file, bytes of the fleet before and after."""
+    root = build_old_fleet(work, n_guilds, rows)
+    before_disk, files_before = folder_bytes(root)
+    env = {**os.environ, "GUILD_DBS_DIR": str(root)}
+    for name in ("SHARD_IDS", "SHARD_COUNT"):
+        env.pop(name, None)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "app", "db", "migrate", "--json"], env=env,
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"db migrate failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    report = json.loads(done.stdout)
+    after_disk, files_after = folder_bytes(root)
+    again = subprocess.run([sys.executable, "-m", "app", "db", "migrate", "--json"], env=env,
+                           cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True)
+    return {"convert_guilds": n_guilds, "convert_rows_per_guild": rows, "convert_wall_s": round(seconds, 2),
+            "convert_ms_per_file": round(seconds / n_guilds * 1000, 3),
+            "convert_only_s": report["convert_seconds"], "converted": report["converted"],
+            "convert_bytes_before": report["bytes_before"], "convert_bytes_after": report["bytes_after"],
+            "convert_disk_bytes_before": before_disk, "convert_disk_bytes_after": after_disk,
+            "convert_files_before": files_before, "convert_files_after": files_after,
+            "converted_second_run": json.loads(again.stdout)["converted"]}
 
 
 def measure_miss_modes(root: Path, ids: list[int]) -> dict[str, float]:
@@ -710,12 +744,33 @@ async def rights_figures(work: Path, *, quick: bool) -> dict[str, object]:
     return dict(figures)
 
 
+def convert_only(args: argparse.Namespace) -> dict[str, object]:
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-storage-"))
+    figures = measure_db_migrate(work, args.convert, 21)
+
+    def mib(key: str) -> str:
+        return f"{int(str(figures[key])) / 2**20:.1f}"
+
+    print(f"db migrate converting {figures['converted']} of {args.convert} guild files (21 rows each) from 4 KiB "
+          f"to 1 KiB pages: {figures['convert_wall_s']} s ({figures['convert_ms_per_file']} ms a file, the "
+          f"conversions alone {figures['convert_only_s']} s); "
+          f"{mib('convert_bytes_before')} -> {mib('convert_bytes_after')} MiB "
+          f"(allocated: {mib('convert_disk_bytes_before')} -> {mib('convert_disk_bytes_after')} MiB); "
+          f"a second run converted "
+          f"{figures['converted_second_run']}")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one round (a smoke run)")
     parser.add_argument("--ops", type=int, default=0, help="operations per measured run")
     parser.add_argument("--workdir", help="keep the generated files here (default: a temporary folder)")
-    figures = asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--convert", type=int, metavar="N", default=0,
+                        help="only this: `db migrate` converting N guild files with 4 KiB pages to 1 KiB "
+                             "(10000: the issue's fleet); wall time, ms a file, bytes before and after")
+    args = parser.parse_args()
+    figures = convert_only(args) if args.convert else asyncio.run(main_async(args))
     print(json.dumps(figures))
 
 
