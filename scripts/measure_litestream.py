@@ -3,6 +3,10 @@
 Creates N small guild-like WAL files in a temporary folder, starts the daemon the bot starts, registers
 each file (as `run` does) with a file:// replica, lets it sync, then reads the daemon's RSS and open
 descriptors from /proc. One JSON line; run it once per size (it is not a loop benchmark).
+
+Each file holds 6 descriptors in the daemon: 5,000 files need an open-files limit above 30,064. The daemon's soft
+limit is raised to its hard one; a hard limit too low stops the run before it starts (at 20,000 the daemon stopped
+answering `register` after 3,361 files, each call then timing out): `prlimit --nofile=40000 python …`.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.replicate.litestream import Litestream
+from app.replicate.litestream import FDS_PER_FILE, Litestream
 
 
 def proc_figures(pid: int) -> tuple[int, int]:
@@ -47,6 +51,9 @@ def main() -> None:
         daemon = Litestream(Path(folder) / "ls", f"file://{folder}/replica")
         daemon.start()
         try:
+            if daemon.capacity() < args.files:
+                sys.exit(f"the daemon's open-files limit allows {daemon.capacity()} files ({FDS_PER_FILE} "
+                         f"descriptors each), not {args.files}: raise the hard limit (prlimit --nofile=N)")
             assert daemon._process is not None
             pid = daemon._process.pid
             rss0, fds0 = proc_figures(pid)

@@ -6,7 +6,7 @@ import functools
 import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -40,6 +40,8 @@ class GuildDatabaseManager:
         self.root = Path(root)
         self.max_open = max_open
         self.shards = shards  # None: every guild; else guilds outside the block are refused
+        # files another process checkpoints (Litestream, while it replicates them): the shutdown leaves them alone
+        self.checkpointed_elsewhere: Callable[[Path], bool] = lambda _: False
         self._options = options or files.OpenOptions()
         self._guild_schema = guild_schema
         self._bot_schema = bot_schema
@@ -169,7 +171,8 @@ class GuildDatabaseManager:
             bot_db, self._bot = self._bot, None
             await bot_db.run(functools.partial(close_connection, path=bot_db.path, checkpoint=True))
         if self._lifecycle is not None and self._wrote:
-            await checkpoint_files([self.path_for(g) for g in sorted(self._wrote)], self._lifecycle)
+            wrote = [p for p in (self.path_for(g) for g in sorted(self._wrote)) if not self.checkpointed_elsewhere(p)]
+            await checkpoint_files(wrote, self._lifecycle)
         if self._lifecycle is not None and (read_only := self._read - self._wrote):
             await drop_idle_side_files([self.path_for(g) for g in sorted(read_only)], self._lifecycle)
         for pool in (self._queries, self._lifecycle):

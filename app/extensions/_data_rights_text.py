@@ -122,7 +122,7 @@ def privacy_embed(retention_days: int, legacy_keep_days: int = 30, backup_retent
                                "you erased, is left out of every later backup; backups made before keep it "
                                f"for at most {backup_retention_days} days, then they are removed. Where the "
                                "operator runs a live replica, an erasure replaces it with a fresh copy within a "
-                               "minute (on cloud storage, its older parts are removed within 48 hours).")
+                               "minute, on the operator's disks and on cloud storage alike.")
     embed.add_field("Receipts", "Each deletion or erasure leaves a receipt: who asked, when, and how many rows, "
                                 "never any content. A receipt of your erasure keeps your Discord id, so that "
                                 "the operator can show it was done; receipts are kept for as long as the bot "

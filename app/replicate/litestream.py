@@ -6,14 +6,19 @@ Each file replicates to `<LITESTREAM_REPLICA_URL>/<file name>`; `restore` wraps 
 from __future__ import annotations
 
 import contextlib
+import logging
+import resource
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
+from app.db.checkpoint import checkpoint_file
 from app.errors import ConfigurationError, ReplicationError
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("file", "s3")
 START_WAIT_S = 15.0
@@ -23,18 +28,23 @@ CALL_TIMEOUT_S = 30
 # they depend on) — the longest an older replica generation can keep erased rows in an s3:// replica.
 SNAPSHOT_INTERVAL = "24h"
 SNAPSHOT_RETENTION = "24h"
+# Measured (scripts/measure_litestream.py, Litestream 0.5.17): each tracked file holds 6 descriptors in the
+# daemon. Past its open-files limit the daemon stops answering `register` (each call then times out), so
+# no more files are registered than the limit allows, with RESERVED_FDS kept for its socket, logs and uploads.
+FDS_PER_FILE = 6
+RESERVED_FDS = 64
 
 
 def check_replica_url(url: str) -> str:
     """Raises:
-        ConfigurationError: not a file:///path or s3://bucket/prefix address.
+        ConfigurationError: not a file:///path or s3://bucket/prefix[?endpoint=…] address.
     """
     parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or (parts.scheme == "file" and not parts.path.startswith("/")) or \
-            (parts.scheme == "s3" and not parts.netloc):
+    if parts.scheme not in SCHEMES or (parts.scheme == "file" and (not parts.path.startswith("/") or parts.query))\
+            or (parts.scheme == "s3" and not parts.netloc):
         raise ConfigurationError(
             f"LITESTREAM_REPLICA_URL must be file:///path or s3://bucket/prefix, not {url[:60]!r}.")
-    return url.rstrip("/")
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
 
 
 def binary() -> str:
@@ -49,7 +59,9 @@ def binary() -> str:
 
 
 def replica_of(replica_url: str, path: Path) -> str:
-    return f"{check_replica_url(replica_url)}/{path.name}"
+    """The file's own replica: `<URL>/<file name>` (an s3:// URL's `?endpoint=…` query kept at the end)."""
+    parts = urlsplit(check_replica_url(replica_url))
+    return urlunsplit(parts._replace(path=f"{parts.path}/{path.name}"))
 
 
 class Litestream:
@@ -62,6 +74,7 @@ class Litestream:
         self.config = self.workdir / "litestream.yml"
         self._process: subprocess.Popen[bytes] | None = None
         self.registered: set[Path] = set()
+        self.undeleted: set[Path] = set()  # gone files whose replica could not be deleted yet (retried)
 
     def start(self) -> None:
         """Start the daemon and wait for its control socket.
@@ -78,12 +91,26 @@ class Litestream:
         self._process = subprocess.Popen([binary(), "replicate", "-config", str(config)],
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
+        self._raise_open_files_limit()
         deadline = time.monotonic() + START_WAIT_S
         while not self.socket.exists():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise ReplicationError(f"litestream did not start; see {self.workdir / 'litestream.log'}")
             time.sleep(0.05)
+
+    def _raise_open_files_limit(self) -> None:
+        """The daemon's soft open-files limit up to its hard one: 6 descriptors a file add up (1,000 files: 6,000)."""
+        assert self._process is not None
+        with contextlib.suppress(OSError, ValueError):
+            _, hard = resource.prlimit(self._process.pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(self._process.pid, resource.RLIMIT_NOFILE, (hard, hard))
+
+    def capacity(self) -> int:
+        """How many files the running daemon can track within its open-files limit."""
+        assert self._process is not None
+        soft, _ = resource.prlimit(self._process.pid, resource.RLIMIT_NOFILE)
+        return max(0, (soft - RESERVED_FDS) // FDS_PER_FILE) if soft != resource.RLIM_INFINITY else 1 << 30
 
     def _call(self, *args: str) -> str:
         done = subprocess.run([binary(), *args], capture_output=True, text=True, timeout=CALL_TIMEOUT_S,
@@ -108,29 +135,47 @@ class Litestream:
     def fresh_snapshot(self, path: Path) -> None:
         """After an erasure in `path`: its replica restarts from a snapshot of the file as it is now.
 
-        A file:// replica is dropped and started again (unregister, delete it, `litestream reset` of the
-        local state, register: the first sync copies the file whole), so no older replica file holds the
-        erased rows; an s3:// one gets a sync, and its
-        older files go with SNAPSHOT_RETENTION. A file not registered here (another block's) is left alone.
+        The replica is dropped and started again (unregister, its file:// folder or s3:// objects deleted, the
+        WAL folded back while no one tracks it, `litestream reset` of the local state, register: the first
+        sync copies the file whole), so no older replica file holds the erased rows. A file not registered
+        here (another block's) is left alone.
         """
         if path not in self.registered:
             return
-        if urlsplit(self.replica_url).scheme == "file":
-            self.unregister(path)
-            delete_replica(self.replica_url, path)
-            self._call("reset", "-config", str(self.config), str(path.resolve()))
-            self.register(path)
+        self.unregister(path)
+        delete_replica(self.replica_url, path)
+        checkpoint_file(path)  # the erasure's own checkpoint was refused while the daemon read the file
+        self._call("reset", "-config", str(self.config), str(path.resolve()))
+        self.register(path)
         self._call("sync", "-wait", "-socket", str(self.socket), str(path.resolve()))
 
     def reconcile(self, paths: list[Path]) -> tuple[list[Path], list[Path]]:
-        """Register new files, unregister the ones gone (and, for a file:// replica, delete their copy)."""
-        added = [p for p in paths if p not in self.registered]
-        gone = [p for p in self.registered if p not in set(paths)]
-        for path in added:
-            self.register(path)
+        """Register new files, unregister the ones gone and delete their replica.
+
+        New files beyond the daemon's capacity (its open-files limit) are not registered: an error is
+        logged, naming the limit and the remedy (more shard blocks, each with its own daemon).
+        """
+        wanted = set(paths)
+        gone = [p for p in self.registered if p not in wanted]
         for path in gone:
             self.unregister(path)
-            delete_replica(self.replica_url, path)
+            self.undeleted.add(path)
+        for path in sorted(self.undeleted):
+            try:
+                delete_replica(self.replica_url, path)
+            except ReplicationError as error:
+                log.warning("litestream: the replica of deleted %s stays until the next round: %s", path.name, error)
+                continue
+            self.undeleted.discard(path)
+        added = [p for p in paths if p not in self.registered]
+        room = self.capacity() - len(self.registered)
+        if len(added) > room:
+            log.error("litestream: %d file(s) not replicated: this daemon's open-files limit allows %d files "
+                      "(%d descriptors each); raise its limit (ulimit -n) or split the bot into more shard blocks",
+                      len(added) - max(room, 0), self.capacity(), FDS_PER_FILE)
+            added = added[:max(room, 0)]
+        for path in added:
+            self.register(path)
         return added, gone
 
     def stop(self) -> None:
@@ -146,10 +191,18 @@ class Litestream:
 
 
 def delete_replica(replica_url: str, path: Path) -> bool:
-    """A deleted guild's replica goes too; only file:// replicas are deleted here (s3: bucket lifecycle)."""
-    parts = urlsplit(replica_of(replica_url, path))
-    if parts.scheme != "file":
-        return False
+    """A deleted guild's replica goes too: the file:// folder, or every s3:// object under its path.
+
+    Raises:
+        ReplicationError: the s3 bucket refused or could not be reached (the caller retries).
+    """
+    url = replica_of(replica_url, path)
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        from app.replicate.s3 import delete_prefix
+
+        delete_prefix(url)
+        return True
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(parts.path)
     return True

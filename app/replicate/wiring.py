@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import shutil
 from pathlib import Path
 
 import hikari
 
 from app.db import GuildDatabaseManager
-from app.db.shards import owned
+from app.db.shards import ShardBlock, describe, owned
 from app.errors import BotError
 from app.replicate.litestream import Litestream, binary
 
@@ -22,6 +24,18 @@ log = logging.getLogger(__name__)
 
 RECONCILE_INTERVAL_S = 10.0  # a new guild file is registered within this (its first sync copies it whole)
 SEEN_FILE = "erasures-seen"  # the last member receipt whose erasure reached the replica
+WORKDIR = ".litestream"
+
+
+def workdir_for(root: Path, shards: ShardBlock | None) -> Path:
+    """The daemon's folder (config, control socket, log): one per shard block, so processes of one folder
+    never share a socket; `GUILD_DBS_DIR/.litestream/all` for a process serving every shard."""
+    if shards is None:
+        return root / WORKDIR / "all"
+    ids = describe(shards.shard_ids)
+    name = f"{ids}-of-{shards.shard_count}" if len(ids) <= 40 else \
+        f"{hashlib.sha256(ids.encode()).hexdigest()[:16]}-of-{shards.shard_count}"
+    return root / WORKDIR / f"shards-{name.replace(',', '_')}"
 
 
 class Replication:
@@ -30,9 +44,11 @@ class Replication:
     def __init__(self, manager: GuildDatabaseManager, replica_url: str) -> None:
         binary()  # a missing binary stops `run` before it connects, not at the first registration
         self._manager = manager
-        self.litestream = Litestream(manager.root / ".litestream", replica_url)
+        self.litestream = Litestream(workdir_for(manager.root, manager.shards), replica_url)
         self._task: asyncio.Task[None] | None = None
         self._seen_file = self.litestream.workdir / SEEN_FILE
+        # Litestream owns the checkpoints of the files it tracks (its read transaction refuses the bot's anyway)
+        manager.checkpointed_elsewhere = self.litestream.registered.__contains__
 
     def subscribe(self, bot: hikari.GatewayBot) -> None:
         bot.subscribe(hikari.StartedEvent, self.on_started)
@@ -88,7 +104,15 @@ class Replication:
             log.info("litestream: fresh snapshot of %d file(s) after a member erasure", len(paths))
         return paths
 
+    def _carry_over_seen(self) -> None:
+        """Before the daemon's folder was per block, `.litestream/erasures-seen` was shared: start from it."""
+        old = self._manager.root / WORKDIR / SEEN_FILE
+        if old.is_file() and not self._seen_file.exists():
+            self._seen_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(old, self._seen_file)
+
     async def on_started(self, _: hikari.StartedEvent) -> None:
+        await asyncio.to_thread(self._carry_over_seen)
         await asyncio.to_thread(self.litestream.start)
         self._task = asyncio.get_running_loop().create_task(self._every())
 

@@ -171,4 +171,4 @@ def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
 
     fields = {f.name: f.value for f in privacy_embed(30, 30, backup_retention_days=7).fields}
     assert "for at most 7 days" in fields["Backups"]
-    assert "fresh copy within a minute" in fields["Backups"] and "48 hours" in fields["Backups"]  # the replica
+    assert "fresh copy within a minute" in fields["Backups"] and "cloud storage alike" in fields["Backups"]

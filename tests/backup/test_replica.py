@@ -173,3 +173,58 @@ def test_a_member_erasure_reaches_the_replica_as_a_fresh_snapshot(tmp_path: Path
         assert [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")] == [kept]
     finally:
         conn.close()
+
+
+def test_two_shard_blocks_on_one_folder_run_a_daemon_each(tmp_path: Path) -> None:
+    """Each process's daemon has its own folder and socket, and replicates only its block's files."""
+    from app.db.shards import ShardBlock
+    from app.replicate.wiring import Replication
+
+    guilds = [(((1 << 36) + k) << 22) | 3 for k in range(4)]  # shards 0, 1, 0, 1 of 2
+    replica = f"file://{tmp_path / 'replica'}"
+
+    async def scenario() -> list[set[str]]:
+        async with GuildDatabaseManager(tmp_path) as manager:  # the files, and the bot-wide file
+            for guild_id in guilds:
+                async with manager.connect(guild_id):
+                    pass
+            async with manager.connect_bot():
+                pass
+        managers = [GuildDatabaseManager(tmp_path, shards=ShardBlock(frozenset({k}), 2)) for k in (0, 1)]
+        blocks = [Replication(m, replica) for m in managers]
+        assert blocks[0].litestream.socket != blocks[1].litestream.socket
+        for block in blocks:
+            await asyncio.to_thread(block.litestream.start)
+        try:
+            for block in blocks:
+                await block.reconcile()
+            for block in blocks:
+                for path in block.litestream.registered:
+                    await asyncio.to_thread(block.litestream.sync, path)
+            return [{p.name for p in b.litestream.registered} for b in blocks]
+        finally:
+            for block in blocks:
+                await asyncio.to_thread(block.litestream.stop)
+            for manager in managers:
+                await manager.close_all()
+
+    registered = asyncio.run(scenario())
+    assert registered == [{f"{g}.sqlite3" for g in guilds if (g >> 22) % 2 == k} | ({"bot-wide.sqlite3"} if k == 0
+                                                                                     else set()) for k in (0, 1)]
+    assert {p.name for p in (tmp_path / "replica").iterdir()} == registered[0] | registered[1]
+
+
+def test_files_past_the_daemons_open_files_limit_are_not_registered(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "dbs"
+    asyncio.run(create(root, GUILD, OTHER))
+    daemon = Litestream(tmp_path / "ls", f"file://{tmp_path / 'replica'}")
+    daemon.start()
+    try:
+        assert daemon.capacity() >= 1
+        daemon.capacity = lambda: 1  # type: ignore[method-assign]
+        paths = [root / f"{GUILD}.sqlite3", root / f"{OTHER}.sqlite3"]
+        assert daemon.reconcile(paths) == (paths[:1], []) and daemon.registered == set(paths[:1])
+        assert "1 file(s) not replicated" in caplog.text and "shard blocks" in caplog.text
+    finally:
+        daemon.stop()
