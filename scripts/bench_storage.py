@@ -6,15 +6,17 @@ reads (one `execute_fetchall`), 20% single-row upserts each in its own transacti
 (`BEGIN IMMEDIATE`, upsert, `COMMIT`: the manager's `db.transaction()`, the monolith
 behind an `asyncio.Lock` on one aiosqlite connection), 16 concurrent tasks.
 
-    pip install -e '.[bench]'   # aiosqlite, for the monolith side
-    python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR] [--convert N]
+    pip install -e '.[bench]'   # aiosqlite, for the monolith side (asyncpg, for --postgres)
+    python scripts/bench_storage.py [--quick] [--ops N] [--workdir DIR] [--postgres DSN] [--convert N]
 
 Scenarios: (a) hot, 200 guilds, max_open=256; (b) churn, 10,000 guilds with Zipf(1.1)
 popularity, max_open=256. Also: median cost of opening an existing guild file and of
 creating a new one (template image vs running the SQL script), peak RSS, threads, fds,
 the manager's miss rate and mean cost of a miss, and the data-rights figures
-(scripts/bench_rights.py). Prints a table, then one JSON line. `--convert N` measures only
-`python -m app db migrate` converting N guild files with 4 KiB pages to the template's 1 KiB.
+(scripts/bench_rights.py). With --postgres, the same mixes and per-call figures also run against
+PostgreSQL (scripts/_bench_postgres.py: one table per kind with a guild_id column, asyncpg, a pool
+of 16). Prints a table, then one JSON line. `--convert N` measures only `python -m app db migrate`
+converting N guild files with 4 KiB pages to the template's 1 KiB.
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ from pathlib import Path
 import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the PostgreSQL side, however the script is started
+
+from _bench_postgres import POOL_SIZE, PostgresSide, PostgresUnavailable
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager, native
 from app.db import files as db_files
@@ -294,6 +299,16 @@ async def run_monolith(path: Path, ops: list[Op], warmup: list[Op], *, cache_kib
         await _drive(warmup, one)
         with Sampler() as sampler, LagTicker() as ticker:
             seconds, errors = await _drive(ops, one)
+    return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds),
+                     lag_p999_ms=ticker.percentile_ms(0.999), lag_max_ms=ticker.percentile_ms(1.0),
+                     cpu_lag_p999_ms=ticker.cpu_percentile_ms(0.999),
+                     cpu_lag_no_gc_p999_ms=ticker.cpu_no_gc_percentile_ms(0.999))
+
+
+async def run_postgres(side: PostgresSide, ops: list[Op], warmup: list[Op]) -> RunResult:
+    await _drive(warmup, side.one)
+    with Sampler() as sampler, LagTicker() as ticker:
+        seconds, errors = await _drive(ops, side.one)
     return RunResult(len(ops) / seconds, seconds, errors, sampler.rss, int(sampler.threads), int(sampler.fds),
                      lag_p999_ms=ticker.percentile_ms(0.999), lag_max_ms=ticker.percentile_ms(1.0),
                      cpu_lag_p999_ms=ticker.cpu_percentile_ms(0.999),
@@ -585,13 +600,16 @@ def measure_create(root: Path, n: int) -> tuple[float, float]:
 
 # -- main --------------------------------------------------------------------------------
 async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float | None, *,
-                   max_open: int, rounds: int, variants: bool) -> dict[str, RunResult]:
+                   max_open: int, rounds: int, variants: bool,
+                   postgres: PostgresSide | None = None) -> dict[str, RunResult]:
     ids = guild_ids(n_guilds)
     root, mono = work / f"{name}-guilds", work / f"{name}-monolith.sqlite3"
     started = time.perf_counter()
     populate_guild_files(root, ids)
     if not mono.exists():
         populate_monolith(mono, ids)
+    if postgres:
+        await postgres.load((g, m, m) for g in ids for m in range(MEMBERS))  # the monolith's rows
     print(f"[{name}] {n_guilds} guilds ready in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     ops = workload(ids, n_ops, zipf=zipf, seed=7)
     warmup = workload(ids, max(n_ops // 10, 1000), zipf=zipf, seed=8)
@@ -604,6 +622,8 @@ async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float
     for _ in range(rounds):  # alternate sides so that neither always runs on a warmer machine
         keep("manager", await run_manager(root, ops, warmup, max_open=max_open))
         keep("monolith", await run_monolith(mono, ops, warmup, cache_kib=256 * max_open))
+        if postgres:
+            keep("postgres", await run_postgres(postgres, ops, warmup))
     keep("manager, worker only", await run_manager(root, ops, warmup, max_open=max_open, inline=False))
     if n_guilds > max_open:  # evictions: does deleting the side files of idle guilds cost opens?
         keep("manager, side files removed", await run_manager(root, ops, warmup, max_open=max_open,
@@ -623,6 +643,10 @@ def print_scenario(name: str, results: dict[str, RunResult]) -> None:
         print(f"  {label:<24}{r.ops_per_s:>10.0f}{r.ops_per_s / mono:>8.2f}{r.errors:>8}"
               f"{r.miss_rate:>8.1%}{r.miss_cost_ms:>9.2f}{r.rss_mb:>8.0f}{r.threads:>9}{r.fds:>6}"
               f"{r.lag_p999_ms:>14.2f}{r.cpu_lag_p999_ms:>9.2f}{r.cpu_lag_no_gc_p999_ms:>7.2f}")
+    if "postgres" in results:
+        postgres = results["postgres"].ops_per_s
+        print(f"  against PostgreSQL: manager {results['manager'].ops_per_s / postgres:.2f}x, "
+              f"monolith {mono / postgres:.2f}x")
 
 
 async def idle_lag_ms(seconds: float) -> float:
@@ -633,16 +657,29 @@ async def idle_lag_ms(seconds: float) -> float:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    postgres = await PostgresSide.open(args.postgres) if args.postgres else None  # a wrong DSN fails first
+    try:
+        figures = await measure_all(args, postgres)
+    finally:
+        if postgres:
+            await postgres.close()
+    return figures
+
+
+async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -> dict[str, object]:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-storage-"))
+    if postgres:
+        print(f"PostgreSQL {postgres.version} at {postgres.shown_dsn}, a pool of {POOL_SIZE}")
     idle_lag = await idle_lag_ms(2.0)
     print(f"event loop lag of an idle loop (the machine's own noise): p99.9 {idle_lag:.2f} ms")
     churn_guilds = 2_000 if args.quick else 10_000
     n_ops = args.ops or (20_000 if args.quick else 60_000)
     rounds = 1 if args.quick else 2
-    hot = await scenario("hot", work, 200, n_ops, None, max_open=256, rounds=rounds, variants=False)
+    hot = await scenario("hot", work, 200, n_ops, None, max_open=256, rounds=rounds, variants=False,
+                         postgres=postgres)
     print_scenario("(a) hot: 200 guilds, max_open=256", hot)
     churn = await scenario("churn", work, churn_guilds, n_ops, 1.1, max_open=256, rounds=rounds,
-                           variants=not args.quick)
+                           variants=not args.quick, postgres=postgres)
     print_scenario(f"(b) churn: {churn_guilds} guilds, Zipf(1.1), max_open=256", churn)
     overhead = await measure_overhead(work / "hot-guilds", guild_ids(1)[0], 100 if args.quick else 200)
     overhead.update(await measure_monolith_overhead(work / "hot-monolith.sqlite3", guild_ids(1)[0],
@@ -652,6 +689,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     read_ratio = overhead["manager_read"] / overhead["raw_read"]
     write_ratio = overhead["manager_write"] / overhead["raw_write"]
     print(f"  manager / raw sqlite3: read {read_ratio:.2f}x, upsert transaction {write_ratio:.2f}x (target <= 3x)")
+    postgres_calls = await postgres.per_call_us(guild_ids(1)[0], 1000 if args.quick else 5000,
+                                                MEMBERS) if postgres else {}
+    if postgres_calls:
+        print("  PostgreSQL, one call at a time on one pooled connection (µs): "
+              + ", ".join(f"{k.removeprefix('postgres_')} {v:.1f}" for k, v in postgres_calls.items()))
     lag_p999 = max(hot["manager"].lag_p999_ms, churn["manager"].lag_p999_ms)
     cpu_lag_p999 = max(hot["manager"].cpu_lag_p999_ms, churn["manager"].cpu_lag_p999_ms)
     cpu_lag_no_gc = max(hot["manager"].cpu_lag_no_gc_p999_ms, churn["manager"].cpu_lag_no_gc_p999_ms)
@@ -724,11 +766,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         **{k: round(v, 3) for k, v in modes.items()},
         "fds_per_connection": round(cost["fds_per_connection"], 2),
     }
+    if postgres:
+        figures.update(postgres_figures(hot, churn, postgres_calls, postgres.version))
     for label in ("manager lfu", "manager 2 sql threads"):
         if label in churn:
             key = label.replace("manager ", "churn_ratio_").replace(" ", "_")
             figures[key] = round(churn[label].ops_per_s / churn["monolith"].ops_per_s, 3)
     figures.update(await rights_figures(work, quick=args.quick))
+    return figures
+
+
+def postgres_figures(hot: dict[str, RunResult], churn: dict[str, RunResult], calls: dict[str, float],
+                     version: str) -> dict[str, object]:
+    """The JSON keys of the PostgreSQL side (only with --postgres), and the manager and monolith against it."""
+    figures: dict[str, object] = {"postgres_version": version, "postgres_pool_size": POOL_SIZE}
+    for name, results in (("hot", hot), ("churn", churn)):
+        postgres = results["postgres"].ops_per_s
+        figures[f"postgres_{name}_ops_s"] = round(postgres)
+        figures[f"{name}_manager_postgres_ratio"] = round(results["manager"].ops_per_s / postgres, 3)
+        figures[f"{name}_monolith_postgres_ratio"] = round(results["monolith"].ops_per_s / postgres, 3)
+    figures.update({f"{k}_us": round(v, 1) for k, v in calls.items()})
     return figures
 
 
@@ -769,8 +826,16 @@ def main() -> None:
     parser.add_argument("--convert", type=int, metavar="N", default=0,
                         help="only this: `db migrate` converting N guild files with 4 KiB pages to 1 KiB "
                              "(10000: the issue's fleet); wall time, ms a file, bytes before and after")
+    parser.add_argument("--postgres", metavar="DSN",
+                        help="also run the mixes against PostgreSQL at this URL "
+                             "(postgresql://USER:PASSWORD@HOST:PORT/DB, or without the password and "
+                             "PGPASSWORD set; needs asyncpg); uses and drops its own schema, guildshelf_bench")
     args = parser.parse_args()
-    figures = convert_only(args) if args.convert else asyncio.run(main_async(args))
+    try:
+        figures = convert_only(args) if args.convert else asyncio.run(main_async(args))
+    except PostgresUnavailable as e:
+        print(f"bench_storage.py: {e}", file=sys.stderr)
+        sys.exit(2)
     print(json.dumps(figures))
 
 
