@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from app.db.ids import MAX_SNOWFLAKE
+from app.db.limits import DEFAULT_MAX_OPEN, default_max_open
 from app.db.shards import MAX_SHARDS, ShardBlock, parse_shard_ids
 from app.errors import ConfigurationError
 from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, parse_rate
@@ -27,7 +28,7 @@ class Settings:
     guild_dbs_dir: Path = Path("./guild_dbs")
     legacy_db: Path = Path("./database.db")
     home_guild_id: int | None = None
-    max_open_guild_dbs: int = 128
+    max_open_guild_dbs: int = DEFAULT_MAX_OPEN  # unset: fewer where the open-files limit is low (limits.py)
     retention_days: int = 30
     anilist_url: str = "https://graphql.anilist.co"
     steam_api_key: str | None = field(default=None, repr=False)
@@ -138,8 +139,8 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         guild_dbs_dir=Path(env.get("GUILD_DBS_DIR") or d.guild_dbs_dir),
         legacy_db=Path(env.get("LEGACY_DB") or d.legacy_db),
         home_guild_id=_int(env, "HOME_GUILD_ID", None, minimum=1, maximum=MAX_SNOWFLAKE - 1),
-        max_open_guild_dbs=_int(env, "MAX_OPEN_GUILD_DBS", d.max_open_guild_dbs, minimum=1, maximum=100_000)
-        or d.max_open_guild_dbs,
+        max_open_guild_dbs=_int(env, "MAX_OPEN_GUILD_DBS", None, minimum=1, maximum=100_000)
+        or default_max_open(),
         retention_days=_int(env, "RETENTION_DAYS", d.retention_days, minimum=0, maximum=36_500) or 0,
         anilist_url=_url(env, "ANILIST_URL", d.anilist_url),
         steam_api_key=env.get("STEAM_API_KEY") or None,

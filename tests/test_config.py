@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -7,12 +10,29 @@ import pytest
 from app.config import Settings, load_settings
 from app.errors import ConfigurationError
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def test_defaults_follow_the_configuration_table() -> None:
     settings = load_settings({})
     assert settings == Settings()
     assert (settings.guild_dbs_dir, settings.legacy_db) == (Path("guild_dbs"), Path("database.db"))
-    assert (settings.max_open_guild_dbs, settings.retention_days, settings.log_level) == (128, 30, "INFO")
+    assert (settings.max_open_guild_dbs, settings.retention_days, settings.log_level) == (1024, 30, "INFO")
+
+
+def test_the_default_max_open_fits_a_low_open_files_limit() -> None:
+    script = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        from app.config import load_settings
+        from app.db.limits import ensure_fd_budget
+        settings = load_settings({})
+        ensure_fd_budget(settings.max_open_guild_dbs)  # the default always starts
+        print(settings.max_open_guild_dbs, load_settings({"MAX_OPEN_GUILD_DBS": "2000"}).max_open_guild_dbs)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    # an explicit value is kept as it is: the manager refuses it at start with both numbers
+    assert proc.stdout.split() == [str((1024 - 256) // 3 - 32), "2000"], proc.stderr
 
 
 def test_every_variable_is_read() -> None:

@@ -14,7 +14,7 @@ from app.db import files
 from app.db.checkpoint import checkpoint_files, drop_idle_side_files
 from app.db.connection import BUSY_FIRST_WAIT, BUSY_MAX_WAIT, BotDb, GuildDb
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path, validate_guild_id
-from app.db.limits import ensure_fd_budget
+from app.db.limits import LIVE_SLACK, ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.shards import ShardBlock
@@ -24,7 +24,6 @@ from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
 log = logging.getLogger(__name__)
 
-LIVE_SLACK = 32  # connections allowed beyond max_open while evicted ones finish (see limits.HEADROOM)
 
 
 class GuildDatabaseManager:
