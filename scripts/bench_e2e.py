@@ -176,8 +176,18 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             if args.workload == "messages":
                 return await _run_messages(double, bot, root, guilds, weights or [1.0] * len(guilds), rng, args)
             cpu_before, own_before = _cpu_seconds(bot.pid), os.times()
-            latencies, errors, seconds = await _drive(double, guilds, args.interactions, args.concurrency, rng=rng,
-                                                      command=f"bench {args.command}", weights=weights)
+            # `both`: ping and touch alternated twice in the same bot, the best phase of each kept
+            phases = ["ping", "touch"] * 2 if args.command == "both" else [args.command]
+            best: dict[str, tuple[list[float], int, float]] = {}
+            touched = errors = 0
+            for phase in phases:
+                lat, err, sec = await _drive(double, guilds, args.interactions, args.concurrency, rng=rng,
+                                             command=f"bench {phase}", weights=weights)
+                print(f"  {phase}: {len(lat) / sec:.1f}/s, p99 {_percentile(lat, 0.99):.1f} ms, {err} errors")
+                touched, errors = touched + (len(lat) if phase == "touch" else 0), errors + err
+                if phase not in best or len(lat) / sec > len(best[phase][0]) / best[phase][2]:
+                    best[phase] = (lat, err, sec)
+            latencies, _, seconds = best["touch" if args.command == "both" else args.command]
             peak_rss_kb, fds = _proc_status(bot.pid, "VmHWM"), _open_fds(bot.pid)
             cpu_after, own_after = _cpu_seconds(bot.pid), os.times()
             bot.terminate()
@@ -185,7 +195,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         reports = [json.loads(line)["manager"] for line in out.splitlines() if line.startswith("{")]
         manager: dict[str, object] = reports[0] if reports else {}
         counted = _sum_counters(root)
-    answered = (len(latencies) if args.command == "touch" else 0) + len(guilds) - warm_errors
+    answered = touched + len(guilds) - warm_errors
+    compared: dict[str, object] = {}
+    if args.command == "both":
+        ping_lat, _, ping_s = best["ping"]
+        compared = {"ping_interactions_per_s": round(len(ping_lat) / ping_s, 1),
+                    "ping_p99_ms": round(_percentile(ping_lat, 0.99), 2),
+                    "touch_ping_ratio": round(len(latencies) / seconds / (len(ping_lat) / ping_s), 3)}
     return {
         "guilds": args.guilds, "interactions": args.interactions, "concurrency": args.concurrency,
         "max_open": args.max_open, "distribution": "uniform" if args.zipf is None else f"zipf s={args.zipf}",
@@ -196,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "bot_cpu_user_s": round(cpu_after[0] - cpu_before[0], 2),
         "bot_cpu_sys_s": round(cpu_after[1] - cpu_before[1], 2),
         "double_cpu_s": round(own_after.user + own_after.system - own_before.user - own_before.system, 2),
-        "bot_exit_code": bot.returncode, "manager": manager,
+        "bot_exit_code": bot.returncode, "manager": manager, "command": args.command, **compared,
     }
 
 
@@ -258,8 +274,9 @@ def main() -> int:
     parser.add_argument("--interactions", type=int, default=10_000, help="timed interactions (default 10000)")
     parser.add_argument("--concurrency", type=int, default=16, help="interactions in flight (default 16)")
     parser.add_argument("--max-open", type=int, default=128, help="MAX_OPEN_GUILD_DBS of the bot (default 128)")
-    parser.add_argument("--command", choices=("touch", "ping"), default="touch",
-                        help="touch: a read and a write per interaction (default); ping: no database (the floor)")
+    parser.add_argument("--command", choices=("touch", "ping", "both"), default="touch",
+                        help="touch: a read and a write per interaction (default); ping: no database (the floor); "
+                             "both: ping and touch alternated twice in one bot, touch/ping printed")
     parser.add_argument("--lifecycle-threads", type=int, help="bot threads opening/closing files (default: bot's)")
     parser.add_argument("--query-threads", type=int, help="bot threads running statements (default: bot's)")
     parser.add_argument("--zipf", type=float, metavar="S",
@@ -290,6 +307,9 @@ def main() -> int:
           f"p99 {result['p99_ms']} ms; errors {result['errors']}; bot peak RSS {result['peak_rss_mb']} MB, "
           f"{result['open_fds']} open fds; writes in files {result['writes_counted']} "
           f"(expected {result['writes_expected']})")
+    if args.command == "both":
+        print(f"ping {result['ping_interactions_per_s']}/s (p99 {result['ping_p99_ms']} ms): "
+              f"touch/ping {result['touch_ping_ratio']}")
     print(json.dumps(result))
     ok = result["errors"] == 0 and result["writes_counted"] == result["writes_expected"]
     return 0 if ok else 1

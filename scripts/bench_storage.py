@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the PostgreSQL side,
 
 from _bench_postgres import POOL_SIZE, PostgresSide, PostgresUnavailable
 
+from app.bot.app import tune_runtime
 from app.db import GUILD_SCHEMA, GuildDatabaseManager, native
 from app.db import files as db_files
 from app.db.convert import convert_file
@@ -613,6 +614,7 @@ async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float
     print(f"[{name}] {n_guilds} guilds ready in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     ops = workload(ids, n_ops, zipf=zipf, seed=7)
     warmup = workload(ids, max(n_ops // 10, 1000), zipf=zipf, seed=8)
+    tune_runtime()  # as `python -m app run` does once started: its start-up heap frozen, the GC's thresholds
     best: dict[str, RunResult] = {}
 
     def keep(label: str, result: RunResult) -> None:

@@ -27,7 +27,7 @@ INTENTS = (hikari.Intents.GUILDS | hikari.Intents.GUILD_MEMBERS | hikari.Intents
 EXTENSIONS_PACKAGE = "app.extensions"
 NO_TOKEN = ("DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications and put "
             "its token in DISCORD_TOKEN (or .env); to try the bot without one, run `python -m app sandbox --demo`.")
-GC_THRESHOLDS = (20_000, 50, 1_000)
+GC_THRESHOLDS = (5_000, 50, 1_000)  # young collections short enough for the loop-lag bound (storage.md)
 SWITCH_INTERVAL_S = 0.001
 
 
