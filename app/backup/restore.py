@@ -198,6 +198,7 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         NotFoundError: the backup has no file of this guild.
         WrongShardError: the guild is not on this process's shards.
         BackupInvalidError: the copy fails verification (nothing changed).
+        FileInUseError: another process is writing the file (nothing changed).
     """
     if manager.shards is not None:
         manager.shards.check(guild_id)

@@ -103,13 +103,11 @@ async def test_a_cli_restore_beside_the_bot_reaches_its_open_connection(tmp_path
         assert await ids_seen_by(bot) == RESTORED | {5000}
 
 
-@pytest.mark.asyncio
-async def test_a_cli_restore_beside_a_plain_wal_connection_in_another_process(tmp_path: Path) -> None:
+def test_a_cli_restore_beside_a_plain_wal_connection_in_another_process(tmp_path: Path) -> None:
     """The bot stand-in is a plain sqlite3 connection in WAL mode in a process of its own."""
     root, out = tmp_path / "dbs", tmp_path / "backups"
     path = root / f"{GUILD}.sqlite3"
-    async with GuildDatabaseManager(root) as bot:
-        await fill(bot)
+    asyncio.run(_create_and_fill(root))
     report = backup_folder(root, out, retention_days=30)
     holder_script = (
         "import sys, app, sqlite3\n"
@@ -137,12 +135,7 @@ async def test_a_cli_restore_beside_a_plain_wal_connection_in_another_process(tm
 def test_a_file_inside_another_write_transaction_is_refused_at_once_and_left_as_it_was(tmp_path: Path) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
     path = root / f"{GUILD}.sqlite3"
-
-    async def create() -> None:
-        async with GuildDatabaseManager(root) as bot:
-            await fill(bot)
-
-    asyncio.run(create())
+    asyncio.run(_create_and_fill(root))
     report = backup_folder(root, out, retention_days=30)
     writer = sqlite3.connect(path, isolation_level=None)
     try:
