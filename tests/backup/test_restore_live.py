@@ -34,7 +34,7 @@ LITESTREAM = shutil.which("litestream") or shutil.which("litestream", path=str(P
 
 def restore_cli(root: Path, *args: str, replica: str | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m app restore ... --json` in a process of its own, as beside a running bot."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LITESTREAM_REPLICA_URL", "GUILDSHELF_SQLITE")}
+    env = {k: v for k, v in os.environ.items() if k != "LITESTREAM_REPLICA_URL"}
     env.update(GUILD_DBS_DIR=str(root), PYTHONPATH=str(ROOT),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     if replica is not None:
