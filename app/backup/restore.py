@@ -2,24 +2,32 @@
 
 Every copy is verified first (its SHA-256 against the manifest, integrity_check, the guild id of its
 meta row), and a live file modified after the copy was made is newer: it is kept unless `force`.
-In the bot's process the manager's exclusive hold waits for in-flight work and keeps new work waiting
-while the file is swapped. From another process, a file that a running bot holds open is refused:
-swapping it under a live connection would corrupt it.
+
+The copy is never renamed over a live file (a bot that has it open would go on writing the unlinked
+inode). A missing file is created whole and linked into place (atomic; a file the bot creates meanwhile
+wins, and is then written into). An existing one is written INTO with SQLite's backup API
+(`app/db/writeback.py`): one write transaction of the file, under SQLite's own locks, so a bot connection
+open on it, in this process or another, reads the restored rows from its next transaction and its later
+writes land in the file. "Newer" is decided again under that write lock, so no commit slips in between.
+A file another connection is writing is refused at once ("in use"), never waited for. A copy whose page
+size differs from the file's cannot go through WAL: it is written back journaled, which needs the file
+to itself (else "in use" too).
 """
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from app.backup.copy import Entry, sha256_of
 from app.backup.generations import read_manifest
-from app.db.files import SIDE_FILES
+from app.db import writeback
+from app.db.files import create_whole
 from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.errors import BackupInvalidError, FileInUseError, NotFoundError
@@ -73,36 +81,79 @@ def is_newer(live: Path, entry: Entry) -> bool:
     return bool(stamps) and max(stamps) > copied
 
 
-def install(copy: Path, live: Path) -> None:
-    """Put the copy in place of the live file (its old -wal and -shm go; the copy is complete on its own)."""
-    partial = live.with_name(live.name + ".restoring")
-    shutil.copyfile(copy, partial)
-    with partial.open("rb+") as f:
-        os.fsync(f.fileno())
-    for suffix in SIDE_FILES:
-        live.with_name(live.name + suffix).unlink(missing_ok=True)
-    os.replace(partial, live)
-    fsync_path(live.parent)
+class LiveFileNewer(Exception):
+    """The live file was modified after the copy was made (found under its write lock)."""
 
 
-def ensure_not_in_use(live: Path) -> None:
-    """Raises:
-        FileInUseError: another process (a running bot) has the file open.
+def install(copy: Path, live: Path, *, keep: Callable[[], bool] | None = None) -> None:
+    """Put the verified copy's content in the live file, beside any process that has it open.
+
+    `keep`, if given, is asked once no other connection can commit to the live file any more: True
+    leaves the file as it is.
+
+    Raises:
+        LiveFileNewer: `keep` said so (nothing changed).
+        FileInUseError: another connection is writing the file (nothing changed).
+        BackupInvalidError: the live file is too damaged for SQLite to write into.
     """
-    if not live.exists():
+    def fill(out: BinaryIO) -> None:
+        with copy.open("rb") as source:
+            shutil.copyfileobj(source, out)
+
+    if create_whole(live, fill):
+        fsync_path(live.parent)
         return
-    conn = sqlite3.connect(f"{live.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
-                           timeout=_IN_USE_WAIT_S)
+    _write_into(copy, live, keep)
+
+
+def _write_into(copy: Path, live: Path, keep: Callable[[], bool] | None) -> None:
+    def check() -> None:
+        if keep is not None and keep():
+            raise LiveFileNewer
+
+    source = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)
+    target = sqlite3.connect(f"{live.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                             timeout=_IN_USE_WAIT_S)
     try:
-        # in WAL mode every open connection holds a shared lock on the file: this fails if any does
-        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError as error:
-        raise FileInUseError(f"{live.name} is open in another process (a running bot): stop that process "
-                             "(or the one serving this guild's shard block), then restore again.") from error
+        target.execute("PRAGMA synchronous = FULL")  # the commit is on disk when restore says "restored"
+        if source.execute("PRAGMA page_size").fetchone()[0] == target.execute("PRAGMA page_size").fetchone()[0]:
+            writeback.copy_pages(source, target, under_lock=check)
+            return
+        _hold_alone(target, live)
+        check()
+        with writeback.rollback_journal(target, live):
+            writeback.copy_pages(source, target)
+    except writeback.TargetBusy:
+        raise FileInUseError(f"{live.name} is being written by another process (a running bot): try again "
+                             "in a moment, or stop that process first.") from None
+    except writeback.JournalModeStuck:
+        raise _needs_the_file_alone(live) from None
+    except sqlite3.DatabaseError as error:
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            raise
+        raise BackupInvalidError(f"{live.name} is too damaged to be written into: move it aside (the bot sets "
+                                 "such files aside when it opens them), then restore again.") from error
     finally:
-        conn.close()
+        target.close()
+        source.close()
+
+
+def _needs_the_file_alone(live: Path) -> FileInUseError:
+    return FileInUseError(f"{live.name} has another page size than the backup's, which needs the file to itself, "
+                          "and another process (a running bot) has it open: stop that process (or the one "
+                          "serving this guild's shard block), then restore again.")
+
+
+def _hold_alone(target: sqlite3.Connection, live: Path) -> None:
+    """Take the file's exclusive lock for `target`'s life (in WAL mode, held only if no one else has it open)."""
+    try:
+        target.execute("PRAGMA locking_mode = EXCLUSIVE")
+        target.execute("BEGIN EXCLUSIVE")
+        target.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+        raise _needs_the_file_alone(live) from None
 
 
 def _entries(generation: Path, guild_id: int | None) -> list[Entry]:
@@ -124,10 +175,11 @@ def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
         try:
             verify(copy, entry)
             if not force and is_newer(live, entry):
-                results.append(RestoreResult(entry.name, "kept newer", "modified after the backup; --force"))
-                continue
-            ensure_not_in_use(live)
-            install(copy, live)
+                raise LiveFileNewer
+            install(copy, live, keep=None if force else lambda: is_newer(live, entry))  # noqa: B023 (called here)
+        except LiveFileNewer:
+            results.append(RestoreResult(entry.name, "kept newer", "modified after the backup; --force"))
+            continue
         except BackupInvalidError as error:
             results.append(RestoreResult(entry.name, "invalid", error.user_message))
             continue
@@ -146,6 +198,7 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         NotFoundError: the backup has no file of this guild.
         WrongShardError: the guild is not on this process's shards.
         BackupInvalidError: the copy fails verification (nothing changed).
+        FileInUseError: another process is writing the file (nothing changed).
     """
     if manager.shards is not None:
         manager.shards.check(guild_id)
@@ -153,7 +206,8 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
     async with manager.exclusive(guild_id) as live:
-        if not force and is_newer(live, entry):
+        try:
+            await asyncio.to_thread(install, copy, live, keep=None if force else lambda: is_newer(live, entry))
+        except LiveFileNewer:
             return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
-        await asyncio.to_thread(install, copy, live)
     return RestoreResult(entry.name, "restored")

@@ -33,8 +33,10 @@ def register(groups: dict[str, Any]) -> None:
                        description="Restore every file (or one guild's) from the newest backup in DIR (or "
                                    "from DIR itself if it is one dated backup). Each copy is verified first "
                                    "(SHA-256, integrity_check, its guild id). A live file modified after the "
-                                   "backup is kept unless --force. A file a running bot holds open is "
-                                   "refused: stop that process (or its shard block's) first.")
+                                   "backup is kept unless --force. Safe beside a running bot: an existing "
+                                   "file is written into through SQLite (the bot's open connections read "
+                                   "the restored rows next); a file being written at that moment is "
+                                   "refused at once (\"in use\"): try again.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--from", dest="source", type=Path, metavar="DIR", help="the backup folder")
     source.add_argument("--from-replica", action="store_true",

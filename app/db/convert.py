@@ -14,9 +14,10 @@ file the bot has open is skipped as busy within `lock_wait_s`, never waited on):
 2. the copy is verified: `integrity_check`, page size, the meta row's identity and every table's row
    count equal to the original's (read under the same lock); else it is deleted, the original untouched;
 3. the copy is written back into the original with SQLite's backup API in rollback-journal mode
-   (`synchronous = EXTRA`): the original's pages go to its `-journal` first, so a crash at any point
-   leaves a hot journal that the next open (the manager's, or the next `db migrate`) rolls back to the
-   original; then WAL mode again, a `quick_check` and the counts once more, and the copy is deleted.
+   (`synchronous = EXTRA`; `app/db/writeback.py`, shared with `restore`): the original's pages go to its
+   `-journal` first, so a crash at any point leaves a hot journal that the next open (the manager's, or the
+   next `db migrate`) rolls back to the original; then WAL mode again, a `quick_check` and the counts once
+   more, and the copy is deleted.
 
 Not a rename of the copy over the original: a process that opened the old file just before the rename
 would read and write the unlinked inode, and share the `-wal`/`-shm` names with the new one. Written
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from app.db import writeback
 from app.db.files import FILE_MODE
 from app.db.fleet import file_size, table_counts
 from app.db.schema import Schema
@@ -201,17 +203,12 @@ def _differences(conn: sqlite3.Connection, schema: Schema, identity: int | None,
 
 def _write_back(copy: sqlite3.Connection, target: sqlite3.Connection, path: Path) -> None:
     """The verified copy into the original, journaled: all of it, or (after a crash) none of it."""
-    target.execute("PRAGMA synchronous = EXTRA")  # the journal's deletion (the commit) is synced too
-    if target.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":  # WAL cannot change page size
-        raise _NotConverted("failed", "could not leave WAL mode; the file was kept as it was")
-    # The -wal is checkpointed and gone. A -shm a reader left is no one's: every connection that maps it
-    # holds a shared lock on the file, and this one holds the exclusive lock (its WAL index is on the heap).
-    path.with_name(path.name + "-shm").unlink(missing_ok=True)
     try:
-        _copy_back(copy, target)
-    finally:
-        target.execute("PRAGMA journal_mode = WAL")
+        with writeback.rollback_journal(target, path):  # WAL cannot change the page size
+            _copy_back(copy, target)
+    except writeback.JournalModeStuck:
+        raise _NotConverted("failed", "could not leave WAL mode; the file was kept as it was") from None
 
 
 def _copy_back(copy: sqlite3.Connection, target: sqlite3.Connection) -> None:
-    copy.backup(target)
+    writeback.copy_pages(copy, target)  # the exclusive lock is held: never busy

@@ -10,10 +10,11 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from app.db.native import exec_script, skip_checkpoint_on_close
 from app.db.schema import Schema
@@ -52,10 +53,28 @@ def build_file(path: Path, schema: Schema, identity: int | None) -> bool:
     synced, then linked to `path`: a crash at any point leaves either no file or a
     complete one under `path`. Returns False if another builder linked `path` first.
     """
+    return _link_new(path, lambda out: out.write(schema.image_for(identity)))
+
+
+def create_whole(path: Path, fill: Callable[[BinaryIO], object]) -> bool:
+    """Create `path` with what `fill` writes, atomically, unless it exists; True if this call created it.
+
+    Under the folder's lock like `ensure_file` (so a bot building the same file takes turns with it, and
+    a -wal left without its file is set aside first, never replayed into the new one).
+    """
+    with _folder_lock(path.parent):
+        if path.exists():
+            return False
+        set_aside_orphans(path)
+        remove_stale_builds(path)
+        return _link_new(path, fill)
+
+
+def _link_new(path: Path, fill: Callable[[BinaryIO], object]) -> bool:
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as out:
-            out.write(schema.image_for(identity))
+            fill(out)
             out.flush()
             os.fsync(out.fileno())
         os.link(tmp, path)  # fails if another process created `path` meanwhile: theirs wins

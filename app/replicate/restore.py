@@ -1,11 +1,16 @@
-"""`restore --from-replica`: `litestream restore` of each file, verified, then put in place like a backup."""
+"""`restore --from-replica`: `litestream restore` of each file, verified, then put in place like a backup.
+
+An existing file is replaced only with `force`, and then written into through SQLite (`backup.restore.install`),
+so a running bot's open connection (or Litestream's own) reads the restored rows and keeps writing the file.
+"""
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.backup.restore import RestoreResult, ensure_not_in_use, install
+from app.backup.restore import LiveFileNewer, RestoreResult, install
+from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
 from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, ReplicationError
 from app.replicate import litestream
@@ -53,14 +58,17 @@ def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None =
         try:
             litestream.restore(replica_url, live, copy)
             _check(copy)
-            ensure_not_in_use(live)
-            install(copy, live)
+            install(copy, live, keep=None if force else live.exists)
+        except LiveFileNewer:
+            results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))
+            continue
         except (ReplicationError, BackupInvalidError, FileInUseError) as error:
             detail = getattr(error, "user_message", str(error))
             results.append(RestoreResult(name, "in use", detail) if isinstance(error, FileInUseError)
                            else RestoreResult(name, "invalid", detail))
             continue
         finally:
-            copy.unlink(missing_ok=True)
+            for leftover in (copy, *(copy.with_name(copy.name + side) for side in SIDE_FILES)):
+                leftover.unlink(missing_ok=True)  # litestream's copy is in WAL mode: reading it made side files
         results.append(RestoreResult(name, "restored"))
     return results

@@ -118,15 +118,19 @@ async def test_restore_in_the_bots_process_waits_for_work_and_keeps_newer_files(
 
 
 @pytest.mark.asyncio
-async def test_restore_beside_a_running_bot_refuses_its_open_files_and_bad_copies(tmp_path: Path) -> None:
+async def test_restore_beside_a_running_bot_writes_into_its_open_files_and_refuses_bad_copies(
+        tmp_path: Path) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
     async with GuildDatabaseManager(root) as bot:
         await add_user(bot, GUILD_A, 1)
         await add_user(bot, GUILD_B, 1)
         report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
-        assert bot.is_open(GUILD_A)  # the bot keeps its connections open
+        await add_user(bot, GUILD_A, 2)
+        assert bot.is_open(GUILD_A)  # the bot keeps its connections open: written into, not swapped
         results = await asyncio.to_thread(restore_files, root, report.generation, guild_id=GUILD_A, force=True)
-        assert [(r.outcome, "running bot" in r.detail) for r in results] == [("in use", True)]
+        assert [r.outcome for r in results] == ["restored"]
+        async with bot.connect(GUILD_A) as db:
+            assert [r[0] for r in await db.execute_fetchall("SELECT discord_id FROM users")] == [1]
     tampered = report.generation / f"{GUILD_B}.sqlite3"
     data = bytearray(tampered.read_bytes())
     data[-1] ^= 0xFF
