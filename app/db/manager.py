@@ -48,6 +48,8 @@ class GuildDatabaseManager:
         self._lifecycle_threads = lifecycle_threads
         self._queries: WorkerPool | None = None
         self._lifecycle: WorkerPool | None = None
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
         self._cache = POLICIES[policy](max_open, self)
         self._live: dict[int, set[Slot]] = {}  # every slot not yet closed, cached or not
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
