@@ -138,6 +138,20 @@ class WindowTinyLFU(MutableMapping[K, V], Generic[K, V]):
                 return
         raise KeyError(key)
 
+    @overload
+    def pop(self, key: K, /) -> V: ...
+    @overload
+    def pop(self, key: K, default: V | D, /) -> V | D: ...
+
+    def pop(self, key: K, *default: V | D) -> V | D:
+        """Remove the key and return its value (not a use, not an eviction: no hook)."""
+        for segment in (self._window, self._probation, self._protected):
+            if key in segment:
+                return segment.pop(key)
+        if default:
+            return default[0]
+        raise KeyError(key)
+
     def __contains__(self, key: object) -> bool:
         return key in self._window or key in self._probation or key in self._protected
 

@@ -178,6 +178,11 @@ def test_getitem_counts_as_a_use_and_missing_keys_raise() -> None:
         cache[2]
     with pytest.raises(KeyError):
         del cache[2]
+    with pytest.raises(KeyError):
+        cache.pop(2)
+    before = cache.sketch.estimate(1)
+    assert cache.pop(2, "none") == "none" and cache.pop(1) == "a" and cache.sketch.estimate(1) == before
+    cache[1] = "a"
     cache[1] = "b"  # an update keeps one entry
     assert cache[1] == "b" and len(cache) == 1
 
