@@ -74,8 +74,8 @@ class BotApp:
         # (scripts/bench_e2e.py, 1,000 guilds over 128 connections: 260/s with 2 threads, 320/s with 1)
         self.manager = manager or GuildDatabaseManager(
             settings.guild_dbs_dir, lifecycle_threads=1, max_open=settings.max_open_guild_dbs,
-            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)),
-            shards=settings.shard_block)
+            policy=settings.guild_cache_policy, shards=settings.shard_block,
+            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)))
         self.ops = Operations(settings, self.manager, self.clock)  # metrics, health, command budget, quota
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,

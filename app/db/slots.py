@@ -84,7 +84,8 @@ class _EvictingTinyLFU(WindowTinyLFU[int, Slot]):
         super().__init__(maxsize, on_evict=lambda _guild_id, slot: manager._retire(slot))
 
 
-DEFAULT_POLICY = "tinylfu"  # fewer misses and more ops/s than "lru" in churn, measured: docs/storage.md
+# the contract (ARCHITECTURE.md); "tinylfu" misses less in churn (GUILD_CACHE_POLICY, docs/storage.md)
+DEFAULT_POLICY = "lru"
 
 # The manager's cache: a mapping that retires (manager._retire) every slot it evicts to stay within maxsize.
 POLICIES: dict[str, Callable[[int, GuildDatabaseManager], MutableMapping[int, Slot]]] = {

@@ -1,5 +1,5 @@
-"""Which connection goes when the manager is full: by policy ("lru": the least recently used; "lfu"; the
-default "tinylfu": a newcomer enters a small window and stays only if used more often than the victim)."""
+"""Which connection goes when the manager is full: by policy (the default "lru": the least recently used;
+"lfu"; "tinylfu": a newcomer enters a small window and stays only if used more often than the victim)."""
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +32,7 @@ async def _after_often_then_lately_then_new(manager: GuildDatabaseManager) -> di
 
 @pytest.mark.asyncio
 async def test_the_least_recently_used_goes_first_not_the_least_frequently(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2, policy="lru") as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:  # the default policy: the contract
         still_open = await _after_often_then_lately_then_new(manager)
         evictions = manager.stats().evictions
     assert still_open == {LATELY: True, OFTEN: False}
@@ -62,7 +62,7 @@ async def test_the_lfu_policy_kept_for_the_benchmark_is_told_apart_by_the_same_s
 
 @pytest.mark.asyncio
 async def test_a_hit_makes_a_guild_recent_again(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2, policy="lru") as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:
         for guild_id in (1, 2, 1, 3):  # the hit on 1 makes 2 the least recently used
             await _use(manager, guild_id)
         assert (await _use(manager, 1), await _use(manager, 2)) == (True, False)
@@ -95,7 +95,7 @@ async def test_an_evicted_connection_still_in_use_comes_back_without_reopening(t
 
 @pytest.mark.asyncio
 async def test_tinylfu_keeps_the_often_used_guild_and_refuses_the_newcomer(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:  # the default policy
+    async with GuildDatabaseManager(tmp_path, max_open=2, policy="tinylfu") as manager:
         still_open = await _after_often_then_lately_then_new(manager)
         evictions = manager.stats().evictions
     assert still_open == {LATELY: False, OFTEN: True}
