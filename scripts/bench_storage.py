@@ -624,8 +624,8 @@ async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float
 
     for _ in range(rounds):  # alternate sides so that neither always runs on a warmer machine
         keep("manager", await run_manager(root, ops, warmup, max_open=max_open))
-        if n_guilds > max_open:  # evictions: the default (W-TinyLFU admission) against plain LRU
-            keep("manager lru", await run_manager(root, ops, warmup, max_open=max_open, policy="lru"))
+        if n_guilds > max_open:  # evictions: the default (LRU) against W-TinyLFU admission (GUILD_CACHE_POLICY)
+            keep("manager tinylfu", await run_manager(root, ops, warmup, max_open=max_open, policy="tinylfu"))
         keep("monolith", await run_monolith(mono, ops, warmup, cache_kib=256 * max_open))
         if postgres:
             keep("postgres", await run_postgres(postgres, ops, warmup))
@@ -773,11 +773,11 @@ async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -
     }
     if postgres:
         figures.update(postgres_figures(hot, churn, postgres_calls, postgres.version))
-    for label in ("manager lfu", "manager lru", "manager 2 sql threads"):
+    for label in ("manager lfu", "manager tinylfu", "manager 2 sql threads"):
         if label in churn:
             key = label.replace("manager ", "churn_ratio_").replace(" ", "_")
             figures[key] = round(churn[label].ops_per_s / churn["monolith"].ops_per_s, 3)
-    for label in ("manager lfu", "manager lru"):
+    for label in ("manager lfu", "manager tinylfu"):
         if label in churn:
             figures[label.replace("manager ", "churn_miss_rate_")] = round(churn[label].miss_rate, 4)
     figures.update(await rights_figures(work, quick=args.quick))
