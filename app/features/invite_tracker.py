@@ -82,17 +82,23 @@ class _GuildState:
 
 
 class Pacer:
-    """Lets callers through `1 / rate` seconds apart, in the order they came (a reservation each, no task)."""
+    """Lets callers through one at a time, `1 / rate` seconds apart, in the order they came.
+
+    Spaced from the previous caller's actual release, not from reservations: after the loop was busy for a
+    while, waiters go one by one again instead of all at once (a burst that Discord would refuse).
+    """
 
     def __init__(self, rate: float) -> None:
         self._gap = 1 / rate
-        self._next = float("-inf")
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
 
     async def turn(self) -> None:
-        now = time.monotonic()
-        at = self._next = max(now, self._next + self._gap)
-        if at > now:
-            await asyncio.sleep(at - now)
+        async with self._lock:
+            wait = self._last + self._gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
 
 
 class InviteTracker:
