@@ -54,7 +54,8 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
         "--dbs", str(root), "--max-open", str(max_open), *block, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     STARTED.append(bot)
     deadline = time.monotonic() + 300
-    while not (double.command_syncs and len(double.gateway.sessions) > before):
+    shards = 1 if shard_ids is not None else COUNT  # hikari connects one shard per 5-s window: wait for all
+    while not (double.command_syncs and len(double.gateway.sessions) >= before + shards):
         if bot.returncode is not None or time.monotonic() > deadline:
             raise SystemExit(f"the bot process for shards {shard_ids or 'all'} did not start")
         await asyncio.sleep(0.05)
