@@ -96,12 +96,18 @@ class BotApp:
         Lifecycle(self.manager, settings, self.clock, on_purge=self.ops.count_purge).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)
-        self.bot.subscribe(hikari.StartedEvent, self.client.start)
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.StoppedEvent, self._on_stopped)
 
     async def _on_starting(self, _: hikari.StartingEvent) -> None:
+        """Extensions, then the client (commands synced over REST), all before any shard connects.
+
+        hikari waits for StartingEvent's listeners before connecting. Started on StartedEvent instead, the
+        client ignored every command that arrived behind READY's thousands of GUILD_CREATEs before it
+        (lightbulb drops them with a debug line; the member sees "The application did not respond").
+        """
         await self.client.load_extensions(*self.extensions)
+        await self.client.start()
 
     async def _on_stopped(self, _: hikari.StoppedEvent) -> None:
         await self.manager.close_all()
