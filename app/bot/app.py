@@ -15,6 +15,7 @@ from app.bot import checks, deferral, di
 from app.bot.clock import Clock
 from app.bot.errors import handle_command_error, log_listener_error
 from app.bot.lifecycle import Lifecycle
+from app.bot.resolvers import generate_resolvers_once
 from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.files import OpenOptions
@@ -68,6 +69,7 @@ class BotApp:
                  clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or Clock()  # the one time source: the sandbox advances it
+        generate_resolvers_once()
         self.extensions = extension_modules() if extensions is None else extensions
         import_extensions(self.extensions)
         # one thread opens and closes files: two or more contend for the GIL with the event loop
