@@ -77,7 +77,7 @@ async def test_a_scripted_sandbox_run_moves_the_counters(tmp_path: Path) -> None
     assert after[("guildshelf_guild_file_bytes", (("guild_id", "555"),))] > 0
     assert after[("guildshelf_guild_quota_bytes", ())] == 100 * 1024 * 1024
     assert after[("guildshelf_guilds_served", ())] == 1  # 556 was left
-    assert after[("guildshelf_db_max_open", ())] == 128
+    assert after[("guildshelf_db_max_open", ())] == Settings().max_open_guild_dbs
 
 
 @pytest.mark.asyncio
