@@ -68,12 +68,12 @@ async def test_the_first_write_builds_one_complete_file(tmp_path: Path, max_open
             assert (await db.execute_fetchone("SELECT count(*) FROM user_xp"))[0] == 0
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 10)")
             assert manager.path_for(GUILD).exists()
-            assert (await db.execute_fetchone("SELECT xp FROM user_xp"))[0] == 10
+            assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 10
         assert (manager.stats().creates, manager.stats().opens, manager.stats().virtual_opens) == (1, 1, 1)
     assert _xp_rows(tmp_path / f"{GUILD}.sqlite3") == {1: 10}
     async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager, manager.connect(GUILD) as db:
-        assert (await db.execute_fetchone("SELECT xp FROM user_xp"))[0] == 10
-        assert (await db.execute_fetchone("SELECT guild_id FROM guild_meta"))[0] == GUILD
+        assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 10
+        assert (await db.execute_fetchall("SELECT guild_id FROM guild_meta"))[0][0] == GUILD
         assert manager.stats().virtual_opens == 0
 
 
