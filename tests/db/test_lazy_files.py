@@ -65,7 +65,7 @@ async def test_a_guild_only_read_has_no_file_and_answers_as_an_empty_one(tmp_pat
 async def test_the_first_write_builds_one_complete_file(tmp_path: Path, max_open: int) -> None:
     async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
         async with manager.connect(GUILD) as db:
-            assert (await db.execute_fetchone("SELECT count(*) FROM user_xp"))[0] == 0
+            assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 0
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 10)")
             assert manager.path_for(GUILD).exists()
             assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 10
@@ -204,7 +204,7 @@ async def test_a_guild_deleted_then_read_again_has_no_file(tmp_path: Path) -> No
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)")
         await delete_guild(manager, GUILD, requested_by="test", reason="test")
         async with manager.connect(GUILD) as db:
-            assert (await db.execute_fetchone("SELECT count(*) FROM user_xp"))[0] == 0
+            assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 0
             assert db.is_copy
         assert not manager.path_for(GUILD).exists()
         with pytest.raises(NotFoundError):  # nothing to delete: said so, no receipt
