@@ -387,6 +387,9 @@ class Database:
         read may be blamed for another call's write: it then runs twice, and no write is lost.
         """
         assert self._probe is not None
+        if self.path.exists():  # built meanwhile by another program (a restore, the CLI): read it, not the copy
+            await self.ensure_file()
+            return await call()
         probe, before = self._probe, self._probe.writes
         try:
             result = await call()

@@ -14,6 +14,7 @@ from app.db.schema import GUILD_SCHEMA
 from app.errors import NotFoundError
 from app.rights.export import export_guild
 from app.rights.guild_delete import delete_guild
+from app.rights.member import erase_member
 
 GUILD = 123_456_789_012_345_678
 READS = [
@@ -238,3 +239,25 @@ async def test_closing_a_copy_opens_no_file_and_shutdown_leaves_nothing(tmp_path
         assert manager.stats().virtual_opens == 19
         assert manager.stats().closes == 0  # a copy's close is not a file's
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.asyncio
+async def test_a_file_another_program_builds_meanwhile_is_read_instead_of_the_copy(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+        assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 0
+        path = tmp_path / f"{GUILD}.sqlite3"
+        build_file(path, GUILD_SCHEMA, GUILD)
+        conn = sqlite3.connect(path)
+        conn.execute("INSERT INTO user_xp (discord_id, xp) VALUES (7, 70)")  # a restore beside the bot, say
+        conn.commit()
+        conn.close()
+        assert [tuple(r) for r in await db.execute_fetchall("SELECT discord_id, xp FROM user_xp")] == [(7, 70)]
+        assert not db.is_copy and manager.stats().creates == 0
+
+
+@pytest.mark.asyncio
+async def test_erasing_a_member_of_a_guild_never_written_builds_no_file(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+        erased = await erase_member(db, 42)
+    assert erased.rows_changed == 0
+    assert manager.guild_ids_on_disk() == []
