@@ -622,7 +622,8 @@ class Database:
     async def _begin(self) -> tuple[_TxState, contextvars.Token[tuple[_TxState, ...]]]:
         if self._mine() is not None:
             raise GuildDatabaseError("db.transaction() cannot be nested")
-        await self.ensure_file()  # BEGIN IMMEDIATE is a write: never on a copy
+        if self._probe is not None:  # BEGIN IMMEDIATE is a write: never on a copy (the test spares the hot path a call)
+            await self.ensure_file()
         await self._bounded_if_holding(self._lock.acquire())  # held for the whole transaction
         state = _TxState(self._lock)
         self._tx = state
