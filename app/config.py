@@ -17,6 +17,7 @@ from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, par
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("TEXT", "JSON")
+CACHE_POLICIES = ("LRU", "TINYLFU")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
@@ -48,6 +49,7 @@ class Settings:
     shard_count: int | None = None  # None: the gateway's recommendation ("auto")
     backup_retention_days: int = 30
     litestream_replica_url: str | None = None  # file:///path or s3://bucket/prefix: continuous replication
+    guild_cache_policy: str = "lru"  # which open connection goes first: "lru" or "tinylfu" (docs/storage.md)
 
     @property
     def shard_block(self) -> ShardBlock | None:
@@ -163,4 +165,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         backup_retention_days=_int(env, "BACKUP_RETENTION_DAYS", d.backup_retention_days, minimum=0,
                                    maximum=36_500) or 0,
         litestream_replica_url=_replica_url(env),
+        guild_cache_policy=_choice(env, "GUILD_CACHE_POLICY", d.guild_cache_policy, CACHE_POLICIES).lower(),
     )

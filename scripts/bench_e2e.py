@@ -192,8 +192,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             cpu_after, own_after = _cpu_seconds(bot.pid), os.times()
             bot.terminate()
             out = (await asyncio.wait_for(bot.communicate(), 60))[0].decode()
-        reports = [json.loads(line)["manager"] for line in out.splitlines() if line.startswith("{")]
-        manager: dict[str, object] = reports[0] if reports else {}
+        reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        manager: dict[str, object] = next((r["manager"] for r in reports if "manager" in r), {})
         counted = _sum_counters(root)
     answered = touched + len(guilds) - warm_errors
     compared: dict[str, object] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -53,7 +54,8 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
         "--dbs", str(root), "--max-open", str(max_open), *block, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     STARTED.append(bot)
     deadline = time.monotonic() + 300
-    while not (double.command_syncs and len(double.gateway.sessions) > before):
+    shards = 1 if shard_ids is not None else COUNT  # hikari connects one shard per 5-s window: wait for all
+    while not (double.command_syncs and len(double.gateway.sessions) >= before + shards):
         if bot.returncode is not None or time.monotonic() > deadline:
             raise SystemExit(f"the bot process for shards {shard_ids or 'all'} did not start")
         await asyncio.sleep(0.05)
@@ -61,8 +63,12 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
     return bot
 
 
-async def stop(bot: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL after 30 s (every touch was committed in its own transaction before its reply)."""
+async def stop(bot: asyncio.subprocess.Process) -> float:
+    """SIGTERM, then SIGKILL after 30 s (every touch was committed in its own transaction before its reply).
+
+    Returns the seconds the process took to exit (its shutdown checkpoints every file it wrote).
+    """
+    began = time.perf_counter()
     bot.terminate()
     try:
         await asyncio.wait_for(bot.communicate(), 30)
@@ -70,6 +76,7 @@ async def stop(bot: asyncio.subprocess.Process) -> None:
         print(f"bot process {bot.pid} did not stop within 30 s: killed", file=sys.stderr)
         bot.kill()
         await bot.wait()
+    return round(time.perf_counter() - began, 1)
 
 
 def figures(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -77,9 +84,23 @@ def figures(latencies: list[float], seconds: float) -> dict[str, float]:
             "p50_ms": round(_percentile(latencies, 0.50), 2), "p99_ms": round(_percentile(latencies, 0.99), 2)}
 
 
-def process_figures(pid: int) -> dict[str, float]:
+def process_figures(pid: int) -> dict[str, object]:
     return {"peak_rss_mb": round(_proc_status(pid, "VmHWM") / 1024, 1),
-            "rss_mb": round(_proc_status(pid, "VmRSS") / 1024, 1), "open_fds": _open_fds(pid)}
+            "rss_mb": round(_proc_status(pid, "VmRSS") / 1024, 1), "open_fds": _open_fds(pid),
+            "fds_by_kind": fds_by_kind(pid)}
+
+
+def fds_by_kind(pid: int) -> dict[str, int]:
+    """The process's descriptors: guild and bot-wide files (main, -wal, -shm), sockets, the rest."""
+    kinds: dict[str, int] = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        kind = ("sqlite" if ".sqlite3" in target else "socket" if target.startswith("socket:") else "other")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 async def timed(double: DiscordDouble, order: list[int],
@@ -140,16 +161,21 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
             print(f"warm-up: {len(guilds)} files created in {warm_s:.1f}s, {warm_errors} errors")
             fleet, fleet_errors, fleet_s = await timed(double, order, args.concurrency)
             procs = {"shard 0": process_figures(a.pid), "shard 1": process_figures(b.pid)}
-            await asyncio.gather(stop(a), stop(b))
+            load = os.getloadavg()
+            exits = await asyncio.gather(stop(a), stop(b))
         async with DiscordDouble() as double:
             place(double, guilds)
+            began = time.perf_counter()
             one = await start_bot(double, root, args.max_open, None)
+            print(f"one process started with {len(guilds)} guilds (files existing) in "
+                  f"{time.perf_counter() - began:.1f}s")
             single, single_errors, single_s = await timed(double, order, args.concurrency)
             single_proc = process_figures(one.pid)
-            await stop(one)
+            load_single = os.getloadavg()
+            single_proc["exit_s"] = await stop(one)
         counted = _sum_counters(root)
-    per_process = {name: {**figures([ms for g, ms in fleet if shard_of(g) == k], fleet_s), **procs[name]}
-                   for k, name in enumerate(procs)}
+    per_process = {name: {**figures([ms for g, ms in fleet if shard_of(g) == k], fleet_s), **procs[name],
+                          "exit_s": exits[k]} for k, name in enumerate(procs)}
     expected = len(guilds) - warm_errors + len(fleet) + len(single)
     return {
         "guilds": len(guilds), "interactions": args.interactions, "concurrency": args.concurrency,
@@ -161,6 +187,8 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
                         "errors": single_errors, **single_proc},
         "errors": warm_errors + fleet_errors + single_errors,
         "writes_counted": counted, "writes_expected": expected,
+        "load_average": {"two_processes": [round(x, 2) for x in load],
+                         "one_process": [round(x, 2) for x in load_single]},
     }
 
 
@@ -180,11 +208,11 @@ def main() -> int:
     assert isinstance(two, dict) and isinstance(one, dict)
     for name, proc in two["per_process"].items():
         print(f"{name}: {proc['interactions_per_s']}/s, p99 {proc['p99_ms']} ms, peak RSS {proc['peak_rss_mb']} MB, "
-              f"{proc['open_fds']} fds")
+              f"{proc['open_fds']} fds {proc['fds_by_kind']}, exit {proc['exit_s']} s")
     print(f"two processes: {two['interactions_per_s']}/s, p99 {two['p99_ms']} ms; one process: "
           f"{one['interactions_per_s']}/s, p99 {one['p99_ms']} ms, peak RSS {one['peak_rss_mb']} MB, "
-          f"{one['open_fds']} fds; errors {result['errors']}; writes {result['writes_counted']} "
-          f"(expected {result['writes_expected']})")
+          f"{one['open_fds']} fds, exit {one['exit_s']} s; errors {result['errors']}; "
+          f"writes {result['writes_counted']} (expected {result['writes_expected']})")
     print(json.dumps(result))
     return 0 if result["errors"] == 0 and result["writes_counted"] == result["writes_expected"] else 1
 

@@ -50,6 +50,7 @@ from app.bot.app import tune_runtime
 from app.db import GUILD_SCHEMA, GuildDatabaseManager, native
 from app.db import files as db_files
 from app.db.convert import convert_file
+from app.db.slots import DEFAULT_POLICY
 
 CONCURRENCY = 16
 MEMBERS = 20  # rows per guild in the benchmarked table
@@ -244,7 +245,7 @@ async def _drive(ops: list[Op], one: object) -> tuple[float, int]:
 
 
 async def run_manager(root: Path, ops: list[Op], warmup: list[Op], *, max_open: int,
-                      policy: str = "lru", query_threads: int = 1, inline: bool = True,
+                      policy: str = DEFAULT_POLICY, query_threads: int = 1, inline: bool = True,
                       remove_side_files: bool = False) -> RunResult:
     options = db_files.OpenOptions(inline_vm_steps=db_files.OpenOptions().inline_vm_steps if inline else 0,
                                    remove_side_files=remove_side_files)
@@ -631,6 +632,8 @@ async def scenario(name: str, work: Path, n_guilds: int, n_ops: int, zipf: float
 
     for _ in range(rounds):  # alternate sides so that neither always runs on a warmer machine
         keep("manager", await run_manager(root, ops, warmup, max_open=max_open))
+        if n_guilds > max_open:  # evictions: the default (LRU) against W-TinyLFU admission (GUILD_CACHE_POLICY)
+            keep("manager tinylfu", await run_manager(root, ops, warmup, max_open=max_open, policy="tinylfu"))
         keep("monolith", await run_monolith(mono, ops, warmup, cache_kib=256 * max_open))
         if postgres:
             keep("postgres", await run_postgres(postgres, ops, warmup))
@@ -780,10 +783,13 @@ async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -
     }
     if postgres:
         figures.update(postgres_figures(hot, churn, postgres_calls, postgres.version))
-    for label in ("manager lfu", "manager 2 sql threads"):
+    for label in ("manager lfu", "manager tinylfu", "manager 2 sql threads"):
         if label in churn:
             key = label.replace("manager ", "churn_ratio_").replace(" ", "_")
             figures[key] = round(churn[label].ops_per_s / churn["monolith"].ops_per_s, 3)
+    for label in ("manager lfu", "manager tinylfu"):
+        if label in churn:
+            figures[label.replace("manager ", "churn_miss_rate_")] = round(churn[label].miss_rate, 4)
     figures.update(await rights_figures(work, quick=args.quick))
     return figures
 

@@ -74,8 +74,8 @@ class BotApp:
         # (scripts/bench_e2e.py, 1,000 guilds over 128 connections: 260/s with 2 threads, 320/s with 1)
         self.manager = manager or GuildDatabaseManager(
             settings.guild_dbs_dir, lifecycle_threads=1, max_open=settings.max_open_guild_dbs,
-            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)),
-            shards=settings.shard_block)
+            policy=settings.guild_cache_policy, shards=settings.shard_block,
+            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)))
         self.ops = Operations(settings, self.manager, self.clock)  # metrics, health, command budget, quota
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,
@@ -96,12 +96,18 @@ class BotApp:
         Lifecycle(self.manager, settings, self.clock, on_purge=self.ops.count_purge).subscribe(self.bot)
         self.bot.subscribe(hikari.ExceptionEvent, log_listener_error)
         self.bot.subscribe(hikari.StartingEvent, self._on_starting)
-        self.bot.subscribe(hikari.StartedEvent, self.client.start)
         self.bot.subscribe(hikari.StoppingEvent, self.client.stop)
         self.bot.subscribe(hikari.StoppedEvent, self._on_stopped)
 
     async def _on_starting(self, _: hikari.StartingEvent) -> None:
+        """Extensions, then the client (commands synced over REST), all before any shard connects.
+
+        hikari waits for StartingEvent's listeners before connecting. Started on StartedEvent instead, the
+        client ignored every command that arrived behind READY's thousands of GUILD_CREATEs before it
+        (lightbulb drops them with a debug line; the member sees "The application did not respond").
+        """
         await self.client.load_extensions(*self.extensions)
+        await self.client.start()
 
     async def _on_stopped(self, _: hikari.StoppedEvent) -> None:
         await self.manager.close_all()

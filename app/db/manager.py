@@ -1,4 +1,4 @@
-"""GuildDatabaseManager: lazily opened per-guild files, a bounded LRU of connections, leases."""
+"""GuildDatabaseManager: lazily opened per-guild files, a bounded cache of connections (W-TinyLFU), leases."""
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +19,7 @@ from app.db.limits import LIVE_SLACK, ensure_fd_budget
 from app.db.native import close_connection
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
 from app.db.shards import ShardBlock
-from app.db.slots import POLICIES, Lease, ManagerStats, Slot, timed
+from app.db.slots import DEFAULT_POLICY, POLICIES, Lease, ManagerStats, Slot, timed
 from app.db.worker import WorkerPool
 from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 class GuildDatabaseManager:
-    """Hands out per-guild connections; at most `max_open` stay open, least recently used go first."""
+    """Hands out per-guild connections; at most `max_open` stay open (W-TinyLFU decides which; "lru", "lfu")."""
 
     def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
-                 lifecycle_threads: int = 2, policy: str = "lru", options: files.OpenOptions | None = None,
+                 lifecycle_threads: int = 2, policy: str = DEFAULT_POLICY, options: files.OpenOptions | None = None,
                  guild_schema: Schema = GUILD_SCHEMA, bot_schema: Schema = BOT_SCHEMA,
                  lease_wait_s: float = 30.0, shards: ShardBlock | None = None) -> None:
         if max_open < 1:
@@ -49,6 +49,8 @@ class GuildDatabaseManager:
         self._lifecycle_threads = lifecycle_threads
         self._queries: WorkerPool | None = None
         self._lifecycle: WorkerPool | None = None
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
         self._cache = POLICIES[policy](max_open, self)
         self._live: dict[int, set[Slot]] = {}  # every slot not yet closed, cached or not
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()

@@ -42,6 +42,8 @@ class ChallengeScheduler:
         self._due: dict[int, datetime] = {}
         self._loop: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._unread: dict[int, None] = {}  # servers whose next end is still to be read, in arrival order
+        self._reader: asyncio.Task[None] | None = None
 
     def schedule(self, guild_id: int, due: datetime | None) -> None:
         """This guild's next end (None: nothing running)."""
@@ -53,7 +55,25 @@ class ChallengeScheduler:
             self._loop = asyncio.get_running_loop().create_task(self._clock.repeat(CHECK_EVERY_S, self.round))
 
     async def watch(self, guild_id: int) -> None:
-        """A server became available: read its next end from its file; end at once what is overdue."""
+        """A server became available: its next end is read from its file, overdue ones ended, in the background.
+
+        One server at a time: at start-up every server becomes available at once, and 10,000 opens queued
+        together on the thread that opens files held the first commands' opens behind them past 30 s.
+        """
+        self._unread[guild_id] = None
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.get_running_loop().create_task(self._read_unread())
+
+    async def _read_unread(self) -> None:
+        while self._unread:
+            guild_id = next(iter(self._unread))
+            del self._unread[guild_id]
+            try:
+                await self._read_next_end(guild_id)
+            except Exception:  # one unreadable server never stops the others' schedules
+                log.exception("could not read the next challenge end of guild %s", guild_id)
+
+    async def _read_next_end(self, guild_id: int) -> None:
         if not self._guild_dbs.has_file(guild_id):
             return
         async with self._guild_dbs.for_scheduled(guild_id) as db:
@@ -62,6 +82,7 @@ class ChallengeScheduler:
 
     def forget(self, guild_id: int) -> None:
         self._due.pop(guild_id, None)
+        self._unread.pop(guild_id, None)
 
     async def round(self) -> None:
         """End and announce every challenge whose end has come."""
@@ -89,8 +110,10 @@ class ChallengeScheduler:
             await announce(self._bot.rest, guild_id, channel_id, text)
 
     async def close(self) -> None:
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+        self._unread.clear()
+        for task in (self._reader, self._loop):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reader = self._loop = None

@@ -12,9 +12,10 @@ import hikari
 
 from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
+from app.db.shards import ShardBlock
 from app.features import invites
 from app.features.invite_snapshot import InviteCount, Snapshot
-from app.features.invite_tracker import Batch, InvitesForbidden, InviteTracker
+from app.features.invite_tracker import REFRESH_RATE_PER_S, Batch, InvitesForbidden, InviteTracker
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,14 @@ def invite_count(invite: hikari.InviteWithMetadata) -> InviteCount:
 class InviteService:
     """The tracker, its Discord side, and what admins were told."""
 
-    def __init__(self, bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock) -> None:
+    def __init__(self, bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock,
+                 block: ShardBlock | None = None) -> None:
         self._rest = bot.rest
         self._guild_dbs = guild_dbs
         self.clock = clock
-        self.tracker = InviteTracker(self._fetch, self._deliver, clock.now)
+        # Discord's global limit is the bot's, whatever the processes: each takes its block's share
+        share = 1.0 if block is None else len(block.shard_ids) / block.shard_count
+        self.tracker = InviteTracker(self._fetch, self._deliver, clock.now, refresh_rate=REFRESH_RATE_PER_S * share)
         self._told: set[int] = set()  # servers whose log channel heard about Manage Server
         self._forbidden: set[int] = set()
         self._warned: set[tuple[int, int]] = set()

@@ -17,6 +17,7 @@ from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
 from app.bot.pages import respond_paginated
 from app.bot.provide import Provide
+from app.config import Settings
 from app.db import GuildDb
 from app.errors import InvalidInputError
 from app.extensions._invite_service import NO_MANAGE_SERVER, InviteService, invite_count
@@ -27,8 +28,9 @@ loader = lightbulb.Loader()
 TEXT_CHANNELS = [hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS]
 
 
-def _invite_service(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock) -> InviteService:
-    return InviteService(bot, guild_dbs, clock)
+def _invite_service(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock,
+                    settings: Settings) -> InviteService:
+    return InviteService(bot, guild_dbs, clock, block=settings.shard_block)
 
 
 loader.add(Provide(InviteService, _invite_service, teardown=InviteService.close))

@@ -6,6 +6,10 @@ raid of hundreds of joins therefore costs a handful of fetches, never one per jo
 also honours Discord's rate-limit headers). Without Manage Server the list cannot be read: the worker
 stops trying for `forbidden_retry` and every join is recorded as unknown. No Discord types here: the
 extension passes a `fetch` (raising `InvitesForbidden`) and a `deliver` callback.
+
+A re-read without joins (every server at start-up) waits for its turn at `refresh_rate` a second:
+thousands of servers read at once would meet Discord's global limit (50 calls a second per bot)
+with hundreds of thousands of 429s, and 10,000 in 10 minutes get the bot banned for an hour.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MIN_GAP_S = 0.25
 FORBIDDEN_RETRY = timedelta(minutes=10)
+REFRESH_RATE_PER_S = 25.0  # the whole bot's re-reads: half of Discord's global limit, the rest for everything else
 
 
 class InvitesForbidden(BotError):
@@ -76,16 +81,37 @@ class _GuildState:
     recording: bool = False  # the round under way has joins to record
 
 
+class Pacer:
+    """Lets callers through one at a time, `1 / rate` seconds apart, in the order they came.
+
+    Spaced from the previous caller's actual release, not from reservations: after the loop was busy for a
+    while, waiters go one by one again instead of all at once (a burst that Discord would refuse).
+    """
+
+    def __init__(self, rate: float) -> None:
+        self._gap = 1 / rate
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def turn(self) -> None:
+        async with self._lock:
+            wait = self._last + self._gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
+
+
 class InviteTracker:
     """One per bot; listeners call `refresh`, `invite_created`, `invite_deleted`, `member_joined`."""
 
     def __init__(self, fetch: Fetch, deliver: Deliver, now: Callable[[], datetime], *, min_gap: float = MIN_GAP_S,
-                 forbidden_retry: timedelta = FORBIDDEN_RETRY) -> None:
+                 forbidden_retry: timedelta = FORBIDDEN_RETRY, refresh_rate: float = REFRESH_RATE_PER_S) -> None:
         self._fetch = fetch
         self._deliver = deliver
         self._now = now  # the bot's clock
         self._min_gap = min_gap
         self._forbidden_retry = forbidden_retry
+        self._refreshes = Pacer(refresh_rate)
         self._guilds: dict[int, _GuildState] = {}
         self.fetches = 0
         self.closed = False
@@ -144,6 +170,8 @@ class InviteTracker:
 
     async def _work(self, guild_id: int, state: _GuildState) -> None:
         while (state.pending or state.refresh) and not self.closed:
+            if not state.pending:  # a re-read alone; joins arriving while it waits join its round
+                await self._refreshes.turn()
             wait = state.last_fetch + self._min_gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # joins arriving meanwhile share the next fetch

@@ -107,11 +107,12 @@ async def test_cancel_during_commit_raises_cancelled_and_leaves_the_connection_i
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("policy", ["lru", "tinylfu"])
 @pytest.mark.parametrize("max_open", [1, 16, 64])
-async def test_random_cancellations_lose_no_acknowledged_write(tmp_path: Path, max_open: int) -> None:
+async def test_random_cancellations_lose_no_acknowledged_write(tmp_path: Path, max_open: int, policy: str) -> None:
     rng = random.Random(max_open)
     acknowledged: dict[int, set[int]] = {g: set() for g in range(1, 65)}
-    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open, policy=policy) as manager:
 
         async def write(guild_id: int, member: int) -> None:
             async with manager.connect(guild_id) as db, db.transaction():
@@ -131,6 +132,7 @@ async def test_random_cancellations_lose_no_acknowledged_write(tmp_path: Path, m
                 on_disk = {r[0] for r in await db.execute_fetchall("SELECT discord_id FROM user_xp WHERE xp = 2")}
             assert members <= on_disk
         assert sum(map(len, acknowledged.values())) > 50
+        assert manager.stats().peak_open <= max_open + LIVE_SLACK
 
 
 # -- 2. run() inside a transaction ------------------------------------------------------------------
@@ -193,10 +195,11 @@ async def test_a_lock_never_released_ends_in_a_clear_busy_error(tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-async def test_an_evicted_connection_in_use_is_reused_not_doubled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", ["lru", "tinylfu"])
+async def test_an_evicted_connection_in_use_is_reused_not_doubled(tmp_path: Path, policy: str) -> None:
     for guild_id in (2, 3):
         build_guild_file(tmp_path, guild_id)  # opens of files are counted (a guild only read has none)
-    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=1, policy=policy) as manager:
         async with manager.connect(1) as first:
             async with first.transaction():
                 await first.execute(INSERT_XP, (1, 1))

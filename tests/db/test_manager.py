@@ -9,6 +9,7 @@ import pytest
 
 from app.db import GuildDatabaseManager
 from app.db.manager import LIVE_SLACK
+from app.db.slots import POLICIES, Slot
 from app.errors import InvalidGuildIdError, ManagerClosedError
 
 pytestmark = pytest.mark.asyncio
@@ -53,8 +54,9 @@ async def test_invalid_guild_ids_raise_and_create_nothing(tmp_path: Path, bad: o
     assert not root.exists() or list(root.iterdir()) == []
 
 
-async def test_evicted_connection_stays_open_until_released(tmp_path: Path) -> None:
-    manager = GuildDatabaseManager(tmp_path, max_open=1)
+@pytest.mark.parametrize("policy", POLICIES)
+async def test_evicted_connection_stays_open_until_released(tmp_path: Path, policy: str) -> None:
+    manager = GuildDatabaseManager(tmp_path, max_open=1, policy=policy)
     async with manager.connect(1) as first:
         async with manager.connect(2):  # evicts guild 1 while it is leased
             pass
@@ -101,10 +103,24 @@ async def test_statements_of_other_tasks_do_not_see_an_open_transaction(tmp_path
     await manager.close_all()
 
 
+def _refuse_a_second_connection(manager: GuildDatabaseManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the manager opens a guild that still has a connection (cached, evicted or closing)."""
+    open_slot = manager._open_slot
+
+    def checked(guild_id: int) -> Slot:
+        assert not manager.is_open(guild_id), f"a second connection to guild {guild_id}'s file"
+        return open_slot(guild_id)
+
+    monkeypatch.setattr(manager, "_open_slot", checked)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("max_open", [1, 2, 64])
-async def test_concurrent_transactions_under_eviction_lose_nothing(tmp_path: Path, max_open: int) -> None:
+async def test_concurrent_transactions_under_eviction_lose_nothing(tmp_path: Path, max_open: int, policy: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     baseline = threading.active_count()
-    manager = GuildDatabaseManager(tmp_path, max_open=max_open)
+    manager = GuildDatabaseManager(tmp_path, max_open=max_open, policy=policy)
+    _refuse_a_second_connection(manager, monkeypatch)
     guilds, rounds = 200, 12
     jobs = [_add_xp(manager, g, member=g % 7, amount=1) for _ in range(rounds) for g in range(1, guilds + 1)]
     results = await asyncio.gather(*jobs, return_exceptions=True)
@@ -113,14 +129,16 @@ async def test_concurrent_transactions_under_eviction_lose_nothing(tmp_path: Pat
     totals = {g: await _xp(manager, g) for g in range(1, guilds + 1)}
     assert all(totals[g] == {g % 7: rounds} for g in totals)
     assert manager.stats().peak_open <= max_open + LIVE_SLACK  # evicted ones may still be closing
+    assert manager.stats().evictions >= (1 if max_open < guilds else 0)
     await manager.close_all()
     assert manager.stats().open_now == 0
     assert threading.active_count() == baseline
 
 
-async def test_cancelled_callers_leave_no_connection_behind(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", POLICIES)
+async def test_cancelled_callers_leave_no_connection_behind(tmp_path: Path, policy: str) -> None:
     baseline = threading.active_count()
-    manager = GuildDatabaseManager(tmp_path, max_open=2)
+    manager = GuildDatabaseManager(tmp_path, max_open=2, policy=policy)
     tasks = [asyncio.create_task(_add_xp(manager, g, 1, 1)) for g in range(1, 30)]
     await asyncio.sleep(0.005)
     for task in tasks[::2]:

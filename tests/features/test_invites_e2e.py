@@ -206,7 +206,7 @@ async def test_without_manage_server_joins_are_unknown_and_admins_are_told_once(
     assert [u[1] for u in await uses_of(harness, GUILD_A, 3)] == [None, None, None]
     assert posts(harness, GUILD_A).count(NO_MANAGE_SERVER) == 1
     fetches = [k for k, _ in harness.double.rate_limits.hits[hits_before:] if k.startswith("GET /api/v10/guilds/{")
-               and "/invites" in k]
+               and "/invites" in k and str(GUILD_A) in k]  # guild B's start-up read may come later (paced)
     assert len(fetches) == 1  # no retry on every join
 
     reply = await harness.command(GUILD_A, ADMIN, "invites-admin settings", admin=True)

@@ -102,3 +102,21 @@ async def test_closing_drops_re_reads_at_once_and_bounds_rounds_with_joins(monke
         await tracker.close()
     assert loop.time() - started < 2  # not 200 re-reads' worth of waiting
     assert all(s.task is None or s.task.done() for s in tracker._guilds.values())
+
+
+@pytest.mark.asyncio
+async def test_re_reads_are_paced_and_a_join_in_a_server_with_its_snapshot_does_not_wait_for_them() -> None:
+    discord = FakeDiscord()
+    tracker = InviteTracker(discord.fetch, discord.deliver, lambda: NOW, min_gap=0, refresh_rate=20)
+    tracker.refresh(1, "event")
+    await _settle(tracker, 1)
+    began = asyncio.get_running_loop().time()
+    for guild_id in range(2, 22):  # a start-up: 20 servers to re-read, one second at 20 a second
+        tracker.refresh(guild_id, "event")
+    tracker.member_joined(1, Join(7, NOW, "event"))
+    await _settle(tracker, 1)
+    assert discord.fetches < 5  # the join's fetch went before most re-reads
+    for guild_id in range(2, 22):
+        await _settle(tracker, guild_id)
+    assert discord.fetches == 22
+    assert asyncio.get_running_loop().time() - began >= 0.9
