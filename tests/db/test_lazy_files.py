@@ -12,6 +12,7 @@ from app.db import GuildDatabaseManager, files
 from app.db.files import OpenOptions, build_file
 from app.db.schema import GUILD_SCHEMA
 from app.errors import NotFoundError
+from app.features.achievements import check_achievements
 from app.rights.export import export_guild
 from app.rights.guild_delete import delete_guild
 from app.rights.member import erase_member
@@ -260,4 +261,11 @@ async def test_erasing_a_member_of_a_guild_never_written_builds_no_file(tmp_path
     async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
         erased = await erase_member(db, 42)
     assert erased.rows_changed == 0
+    assert manager.guild_ids_on_disk() == []
+
+
+@pytest.mark.asyncio
+async def test_checking_achievements_of_a_guild_never_written_builds_no_file(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+        assert await check_achievements(db, 42) == []
     assert manager.guild_ids_on_disk() == []
