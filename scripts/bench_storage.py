@@ -410,9 +410,14 @@ def folder_bytes(folder: Path) -> tuple[int, int]:
     return disk_bytes(files), len(files)
 
 
+def _guild_bytes(root: Path, guild_id: int) -> int:
+    return disk_bytes([root / f"{guild_id}.sqlite3{s}" for s in ("", "-wal", "-shm")])
+
+
 async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: int) -> dict[str, float]:
     """Bytes of guilds written through the manager (`rows` each), with their side files, against a
-    monolith holding the same rows; an empty guild; one large guild against its rows in the monolith."""
+    monolith holding the same rows; a guild only read (no file), one written once; one large guild against its
+    rows in the monolith."""
     root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work))
     ids = guild_ids(n_guilds)
     async with GuildDatabaseManager(root, max_open=64) as manager:
@@ -420,16 +425,18 @@ async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: in
             async with manager.connect(guild_id) as db, db.transaction():
                 for member in range(rows):
                     await db.execute(WRITE_GUILD, (BASE_GUILD + member,))
-        async with manager.connect(1) as db:  # an empty guild: read, never written
+        async with manager.connect(1) as db:  # read, never written: no file
             await db.execute_fetchall(READ_GUILD, (1,))
-        await manager.evict(1)
-        await manager.evict(ids[-1])
+        async with manager.connect(3) as db:  # one row written: the file is built
+            await db.execute(WRITE_GUILD, (BASE_GUILD,))
+        for guild_id in (1, 3, ids[-1]):
+            await manager.evict(guild_id)
         evicted_bytes, evicted_files = folder_bytes(root)
-        async with manager.exclusive(1):
-            empty_evicted = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
-    empty = disk_bytes([root / f"1.sqlite3{s}" for s in ("", "-wal", "-shm")])
+        async with manager.exclusive(1), manager.exclusive(3):
+            empty_evicted, one_write_evicted = (_guild_bytes(root, 1), _guild_bytes(root, 3))
+    empty, one_write = _guild_bytes(root, 1), _guild_bytes(root, 3)
     closed_bytes, closed_files = folder_bytes(root)
-    closed_bytes -= disk_bytes([root / "1.sqlite3", root / "bot-wide.sqlite3"])
+    closed_bytes -= disk_bytes([root / "3.sqlite3", root / "bot-wide.sqlite3"])
     small = closed_bytes / n_guilds
     mono = root.parent / f"{root.name}-monolith.sqlite3"
     conn = sqlite3.connect(mono, isolation_level=None)
@@ -458,7 +465,8 @@ async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: in
     return {"guilds": n_guilds, "rows_per_guild": rows, "evicted_folder_bytes": evicted_bytes,
             "evicted_files": evicted_files, "closed_folder_bytes": closed_bytes, "closed_files": closed_files,
             "monolith_bytes": mono_bytes, "disk_ratio": closed_bytes / mono_bytes, "empty_guild_bytes": empty,
-            "empty_guild_bytes_evicted": empty_evicted,
+            "empty_guild_bytes_evicted": empty_evicted, "one_write_guild_bytes": one_write,
+            "one_write_guild_bytes_evicted": one_write_evicted,
             "small_guild_bytes": small, "large_rows": large_rows, "large_guild_bytes": large,
             "large_monolith_bytes": large_mono, "large_disk_ratio": large / large_mono}
 
@@ -714,8 +722,10 @@ async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -
           f"while running (evicted guilds keep their -wal until shutdown), "
           f"{footprint['closed_folder_bytes'] / 2**20:.2f} MiB in {footprint['closed_files']} files after close_all; "
           f"monolith {footprint['monolith_bytes'] / 2**20:.2f} MiB (disk_ratio {footprint['disk_ratio']:.1f}x)")
-    print(f"  after close_all: empty guild {footprint['empty_guild_bytes'] / 1024:.0f} KiB "
-          f"({footprint['empty_guild_bytes_evicted'] / 1024:.0f} KiB evicted while running), small guild "
+    print(f"  after close_all: guild only read {footprint['empty_guild_bytes'] / 1024:.0f} KiB "
+          f"({footprint['empty_guild_bytes_evicted'] / 1024:.0f} KiB evicted while running), guild written once "
+          f"{footprint['one_write_guild_bytes'] / 1024:.0f} KiB "
+          f"({footprint['one_write_guild_bytes_evicted'] / 1024:.0f} KiB evicted while running), small guild "
           f"{footprint['small_guild_bytes'] / 1024:.1f} KiB (target <= 64 KiB), large guild "
           f"({footprint['large_rows']} rows) {footprint['large_guild_bytes'] / 2**20:.2f} MiB vs "
           f"{footprint['large_monolith_bytes'] / 2**20:.2f} MiB in a monolith ({footprint['large_disk_ratio']:.2f}x)")

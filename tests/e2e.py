@@ -1,7 +1,19 @@
 """Ids shared by the end-to-end tests (the real bot against the Discord double)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.sandbox.harness import BotHarness
+
 GUILD_A = 111_111_111_111_111_111
 GUILD_B = 222_222_222_222_222_222
 ADMIN = 900_000_000_000_000_001
 MEMBER = 900_000_000_000_000_002
+
+
+async def give_a_file(harness: BotHarness, guild_id: int) -> None:
+    """A write through the bot (an admin's /settings): a guild only read has no file."""
+    reply = await harness.command(guild_id, ADMIN, "settings", {"xp_amount": "20"}, admin=True)
+    assert reply.ephemeral
+    assert (harness.settings.guild_dbs_dir / f"{guild_id}.sqlite3").is_file()

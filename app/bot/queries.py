@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.db import GuildDb
-from app.db.fleet import file_size, open_read_only, table_counts
+from app.db.fleet import file_size, open_guild_read_only, table_counts
 from app.db.worker import in_own_thread
 
 
@@ -18,8 +18,8 @@ class GuildReport:
     tables: dict[str, int]
 
 
-def _version_and_counts(path: Path) -> tuple[int, dict[str, int]]:
-    with open_read_only(path) as conn:
+def _version_and_counts(path: Path | None, guild_id: int) -> tuple[int, dict[str, int]]:
+    with open_guild_read_only(path, guild_id) as conn:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         return version, table_counts(conn)
 
@@ -28,9 +28,10 @@ async def fetch_guild_report(db: GuildDb) -> GuildReport:
     """Size on disk (with -wal/-shm), schema version and rows per table of this guild's file.
 
     Counting every row of a large file takes a while: it runs on a read-only connection of its
-    own, in a thread of its own, so the shared SQL thread keeps serving other servers.
+    own, in a thread of its own, so the shared SQL thread keeps serving other servers. A guild never
+    written has no file: 0 bytes, and the counts of a new one.
     """
-    version, counts = await in_own_thread(_version_and_counts, db.path)
+    version, counts = await in_own_thread(_version_and_counts, None if db.is_copy else db.path, db.guild_id)
     return GuildReport(db.guild_id, file_size(db.path), version, counts)
 
 

@@ -28,13 +28,13 @@ import os
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from app.db.worker import Worker
-from app.errors import DatabaseBusyError, GuildDatabaseError
+from app.errors import DatabaseBusyError, GuildDatabaseError, ManagerClosedError
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,29 @@ def _verb(sql: str) -> str:
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     return (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+_READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_PRAGMA,
+                           sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_RECURSIVE})
+
+
+class _WriteProbe:
+    """The authorizer of a read-only copy: counts statements that would write, even those whose error a
+    caller swallowed (`query_only` refuses them; this notices them). PRAGMAs count as reads."""
+
+    __slots__ = ("writes",)
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def __call__(self, action: int, *_: object) -> int:
+        if action not in _READ_ACTIONS:
+            self.writes += 1
+        return sqlite3.SQLITE_OK
+
+
+def _refused_write(error: BaseException) -> bool:
+    return (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_READONLY
 
 
 class Result:
@@ -284,11 +307,13 @@ async def _settle(fut: asyncio.Future[T]) -> T:
 class Database:
     """One open SQLite file, driven from the event loop through a worker thread."""
 
-    __slots__ = ("_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle", "_inline_steps", "_lock", "_tx",
-                 "_wal", "_worker", "path")
+    __slots__ = ("_building", "_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle", "_inline_steps",
+                 "_lock", "_make_file", "_probe", "_tx", "_wal", "_worker", "path")
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
-                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS) -> None:
+                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
+        """`make_file`: `conn` is a read-only copy standing for a file not built yet; this builds and opens it."""
         self._conn = conn
         self._worker = worker
         self._lock = lock  # shared by every connection to the same file
@@ -301,9 +326,87 @@ class Database:
         self._wal = f"{path}-wal"
         self._checkpoint_at = WAL_CHECKPOINT_BYTES  # the -wal size that triggers the next checkpoint
         self._commits = 0
-        if inline_steps:
+        self._make_file = make_file
+        self._building: asyncio.Future[None] | None = None
+        self._probe: _WriteProbe | None = None
+        if make_file is not None:
+            self._probe = _WriteProbe()
+            conn.set_authorizer(self._probe)
+        self._adopt(conn)
+
+    def _adopt(self, conn: sqlite3.Connection) -> None:
+        if self._inline_steps:
             # Commits may run on the loop: SQLite's own checkpoint (which fsyncs) must never run there.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    # -- a guild never written: a read-only copy until its first write -----------
+    @property
+    def is_copy(self) -> bool:
+        """True while the connection is a read-only in-memory copy of a file not built yet."""
+        return self._probe is not None
+
+    async def ensure_file(self) -> None:
+        """Before a write on a copy: build the file (once, however many tasks ask) and move onto it.
+
+        A cancelled caller does not stop the build: the file is then built and in use, or not built at all.
+        """
+        if self._probe is None:
+            return
+        if self._building is None:
+            self._building = asyncio.ensure_future(self._move_to_file())
+            self._building.add_done_callback(lambda fut: fut.cancelled() or fut.exception())
+        await asyncio.shield(self._building)
+
+    async def _move_to_file(self) -> None:
+        assert self._make_file is not None
+        try:
+            conn = await self._make_file()
+        except BaseException:
+            self._building = None  # the next write tries again
+            raise
+        copy, self._conn, self._probe = self._conn, conn, None
+        self._adopt(conn)
+        try:
+            self._worker.submit(copy.close)  # after any call still queued on the copy
+        except ManagerClosedError:
+            copy.close()
+
+    async def settled(self) -> None:
+        """Wait for a file build under way (its connection, then, is the one to close); never raises."""
+        if self._building is not None:
+            await asyncio.wait((self._building,))
+
+    async def close_copy(self) -> None:
+        """Close the read-only copy, after any call still queued on it."""
+        await self._submit(self._conn.close)
+
+    async def _on_copy(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()` on the copy; if it tried to write, build the file and run it again there.
+
+        The probe sees a write even when its error was swallowed. Calls share the probe, so a
+        read may be blamed for another call's write: it then runs twice, and no write is lost.
+        """
+        assert self._probe is not None
+        if self.path.exists():  # built meanwhile by another program (a restore, the CLI): read it, not the copy
+            await self.ensure_file()
+            return await call()
+        probe, before = self._probe, self._probe.writes
+        try:
+            result = await call()
+        except Exception as error:
+            if probe.writes == before and not _refused_write(error):
+                raise
+        else:
+            if probe.writes == before:
+                return result
+        await self.ensure_file()
+        return await call()
+
+    async def _execute_on_copy(self, sql: str, params: Params) -> Result:
+        if _verb(sql) not in ("SELECT", "WITH"):  # a PRAGMA may set the connection: on the file, not the copy
+            await self.ensure_file()
+            return await self._execute(sql, params)
+        return await self._on_copy(lambda: self._execute(sql, params))
 
     # -- statements -------------------------------------------------------
     async def _await_turn(self) -> _TxState | None:
@@ -445,18 +548,25 @@ class Database:
             self._committed()
         return result
 
+    def _statement(self, sql: str, params: Params) -> Coroutine[Any, Any, Result]:
+        """`_execute`, or on a copy its guard (chosen without a coroutine more on the hot path)."""
+        if self._probe is None:
+            return self._execute(sql, params)
+        return self._execute_on_copy(sql, params)
+
     def execute(self, sql: str, params: Params = ()) -> _PendingResult:
         """Run one statement; the result is fetched already."""
-        return _PendingResult(self._execute(sql, params))
+        return _PendingResult(self._statement(sql, params))
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Any]:
-        return (await self._execute(sql, params)).rows
+        return (await self._statement(sql, params)).rows
 
     async def execute_fetchone(self, sql: str, params: Params = ()) -> Any | None:
-        rows = (await self._execute(sql, params)).rows
+        rows = (await self._statement(sql, params)).rows
         return rows[0] if rows else None
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> Result:
+        await self.ensure_file()
         tx = await self._await_turn()
         result = await self._call(_run_many, self._conn, tx, sql, list(rows))
         if tx is None:
@@ -467,6 +577,7 @@ class Database:
         """Run a script in autocommit mode (refused inside a transaction: sqlite3 would commit it)."""
         if self._mine() is not None:
             raise GuildDatabaseError("executescript cannot run inside db.transaction()")
+        await self.ensure_file()
         await self._await_turn()
         await self._call(self._conn.executescript, script)
         self._committed()
@@ -475,7 +586,14 @@ class Database:
         """Run `fn(raw_connection)` on this connection's worker, for the backup API and bulk work.
 
         Inside `db.transaction()` it is part of the transaction (begun first, rolled back with it).
+        On a copy, a `fn` that tries to write runs again on the file built for it: it must not have
+        effects outside the database that cannot happen twice.
         """
+        if self._probe is not None:
+            return await self._on_copy(lambda: self._run(fn))
+        return await self._run(fn)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         tx = await self._await_turn()
         return await self._call(_run_function, self._conn, tx, fn)
 
@@ -504,6 +622,8 @@ class Database:
     async def _begin(self) -> tuple[_TxState, contextvars.Token[tuple[_TxState, ...]]]:
         if self._mine() is not None:
             raise GuildDatabaseError("db.transaction() cannot be nested")
+        if self._probe is not None:  # BEGIN IMMEDIATE is a write: never on a copy (the test spares the hot path a call)
+            await self.ensure_file()
         await self._bounded_if_holding(self._lock.acquire())  # held for the whole transaction
         state = _TxState(self._lock)
         self._tx = state
@@ -563,9 +683,10 @@ class GuildDb(Database):
     __slots__ = ("guild_id",)
 
     def __init__(self, conn: sqlite3.Connection, *, guild_id: int, path: Path, worker: Worker,
-                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS) -> None:
+                 lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
         super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout,
-                         inline_steps=inline_steps)
+                         inline_steps=inline_steps, make_file=make_file)
         self.guild_id = guild_id
 
 

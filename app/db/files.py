@@ -202,6 +202,34 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
     return conn, created
 
 
+def open_or_copy(path: Path, schema: Schema, identity: int | None, options: OpenOptions, *,
+                 lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, bool]:
+    """The file at `path`, or if it has none a read-only copy of a new one (nothing is created); (conn, is_copy).
+
+    Raises:
+        as `open_file`.
+    """
+    if path.exists():
+        return open_file(path, schema, identity, options, False, lock_wait_s=lock_wait_s)[0], False
+    return open_copy(schema, identity), True
+
+
+def open_copy(schema: Schema, identity: int | None) -> sqlite3.Connection:
+    """An in-memory database equal to a new file of `identity`, refusing writes (`query_only`).
+
+    No statement cache: the connection's authorizer (connection.py) must see every statement.
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False, cached_statements=0)
+    try:
+        conn.row_factory = sqlite3.Row
+        schema.copy_into(conn, identity)
+        exec_script(conn, "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _diagnose(path: Path, error: sqlite3.DatabaseError) -> None:
     """Quarantine only proven damage; anything else is refused with the file left where it is.
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.db.files import SIDE_FILES
+from app.db.files import SIDE_FILES, open_copy
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
+from app.db.schema import GUILD_SCHEMA
 from app.errors import GuildDatabaseError, NotFoundError
 
 
@@ -74,6 +75,13 @@ def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def open_guild_read_only(path: Path | None, guild_id: int) -> AbstractContextManager[sqlite3.Connection]:
+    """The guild's file, read-only; `path` None (a guild never written, so no file): a copy of a new one."""
+    if path is None:
+        return closing(open_copy(GUILD_SCHEMA, guild_id))
+    return open_read_only(path)
 
 
 def schema_version_of(path: Path) -> int:

@@ -9,6 +9,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from app.db import files
 from app.db.checkpoint import checkpoint_files, drop_idle_side_files
@@ -24,7 +25,7 @@ from app.errors import DatabaseBusyError, ManagerClosedError, ResourceLimitError
 
 log = logging.getLogger(__name__)
 
-
+T = TypeVar("T")
 
 class GuildDatabaseManager:
     """Hands out per-guild connections; at most `max_open` stay open (W-TinyLFU decides which; "lru", "lfu")."""
@@ -71,6 +72,7 @@ class GuildDatabaseManager:
         self._closed = False
         self._shutdown: asyncio.Future[None] | None = None
         self._hits = self._misses = self._opens = self._creates = self._evictions = self._closes = 0
+        self._virtual_opens = 0  # guilds with no file, opened as read-only copies (their file built at the first write)
         self._open_seconds = self._close_seconds = 0.0
 
     # -- public surface ----------------------------------------------------
@@ -119,7 +121,7 @@ class GuildDatabaseManager:
     def stats(self) -> ManagerStats:
         return ManagerStats(self._hits, self._misses, self._opens, self._creates, self._evictions,
                             self._closes, self._live_total, self._peak_open, self.max_open,
-                            self._open_seconds, self._close_seconds)
+                            self._open_seconds, self._close_seconds, self._virtual_opens)
 
     async def evict(self, guild_id: int) -> None:
         """Close the guild's connection as soon as it is idle (its file stays)."""
@@ -252,9 +254,8 @@ class GuildDatabaseManager:
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
 
-    async def _open_file(self, path: Path, schema: Schema,
-                         identity: int | None) -> tuple[tuple[sqlite3.Connection, bool], float]:
-        """Open on a lifecycle thread; a file another program keeps locked is retried from the loop.
+    async def _open_file(self, open_fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+        """`open_fn(*args)` on a lifecycle thread; a file another program keeps locked is retried from the loop.
 
         Raises:
             DatabaseBusyError: still locked after the busy timeout.
@@ -265,8 +266,7 @@ class GuildDatabaseManager:
         while True:
             try:
                 return await self._lifecycle_pool().any().submit(
-                    functools.partial(timed, files.open_file, lock_wait_s=0), path, schema, identity,
-                    self._options, True)
+                    functools.partial(timed, open_fn, lock_wait_s=0), *args)
             except DatabaseBusyError:
                 if loop.time() >= deadline:
                     raise
@@ -276,7 +276,8 @@ class GuildDatabaseManager:
     def _open_slot(self, guild_id: int) -> Slot:
         path = self.path_for(guild_id)
         self._query_pool().hold(+1)  # released in _opened
-        opened = asyncio.ensure_future(self._open_file(path, self._guild_schema, guild_id))
+        opened = asyncio.ensure_future(
+            self._open_file(files.open_or_copy, path, self._guild_schema, guild_id, self._options))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -300,16 +301,34 @@ class GuildDatabaseManager:
             slot.ready.set_exception(error)
             slot.ready.exception()  # retrieved: waiters that were cancelled must not warn
             return
-        (conn, created), seconds = fut.result()
-        self._open_seconds += seconds
-        self._opens += 1
-        self._creates += int(created)
+        (conn, is_copy), seconds = fut.result()
+        if is_copy:
+            self._virtual_opens += 1
+        else:
+            self._open_seconds += seconds
+            self._opens += 1
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
                           worker=self._query_pool().for_key(slot.guild_id), lock=lock,
-                          inline_steps=self._options.inline_vm_steps)
+                          inline_steps=self._options.inline_vm_steps,
+                          make_file=functools.partial(self._make_file, slot.guild_id) if is_copy else None)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
             self._close_later(slot)
+
+    async def _make_file(self, guild_id: int) -> sqlite3.Connection:
+        """A guild's first write: build its file (atomically, as any new one) and open it.
+
+        Raises:
+            ManagerClosedError: the manager has shut down.
+        """
+        if self._closed and self._lifecycle is None:
+            raise ManagerClosedError("the database manager is closed")
+        (conn, created), seconds = await self._open_file(
+            files.open_file, self.path_for(guild_id), self._guild_schema, guild_id, self._options, True)
+        self._open_seconds += seconds
+        self._opens += 1
+        self._creates += int(created)
+        return conn
 
     def _retire(self, slot: Slot) -> None:
         """Called when a slot leaves the cache: close it now if idle, else at its last release."""
@@ -332,22 +351,29 @@ class GuildDatabaseManager:
         db, slot.db = slot.db, None
         try:
             if db is not None:
-                # On the connection's own worker: queued after any call a cancelled task left
-                # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
-                # manager is shutting down, when every file is checkpointed.
-                wrote, seconds = await db.run(functools.partial(
-                    timed, close_connection, path=db.path, checkpoint=self._closed,
-                    remove_side_files=self._closed or self._options.remove_side_files))
-                if wrote and not self._closed:
-                    self._wrote.add(slot.guild_id)  # checkpointed at shutdown
-                elif not self._closed and not self._options.remove_side_files:
-                    self._read.add(slot.guild_id)  # side files dropped at shutdown if its -wal is empty
-                self._close_seconds += seconds
-                self._closes += 1
+                await db.settled()  # a file build under way ends first: its connection is the one to close
+                if db.is_copy:
+                    await db.close_copy()
+                else:
+                    await self._close_file(slot.guild_id, db)
         except Exception:
             log.exception("closing the database of guild %s failed", slot.guild_id)
         finally:
             self._forget(slot)
+
+    async def _close_file(self, guild_id: int, db: GuildDb) -> None:
+        # On the connection's own worker: queued after any call a cancelled task left
+        # behind, and cheap (no checkpoint, see native.py) unless the WAL grew or the
+        # manager is shutting down, when every file is checkpointed.
+        wrote, seconds = await db.run(functools.partial(
+            timed, close_connection, path=db.path, checkpoint=self._closed,
+            remove_side_files=self._closed or self._options.remove_side_files))
+        if wrote and not self._closed:
+            self._wrote.add(guild_id)  # checkpointed at shutdown
+        elif not self._closed and not self._options.remove_side_files:
+            self._read.add(guild_id)  # side files dropped at shutdown if its -wal is empty
+        self._close_seconds += seconds
+        self._closes += 1
 
     def _forget(self, slot: Slot) -> None:
         live = self._live.get(slot.guild_id)
@@ -379,7 +405,8 @@ class GuildDatabaseManager:
         async with self._bot_opening:
             if self._bot is None:
                 files.make_folder(self.root)
-                (conn, _), _ = await self._open_file(self.bot_path, self._bot_schema, None)
+                (conn, _), _ = await self._open_file(files.open_file, self.bot_path, self._bot_schema, None,
+                                                     self._options, True)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
                                   lock=asyncio.Lock(), busy_timeout=self._busy_timeout,
                                   inline_steps=self._options.inline_vm_steps)

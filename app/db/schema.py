@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,19 @@ class Schema:
         at = template.identity_offset
         return b"".join((template.image[:at], identity.to_bytes(8, "big"), template.image[at + 8:]))
 
+    def copy_into(self, target: sqlite3.Connection, identity: int | None) -> None:
+        """Fill the empty in-memory `target` with the template, `identity` in its meta row (what a new file holds).
+
+        The backup API, not `deserialize`: pysqlite3 has no `deserialize`, and an in-memory database
+        cannot hold the image's WAL header.
+        """
+        template = _template(self)
+        target.execute(f"PRAGMA page_size = {int(self.page_size)}")  # an in-memory copy keeps the source's
+        with template.lock:
+            template.built.backup(target)
+        if identity is not None:
+            target.execute(f"UPDATE {self.meta_table} SET guild_id = ?", (identity,))  # noqa: S608 (fixed identifier)
+
 
 # The meta row of the template holds this id. Above 2**47, SQLite stores it as a plain 8-byte
 # big-endian integer (record serial type 6), and any id below 2**63 is valid in that form:
@@ -72,11 +86,13 @@ class _Template:
     version: int
     image: bytes
     identity_offset: int | None
+    built: sqlite3.Connection  # the in-memory database the image was taken from, kept for copies
+    lock: threading.Lock  # copies are made on several threads
 
 
 @functools.lru_cache(maxsize=8)
 def _template(schema: Schema) -> _Template:
-    mem = sqlite3.connect(":memory:")
+    mem = sqlite3.connect(":memory:", check_same_thread=False)
     try:
         mem.execute(f"PRAGMA page_size = {int(schema.page_size)}")  # before the first table: kept by VACUUM
         mem.executescript(schema.sql_path.read_text(encoding="utf-8"))
@@ -87,8 +103,9 @@ def _template(schema: Schema) -> _Template:
         mem.commit()
         mem.execute("VACUUM")
         image = serialize(mem)
-    finally:
+    except BaseException:
         mem.close()
+        raise
     # Born in WAL mode: that is all `PRAGMA journal_mode=WAL` changes in a file with no journal.
     image = image[:18] + _WAL_FORMAT + image[20:]
     offset = None
@@ -97,7 +114,7 @@ def _template(schema: Schema) -> _Template:
         if image.count(sentinel) != 1:
             raise RuntimeError(f"the {schema.kind} template does not hold its id placeholder exactly once")
         offset = image.index(sentinel)
-    return _Template(version=version, image=image, identity_offset=offset)
+    return _Template(version=version, image=image, identity_offset=offset, built=mem, lock=threading.Lock())
 
 
 def split_statements(script: str) -> list[str]:

@@ -33,6 +33,7 @@ class ManagerStats:
     max_open: int
     open_seconds: float  # time spent opening (and building) files, on worker threads
     close_seconds: float
+    virtual_opens: int = 0  # guilds with no file, opened as read-only copies (not counted in `opens`)
 
 
 def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:

@@ -133,11 +133,16 @@ def _record(conn: sqlite3.Connection, user_id: int, keys: list[str]) -> list[str
     return new
 
 
+def _met(facts: MemberFacts) -> list[str]:
+    return [rule.key for rule in RULES if rule.met(facts)]
+
+
 async def check_achievements(db: GuildDb, user_id: int) -> list[Achievement]:
     """Evaluate every rule for this member, record what is newly met, return only those (never twice)."""
+    if db.is_copy and not _met(await fetch_member_facts(db, user_id)):
+        return []  # a guild never written, and nothing met: no file is built (a transaction would) to say so
     async with db.transaction():
-        facts = await fetch_member_facts(db, user_id)
-        met = [rule.key for rule in RULES if rule.met(facts)]
+        met = _met(await fetch_member_facts(db, user_id))
         if not met:
             return []
         new = await db.run(lambda conn: _record(conn, user_id, met))

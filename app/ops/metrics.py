@@ -74,7 +74,8 @@ class _GaugeCollector(Collector):
 class _ManagerCollector(Collector):
     """GuildDatabaseManager.stats() as Prometheus counters and gauges."""
 
-    COUNTERS = ("hits", "misses", "opens", "creates", "evictions", "closes", "open_seconds", "close_seconds")
+    COUNTERS = ("hits", "misses", "opens", "creates", "evictions", "closes", "open_seconds", "close_seconds",
+                "virtual_opens")
 
     def __init__(self, stats: Callable[[], ManagerStats]) -> None:
         self._stats = stats

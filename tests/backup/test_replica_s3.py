@@ -13,6 +13,7 @@ import pytest
 from app.db import GuildDatabaseManager
 from app.replicate import s3
 from app.replicate.litestream import Litestream, check_replica_url, replica_of, restore
+from tests.db.helpers import build_guild_file
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
@@ -107,7 +108,7 @@ def test_deletion_and_erasure_reach_an_s3_replica(tmp_path: Path, replica_url: s
 def test_a_replica_that_cannot_be_deleted_is_retried(tmp_path: Path, replica_url: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "dbs"
-    asyncio.run(_create(root, GUILD))
+    _create(root, GUILD)
     path = root / f"{GUILD}.sqlite3"
     daemon = Litestream(tmp_path / "ls", replica_url)
     daemon.start()
@@ -127,6 +128,5 @@ def test_a_replica_that_cannot_be_deleted_is_retried(tmp_path: Path, replica_url
         daemon.stop()
 
 
-async def _create(root: Path, guild_id: int) -> None:
-    async with GuildDatabaseManager(root) as manager, manager.connect(guild_id):
-        pass
+def _create(root: Path, guild_id: int) -> None:
+    build_guild_file(root, guild_id)

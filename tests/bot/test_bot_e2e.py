@@ -15,7 +15,7 @@ from app.db.registry import fetch_entry
 from app.doubles.discord_payloads import make_token
 from app.errors import ConfigurationError
 from app.sandbox.harness import BotHarness, eventually, running_bot
-from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER
+from tests.e2e import ADMIN, GUILD_A, GUILD_B, MEMBER, give_a_file
 
 REF = re.compile(r"^Something went wrong on our side \(ref `([0-9a-f]{8})`\)\.$")
 
@@ -34,6 +34,7 @@ async def test_startup_identifies_once_and_syncs_guild_only_commands(harness: Bo
 
 @pytest.mark.asyncio
 async def test_server_info_shows_this_guilds_file_to_an_admin(harness: BotHarness) -> None:
+    await give_a_file(harness, GUILD_A)
     reply = await harness.command(GUILD_A, ADMIN, "server info", admin=True)
 
     assert reply.ephemeral
@@ -42,6 +43,17 @@ async def test_server_info_shows_this_guilds_file_to_an_admin(harness: BotHarnes
     assert "guild_meta: 1" in next(v for k, v in fields.items() if k.startswith("Rows"))
     assert (harness.settings.guild_dbs_dir / f"{GUILD_A}.sqlite3").is_file()
     assert not (harness.settings.guild_dbs_dir / f"{GUILD_B}.sqlite3").exists()
+
+
+@pytest.mark.asyncio
+async def test_server_info_of_a_guild_never_written_shows_an_empty_one_and_creates_no_file(
+        harness: BotHarness) -> None:
+    reply = await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert fields["Database size"] == "0 B" and fields["Schema version"] == "2"
+    assert "guild_meta: 1" in next(v for k, v in fields.items() if k.startswith("Rows"))
+    assert not (harness.settings.guild_dbs_dir / f"{GUILD_A}.sqlite3").exists()
 
 
 @pytest.mark.asyncio
@@ -104,7 +116,7 @@ async def test_guild_join_and_leave_are_recorded_and_the_file_is_kept(harness: B
     new_guild = 333_333_333_333_333_333
     manager = harness.bot.manager
     await harness.add_bot_to_guild(new_guild, "Newcomers")
-    await harness.command(new_guild, ADMIN, "server info", admin=True)
+    await give_a_file(harness, new_guild)
     assert manager.is_open(new_guild)
 
     async def joined() -> bool:

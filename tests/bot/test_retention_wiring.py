@@ -10,7 +10,8 @@ from app.config import Settings
 from app.db import GuildDatabaseManager
 from app.db.registry import RegistryEntry, fetch_entry, record_leave
 from app.sandbox.harness import eventually, running_bot
-from tests.e2e import ADMIN, GUILD_A, GUILD_B
+from tests.db.helpers import build_guild_file
+from tests.e2e import GUILD_A, GUILD_B, give_a_file
 
 pytestmark = pytest.mark.asyncio
 
@@ -24,8 +25,8 @@ async def _receipts(root: Path) -> list[tuple[int, str]]:
 async def test_with_zero_retention_days_leaving_a_guild_purges_its_file(tmp_path: Path) -> None:
     root = tmp_path / "guild_dbs"
     async with running_bot(root, guilds=[GUILD_A, GUILD_B], settings=Settings(retention_days=0)) as h:
-        await h.command(GUILD_A, ADMIN, "/server info", admin=True)  # the guild gets a file
-        await h.command(GUILD_B, ADMIN, "/server info", admin=True)
+        await give_a_file(h, GUILD_A)
+        await give_a_file(h, GUILD_B)
         await h.remove_bot_from_guild(GUILD_A)
         await eventually(lambda: _gone(root / f"{GUILD_A}.sqlite3"))
     assert (root / f"{GUILD_B}.sqlite3").exists()
@@ -34,11 +35,9 @@ async def test_with_zero_retention_days_leaving_a_guild_purges_its_file(tmp_path
 
 async def test_a_guild_past_its_retention_is_purged_when_the_bot_starts(tmp_path: Path) -> None:
     root = tmp_path / "guild_dbs"
-    async with GuildDatabaseManager(root, max_open=2) as manager:
-        async with manager.connect(GUILD_B):
-            pass
-        async with manager.connect_bot() as bot_db:
-            await record_leave(bot_db, GUILD_B, retention_days=30, now=datetime.now(UTC) - timedelta(days=31))
+    build_guild_file(root, GUILD_B)
+    async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect_bot() as bot_db:
+        await record_leave(bot_db, GUILD_B, retention_days=30, now=datetime.now(UTC) - timedelta(days=31))
     async with running_bot(root, guilds=[GUILD_A]):
         await eventually(lambda: _gone(root / f"{GUILD_B}.sqlite3"))
     assert await _receipts(root) == [(GUILD_B, "retention")]
@@ -47,7 +46,7 @@ async def test_a_guild_past_its_retention_is_purged_when_the_bot_starts(tmp_path
 async def test_a_guild_the_bot_left_recently_is_kept(tmp_path: Path) -> None:
     root = tmp_path / "guild_dbs"
     async with running_bot(root, guilds=[GUILD_A, GUILD_B]) as h:  # RETENTION_DAYS defaults to 30
-        await h.command(GUILD_A, ADMIN, "/server info", admin=True)
+        await give_a_file(h, GUILD_A)
         await h.remove_bot_from_guild(GUILD_A)
     async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect_bot() as bot_db:
         entry = await fetch_entry(bot_db, GUILD_A)
@@ -64,12 +63,10 @@ async def test_files_of_guilds_missing_from_ready_start_their_retention(tmp_path
     root = tmp_path / "guild_dbs"
     gone, left_before = 333_333_333_333_333_333, 444_444_444_444_444_444
     long_ago = datetime(2026, 11, 1, tzinfo=UTC)
-    async with GuildDatabaseManager(root, max_open=4) as manager:
-        for guild_id in (GUILD_A, gone, left_before):
-            async with manager.connect(guild_id):
-                pass
-        async with manager.connect_bot() as bot_db:
-            await record_leave(bot_db, left_before, retention_days=90, now=long_ago)
+    for guild_id in (GUILD_A, gone, left_before):
+        build_guild_file(root, guild_id)
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect_bot() as bot_db:
+        await record_leave(bot_db, left_before, retention_days=90, now=long_ago)
 
     async def entries() -> dict[int, RegistryEntry | None]:
         async with GuildDatabaseManager(root, max_open=2) as m, m.connect_bot() as bot_db:

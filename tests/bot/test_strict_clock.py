@@ -9,7 +9,7 @@ import pytest
 from app.bot.clock import Clock
 from app.db.registry import fetch_entry
 from app.sandbox.harness import BotHarness, eventually
-from tests.e2e import ADMIN, GUILD_B
+from tests.e2e import GUILD_B, give_a_file
 
 
 @pytest.mark.asyncio
@@ -44,7 +44,7 @@ async def test_repeat_runs_each_round_that_falls_due_and_settle_waits_for_it() -
 
 @pytest.mark.asyncio
 async def test_retention_purges_a_left_guild_once_the_clock_passes_its_retention(harness: BotHarness) -> None:
-    await harness.command(GUILD_B, ADMIN, "server info", admin=True)
+    await give_a_file(harness, GUILD_B)
     manager = harness.bot.manager
     await harness.remove_bot_from_guild(GUILD_B)
 

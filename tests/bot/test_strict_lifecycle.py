@@ -5,7 +5,7 @@ import pytest
 
 from app.db.registry import fetch_entry
 from app.sandbox.harness import BotHarness, eventually
-from tests.e2e import ADMIN, GUILD_A
+from tests.e2e import GUILD_A, give_a_file
 
 
 async def _left_at(h: BotHarness, guild_id: int) -> str | None:
@@ -17,7 +17,7 @@ async def _left_at(h: BotHarness, guild_id: int) -> str | None:
 
 @pytest.mark.asyncio
 async def test_an_outage_does_not_start_the_retention_clock(harness: BotHarness) -> None:
-    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    await give_a_file(harness, GUILD_A)
 
     async def recorded() -> bool:
         async with harness.bot.manager.connect_bot() as bot_db:

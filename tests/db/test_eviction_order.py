@@ -10,6 +10,7 @@ import pytest
 from app.db import GuildDatabaseManager
 from app.db.limits import LIVE_SLACK
 from app.db.slots import POLICIES
+from tests.db.helpers import build_guild_file
 
 OFTEN, LATELY, NEW = 1, 2, 3
 
@@ -84,6 +85,8 @@ async def test_at_most_max_open_connections_are_kept(tmp_path: Path, max_open: i
 @pytest.mark.asyncio
 @pytest.mark.parametrize("policy", POLICIES)
 async def test_an_evicted_connection_still_in_use_comes_back_without_reopening(tmp_path: Path, policy: str) -> None:
+    for guild_id in (OFTEN, LATELY):
+        build_guild_file(tmp_path, guild_id)  # opens of files are counted (a guild only read has none)
     async with GuildDatabaseManager(tmp_path, max_open=1, policy=policy) as manager:
         async with manager.connect(OFTEN) as first:
             await _use(manager, LATELY)  # evicts OFTEN while this task still holds it

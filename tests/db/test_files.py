@@ -17,6 +17,7 @@ from app.db import files as db_files
 from app.errors import DatabaseQuarantinedError, ResourceLimitError
 
 REPO = Path(__file__).resolve().parents[2]
+INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)"
 
 
 @pytest.mark.asyncio
@@ -28,11 +29,12 @@ async def test_failure_during_creation_leaves_no_file_and_the_next_open_succeeds
     monkeypatch.setattr(db_files.os, "fsync", broken_fsync)
     manager = GuildDatabaseManager(tmp_path, max_open=2)
     with pytest.raises(OSError):
-        async with manager.connect(77):
-            pass
+        async with manager.connect(77) as db:
+            await db.execute(INSERT_XP)  # the first write builds the file
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     monkeypatch.undo()
     async with manager.connect(77) as db:
+        await db.execute(INSERT_XP)
         (row,) = await db.execute_fetchall("SELECT guild_id FROM guild_meta")
     await manager.close_all()
     assert leftovers == []
@@ -49,14 +51,15 @@ async def test_process_killed_mid_build_leaves_no_real_file_and_next_open_succee
         files.os.fsync = lambda fd: os._exit(9)   # the process dies after writing, before the rename
         async def main():
             async with GuildDatabaseManager(Path({str(tmp_path)!r}), max_open=2) as m:
-                async with m.connect(88):
-                    pass
+                async with m.connect(88) as db:
+                    await db.execute({INSERT_XP!r})
         asyncio.run(main())
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, timeout=60)
     after_crash = sorted(p.name for p in tmp_path.iterdir())
     manager = GuildDatabaseManager(tmp_path, max_open=2)
     async with manager.connect(88) as db:
+        await db.execute(INSERT_XP)
         (row,) = await db.execute_fetchall("SELECT guild_id FROM guild_meta")
     await manager.close_all()
     assert proc.returncode == 9

@@ -12,6 +12,7 @@ from app.db.convert import convert_file
 from app.db.files import SIDE_FILES, OpenOptions, build_file
 from app.db.ids import guild_file_name
 from app.db.schema import GUILD_SCHEMA
+from tests.db.helpers import build_guild_file
 
 SMALL_GUILD_BUDGET = 64 * 1024
 
@@ -36,7 +37,19 @@ async def test_a_new_guild_file_has_1_kib_pages(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_guild_only_read_leaves_no_side_files_once_evicted(tmp_path: Path) -> None:
+async def test_a_guild_only_read_costs_0_bytes(tmp_path: Path) -> None:
+    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+        for guild_id in (1, 2, 1):
+            async with manager.connect(guild_id) as db:
+                await db.execute_fetchall("SELECT count(*) FROM user_xp")
+                await db.run(lambda conn: conn.execute("SELECT * FROM guild_meta").fetchall())
+        assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.asyncio
+async def test_a_guild_file_only_read_leaves_no_side_files_once_evicted(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     async with GuildDatabaseManager(tmp_path, max_open=1, options=OpenOptions(remove_side_files=True)) as manager:
         async with manager.connect(1) as db:
             await db.execute_fetchall("SELECT count(*) FROM user_xp")
@@ -66,6 +79,7 @@ async def test_a_guild_with_100_rows_costs_at_most_64_kib_after_close_all(tmp_pa
 
 @pytest.mark.asyncio
 async def test_a_read_only_close_leaves_another_connections_side_files(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     async with GuildDatabaseManager(tmp_path, max_open=1, options=OpenOptions(remove_side_files=True)) as manager:
         async with manager.connect(1) as db:
             await db.execute("SELECT 1")
@@ -116,6 +130,8 @@ async def test_the_quota_counts_bytes_whatever_the_files_page_size(tmp_path: Pat
 @pytest.mark.asyncio
 async def test_by_default_an_evicted_guild_keeps_its_side_files_until_close_all_drops_them(tmp_path: Path) -> None:
     # Creating them again at the next open halved churn throughput: they go at shutdown.
+    for guild_id in (1, 2):
+        build_guild_file(tmp_path, guild_id)
     manager = GuildDatabaseManager(tmp_path, max_open=1)
     async with manager.connect(1) as db:
         await db.execute_fetchall("SELECT count(*) FROM user_xp")

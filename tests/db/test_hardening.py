@@ -24,6 +24,7 @@ from app.errors import (
     ManagerClosedError,
     ResourceLimitError,
 )
+from tests.db.helpers import build_guild_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
 
@@ -148,6 +149,7 @@ async def test_run_inside_a_transaction_is_rolled_back_with_it(manager: GuildDat
 # -- 3. lock waits never sleep on the shared thread ------------------------------------------------
 @pytest.mark.asyncio
 async def test_a_lock_held_by_another_process_never_delays_another_guild(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)  # another program takes its lock: it must exist
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager:
         async with manager.connect(1) as db:
             await db.execute("SELECT 1")
@@ -175,6 +177,7 @@ async def test_a_lock_held_by_another_process_never_delays_another_guild(tmp_pat
 
 @pytest.mark.asyncio
 async def test_a_lock_never_released_ends_in_a_clear_busy_error(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     options = files.OpenOptions(busy_timeout_ms=200)
     async with GuildDatabaseManager(tmp_path, max_open=8, options=options) as manager:
         async with manager.connect(1) as db:
@@ -194,6 +197,8 @@ async def test_a_lock_never_released_ends_in_a_clear_busy_error(tmp_path: Path) 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("policy", ["lru", "tinylfu"])
 async def test_an_evicted_connection_in_use_is_reused_not_doubled(tmp_path: Path, policy: str) -> None:
+    for guild_id in (2, 3):
+        build_guild_file(tmp_path, guild_id)  # opens of files are counted (a guild only read has none)
     async with GuildDatabaseManager(tmp_path, max_open=1, policy=policy) as manager:
         async with manager.connect(1) as first:
             async with first.transaction():
@@ -223,6 +228,7 @@ async def test_concurrent_openers_of_one_new_guild_build_it_once(tmp_path: Path)
         async def touch(guild_id: int) -> None:
             async with manager.connect(guild_id) as db:
                 await db.execute("SELECT 1")
+                await db.execute("INSERT OR IGNORE INTO user_xp (discord_id, xp) VALUES (1, 1)")  # builds the file
 
         await asyncio.gather(*(touch(g) for _ in range(20) for g in (1, 2, 3)))
         assert manager.stats().creates == 3
@@ -287,6 +293,9 @@ async def test_a_wal_without_its_main_file_is_set_aside_not_replayed(tmp_path: P
         assert Path(f"{path}-wal").stat().st_size > 0  # the row lives only in the -wal
         path.unlink()  # an operator deletes the main file only
         assert await _rows(manager, 1) == set()
+        async with manager.connect(1) as db:  # the first write builds the file: the -wal is set aside first
+            await db.execute(INSERT_XP, (78, 1))
+        assert await _rows(manager, 1) == {78}
         kept = sorted(p for p in tmp_path.iterdir() if ".quarantined-" in p.name)
     wal = [p for p in kept if p.name.startswith("1.sqlite3.quarantined-") and p.name.endswith("-wal")]
     assert len(wal) == 1 and wal[0].stat().st_size > 0
@@ -495,6 +504,7 @@ async def test_nested_transactions_on_one_file_are_still_refused(tmp_path: Path)
 
 @pytest.mark.asyncio
 async def test_close_all_leaves_alone_the_files_it_did_not_write(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1):
         pass
     other_process = sqlite3.connect(tmp_path / "1.sqlite3", isolation_level=None)

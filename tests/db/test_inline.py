@@ -10,6 +10,7 @@ import pytest
 
 from app.db import GuildDatabaseManager, connection, files
 from app.db.connection import GuildDb
+from tests.db.helpers import build_guild_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
 # ~10 VM steps a row: far past a budget of 200 steps
@@ -31,6 +32,7 @@ async def _rows(db: GuildDb) -> int:
 
 @pytest.mark.asyncio
 async def test_a_point_read_and_a_small_transaction_run_on_the_loop_thread(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)  # `thread_name` is set on the file's connection, not on a copy
     async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
         _name_threads(db)
         assert (await db.execute_fetchall("SELECT thread_name()"))[0][0] == threading.current_thread().name

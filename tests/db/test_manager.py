@@ -27,8 +27,9 @@ async def _xp(manager: GuildDatabaseManager, guild_id: int) -> dict[int, int]:
         return {r["discord_id"]: r["xp"] for r in await db.execute_fetchall("SELECT * FROM user_xp")}
 
 
-async def test_first_connect_builds_the_file_and_records_its_guild(manager: GuildDatabaseManager) -> None:
+async def test_the_first_write_builds_the_file_and_records_its_guild(manager: GuildDatabaseManager) -> None:
     async with manager.connect(42) as db:
+        await _add_xp(manager, 42, member=1, amount=1)
         (row,) = await db.execute_fetchall("SELECT guild_id, schema_version FROM guild_meta")
     assert tuple(row) == (42, 2)
     assert manager.path_for(42).is_file()
@@ -186,8 +187,7 @@ async def test_closed_manager_refuses_new_leases(tmp_path: Path) -> None:
 async def test_bot_wide_file_is_never_listed_as_a_guild(manager: GuildDatabaseManager) -> None:
     async with manager.connect_bot() as bot_db:
         (row,) = await bot_db.execute_fetchall("SELECT kind FROM bot_meta")
-    async with manager.connect(3):
-        pass
+    await _add_xp(manager, 3, member=1, amount=1)
     assert row["kind"] == "bot-wide"
     assert manager.bot_path.is_file()
     assert manager.guild_ids_on_disk() == [3]

@@ -12,7 +12,7 @@ from app.db import GUILD_SCHEMA, Database, GuildDatabaseManager, checkpoint, con
 from app.db.fleet import schema_version_of
 from app.db.worker import Worker
 from app.errors import DatabaseBusyError
-from tests.db.helpers import build_v1_file
+from tests.db.helpers import build_guild_file, build_v1_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
 
@@ -38,6 +38,7 @@ def _free(holder: sqlite3.Connection) -> None:
 async def test_a_retried_autocommit_write_never_joins_another_tasks_transaction(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "BUSY_MAX_WAIT", 0.5)  # the lone writer's retries spread out
+    build_guild_file(tmp_path, 1)  # another program takes its lock: it must exist
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1) as db:
         await db.execute("SELECT 1")
         holder = _hold_write_lock(manager.path_for(1))
@@ -79,6 +80,7 @@ async def test_a_task_spawned_in_a_transaction_can_open_its_own_once_it_ended(tm
 
 @pytest.mark.asyncio
 async def test_executemany_interrupted_by_another_writer_is_applied_once(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1) as db:
         await db.execute("SELECT 1")
         other = sqlite3.connect(manager.path_for(1), isolation_level=None, check_same_thread=False, timeout=0)
@@ -110,6 +112,7 @@ async def test_executemany_interrupted_by_another_writer_is_applied_once(tmp_pat
 
 @pytest.mark.asyncio
 async def test_run_outside_a_transaction_waits_for_a_lock_like_a_statement(tmp_path: Path) -> None:
+    build_guild_file(tmp_path, 1)
     async with GuildDatabaseManager(tmp_path, max_open=8) as manager, manager.connect(1) as db:
         await db.execute("SELECT 1")
         holder = _hold_write_lock(manager.path_for(1))

@@ -13,6 +13,7 @@ from app.db.ids import BOT_FILE_NAME, guild_file_name
 from app.db.native import skip_checkpoint_on_close
 from app.errors import LegacySplitConflictError, LegacySplitError
 from app.legacy import SplitOptions, split_legacy
+from tests.db.helpers import build_guild_file
 from tests.legacy.helpers import HOME, rows, snapshot
 
 
@@ -100,11 +101,7 @@ def test_a_guild_file_with_changes_left_in_its_wal_is_a_conflict(legacy: Path, t
     """The bot keeps a closed file's -wal (no checkpoint on close): the split must not replace its file."""
     out = tmp_path / "guild_dbs"
 
-    async def create() -> None:
-        async with GuildDatabaseManager(out, max_open=1) as manager, manager.connect(HOME):
-            pass
-
-    asyncio.run(create())
+    build_guild_file(out, HOME)
     # A bot that stopped without its shutdown checkpoint (killed) leaves the changes in the -wal.
     conn = sqlite3.connect(out / guild_file_name(HOME), isolation_level=None)
     assert skip_checkpoint_on_close(conn)

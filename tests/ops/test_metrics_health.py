@@ -24,8 +24,10 @@ SCRIPT = [
     "555 7 admin /server info",
     "555 8 /server info",         # refused: not an admin (a user error)
     "555 9 say hello",
+    "555 7 admin /settings xp_amount:20",  # a write: the guild's file is built (a guild only read has none)
     "556 bot join",
     "556 7 admin /server info",
+    "556 7 admin /settings xp_amount:20",
     "556 bot leave",
 ]
 
@@ -67,11 +69,12 @@ async def test_a_scripted_sandbox_run_moves_the_counters(tmp_path: Path) -> None
     assert after[("guildshelf_command_seconds_count", (command,))] == 4
     assert after[("guildshelf_db_misses_total", ())] > before[("guildshelf_db_misses_total", ())]
     assert after[("guildshelf_db_creates_total", ())] == 2
+    assert after[("guildshelf_db_virtual_opens_total", ())] == 2  # /server info before each guild's first write
     assert after[("guildshelf_db_hits_total", ())] >= 1
     assert after[("guildshelf_gateway_events_total", (("type", "MESSAGE_CREATE"),))] == 1
     assert after[("guildshelf_gateway_events_total", (("type", "GUILD_CREATE"),))] == 2
     assert after[("guildshelf_gateway_events_total", (("type", "GUILD_DELETE"),))] == 1
-    assert after[("guildshelf_gateway_events_total", (("type", "INTERACTION_CREATE"),))] == 4
+    assert after[("guildshelf_gateway_events_total", (("type", "INTERACTION_CREATE"),))] == 6
     assert after[("guildshelf_guild_files", ())] == 2
     assert after[("guildshelf_disk_bytes", ())] > 0
     assert after[("guildshelf_guild_file_bytes", (("guild_id", "555"),))] > 0

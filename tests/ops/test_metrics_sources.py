@@ -11,6 +11,7 @@ from prometheus_client import Histogram
 from app.bot.app import extension_modules
 from app.config import Settings
 from app.sandbox.harness import running_bot
+from tests.e2e import give_a_file
 
 GUILD = 444_444_444_444_444_444
 USER = 900_000_000_000_000_009
@@ -32,7 +33,7 @@ async def test_discord_429s_are_counted_by_scope(tmp_path: Path, scope: str, lab
 async def test_retention_purges_are_counted_by_outcome(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings(), retention_days=0)
     async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD], settings=settings) as h:
-        await h.command(GUILD, USER, "server info", admin=True)
+        await give_a_file(h, GUILD)
         await h.remove_bot_from_guild(GUILD)
         metrics = h.bot.ops.metrics
         async with asyncio.timeout(5):

@@ -9,6 +9,7 @@ from app.errors import RateLimitedError
 from app.rights.cooldown import Cooldown
 from app.rights.guild_delete import bind, check_deletion_cooldown, delete_guild
 from app.rights.receipts import OPERATOR_CLI, list_receipts
+from tests.db.helpers import build_guild_file
 
 
 def test_a_cooldown_refuses_until_its_time_is_up() -> None:
@@ -29,8 +30,7 @@ async def test_a_guild_deleted_recently_cannot_be_deleted_again_until_the_cooldo
         mgr: GuildDatabaseManager) -> None:
     access = bind(mgr, 42)
     await check_deletion_cooldown(access, seconds=600)  # never deleted: allowed
-    async with mgr.connect(42):
-        pass
+    build_guild_file(mgr.root, 42)
     await delete_guild(mgr, 42, requested_by=OPERATOR_CLI, reason="test")
     with pytest.raises(RateLimitedError):
         await check_deletion_cooldown(access, seconds=600)

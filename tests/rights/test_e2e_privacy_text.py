@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.sandbox.harness import running_bot
+from tests.db.helpers import build_guild_file
 from tests.e2e import GUILD_A, GUILD_B, MEMBER
 
 
@@ -21,8 +22,7 @@ async def test_my_data_export_with_no_file_promises_no_file(tmp_path: Path) -> N
 @pytest.mark.asyncio
 async def test_my_data_export_with_a_file_but_no_rows_attaches_what_it_checked(tmp_path: Path) -> None:
     async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_B]) as h:
-        async with h.bot.manager.connect(GUILD_B):
-            pass  # the server's file exists, with nothing about the member
+        build_guild_file(h.bot.manager.root, GUILD_B)  # the server's file exists, with nothing about the member
         reply = await h.command(GUILD_B, MEMBER, "my-data export")
         assert len(reply.attachments) == 1 and "the file shows what it checked" in reply.content
 

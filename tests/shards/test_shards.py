@@ -15,6 +15,7 @@ from app.db.shards import ShardBlock, describe, parse_shard_ids, plan_moves, sha
 from app.doubles.discord import DiscordDouble
 from app.errors import ConfigurationError, WrongShardError
 from app.rights.retention import purge_expired
+from tests.db.helpers import build_guild_file
 
 COUNT = 4
 GUILDS = [(((1 << 36) + k) << 22) | 3 for k in range(8)]  # shard k % 4
@@ -47,8 +48,8 @@ def test_settings_read_the_block_and_refuse_what_cannot_work() -> None:
 async def test_the_manager_refuses_a_guild_of_another_block_without_creating_its_file(tmp_path: Path) -> None:
     async with GuildDatabaseManager(tmp_path, shards=BLOCK) as manager:
         mine, other = GUILDS[1], GUILDS[2]
-        async with manager.connect(mine):
-            pass
+        async with manager.connect(mine) as db:
+            await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)")  # the first write builds it
         with pytest.raises(WrongShardError, match=f"guild {other} is on shard 2 of 4"):
             async with manager.connect(other):
                 pass
@@ -58,13 +59,11 @@ async def test_the_manager_refuses_a_guild_of_another_block_without_creating_its
 
 @pytest.mark.asyncio
 async def test_retention_purge_touches_only_its_own_guilds(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path) as everyone:  # one shared folder: create both files
+    for guild_id in GUILDS[:4]:  # one shared folder: create both blocks' files
+        build_guild_file(tmp_path, guild_id)
+    async with GuildDatabaseManager(tmp_path) as everyone, everyone.connect_bot() as bot_db:
         for guild_id in GUILDS[:4]:
-            async with everyone.connect(guild_id):
-                pass
-        async with everyone.connect_bot() as bot_db:
-            for guild_id in GUILDS[:4]:
-                await record_leave(bot_db, guild_id, retention_days=0, now=datetime.now(UTC) - timedelta(days=1))
+            await record_leave(bot_db, guild_id, retention_days=0, now=datetime.now(UTC) - timedelta(days=1))
     async with GuildDatabaseManager(tmp_path, shards=BLOCK) as manager:
         results = await purge_expired(manager)
     assert {r.guild_id for r in results} == {g for g in GUILDS[:4] if BLOCK.owns(g)}
@@ -73,15 +72,8 @@ async def test_retention_purge_touches_only_its_own_guilds(tmp_path: Path) -> No
 
 def test_db_migrate_touches_only_its_own_guilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    import asyncio
-
-    async def create() -> None:
-        async with GuildDatabaseManager(tmp_path) as manager:
-            for guild_id in GUILDS:
-                async with manager.connect(guild_id):
-                    pass
-
-    asyncio.run(create())
+    for guild_id in GUILDS:
+        build_guild_file(tmp_path, guild_id)
     for name, value in {"GUILD_DBS_DIR": str(tmp_path), "SHARD_IDS": "0-1", "SHARD_COUNT": "4"}.items():
         monkeypatch.setenv(name, value)
     assert main(["db", "migrate", "--json"]) == 0

@@ -73,6 +73,9 @@ async def test_two_processes_each_serve_exactly_their_shards_guilds(tmp_path: Pa
             assert set(sessions_by_shard(double)) == {(0, COUNT), (1, COUNT)}
             assert double.command_syncs == 1  # only the block with shard 0 syncs the commands
             for guild_id in GUILDS:
+                written = await double.invoke(guild_id, ADMIN + 1, "settings", {"xp_amount": "20"}, admin=True)
+                # a guild only read has no file to hold open (another admin: each has a command budget)
+                assert (await double.wait_reply(written, timeout=20)).ephemeral
                 record = await double.invoke(guild_id, ADMIN, "server info", admin=True)
                 reply = await double.wait_reply(record, timeout=20)
                 assert reply.embeds, reply.content
