@@ -18,6 +18,7 @@ from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, par
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("TEXT", "JSON")
 CACHE_POLICIES = ("LRU", "TINYLFU")
+FILE_CREATION = ("FIRST-USE", "FIRST-WRITE")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
@@ -50,6 +51,7 @@ class Settings:
     backup_retention_days: int = 30
     litestream_replica_url: str | None = None  # file:///path or s3://bucket/prefix: continuous replication
     guild_cache_policy: str = "lru"  # which open connection goes first: "lru" or "tinylfu" (docs/storage.md)
+    guild_file_creation: str = "first-use"  # "first-write": a guild only read has no file (docs/storage.md)
 
     @property
     def shard_block(self) -> ShardBlock | None:
@@ -166,4 +168,5 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
                                    maximum=36_500) or 0,
         litestream_replica_url=_replica_url(env),
         guild_cache_policy=_choice(env, "GUILD_CACHE_POLICY", d.guild_cache_policy, CACHE_POLICIES).lower(),
+        guild_file_creation=_choice(env, "GUILD_FILE_CREATION", d.guild_file_creation, FILE_CREATION).lower(),
     )

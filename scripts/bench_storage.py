@@ -416,11 +416,12 @@ def _guild_bytes(root: Path, guild_id: int) -> int:
 
 async def measure_footprint(work: Path, n_guilds: int, rows: int, large_rows: int) -> dict[str, float]:
     """Bytes of guilds written through the manager (`rows` each), with their side files, against a
-    monolith holding the same rows; a guild only read (no file), one written once; one large guild against its
-    rows in the monolith."""
+    monolith holding the same rows; a guild only read (no file with GUILD_FILE_CREATION=first-write, the mode
+    measured here), one written once; one large guild against its rows in the monolith."""
     root = Path(tempfile.mkdtemp(prefix="footprint-", dir=work))
     ids = guild_ids(n_guilds)
-    async with GuildDatabaseManager(root, max_open=64) as manager:
+    lazy = db_files.OpenOptions(lazy_files=True)
+    async with GuildDatabaseManager(root, max_open=64, options=lazy) as manager:
         for guild_id in ids:
             async with manager.connect(guild_id) as db, db.transaction():
                 for member in range(rows):

@@ -48,7 +48,7 @@ def test_every_variable_is_read() -> None:
     ("MAX_OPEN_GUILD_DBS", "many"), ("MAX_OPEN_GUILD_DBS", "0"), ("MAX_OPEN_GUILD_DBS", "100001"),
     ("MAX_OPEN_GUILD_DBS", "1_000"), ("RETENTION_DAYS", "-1"), ("RETENTION_DAYS", "36501"), ("RETENTION_DAYS", "--1"),
     ("HOME_GUILD_ID", "1; DROP"), ("HOME_GUILD_ID", "١٢٣"), ("HOME_GUILD_ID", str(2**63)), ("HOME_GUILD_ID", "+5"),
-    ("GUILD_CACHE_POLICY", "lfu"), ("GUILD_CACHE_POLICY", "random"),
+    ("GUILD_CACHE_POLICY", "lfu"), ("GUILD_CACHE_POLICY", "random"), ("GUILD_FILE_CREATION", "never"),
     ("LOG_LEVEL", "verbose"), ("LOG_LEVEL", "notset"), ("ANILIST_URL", "graphql.anilist.co"),
     ("ANILIST_URL", "http://"), ("STEAM_API_URL", "file:///etc/passwd"),
 ])
@@ -62,6 +62,11 @@ def test_unusable_values_are_refused_with_the_variable_named(name: str, value: s
 def test_the_cache_policy_is_lru_unless_tinylfu_is_asked_for() -> None:
     assert load_settings({}).guild_cache_policy == "lru"
     assert load_settings({"GUILD_CACHE_POLICY": " TinyLFU "}).guild_cache_policy == "tinylfu"
+
+
+def test_files_are_created_at_first_use_unless_first_write_is_asked_for() -> None:
+    assert load_settings({}).guild_file_creation == "first-use"
+    assert load_settings({"GUILD_FILE_CREATION": "First-Write"}).guild_file_creation == "first-write"
 
 
 def test_the_limits_themselves_are_accepted() -> None:

@@ -77,7 +77,8 @@ class BotApp:
         self.manager = manager or GuildDatabaseManager(
             settings.guild_dbs_dir, lifecycle_threads=1, max_open=settings.max_open_guild_dbs,
             policy=settings.guild_cache_policy, shards=settings.shard_block,
-            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb)))
+            options=OpenOptions(max_page_count=max_page_count(settings.max_guild_db_mb),
+                                lazy_files=settings.guild_file_creation == "first-write"))
         self.ops = Operations(settings, self.manager, self.clock)  # metrics, health, command budget, quota
         self.bot = hikari.GatewayBot(
             token, intents=INTENTS, rest_url=rest_url, banner=None, logs=None,

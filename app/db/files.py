@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from app.db.native import exec_script, skip_checkpoint_on_close
 from app.db.schema import Schema
@@ -43,6 +43,10 @@ class OpenOptions:
     # the next open must create them again, which halved churn throughput (bench_storage.py); on at
     # shutdown, when every connection closes that way.
     remove_side_files: bool = False
+    # A guild never written has no file: reads answer from a read-only copy of a new one, the first write
+    # builds it (docs/storage.md). Off by default: ARCHITECTURE.md's manager builds a guild's file when it is
+    # first seen; the bot turns it on with GUILD_FILE_CREATION=first-write.
+    lazy_files: bool = False
     max_page_count: int = 0  # guild files only, 0 = none: MAX_GUILD_DB_MB (app/ops/quota.py)
 
 
@@ -202,16 +206,21 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
     return conn, created
 
 
-def open_or_copy(path: Path, schema: Schema, identity: int | None, options: OpenOptions, *,
-                 lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, bool]:
-    """The file at `path`, or if it has none a read-only copy of a new one (nothing is created); (conn, is_copy).
+Opened = Literal["file", "built", "copy"]
+
+
+def open_guild(path: Path, schema: Schema, identity: int, options: OpenOptions, *,
+               lock_wait_s: float | None = None) -> tuple[sqlite3.Connection, Opened]:
+    """The guild's file, built first if missing ("built"); with `options.lazy_files` a missing file is not
+    built: a read-only copy of a new one answers instead ("copy"), its file built at the first write.
 
     Raises:
         as `open_file`.
     """
-    if path.exists():
-        return open_file(path, schema, identity, options, False, lock_wait_s=lock_wait_s)[0], False
-    return open_copy(schema, identity), True
+    if options.lazy_files and not path.exists():
+        return open_copy(schema, identity), "copy"
+    conn, created = open_file(path, schema, identity, options, True, lock_wait_s=lock_wait_s)
+    return conn, "built" if created else "file"
 
 
 def open_copy(schema: Schema, identity: int | None) -> sqlite3.Connection:

@@ -277,7 +277,7 @@ class GuildDatabaseManager:
         path = self.path_for(guild_id)
         self._query_pool().hold(+1)  # released in _opened
         opened = asyncio.ensure_future(
-            self._open_file(files.open_or_copy, path, self._guild_schema, guild_id, self._options))
+            self._open_file(files.open_guild, path, self._guild_schema, guild_id, self._options))
         slot = Slot(guild_id, asyncio.get_running_loop().create_future())
         self._live.setdefault(guild_id, set()).add(slot)
         self._live_total += 1
@@ -290,7 +290,7 @@ class GuildDatabaseManager:
         return slot
 
     def _opened(self, slot: Slot, path: Path, lock: asyncio.Lock,
-                fut: asyncio.Future[tuple[tuple[sqlite3.Connection, bool], float]]) -> None:
+                fut: asyncio.Future[tuple[tuple[sqlite3.Connection, files.Opened], float]]) -> None:
         if self._queries is not None:
             self._queries.hold(-1)
         error = fut.exception()
@@ -301,12 +301,14 @@ class GuildDatabaseManager:
             slot.ready.set_exception(error)
             slot.ready.exception()  # retrieved: waiters that were cancelled must not warn
             return
-        (conn, is_copy), seconds = fut.result()
+        (conn, opened), seconds = fut.result()
+        is_copy = opened == "copy"
         if is_copy:
             self._virtual_opens += 1
         else:
             self._open_seconds += seconds
             self._opens += 1
+            self._creates += int(opened == "built")
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
                           worker=self._query_pool().for_key(slot.guild_id), lock=lock,
                           inline_steps=self._options.inline_vm_steps,

@@ -119,8 +119,7 @@ async def run_demo(runner: ScriptRunner, *, keep: bool) -> None:
     for step in STEPS_AFTER_DATA:
         line = await _play(runner, step, line)
     line = await _play(runner, challenge_step(runner.harness.clock.now().date()), line)
-    runner.say("\n━━ 7. The files on disk: one per server written to, each naming its own server inside "
-               "(Seinen Corner, only read, has none: it answered as an empty server)")
+    runner.say("\n━━ 7. The files on disk: one per server, each naming its own server inside")
     runner.say(await asyncio.to_thread(_files_report, runner))
     line = await _play(runner, LEAVE, line)
     await asyncio.sleep(0.1)  # the leave is recorded by a listener, on the bot's own time

@@ -1,6 +1,7 @@
 """The real GatewayBot + lightbulb client against the Discord double, end to end."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -46,9 +47,10 @@ async def test_server_info_shows_this_guilds_file_to_an_admin(harness: BotHarnes
 
 
 @pytest.mark.asyncio
-async def test_server_info_of_a_guild_never_written_shows_an_empty_one_and_creates_no_file(
-        harness: BotHarness) -> None:
-    reply = await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+async def test_server_info_of_a_guild_never_written_shows_an_empty_one_and_creates_no_file(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(), guild_file_creation="first-write")
+    async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A], settings=settings) as harness:
+        reply = await harness.command(GUILD_A, ADMIN, "server info", admin=True)
 
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
     assert fields["Database size"] == "0 B" and fields["Schema version"] == "2"

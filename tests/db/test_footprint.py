@@ -38,7 +38,8 @@ async def test_a_new_guild_file_has_1_kib_pages(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_a_guild_only_read_costs_0_bytes(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=1) as manager:
+    lazy = OpenOptions(lazy_files=True)  # GUILD_FILE_CREATION=first-write
+    async with GuildDatabaseManager(tmp_path, max_open=1, options=lazy) as manager:
         for guild_id in (1, 2, 1):
             async with manager.connect(guild_id) as db:
                 await db.execute_fetchall("SELECT count(*) FROM user_xp")

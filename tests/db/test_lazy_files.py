@@ -17,6 +17,8 @@ from app.rights.export import export_guild
 from app.rights.guild_delete import delete_guild
 from app.rights.member import erase_member
 
+LAZY = OpenOptions(lazy_files=True)  # GUILD_FILE_CREATION=first-write (the manager's default builds at first use)
+
 GUILD = 123_456_789_012_345_678
 READS = [
     "SELECT guild_id, schema_version FROM guild_meta",
@@ -48,7 +50,7 @@ async def test_a_guild_only_read_has_no_file_and_answers_as_an_empty_one(tmp_pat
     expected = _answers(conn)
     conn.close()
     root = tmp_path / "dbs"
-    async with GuildDatabaseManager(root, max_open=max_open) as manager:
+    async with GuildDatabaseManager(root, max_open=max_open, options=LAZY) as manager:
         for _ in range(2):
             async with manager.connect(GUILD) as db:
                 got = [[tuple(r) for r in await db.execute_fetchall(sql)] for sql in READS]
@@ -65,7 +67,7 @@ async def test_a_guild_only_read_has_no_file_and_answers_as_an_empty_one(tmp_pat
 @pytest.mark.asyncio
 @pytest.mark.parametrize("max_open", [1, 64])
 async def test_the_first_write_builds_one_complete_file(tmp_path: Path, max_open: int) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open, options=LAZY) as manager:
         async with manager.connect(GUILD) as db:
             assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 0
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 10)")
@@ -73,7 +75,7 @@ async def test_the_first_write_builds_one_complete_file(tmp_path: Path, max_open
             assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 10
         assert (manager.stats().creates, manager.stats().opens, manager.stats().virtual_opens) == (1, 1, 1)
     assert _xp_rows(tmp_path / f"{GUILD}.sqlite3") == {1: 10}
-    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open, options=LAZY) as manager, manager.connect(GUILD) as db:
         assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 10
         assert (await db.execute_fetchall("SELECT guild_id FROM guild_meta"))[0][0] == GUILD
         assert manager.stats().virtual_opens == 0
@@ -105,7 +107,7 @@ async def test_fifty_concurrent_first_writes_build_one_file_and_keep_every_row(t
                 await db.run(lambda c: c.execute("INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)",
                                                  (member, member)))
 
-    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open, options=LAZY) as manager:
         await asyncio.gather(*(write(m) for m in range(1, 51)))
         assert manager.stats().creates == 1
     assert builds == 1
@@ -114,7 +116,7 @@ async def test_fifty_concurrent_first_writes_build_one_file_and_keep_every_row(t
 
 @pytest.mark.asyncio
 async def test_a_transaction_of_reads_then_a_write_commits_on_a_guild_never_written(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         async with db.transaction():
             row = await db.execute_fetchone("SELECT value FROM guild_settings WHERE key = 'n'")
             assert row is None
@@ -136,10 +138,10 @@ async def test_writes_that_reach_the_copy_are_run_again_on_the_new_file(tmp_path
             return str(error)  # a careless caller: the write must not be lost all the same
         return "written"
 
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         await db.execute("WITH v (x) AS (SELECT 10) INSERT INTO user_xp (discord_id, xp) SELECT 1, x FROM v")
         assert not db.is_copy
-    async with GuildDatabaseManager(tmp_path / "b", max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path / "b", max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         assert await db.run(swallowing) == "written"
     assert _xp_rows(tmp_path / f"{GUILD}.sqlite3") == {1: 10}
     assert _xp_rows(tmp_path / "b" / f"{GUILD}.sqlite3") == {2: 20}
@@ -159,7 +161,7 @@ async def test_a_task_cancelled_while_its_file_is_built_leaves_a_complete_file_o
 
     monkeypatch.setattr(files, "open_file", slow_open)
     path = tmp_path / f"{GUILD}.sqlite3"
-    async with GuildDatabaseManager(tmp_path, max_open=max_open) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=max_open, options=LAZY) as manager:
         async def write(member: int) -> None:
             async with manager.connect(GUILD) as db:
                 await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (?, 1)", (member,))
@@ -189,7 +191,7 @@ async def test_a_failed_build_leaves_no_file_and_the_next_write_builds_it(tmp_pa
     def failing_open(*args: object, **kwargs: object) -> tuple[sqlite3.Connection, bool]:
         raise OSError("disk full")
 
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         monkeypatch.setattr(files, "open_file", failing_open)
         with pytest.raises(OSError, match="disk full"):
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)")
@@ -201,7 +203,7 @@ async def test_a_failed_build_leaves_no_file_and_the_next_write_builds_it(tmp_pa
 
 @pytest.mark.asyncio
 async def test_a_guild_deleted_then_read_again_has_no_file(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager:
         async with manager.connect(GUILD) as db:
             await db.execute("INSERT INTO user_xp (discord_id, xp) VALUES (1, 1)")
         await delete_guild(manager, GUILD, requested_by="test", reason="test")
@@ -220,7 +222,7 @@ async def test_a_guild_deleted_then_read_again_has_no_file(tmp_path: Path) -> No
 @pytest.mark.asyncio
 async def test_the_export_of_a_guild_never_written_is_empty_and_creates_no_file(tmp_path: Path) -> None:
     root = tmp_path / "dbs"
-    async with GuildDatabaseManager(root, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(root, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         result = await export_guild(db, tmp_path / "out.sqlite3")
     assert sum(result.tables.values()) == 1  # guild_meta's own row
     conn = sqlite3.connect(tmp_path / "out.sqlite3")
@@ -231,7 +233,8 @@ async def test_the_export_of_a_guild_never_written_is_empty_and_creates_no_file(
 
 @pytest.mark.asyncio
 async def test_closing_a_copy_opens_no_file_and_shutdown_leaves_nothing(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=1, options=OpenOptions(remove_side_files=True)) as manager:
+    options = OpenOptions(remove_side_files=True, lazy_files=True)
+    async with GuildDatabaseManager(tmp_path, max_open=1, options=options) as manager:
         for guild_id in range(1, 20):
             async with manager.connect(guild_id) as db:
                 await db.execute_fetchall("SELECT count(*) FROM user_xp")
@@ -244,7 +247,7 @@ async def test_closing_a_copy_opens_no_file_and_shutdown_leaves_nothing(tmp_path
 
 @pytest.mark.asyncio
 async def test_a_file_another_program_builds_meanwhile_is_read_instead_of_the_copy(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         assert (await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0] == 0
         path = tmp_path / f"{GUILD}.sqlite3"
         build_file(path, GUILD_SCHEMA, GUILD)
@@ -258,7 +261,7 @@ async def test_a_file_another_program_builds_meanwhile_is_read_instead_of_the_co
 
 @pytest.mark.asyncio
 async def test_erasing_a_member_of_a_guild_never_written_builds_no_file(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         erased = await erase_member(db, 42)
     assert erased.rows_changed == 0
     assert manager.guild_ids_on_disk() == []
@@ -266,6 +269,6 @@ async def test_erasing_a_member_of_a_guild_never_written_builds_no_file(tmp_path
 
 @pytest.mark.asyncio
 async def test_checking_achievements_of_a_guild_never_written_builds_no_file(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=2) as manager, manager.connect(GUILD) as db:
+    async with GuildDatabaseManager(tmp_path, max_open=2, options=LAZY) as manager, manager.connect(GUILD) as db:
         assert await check_achievements(db, 42) == []
     assert manager.guild_ids_on_disk() == []

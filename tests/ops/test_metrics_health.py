@@ -52,7 +52,7 @@ async def _scrape(harness: BotHarness) -> dict[tuple[str, tuple[tuple[str, str],
 
 @pytest.mark.asyncio
 async def test_a_scripted_sandbox_run_moves_the_counters(tmp_path: Path) -> None:
-    settings = dataclasses.replace(Settings(), metrics_port=0)
+    settings = dataclasses.replace(Settings(), metrics_port=0, guild_file_creation="first-write")
     async with running_bot(tmp_path / "guild_dbs", settings=settings) as harness:
         before = await _scrape(harness)
         out: list[str] = []

@@ -65,7 +65,7 @@ async def test_demo_shows_each_server_only_its_own_rows(tmp_path: Path) -> None:
     assert "user_manga_progress: 1" in rows[SHONEN] and "achievements" not in rows[SHONEN]
     assert rows[SEINEN] == "guild_meta: 1"
     kept = sorted(p.name for p in (tmp_path / "kept").iterdir() if p.suffix == ".sqlite3")
-    assert kept == sorted([f"{MANGA_CLUB}.sqlite3", f"{SHONEN}.sqlite3", "bot-wide.sqlite3"])  # SEINEN: only read
+    assert kept == sorted([f"{MANGA_CLUB}.sqlite3", f"{SHONEN}.sqlite3", f"{SEINEN}.sqlite3", "bot-wide.sqlite3"])
     assert not (tmp_path / "unused").exists()
 
 
