@@ -47,7 +47,9 @@ async def test_python_m_app_run_splits_the_legacy_db_then_serves_its_data(legacy
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", LAUNCHER, double.rest_url, cwd=tmp_path,
                                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            await _wait_for(lambda: double.command_syncs > 0, proc, timeout=60)
+            # commands synced (lightbulb starts before the shards) and the shard connected: an interaction
+            # reaches a bot only through a gateway session
+            await _wait_for(lambda: double.command_syncs > 0 and bool(double.gateway.sessions), proc, timeout=60)
             record = await double.invoke(HOME, ADMIN, "server info", None, admin=True)
             reply = await double.wait_reply(record, timeout=20)
         finally:
