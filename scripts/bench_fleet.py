@@ -1,14 +1,16 @@
 """Two shard blocks in two processes against one Discord double, and the same traffic on one process.
 
-The bot has SHARD_COUNT=2; process A serves shard 0, process B shard 1 (the real bot with the hidden
+The bot has SHARD_COUNT=N (--shards, default 4: Discord allows 2,500 guilds a shard); process A serves
+shards 0..N/2-1 (SHARD_IDS `0-1` for 4), process B the rest (the real bot with the hidden
 `/bench touch` of app/sandbox/bench_bot.py: a read and a write in the guild's file per command). Guild ids
-alternate shards. Phase 1 starts both processes, creates every guild's file (one touch each), then sends
-Zipf(1.0) traffic; phase 2 stops them and sends the same sequence to one process serving both shards, on
+cycle through the N shards. Phase 1 starts both processes, creates every guild's file (one touch each), then sends
+Zipf(1.0) traffic; phase 2 stops them and sends the same sequence to one process serving all N shards, on
 the same (now existing) files. Reported: throughput and p99 per process and together, RSS and open
 descriptors per process, the one-process figures, and the counters summed from the files (every answered
 touch must be in them). The last line is JSON.
 
-    python scripts/bench_fleet.py [--guilds 10000] [--interactions 20000] [--concurrency 16] [--max-open 128]
+    python scripts/bench_fleet.py [--guilds 10000] [--interactions 20000] [--shards 4] [--concurrency 16]
+                                  [--max-open 128]
     python scripts/bench_fleet.py --quick        (500 guilds, 3,000 commands)
 """
 from __future__ import annotations
@@ -30,16 +32,30 @@ from bench_e2e import _drive, _open_fds, _percentile, _proc_status, _sum_counter
 from app.doubles import DiscordDouble
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNT = 2
+COUNT = 4  # set from --shards in main()
 
 
 def fleet_guilds(n: int) -> list[int]:
-    """`n` guild ids alternating shards 0 and 1 of 2 (the shard is `(id >> 22) % 2`)."""
+    """`n` guild ids cycling through the COUNT shards (the shard is `(id >> 22) % COUNT`; 1 << 36 is 0 mod it)."""
     return [(((1 << 36) + k) << 22) | 7 for k in range(n)]
 
 
 def shard_of(guild_id: int) -> int:
     return (guild_id >> 22) % COUNT
+
+
+def blocks() -> tuple[str, str]:
+    """SHARD_IDS of process A (the first half of the shards) and of process B (the rest)."""
+    half = COUNT // 2
+    return (f"0-{half - 1}" if half > 1 else "0",
+            f"{half}-{COUNT - 1}" if COUNT - half > 1 else str(half))
+
+
+def block_size(shard_ids: str | None) -> int:
+    if shard_ids is None:
+        return COUNT
+    first, _, last = shard_ids.partition("-")
+    return int(last or first) - int(first) + 1
 
 
 STARTED: list[asyncio.subprocess.Process] = []  # stopped at the end even if the run fails
@@ -53,8 +69,9 @@ async def start_bot(double: DiscordDouble, root: Path, max_open: int,
         sys.executable, "-m", "app.sandbox.bench_bot", "--rest-url", double.rest_url, "--token", double.token,
         "--dbs", str(root), "--max-open", str(max_open), *block, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     STARTED.append(bot)
-    deadline = time.monotonic() + 300
-    shards = 1 if shard_ids is not None else COUNT  # hikari connects one shard per 5-s window: wait for all
+    # hikari connects max_concurrency shards per 5-s window (the double's is 1): wait for all of the block's
+    shards = block_size(shard_ids)
+    deadline = time.monotonic() + 300 + 5 * shards
     while not (double.command_syncs and len(double.gateway.sessions) >= before + shards):
         if bot.returncode is not None or time.monotonic() > deadline:
             raise SystemExit(f"the bot process for shards {shard_ids or 'all'} did not start")
@@ -153,14 +170,15 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
         async with DiscordDouble() as double:
             place(double, guilds)
             began = time.perf_counter()
-            a = await start_bot(double, root, args.max_open, "0")
-            b = await start_bot(double, root, args.max_open, "1")
+            block_a, block_b = blocks()
+            a = await start_bot(double, root, args.max_open, block_a)
+            b = await start_bot(double, root, args.max_open, block_b)
             print(f"two processes started with {len(guilds)} guilds in {time.perf_counter() - began:.1f}s")
             _, warm_errors, warm_s = await _drive(double, guilds, len(guilds), args.concurrency,
                                                   rng=rng, sequential=True)
             print(f"warm-up: {len(guilds)} files created in {warm_s:.1f}s, {warm_errors} errors")
             fleet, fleet_errors, fleet_s = await timed(double, order, args.concurrency)
-            procs = {"shard 0": process_figures(a.pid), "shard 1": process_figures(b.pid)}
+            procs = {f"shards {block_a}": process_figures(a.pid), f"shards {block_b}": process_figures(b.pid)}
             load = os.getloadavg()
             exits = await asyncio.gather(stop(a), stop(b))
         async with DiscordDouble() as double:
@@ -174,12 +192,15 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
             load_single = os.getloadavg()
             single_proc["exit_s"] = await stop(one)
         counted = _sum_counters(root)
-    per_process = {name: {**figures([ms for g, ms in fleet if shard_of(g) == k], fleet_s), **procs[name],
+    half = COUNT // 2
+    per_process = {name: {**figures([ms for g, ms in fleet if (shard_of(g) >= half) == bool(k)], fleet_s),
+                          **procs[name],
                           "exit_s": exits[k]} for k, name in enumerate(procs)}
     expected = len(guilds) - warm_errors + len(fleet) + len(single)
     return {
         "guilds": len(guilds), "interactions": args.interactions, "concurrency": args.concurrency,
         "max_open": args.max_open, "distribution": "zipf s=1.0", "shard_count": COUNT,
+        "shard_blocks": [block_a, block_b],
         "warmup_s": round(warm_s, 1),
         "two_processes": {**figures([ms for _, ms in fleet], fleet_s), "seconds": round(fleet_s, 2),
                           "errors": fleet_errors, "per_process": per_process},
@@ -196,11 +217,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Two shard-block processes against one process, one double.")
     parser.add_argument("--guilds", type=int, default=10_000, help="guilds with files (default 10000)")
     parser.add_argument("--interactions", type=int, default=20_000, help="timed commands per phase (default 20000)")
+    parser.add_argument("--shards", type=int, default=4,
+                        help="SHARD_COUNT, even, >= 2: process A serves the first half (default 4)")
     parser.add_argument("--concurrency", type=int, default=16, help="commands in flight (default 16)")
     parser.add_argument("--max-open", type=int, default=128, help="MAX_OPEN_GUILD_DBS per process (default 128)")
     parser.add_argument("--seed", type=int, default=15, help="random seed")
     parser.add_argument("--quick", action="store_true", help="500 guilds, 3,000 commands: a smoke run")
     args = parser.parse_args()
+    if args.shards < 2 or args.shards % 2:
+        parser.error("--shards must be even and at least 2")
+    global COUNT
+    COUNT = args.shards
     if args.quick:
         args.guilds, args.interactions = min(args.guilds, 500), min(args.interactions, 3000)
     result = asyncio.run(run(args))
