@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from app.db.ids import MAX_SNOWFLAKE
-from app.db.limits import DEFAULT_MAX_OPEN, default_max_open
+from app.db.limits import default_max_open
 from app.db.shards import MAX_SHARDS, ShardBlock, parse_shard_ids
 from app.errors import ConfigurationError
 from app.ops.ratelimit import DEFAULT_RATE_GUILD, DEFAULT_RATE_MEMBER, Rate, parse_rate
@@ -30,7 +30,8 @@ class Settings:
     guild_dbs_dir: Path = Path("./guild_dbs")
     legacy_db: Path = Path("./database.db")
     home_guild_id: int | None = None
-    max_open_guild_dbs: int = DEFAULT_MAX_OPEN  # unset: fewer where the open-files limit is low (limits.py)
+    # 1,024 (DEFAULT_MAX_OPEN), or as many as fit under a lower hard open-files limit (limits.py)
+    max_open_guild_dbs: int = field(default_factory=default_max_open)
     retention_days: int = 30
     anilist_url: str = "https://graphql.anilist.co"
     steam_api_key: str | None = field(default=None, repr=False)

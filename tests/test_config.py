@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings, load_settings
+from app.db.limits import DEFAULT_MAX_OPEN, default_max_open
 from app.errors import ConfigurationError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,7 +18,9 @@ def test_defaults_follow_the_configuration_table() -> None:
     settings = load_settings({})
     assert settings == Settings()
     assert (settings.guild_dbs_dir, settings.legacy_db) == (Path("guild_dbs"), Path("database.db"))
-    assert (settings.max_open_guild_dbs, settings.retention_days, settings.log_level) == (1024, 30, "INFO")
+    assert (settings.retention_days, settings.log_level) == (30, "INFO")
+    assert settings.max_open_guild_dbs == default_max_open()
+    assert DEFAULT_MAX_OPEN == 1024  # the README's default, where the open-files limit allows it
 
 
 def test_the_default_max_open_fits_a_low_open_files_limit() -> None:
@@ -26,7 +29,9 @@ def test_the_default_max_open_fits_a_low_open_files_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         from app.config import load_settings
         from app.db.limits import ensure_fd_budget
+        from app.config import Settings
         settings = load_settings({})
+        assert Settings().max_open_guild_dbs == settings.max_open_guild_dbs
         ensure_fd_budget(settings.max_open_guild_dbs)  # the default always starts
         print(settings.max_open_guild_dbs, load_settings({"MAX_OPEN_GUILD_DBS": "2000"}).max_open_guild_dbs)
     """)
