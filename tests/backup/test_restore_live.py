@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,20 +22,19 @@ from app.backup import backup_folder, restore_files
 from app.db import GuildDatabaseManager
 from app.db.convert import convert_file, header_page_size
 from app.db.schema import GUILD_SCHEMA
-from app.replicate.litestream import Litestream
+from app.replicate.litestream import Litestream, find_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 GUILD = 111_111_111_111_111_111
 INSERT = "INSERT INTO users (discord_id, username) VALUES (?, ?)"
 RESTORED = set(range(1, 301))  # the rows of the backup (or replica)
-LITESTREAM = shutil.which("litestream") or shutil.which("litestream", path=str(Path(sys.executable).parent))
+LITESTREAM = find_binary()
 
 
 def restore_cli(root: Path, *args: str, replica: str | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m app restore ... --json` in a process of its own, as beside a running bot."""
     env = {k: v for k, v in os.environ.items() if k != "LITESTREAM_REPLICA_URL"}
-    env.update(GUILD_DBS_DIR=str(root), PYTHONPATH=str(ROOT),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(GUILD_DBS_DIR=str(root), PYTHONPATH=str(ROOT))
     if replica is not None:
         env["LITESTREAM_REPLICA_URL"] = replica
     return subprocess.run([sys.executable, "-m", "app", "restore", *args, "--json"], cwd=root.parent, env=env,
