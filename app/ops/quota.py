@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from cachetools import TTLCache
 
 from app.db.fleet import file_size
 from app.db.schema import GUILD_SCHEMA
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = GUILD_SCHEMA.page_size  # the guild template's page size (tests/ops/test_quota.py checks it)
 MIB = 1024 * 1024
 WARN_FRACTION = 0.8
+CHECK_EVERY_S = 30.0
+MEASURED_GUILDS = 100_000  # guilds remembered as measured within the period (beyond: measured again)
 
 
 def max_page_count(max_mb: int) -> int:
@@ -62,16 +67,22 @@ def find_storage_full(errors: Iterable[BaseException]) -> sqlite3.Error | None:
 
 
 class QuotaWatch:
-    """Logs once per guild (per process) when its file passes 80 % of the quota."""
+    """Logs once per guild (per process) when its file passes 80 % of the quota.
 
-    def __init__(self, max_mb: int) -> None:
+    A guild's file is measured at most once every `CHECK_EVERY_S` (four `stat`s after a command were a
+    tenth of a /ping): the warning can come that much later, the quota itself is SQLite's and exact.
+    """
+
+    def __init__(self, max_mb: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_mb = max_mb
         self._warned: set[int] = set()
+        self._measured: TTLCache[int, bool] = TTLCache(maxsize=MEASURED_GUILDS, ttl=CHECK_EVERY_S, timer=clock)
 
     def check(self, guild_id: int, path: Path) -> bool:
         """True if this call logged the warning (the file is near the quota and was not logged before)."""
-        if guild_id in self._warned:
+        if guild_id in self._warned or guild_id in self._measured:
             return False
+        self._measured[guild_id] = True
         size = file_size(path)
         if not is_near(size, self.max_mb):
             return False

@@ -155,3 +155,28 @@ async def test_guild_list_over_shows_only_the_servers_near_their_quota(
     assert [g["guild_id"] for g in listed["guilds"]] == [GUILD_A]
     assert 0.8 <= listed["guilds"][0]["quota_used"] < 1
     assert str(GUILD_A) in text and str(GUILD_B) not in text
+
+
+def test_a_guilds_file_is_measured_at_most_once_a_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After every command: stat-ing a file and its three side files was a tenth of a /ping."""
+    path = tmp_path / "1.sqlite3"
+    path.write_bytes(b"\0" * 100)
+    sizes: list[Path] = []
+    real_size = quota.file_size
+
+    def counted(p: Path) -> int:
+        sizes.append(p)
+        return real_size(p)
+
+    now = [1000.0]
+    monkeypatch.setattr(quota, "file_size", counted)
+    watch = quota.QuotaWatch(1, clock=lambda: now[0])
+    assert watch.check(1, path) is False
+    path.write_bytes(b"\0" * quota.quota_bytes(1))  # full now, but within the period: not looked at
+    now[0] += quota.CHECK_EVERY_S - 1
+    assert watch.check(1, path) is False
+    assert len(sizes) == 1
+    now[0] += 2
+    assert watch.check(1, path) is True
+    assert watch.check(2, tmp_path / "2.sqlite3") is False  # other guilds have their own period
+    assert len(sizes) == 3
