@@ -31,6 +31,7 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 FILE_MODE = 0o600  # a server's data is readable by the bot's user only (side files inherit it)
 FOLDER_MODE = 0o700
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_swept: set[Path] = set()  # folders whose build leftovers this process removed (remove_stale_builds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +123,22 @@ def ensure_file(path: Path, schema: Schema, identity: int | None) -> bool:
 
 
 def remove_stale_builds(path: Path) -> None:
-    """Delete leftovers of builds of `path` interrupted by a crash (never any data); caller holds the lock."""
-    for stale in path.parent.glob(f".{path.name}.building-*"):
-        stale.unlink(missing_ok=True)
+    """Delete leftovers of builds interrupted by a crash (never any data) in `path`'s folder, once per process.
+
+    The caller holds the folder's lock, so no build is under way: every `.<name>.building-*` there is a
+    leftover. Once per folder and process, not per build: the folder of a bot in 10,000 servers has ~30,000
+    entries, and listing it at every new server made building a fleet quadratic. Leftovers of a process
+    that crashes later are swept at the next start.
+    """
+    folder = path.parent
+    if folder in _swept:
+        return
+    with os.scandir(folder) as entries:
+        stale = [e.path for e in entries if e.name.startswith(".") and ".sqlite3.building-" in e.name]
+    for leftover in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
+    _swept.add(folder)
 
 
 def set_aside_orphans(path: Path) -> None:
@@ -183,18 +197,13 @@ def open_file(path: Path, schema: Schema, identity: int | None, options: OpenOpt
         if options.skip_checkpoint_on_close:
             skip_checkpoint_on_close(conn)
         _configure(conn, options)
-        version = _check_identity(conn, path, schema, identity)
+        version, page_size = _check_identity(conn, path, schema, identity)
         if version < schema.version:
             migrate(conn, schema)
         elif version > schema.version:
             raise GuildDatabaseError(
                 f"{path.name} has schema version {version}, newer than this bot's {schema.version}")
-        # From here on, lock waits happen on the event loop, never on a shared thread (connection.py).
-        conn.execute("PRAGMA busy_timeout = 0")
-        if identity is not None and options.max_page_count:  # after migrating: a migration is never refused
-            # counted in pages of the template's size: a file still with larger pages gets fewer of them
-            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-            conn.execute(f"PRAGMA max_page_count = {int(options.max_page_count) * schema.page_size // page_size}")
+        _finish(conn, wait, max_pages(options, schema, identity, page_size))
     except DatabaseQuarantinedError:
         raise  # closed and moved aside already
     except sqlite3.DatabaseError as error:
@@ -288,17 +297,39 @@ def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
                       f"PRAGMA cache_size = -{int(options.cache_kib)};")
 
 
-def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identity: int | None) -> int:
-    """Return the file's schema version after checking it is the file it claims to be.
+def max_pages(options: OpenOptions, schema: Schema, identity: int | None, page_size: int) -> int:
+    """The quota in pages of this file's size (guild files only; 0: none): a file still with larger pages
+    than its template's gets fewer of them."""
+    if identity is None or not options.max_page_count:
+        return 0
+    return int(options.max_page_count) * schema.page_size // page_size
 
-    One statement reads the header (NOTADB surfaces here), the meta row, the version
+
+def _finish(conn: sqlite3.Connection, wait: float, page_limit: int) -> None:
+    # After migrating (a migration is never refused by the quota), in one call: on a busy event loop each
+    # call into SQLite is a wait for the GIL (docs/storage.md, "What an open costs").
+    settings = []
+    if wait:  # from here on, lock waits happen on the event loop, never on a shared thread (connection.py)
+        settings.append("PRAGMA busy_timeout = 0;")
+    if page_limit:
+        settings.append(f"PRAGMA max_page_count = {int(page_limit)};")
+    if settings:
+        exec_script(conn, " ".join(settings))
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema,
+                    identity: int | None) -> tuple[int, int]:
+    """Return the file's schema version and page size after checking it is the file it claims to be.
+
+    One statement reads the header (NOTADB surfaces here), the meta row, the version, the page size
     and the journal mode; WAL is switched on only for a file that is not in WAL yet.
     """
     owner = "guild_id" if identity is not None else "NULL"
     try:
         row = conn.execute(
             f"SELECT {owner}, (SELECT user_version FROM pragma_user_version), "  # noqa: S608 (fixed identifiers)
-            f"(SELECT journal_mode FROM pragma_journal_mode) FROM {schema.meta_table}").fetchone()
+            f"(SELECT journal_mode FROM pragma_journal_mode), (SELECT page_size FROM pragma_page_size) "
+            f"FROM {schema.meta_table}").fetchone()
     except sqlite3.OperationalError as error:
         if not str(error).startswith("no such "):
             raise
@@ -306,13 +337,13 @@ def _check_identity(conn: sqlite3.Connection, path: Path, schema: Schema, identi
     if row is None:
         _refuse(path, conn, f"no {schema.meta_table} row",
                 "This server's data file is not one of ours and has been set aside for the operator.")
-    recorded, version, journal_mode = row
+    recorded, version, journal_mode, page_size = row
     if identity is not None and recorded != identity:
         _refuse(path, conn, f"records guild {recorded}, not {identity}",
                 "This server's data file belongs to another server and has been set aside for the operator.")
     if journal_mode != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
-    return int(version)
+    return int(version), int(page_size)
 
 
 def migrate(conn: sqlite3.Connection, schema: Schema) -> int:
