@@ -574,6 +574,51 @@ def measure_open_existing(root: Path, ids: list[int]) -> tuple[float, float]:
     return _median_ms(opens), _median_ms(closes)
 
 
+def measure_open_parts(root: Path, ids: list[int]) -> dict[str, float]:
+    """What an open costs (mean ms): opening the WAL file (`PRAGMA schema_version`: header, -wal, -shm) and
+    parsing the schema (the first statement that needs it) alone, then a whole open (as the bot: quota set,
+    no busy wait) alone and with a Python thread busy beside it, as the event loop's is: every call into
+    SQLite gives the GIL away and waits up to `sys.setswitchinterval` to get it back."""
+    wal, parse = [], []
+    for guild_id in ids:
+        conn = sqlite3.connect(root / f"{guild_id}.sqlite3", isolation_level=None)
+        native.skip_checkpoint_on_close(conn)
+        start = time.perf_counter()
+        native.exec_script(conn, "PRAGMA schema_version;")
+        opened = time.perf_counter()
+        native.exec_script(conn, "PRAGMA synchronous = NORMAL;")
+        wal.append(opened - start)
+        parse.append(time.perf_counter() - opened)
+        conn.close()
+    options = db_files.OpenOptions(max_page_count=100 * 1024)
+
+    def whole_opens() -> float:
+        took = []
+        for guild_id in ids:
+            start = time.perf_counter()
+            conn, _ = db_files.open_guild(root / f"{guild_id}.sqlite3", GUILD_SCHEMA, guild_id, options, lock_wait_s=0)
+            took.append(time.perf_counter() - start)
+            conn.close()
+        return statistics.mean(took) * 1000
+
+    alone = whole_opens()
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(200))
+
+    spinner = threading.Thread(target=busy, daemon=True)
+    spinner.start()
+    try:
+        contended = whole_opens()
+    finally:
+        stop.set()
+        spinner.join()
+    return {"open_wal_ms": statistics.mean(wal) * 1000, "open_schema_parse_ms": statistics.mean(parse) * 1000,
+            "open_alone_ms": alone, "open_contended_ms": contended}
+
+
 def _create_by_script(path: Path, guild_id: int) -> sqlite3.Connection:
     """The alternative to the template image: run the schema script for every new file."""
     tmp = path.with_name(f".{path.name}.building")
@@ -744,6 +789,11 @@ async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -
     open_ms, close_ms = measure_open_existing(work / "churn-guilds", guild_ids(churn_guilds)[-200:])
     create_ms, script_ms = measure_create(Path(tempfile.mkdtemp(prefix="create-", dir=work)), 50 if args.quick else 200)
     print(f"\nopen existing file: median {open_ms:.3f} ms (close after a write {close_ms:.3f} ms)")
+    parts = measure_open_parts(work / "churn-guilds", guild_ids(churn_guilds)[-400:-200])
+    print(f"  an open, mean: the WAL file {parts['open_wal_ms']:.3f} ms + parsing the schema "
+          f"{parts['open_schema_parse_ms']:.3f} ms; whole, as the bot: {parts['open_alone_ms']:.3f} ms alone, "
+          f"{parts['open_contended_ms']:.3f} ms beside a busy Python thread (GIL hand-offs, "
+          f"switch interval {sys.getswitchinterval() * 1000:g} ms)")
     print(f"create new file:    median {create_ms:.3f} ms from the template image, "
           f"{script_ms:.3f} ms by running the SQL script ({script_ms / create_ms:.1f}x)")
     peak_rss = max(hot["manager"].rss_mb, churn["manager"].rss_mb)
@@ -759,6 +809,7 @@ async def measure_all(args: argparse.Namespace, postgres: PostgresSide | None) -
         "churn_miss_cost_ms": round(churn["manager"].miss_cost_ms, 3),
         "errors": sum(r.errors for r in (*hot.values(), *churn.values())),
         "open_existing_ms": round(open_ms, 3), "close_after_write_ms": round(close_ms, 3),
+        **{key: round(value, 3) for key, value in parts.items()},
         "create_new_ms": round(create_ms, 3), "create_by_script_ms": round(script_ms, 3),
         "peak_rss_mb": round(peak_rss, 1), "peak_threads": max(hot["manager"].threads, churn["manager"].threads),
         "peak_fds": max(hot["manager"].fds, churn["manager"].fds), "churn_guilds": churn_guilds, "ops": n_ops,
