@@ -52,6 +52,9 @@ from app.db import files as db_files
 from app.db.convert import convert_file
 from app.db.slots import DEFAULT_POLICY
 
+# The bot's SQLite module (pysqlite3 where the platform's is old): `native` calls into its library, so its
+# connections must come from it (`sqlite3` above is the platform's, imported first, as aiosqlite's).
+ENGINE_SQLITE = db_files.sqlite3
 CONCURRENCY = 16
 MEMBERS = 20  # rows per guild in the benchmarked table
 BASE_GUILD = 10**17
@@ -538,7 +541,8 @@ def measure_miss_modes(root: Path, ids: list[int]) -> dict[str, float]:
         def cycle(chunk: list[int], extra: str = extra, samples: list[float] = samples) -> None:
             for guild_id in chunk:
                 start = time.perf_counter()
-                conn = sqlite3.connect(root / f"{guild_id}.sqlite3", isolation_level=None, check_same_thread=False)
+                conn = ENGINE_SQLITE.connect(root / f"{guild_id}.sqlite3", isolation_level=None,
+                                             check_same_thread=False)
                 native.skip_checkpoint_on_close(conn)
                 conn.executescript(f"{extra} PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;")
                 conn.execute(READ_GUILD, (1,)).fetchall()
@@ -581,7 +585,7 @@ def measure_open_parts(root: Path, ids: list[int]) -> dict[str, float]:
     SQLite gives the GIL away and waits up to `sys.setswitchinterval` to get it back."""
     wal, parse = [], []
     for guild_id in ids:
-        conn = sqlite3.connect(root / f"{guild_id}.sqlite3", isolation_level=None)
+        conn = ENGINE_SQLITE.connect(root / f"{guild_id}.sqlite3", isolation_level=None)
         native.skip_checkpoint_on_close(conn)
         start = time.perf_counter()
         native.exec_script(conn, "PRAGMA schema_version;")
