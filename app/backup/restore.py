@@ -119,14 +119,14 @@ def _write_into(copy: Path, live: Path, keep: Callable[[], bool] | None) -> None
         if source.execute("PRAGMA page_size").fetchone()[0] == target.execute("PRAGMA page_size").fetchone()[0]:
             writeback.copy_pages(source, target, under_lock=check)
             return
-        _hold_alone(target, live)
+        writeback.hold_alone(target)
         check()
         with writeback.rollback_journal(target, live):
             writeback.copy_pages(source, target)
     except writeback.TargetBusy:
         raise FileInUseError(f"{live.name} is being written by another process (a running bot): try again "
                              "in a moment, or stop that process first.") from None
-    except writeback.JournalModeStuck:
+    except (writeback.FileShared, writeback.JournalModeStuck):
         raise _needs_the_file_alone(live) from None
     except sqlite3.DatabaseError as error:
         if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
@@ -142,18 +142,6 @@ def _needs_the_file_alone(live: Path) -> FileInUseError:
     return FileInUseError(f"{live.name} has another page size than the backup's, which needs the file to itself, "
                           "and another process (a running bot) has it open: stop that process (or the one "
                           "serving this guild's shard block), then restore again.")
-
-
-def _hold_alone(target: sqlite3.Connection, live: Path) -> None:
-    """Take the file's exclusive lock for `target`'s life (in WAL mode, held only if no one else has it open)."""
-    try:
-        target.execute("PRAGMA locking_mode = EXCLUSIVE")
-        target.execute("BEGIN EXCLUSIVE")
-        target.execute("COMMIT")
-    except sqlite3.OperationalError as error:
-        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise
-        raise _needs_the_file_alone(live) from None
 
 
 def _entries(generation: Path, guild_id: int | None) -> list[Entry]:

@@ -42,7 +42,6 @@ Outcome = Literal["converted", "current", "busy", "damaged", "failed"]
 IN_USE_WAIT_S = 0.2  # a file another connection holds is reported busy after this, not waited for
 TEMP_INFIX = ".converting-"
 _HEADER = b"SQLite format 3\x00"
-_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _DAMAGE = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 
@@ -115,7 +114,11 @@ def _convert(path: Path, schema: Schema, identity: int | None, lock_wait_s: floa
                            isolation_level=None)
     copy_path: Path | None = None
     try:
-        _lock(conn)  # held until conn closes
+        try:
+            writeback.hold_alone(conn)  # held until conn closes
+        except writeback.FileShared:
+            raise _NotConverted("busy", "open in another process (a running bot?); run db migrate again "
+                                        "when it is idle") from None
         if header_page_size(path) == schema.page_size:
             raise _NotConverted("current", "converted meanwhile by another run")
         for stale in leftover_copies(path):  # only a converter holding this lock writes them
@@ -162,19 +165,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _lock(conn: sqlite3.Connection) -> None:
-    """Take the file's exclusive lock for the connection's life, or give up within its timeout."""
-    try:
-        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")  # reading the file first rolls back a crashed rewrite's journal
-        conn.execute("COMMIT")
-    except sqlite3.OperationalError as error:
-        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in _BUSY:
-            raise
-        raise _NotConverted("busy", "open in another process (a running bot?); run db migrate again "
-                                    "when it is idle") from None
-
-
 def _contents(conn: sqlite3.Connection, schema: Schema, identity: int | None) -> dict[str, int]:
     """Rows per table, after checking the meta row names the file it should."""
     row = conn.execute(f"SELECT {'guild_id' if identity is not None else 'NULL'} "  # noqa: S608 (fixed names)
@@ -211,4 +201,5 @@ def _write_back(copy: sqlite3.Connection, target: sqlite3.Connection, path: Path
 
 
 def _copy_back(copy: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    """The rewrite itself (a seam of its own: tests/db/test_convert.py fails or kills it halfway)."""
     writeback.copy_pages(copy, target)  # the exclusive lock is held: never busy

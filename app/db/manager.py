@@ -1,4 +1,4 @@
-"""GuildDatabaseManager: lazily opened per-guild files, a bounded cache of connections (W-TinyLFU), leases."""
+"""GuildDatabaseManager: lazily opened per-guild files, a bounded cache of connections, leases."""
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 class GuildDatabaseManager:
-    """Hands out per-guild connections; at most `max_open` stay open (W-TinyLFU decides which; "lru", "lfu")."""
+    """Hands out per-guild connections; at most `max_open` stay open, the least recently used going first
+    (`policy="tinylfu"`: W-TinyLFU decides which; "lfu" for comparison)."""
 
     def __init__(self, root: Path, *, max_open: int = 128, query_threads: int = 1,
                  lifecycle_threads: int = 2, policy: str = DEFAULT_POLICY, options: files.OpenOptions | None = None,

@@ -30,6 +30,29 @@ class JournalModeStuck(Exception):
     """The target could not leave WAL mode (another connection has the file open)."""
 
 
+class FileShared(Exception):
+    """Another connection (in any process) has the file open, so it cannot be held alone."""
+
+
+def hold_alone(conn: sqlite3.Connection) -> None:
+    """Take the file's exclusive lock for `conn`'s life, or give up within its busy timeout.
+
+    In WAL mode every open connection holds a shared lock on the file, so this fails while any other has
+    it open. Reading the file first also rolls back a crashed rewrite's hot journal.
+
+    Raises:
+        FileShared: another connection has the file open.
+    """
+    try:
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF not in _BUSY:
+            raise
+        raise FileShared from None
+
+
 def copy_pages(copy: sqlite3.Connection, target: sqlite3.Connection, *,
                under_lock: Callable[[], None] | None = None) -> None:
     """Every page of `copy` into `target`'s file, as one write transaction of `target`.
