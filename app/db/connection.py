@@ -14,8 +14,10 @@ inline statement runs under a budget of `INLINE_VM_STEPS` SQLite VM steps (a pro
 handler interrupts it) and never waits for a lock (busy timeout 0); interrupted or busy,
 it goes to the worker as before. Only queries and row changes run inline (no PRAGMA,
 VACUUM, BEGIN or COMMIT statement). Inside a transaction that already holds changes only
-`SELECT`s run inline (an interrupted write would roll back the whole transaction), and
-COMMIT runs inline only if every statement of the transaction did. Nothing on the loop
+`SELECT`s run inline (an interrupted write would roll back the whole transaction); its first
+change may, after reads that all ran inline: interrupted, the worker begins the transaction
+again and goes on only if the file's `data_version` shows that nothing changed meanwhile. COMMIT
+runs inline only if every statement of the transaction did. Nothing on the loop
 can fsync: with `synchronous=NORMAL` a WAL commit only writes, and checkpoints (SQLite's
 automatic one is off) run on the worker once the `-wal` passes `WAL_CHECKPOINT_BYTES`.
 """
@@ -57,12 +59,14 @@ _SQLITE_INTERRUPT = 9
 class _TxState:
     """One `db.transaction()`; `open` is cleared on the worker when it ends, so nothing late reopens it."""
 
-    __slots__ = ("inline", "lock", "open")
+    __slots__ = ("changed", "inline", "lock", "open", "version")
 
     def __init__(self, lock: asyncio.Lock) -> None:
         self.lock = lock
         self.open = True
         self.inline = 0  # statements run inline so far; -1 once one went to the worker
+        self.changed = False  # a write of it ran inline
+        self.version: int | None = None  # the file's data_version its reads saw, when its first write ran inline
 
 
 def _interrupt() -> int:
@@ -214,9 +218,18 @@ def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
 
     Decided here, on the worker, from the connection's own state: a statement queued by a
     task that was cancelled meanwhile still runs inside its transaction, before its ROLLBACK.
+
+    Begun again after SQLite rolled it back (an inline write interrupted, see `_inline`), the
+    transaction goes on only if no other program changed the file meanwhile: its reads still hold.
+
+    Raises:
+        DatabaseBusyError: the file changed between the rollback and the new BEGIN.
     """
     if tx is not None and tx.open and not conn.in_transaction:
         conn.execute("BEGIN IMMEDIATE")
+        if tx.version is not None and conn.execute("PRAGMA data_version").fetchone()[0] != tx.version:
+            conn.execute("ROLLBACK")
+            raise DatabaseBusyError("This server's data changed meanwhile; try again in a moment.")
 
 
 def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
@@ -453,7 +466,11 @@ class Database:
         in_tx = conn.in_transaction
         writes = verb != "SELECT"  # (a WITH may end in a write)
         if in_tx and writes:
-            return None  # interrupted, it would roll back the transaction's earlier statements
+            # Interrupted, a write rolls the whole transaction back: only its first change runs here, after
+            # reads alone (all inline), and the file's version is noted so that the worker may begin again.
+            if tx is None or tx.inline < 0 or tx.changed:
+                return None
+            tx.version = conn.execute("PRAGMA data_version").fetchone()[0]
         if tx is not None and tx.inline >= 0:
             tx.inline += 1
         conn.set_progress_handler(_interrupt, self._inline_steps)
@@ -468,6 +485,8 @@ class Database:
             raise
         finally:
             conn.set_progress_handler(None, 0)
+        if writes and tx is not None and conn.in_transaction:
+            tx.changed = True
         if writes and not conn.in_transaction:
             self._committed(inline=True)
         return result

@@ -10,6 +10,7 @@ import pytest
 
 from app.db import GuildDatabaseManager, connection, files
 from app.db.connection import GuildDb
+from app.errors import DatabaseBusyError
 from tests.db.helpers import build_guild_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
@@ -75,6 +76,80 @@ async def test_a_long_write_late_in_a_transaction_never_loses_the_earlier_statem
             await db.execute(MANY_ROWS, (10_000,))
             await db.execute(INSERT_XP, (2, 1))
         assert await _rows(db) == 2002
+        assert not await db.run(lambda conn: conn.in_transaction)
+
+
+def _worker_calls(db: GuildDb) -> int:
+    return db._worker._queued
+
+
+@pytest.mark.asyncio
+async def test_a_read_then_a_write_in_a_transaction_never_leave_the_loop_thread(tmp_path: Path) -> None:
+    # The common read-modify-write: its first change runs inline too, and its COMMIT with it.
+    build_guild_file(tmp_path, 1)
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        _name_threads(db)
+        await db.execute(INSERT_XP, (1, 10))
+        before = _worker_calls(db)
+        async with db.transaction():
+            xp = (await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))[0][0]
+            await db.execute("UPDATE user_xp SET xp = ? WHERE discord_id = ?", (xp + 1, 1))
+            await db.execute("INSERT INTO guild_settings (key, value) VALUES ('ran on', thread_name())")
+        assert _worker_calls(db) - before == 2  # its second change and so its COMMIT: on the worker, as before
+        assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 11
+        assert (await db.execute_fetchall("SELECT value FROM guild_settings WHERE key = 'ran on'"))[0][0] \
+            .startswith("guildshelf-sql")
+        before = _worker_calls(db)
+        async with db.transaction():
+            xp = (await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))[0][0]
+            await db.execute("UPDATE user_xp SET xp = ? WHERE discord_id = ?", (xp + 1, 1))
+        assert _worker_calls(db) == before
+        assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 12
+
+
+@pytest.mark.asyncio
+async def test_a_first_write_over_its_budget_after_reads_is_redone_in_the_same_snapshot(tmp_path: Path) -> None:
+    # SQLite rolls the whole transaction back when it interrupts a write: the worker begins it again,
+    # and nothing the reads saw has changed meanwhile, so the transaction goes on as if uninterrupted.
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 10))
+        async with db.transaction():
+            count = await _rows(db)
+            await db.execute(MANY_ROWS, (10_000,))
+            await db.execute(INSERT_XP, (2, count))
+        assert await _rows(db) == 2002
+        assert (await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = 2"))[0][0] == 1
+        assert not await db.run(lambda conn: conn.in_transaction)
+
+
+@pytest.mark.asyncio
+async def test_a_change_by_another_program_before_the_redo_fails_the_transaction(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the transaction read is stale once another program committed: busy, and nothing of it applied.
+    path = build_guild_file(tmp_path, 1)
+    begin = connection._begin_deferred
+    sneaked: list[bool] = []
+
+    def another_program_first(conn: sqlite3.Connection, tx: connection._TxState | None) -> None:
+        if tx is not None and tx.version is not None and not conn.in_transaction and not sneaked:
+            other = sqlite3.connect(path)
+            other.execute(INSERT_XP, (99, 1))
+            other.commit()
+            other.close()
+            sneaked.append(True)
+        begin(conn, tx)
+
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        monkeypatch.setattr(connection, "_begin_deferred", another_program_first)
+        with pytest.raises(DatabaseBusyError):
+            async with db.transaction():
+                await _rows(db)
+                await db.execute(MANY_ROWS, (10_000,))
+        assert sneaked
+        monkeypatch.setattr(connection, "_begin_deferred", begin)
+        assert await _rows(db) == 1  # the other program's row alone
         assert not await db.run(lambda conn: conn.in_transaction)
 
 
