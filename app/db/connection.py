@@ -51,7 +51,7 @@ BUSY_MAX_WAIT = 0.05
 INLINE_VM_STEPS = 20_000  # an inline statement's budget (a point read is ~40 steps, an upsert ~60)
 INLINE_TX_STATEMENTS = 32  # a transaction with more statements commits on the worker (bounded WAL write)
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default autocheckpoint point (1,000 pages of 4 KiB)
-INLINE_SLICE_S = 0.00025  # inline work after which a statement first lets the loop run its other callbacks
+INLINE_SLICE_S = 0.0001  # inline work after which a statement first lets the loop run its other callbacks
 WAL_CHECK_EVERY = 8  # inline commits between two looks at the -wal's size (a stat costs a quarter of a read)
 _SQLITE_INTERRUPT = 9
 
