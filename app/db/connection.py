@@ -69,9 +69,25 @@ class _TxState:
         self.version: int | None = None  # the file's data_version its reads saw, when its first write ran inline
 
 
-def _interrupt() -> int:
-    """The progress handler of an inline statement: called once its budget is spent, it stops it."""
-    return 1
+class _Budget:
+    """The progress handler of an inline statement: called every `steps / CALLS` VM steps, it stops the
+    statement at its `CALLS`-th call.
+
+    SQLite counts a prepared statement's steps across its runs, so the first call of a run comes after
+    anywhere between 1 and `steps / CALLS` steps: stopping at the first call would interrupt cheap
+    statements now and then. Counted per statement, the budget is between 3/4 and all of `steps`.
+    """
+
+    CALLS = 4
+    __slots__ = ("calls", "period")
+
+    def __init__(self, steps: int) -> None:
+        self.period = max(steps // self.CALLS, 1)
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.calls >= self.CALLS
 
 
 class _Slice:
@@ -320,7 +336,8 @@ async def _settle(fut: asyncio.Future[T]) -> T:
 class Database:
     """One open SQLite file, driven from the event loop through a worker thread."""
 
-    __slots__ = ("_building", "_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle", "_inline_steps",
+    __slots__ = ("_budget", "_building", "_busy_timeout", "_checkpoint_at", "_commits", "_conn", "_idle",
+                 "_inline_steps",
                  "_lock", "_make_file", "_probe", "_tx", "_wal", "_worker", "path")
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
@@ -332,6 +349,7 @@ class Database:
         self._lock = lock  # shared by every connection to the same file
         self._busy_timeout = busy_timeout
         self._inline_steps = inline_steps  # 0: every statement goes to the worker
+        self._budget = _Budget(inline_steps)
         self._tx: _TxState | None = None  # the transaction open on this connection
         self._idle = asyncio.Event()
         self._idle.set()
@@ -471,25 +489,36 @@ class Database:
             if tx is None or tx.inline < 0 or tx.changed:
                 return None
             tx.version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if tx is not None and tx.inline >= 0:
-            tx.inline += 1
-        conn.set_progress_handler(_interrupt, self._inline_steps)
         try:
-            result = _run_statement(conn, tx, sql, params)
+            _begin_deferred(conn, tx)  # outside the budget: only the statement may be interrupted
         except sqlite3.OperationalError as error:
+            if _is_busy(error):
+                return None
+            raise
+        if tx is not None:
+            if tx.inline >= 0:
+                tx.inline += 1
+            # whatever it does, even failing half-way (INSERT OR FAIL), the transaction may hold changes now
+            tx.changed = tx.changed or writes
+        budget = self._budget
+        budget.calls = 0
+        conn.set_progress_handler(budget, budget.period)
+        try:
+            cur = conn.execute(sql, params)
+            rows = cur.fetchall()
+        except sqlite3.OperationalError as error:
+            conn.set_progress_handler(None, 0)  # the clean-up below must not be interrupted in turn
             code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
+            if not in_tx and conn.in_transaction:
+                conn.execute("ROLLBACK")  # a write it left open (or its BEGIN): start clean, or undo before raising
             if code in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
-                if not in_tx and conn.in_transaction:
-                    conn.execute("ROLLBACK")  # a BEGIN or write it made stays open otherwise: start clean
                 return None
             raise
         finally:
             conn.set_progress_handler(None, 0)
-        if writes and tx is not None and conn.in_transaction:
-            tx.changed = True
         if writes and not conn.in_transaction:
             self._committed(inline=True)
-        return result
+        return Result(rows, cur.lastrowid, cur.rowcount, cur.description)
 
     def _committed(self, inline: bool = False) -> None:
         """After a commit: once the -wal is past the bound, checkpoint it on the worker (never on the loop).

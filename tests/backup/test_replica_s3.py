@@ -91,7 +91,9 @@ def test_deletion_and_erasure_reach_an_s3_replica(tmp_path: Path, replica_url: s
 
         other.unlink()  # the guild is deleted: its objects go, the other guild's stay
         assert daemon.reconcile([path]) == ([], [other])
-        assert keys(replica_url, other.name) == set() and keys(replica_url, path.name) == after
+        # the kept guild's objects stay (Litestream may have compacted them into new ones meanwhile)
+        kept_now = keys(replica_url, path.name)
+        assert keys(replica_url, other.name) == set() and kept_now and not before & kept_now
     finally:
         daemon.stop()
 

@@ -154,6 +154,36 @@ async def test_a_change_by_another_program_before_the_redo_fails_the_transaction
 
 
 @pytest.mark.asyncio
+async def test_rows_a_failed_inline_write_left_in_a_transaction_are_never_dropped(tmp_path: Path) -> None:
+    # INSERT OR FAIL keeps the rows it inserted before failing: the transaction has changes from then on,
+    # so a later write interrupted inline (which rolls everything back in SQLite) must never start inline.
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 0))
+        async with db.transaction():
+            await _rows(db)
+            with pytest.raises(sqlite3.IntegrityError):
+                await db.execute("INSERT OR FAIL INTO user_xp (discord_id, xp) "
+                                 "SELECT column1, 0 FROM (VALUES (10), (11), (1))")
+            await db.execute(MANY_ROWS, (10_000,))
+        assert await _rows(db) == 1 + 2 + 2000
+
+
+@pytest.mark.asyncio
+async def test_cheap_statements_are_never_interrupted_spuriously(tmp_path: Path) -> None:
+    # SQLite counts a cached statement's VM steps across its runs: an interrupt at the first call of the
+    # progress handler would stop a point read now and then, and its clean-up could fail in the caller.
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
+            manager.connect(1) as db:
+        _name_threads(db)
+        await db.execute(INSERT_XP, (1, 0))
+        for _ in range(2000):
+            async with db.transaction():
+                rows = await db.execute_fetchall("SELECT xp, thread_name() FROM user_xp WHERE discord_id = 1")
+                assert rows[0][1] == threading.current_thread().name
+
+
+@pytest.mark.asyncio
 async def test_a_statement_waits_behind_a_call_queued_for_its_connection(tmp_path: Path) -> None:
     # While the worker runs a call of this connection, a statement never runs beside it on the loop.
     async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
