@@ -342,8 +342,11 @@ class Database:
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
                  lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
-                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
-        """`make_file`: `conn` is a read-only copy standing for a file not built yet; this builds and opens it."""
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None,
+                 configured: bool = False) -> None:
+        """`make_file`: `conn` is a read-only copy standing for a file not built yet; this builds and opens it
+        (with `files.open_file`). `configured`: `conn` comes from `files.open_file`, which already turned
+        SQLite's automatic checkpoint off (no statement on the loop's thread for that)."""
         self._conn = conn
         self._worker = worker
         self._lock = lock  # shared by every connection to the same file
@@ -363,10 +366,7 @@ class Database:
         if make_file is not None:
             self._probe = _WriteProbe()
             conn.set_authorizer(self._probe)
-        self._adopt(conn)
-
-    def _adopt(self, conn: sqlite3.Connection) -> None:
-        if self._inline_steps:
+        elif not configured and inline_steps:
             # Commits may run on the loop: SQLite's own checkpoint (which fsyncs) must never run there.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
 
@@ -395,8 +395,7 @@ class Database:
         except BaseException:
             self._building = None  # the next write tries again
             raise
-        copy, self._conn, self._probe = self._conn, conn, None
-        self._adopt(conn)
+        copy, self._conn, self._probe = self._conn, conn, None  # `conn` from files.open_file: configured
         try:
             self._worker.submit(copy.close)  # after any call still queued on the copy
         except ManagerClosedError:
@@ -732,9 +731,10 @@ class GuildDb(Database):
 
     def __init__(self, conn: sqlite3.Connection, *, guild_id: int, path: Path, worker: Worker,
                  lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
-                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None,
+                 configured: bool = False) -> None:
         super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout,
-                         inline_steps=inline_steps, make_file=make_file)
+                         inline_steps=inline_steps, make_file=make_file, configured=configured)
         self.guild_id = guild_id
 
 

@@ -293,8 +293,11 @@ def _configure(conn: sqlite3.Connection, options: OpenOptions) -> None:
     # cache miss, and each call into SQLite is a wait for the GIL on a busy event loop.
     # The first setting reads the file: NOTADB and CORRUPT surface here. secure_delete
     # overwrites deleted content, so an erased member's bytes do not stay in free pages.
+    # With inline statements commits may run on the event loop: SQLite's own checkpoint (which
+    # fsyncs) is off, the connection checkpoints on its worker (connection.py).
+    no_autocheckpoint = " PRAGMA wal_autocheckpoint = 0;" if options.inline_vm_steps else ""
     exec_script(conn, f"PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; "
-                      f"PRAGMA cache_size = -{int(options.cache_kib)};")
+                      f"PRAGMA cache_size = -{int(options.cache_kib)};{no_autocheckpoint}")
 
 
 def max_pages(options: OpenOptions, schema: Schema, identity: int | None, page_size: int) -> int:

@@ -184,6 +184,35 @@ async def test_cheap_statements_are_never_interrupted_spuriously(tmp_path: Path)
 
 
 @pytest.mark.asyncio
+async def test_an_open_runs_no_statement_on_the_loop_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cache miss is a lifecycle thread's work: a call into SQLite on the loop gives the GIL away and waits
+    # to get it back from that very thread. Its settings (no automatic checkpoint) come with the open.
+    build_guild_file(tmp_path, 1)
+    loop_thread = threading.current_thread()
+    on_loop: list[str] = []
+    connect = files.sqlite3.connect
+
+    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)  # type: ignore[arg-type]
+        conn.set_trace_callback(
+            lambda sql: on_loop.append(sql) if threading.current_thread() is loop_thread else None)
+        return conn
+
+    monkeypatch.setattr(files.sqlite3, "connect", traced)
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager:
+        async with manager.connect(1) as db:
+            assert on_loop == []
+            assert (await db.run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])) == 0
+        async with manager.connect(2) as db:  # built at its first use: the same
+            assert on_loop == []
+    lazy = files.OpenOptions(lazy_files=True)
+    async with GuildDatabaseManager(tmp_path, max_open=4, options=lazy) as manager, manager.connect(3) as db:
+        await db.execute(INSERT_XP, (1, 1))  # a read-only copy until this write builds the file
+        assert not db.is_copy and not [sql for sql in on_loop if not sql.startswith("INSERT")]  # (it may be inline)
+        assert (await db.run(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])) == 0
+
+
+@pytest.mark.asyncio
 async def test_a_statement_waits_behind_a_call_queued_for_its_connection(tmp_path: Path) -> None:
     # While the worker runs a call of this connection, a statement never runs beside it on the loop.
     async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
