@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,13 @@ def _name_threads(db: GuildDb) -> None:
     db.raw.create_function("thread_name", 0, lambda: threading.current_thread().name)
 
 
+@asynccontextmanager
+async def _small_budget_db(root: Path) -> AsyncIterator[GuildDb]:
+    """Guild 1's connection, its inline budget small enough for a statement of a few thousand rows to exceed it."""
+    async with GuildDatabaseManager(root, max_open=4, options=SMALL_BUDGET) as manager, manager.connect(1) as db:
+        yield db
+
+
 async def _rows(db: GuildDb) -> int:
     return int((await db.execute_fetchall("SELECT count(*) FROM user_xp"))[0][0])
 
@@ -46,8 +55,7 @@ async def test_a_point_read_and_a_small_transaction_run_on_the_loop_thread(tmp_p
 
 @pytest.mark.asyncio
 async def test_a_statement_over_its_budget_finishes_on_the_worker(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         _name_threads(db)
         count, thread = (await db.execute_fetchall(COUNT_MANY))[0]
         assert count == 2000
@@ -56,8 +64,7 @@ async def test_a_statement_over_its_budget_finishes_on_the_worker(tmp_path: Path
 
 @pytest.mark.asyncio
 async def test_a_write_over_its_budget_is_applied_once(tmp_path: Path) -> None:
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         await db.execute(MANY_ROWS, (0,))  # autocommit: interrupted inline, rolled back, redone on the worker
         assert await _rows(db) == 2000
         async with db.transaction():  # first statement of a transaction: its BEGIN goes with it
@@ -69,8 +76,7 @@ async def test_a_write_over_its_budget_is_applied_once(tmp_path: Path) -> None:
 async def test_a_long_write_late_in_a_transaction_never_loses_the_earlier_statements(tmp_path: Path) -> None:
     # Interrupting a write inside a transaction rolls the whole transaction back in SQLite:
     # such a write must never start inline.
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         async with db.transaction():
             await db.execute(INSERT_XP, (1, 1))
             await db.execute(MANY_ROWS, (10_000,))
@@ -111,8 +117,7 @@ async def test_a_read_then_a_write_in_a_transaction_never_leave_the_loop_thread(
 async def test_a_first_write_over_its_budget_after_reads_is_redone_in_the_same_snapshot(tmp_path: Path) -> None:
     # SQLite rolls the whole transaction back when it interrupts a write: the worker begins it again,
     # and nothing the reads saw has changed meanwhile, so the transaction goes on as if uninterrupted.
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         await db.execute(INSERT_XP, (1, 10))
         async with db.transaction():
             count = await _rows(db)
@@ -140,8 +145,7 @@ async def test_a_change_by_another_program_before_the_redo_fails_the_transaction
             sneaked.append(True)
         begin(conn, tx)
 
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         monkeypatch.setattr(connection, "_begin_deferred", another_program_first)
         with pytest.raises(DatabaseBusyError):
             async with db.transaction():
@@ -157,8 +161,7 @@ async def test_a_change_by_another_program_before_the_redo_fails_the_transaction
 async def test_rows_a_failed_inline_write_left_in_a_transaction_are_never_dropped(tmp_path: Path) -> None:
     # INSERT OR FAIL keeps the rows it inserted before failing: the transaction has changes from then on,
     # so a later write interrupted inline (which rolls everything back in SQLite) must never start inline.
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         await db.execute(INSERT_XP, (1, 0))
         async with db.transaction():
             await _rows(db)
@@ -173,8 +176,7 @@ async def test_rows_a_failed_inline_write_left_in_a_transaction_are_never_droppe
 async def test_cheap_statements_are_never_interrupted_spuriously(tmp_path: Path) -> None:
     # SQLite counts a cached statement's VM steps across its runs: an interrupt at the first call of the
     # progress handler would stop a point read now and then, and its clean-up could fail in the caller.
-    async with GuildDatabaseManager(tmp_path, max_open=4, options=SMALL_BUDGET) as manager, \
-            manager.connect(1) as db:
+    async with _small_budget_db(tmp_path) as db:
         _name_threads(db)
         await db.execute(INSERT_XP, (1, 0))
         for _ in range(2000):
