@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,8 +195,8 @@ async def test_an_open_runs_no_statement_on_the_loop_thread(tmp_path: Path, monk
     on_loop: list[str] = []
     connect = files.sqlite3.connect
 
-    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)  # type: ignore[arg-type]
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
         conn.set_trace_callback(
             lambda sql: on_loop.append(sql) if threading.current_thread() is loop_thread else None)
         return conn
