@@ -65,7 +65,7 @@ class _TxState:
         self.lock = lock
         self.open = True
         self.inline = 0  # statements run inline so far; -1 once one went to the worker
-        self.changed = False  # a write of it ran inline
+        self.changed = False  # a write of it was tried inline (it may have changed rows even if it failed)
         self.version: int | None = None  # the file's data_version its reads saw, when its first write ran inline
 
 
@@ -248,12 +248,22 @@ def _begin_deferred(conn: sqlite3.Connection, tx: _TxState | None) -> None:
             raise DatabaseBusyError("This server's data changed meanwhile; try again in a moment.")
 
 
-def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params) -> Result:
+def _run_statement(conn: sqlite3.Connection, tx: _TxState | None, sql: str, params: Params,
+                   budget: _Budget | None = None) -> Result:
+    """The statement, its transaction's BEGIN first; with a `budget` (inline, on the loop) the statement
+    alone runs under it: neither the BEGIN nor the clean-up can be interrupted."""
     _begin_deferred(conn, tx)
     was_open = conn.in_transaction
     try:
-        cur = conn.execute(sql, params)
-        rows = cur.fetchall()
+        if budget is not None:
+            budget.calls = 0
+            conn.set_progress_handler(budget, budget.period)
+        try:
+            cur = conn.execute(sql, params)
+            rows = cur.fetchall()
+        finally:
+            if budget is not None:
+                conn.set_progress_handler(None, 0)
     except sqlite3.OperationalError:
         # An autocommit statement whose COMMIT met a lock (or an interrupt) leaves its changes pending
         # in an open transaction: undo them, so that the retry (or the worker, after an inline try)
@@ -342,11 +352,12 @@ class Database:
 
     def __init__(self, conn: sqlite3.Connection, *, path: Path, worker: Worker,
                  lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
-                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None,
-                 configured: bool = False) -> None:
-        """`make_file`: `conn` is a read-only copy standing for a file not built yet; this builds and opens it
-        (with `files.open_file`). `configured`: `conn` comes from `files.open_file`, which already turned
-        SQLite's automatic checkpoint off (no statement on the loop's thread for that)."""
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
+        """`conn` comes from `files.open_file` with options of the same `inline_vm_steps`: with inline statements
+        it has SQLite's automatic checkpoint off (a commit on the loop must never fsync), set there, not on the loop.
+
+        `make_file`: `conn` is a read-only copy standing for a file not built yet; this builds and opens it.
+        """
         self._conn = conn
         self._worker = worker
         self._lock = lock  # shared by every connection to the same file
@@ -366,9 +377,6 @@ class Database:
         if make_file is not None:
             self._probe = _WriteProbe()
             conn.set_authorizer(self._probe)
-        elif not configured and inline_steps:
-            # Commits may run on the loop: SQLite's own checkpoint (which fsyncs) must never run there.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     # -- a guild never written: a read-only copy until its first write -----------
     @property
@@ -395,7 +403,7 @@ class Database:
         except BaseException:
             self._building = None  # the next write tries again
             raise
-        copy, self._conn, self._probe = self._conn, conn, None  # `conn` from files.open_file: configured
+        copy, self._conn, self._probe = self._conn, conn, None
         try:
             self._worker.submit(copy.close)  # after any call still queued on the copy
         except ManagerClosedError:
@@ -488,36 +496,20 @@ class Database:
             if tx is None or tx.inline < 0 or tx.changed:
                 return None
             tx.version = conn.execute("PRAGMA data_version").fetchone()[0]
-        try:
-            _begin_deferred(conn, tx)  # outside the budget: only the statement may be interrupted
-        except sqlite3.OperationalError as error:
-            if _is_busy(error):
-                return None
-            raise
         if tx is not None:
             if tx.inline >= 0:
                 tx.inline += 1
             # whatever it does, even failing half-way (INSERT OR FAIL), the transaction may hold changes now
             tx.changed = tx.changed or writes
-        budget = self._budget
-        budget.calls = 0
-        conn.set_progress_handler(budget, budget.period)
         try:
-            cur = conn.execute(sql, params)
-            rows = cur.fetchall()
+            result = _run_statement(conn, tx, sql, params, self._budget)
         except sqlite3.OperationalError as error:
-            conn.set_progress_handler(None, 0)  # the clean-up below must not be interrupted in turn
-            code = (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
-            if not in_tx and conn.in_transaction:
-                conn.execute("ROLLBACK")  # a write it left open (or its BEGIN): start clean, or undo before raising
-            if code in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
-                return None
+            if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
+                return None  # interrupted (a write then rolled back by SQLite) or busy: the worker does it
             raise
-        finally:
-            conn.set_progress_handler(None, 0)
         if writes and not conn.in_transaction:
             self._committed(inline=True)
-        return Result(rows, cur.lastrowid, cur.rowcount, cur.description)
+        return result
 
     def _committed(self, inline: bool = False) -> None:
         """After a commit: once the -wal is past the bound, checkpoint it on the worker (never on the loop).
@@ -731,10 +723,9 @@ class GuildDb(Database):
 
     def __init__(self, conn: sqlite3.Connection, *, guild_id: int, path: Path, worker: Worker,
                  lock: asyncio.Lock, busy_timeout: float = 5.0, inline_steps: int = INLINE_VM_STEPS,
-                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None,
-                 configured: bool = False) -> None:
+                 make_file: Callable[[], Awaitable[sqlite3.Connection]] | None = None) -> None:
         super().__init__(conn, path=path, worker=worker, lock=lock, busy_timeout=busy_timeout,
-                         inline_steps=inline_steps, make_file=make_file, configured=configured)
+                         inline_steps=inline_steps, make_file=make_file)
         self.guild_id = guild_id
 
 

@@ -312,7 +312,7 @@ class GuildDatabaseManager:
             self._creates += int(opened == "built")
         slot.db = GuildDb(conn, guild_id=slot.guild_id, path=path, busy_timeout=self._busy_timeout,
                           worker=self._query_pool().for_key(slot.guild_id), lock=lock,
-                          inline_steps=self._options.inline_vm_steps, configured=True,
+                          inline_steps=self._options.inline_vm_steps,
                           make_file=functools.partial(self._make_file, slot.guild_id) if is_copy else None)
         slot.ready.set_result(slot.db)
         if slot.evicted and slot.leases == 0:
@@ -412,7 +412,7 @@ class GuildDatabaseManager:
                                                      self._options, True)
                 self._bot = BotDb(conn, path=self.bot_path, worker=self._query_pool().for_key(0),
                                   lock=asyncio.Lock(), busy_timeout=self._busy_timeout,
-                                  inline_steps=self._options.inline_vm_steps, configured=True)
+                                  inline_steps=self._options.inline_vm_steps)
         return self._bot
 
     def _query_pool(self) -> WorkerPool:
