@@ -1,9 +1,14 @@
 """Ids shared by the end-to-end tests (the real bot against the Discord double)."""
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from app.bot.deferral import DEFER_AFTER_S
+
 if TYPE_CHECKING:
+    from app.doubles.discord_state import InteractionRecord
     from app.sandbox.harness import BotHarness
 
 GUILD_A = 111_111_111_111_111_111
@@ -17,3 +22,23 @@ async def give_a_file(harness: BotHarness, guild_id: int) -> None:
     reply = await harness.command(guild_id, ADMIN, "settings", {"xp_amount": "20"}, admin=True)
     assert reply.ephemeral
     assert (harness.settings.guild_dbs_dir / f"{guild_id}.sqlite3").is_file()
+
+
+async def acknowledged(record: InteractionRecord, timeout: float = 10.0) -> None:
+    """Until the bot's first answer to `record` (a message, a modal or a deferral) reached Discord."""
+    async with asyncio.timeout(timeout):
+        while record.response_type is None:
+            record.changed.clear()
+            await record.changed.wait()
+
+
+async def busy_for(harness: BotHarness, seconds: float) -> None:
+    """`seconds` pass for the bot and for Discord while the bot works on its newest interaction.
+
+    As in real time, the bot's deferral timer fires at `DEFER_AFTER_S` and its deferral reaches Discord
+    before the rest of the time passes. The test does not wait the seconds.
+    """
+    newest = max(harness.double.interactions.values(), key=lambda record: record.interaction_id)
+    await harness.advance(timedelta(seconds=DEFER_AFTER_S))
+    await acknowledged(newest)
+    await harness.advance(timedelta(seconds=seconds - DEFER_AFTER_S))

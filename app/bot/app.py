@@ -86,8 +86,8 @@ class BotApp:
             # keep-alive REST: a TCP connection per call cut bench_e2e from 1,630/s to 963/s (reply only)
             http_settings=hikari.impl.HTTPSettings(force_close_transports=False))
         # several processes serve one bot: only the one with shard 0 syncs the slash commands
-        self.client = lightbulb.client_from_app(
-            self.bot, hooks=[*self.ops.hooks, checks.guild_only, deferral.defer_first],
+        self.client = deferral.Client(
+            self.bot, hooks=[*self.ops.hooks, checks.guild_only, deferral.defer_when_slow(self.clock)],
             sync_commands=0 in (settings.shard_ids or (0,)))
         self.client.error_handler(handle_command_error)
         di.install(self.client, self.manager, settings, self.clock)

@@ -1,7 +1,8 @@
 """The bot's one clock: the real time, plus what the sandbox advanced (`clock +2d` runs the purge due then).
 
-Scheduled work runs through `clock.repeat()` (or sleeps with `clock.sleep()`), so an advance wakes
-whatever fell due; `settle()` waits until that work is done and asleep again.
+Scheduled work runs through `clock.repeat()` (or sleeps with `clock.sleep()`, or is called back with
+`clock.call_later()`), so an advance wakes whatever fell due; `settle()` waits until that work is done and
+asleep again.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Clock:
         self._sleepers: dict[int, datetime] = {}  # sleeping now → when each is due
         self._ids = itertools.count()
         self._busy = 0  # rounds of `repeat` running now
+        self._timers: set[Timer] = set()  # `call_later` callbacks not yet called or cancelled
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -48,16 +50,50 @@ class Clock:
                 self._busy -= 1
             await self.sleep(seconds)
 
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        """Call `callback` on the loop once `seconds` have passed on this clock, unless the timer is cancelled.
+
+        A loop timer underneath (cheap enough for every interaction); an advance calls the ones it made due.
+        """
+        timer = Timer(self, self.now() + timedelta(seconds=seconds), callback)
+        timer.handle = asyncio.get_running_loop().call_later(seconds, timer.fire)
+        self._timers.add(timer)
+        return timer
+
     def advance(self, delta: timedelta) -> None:
-        """Move time forward; sleepers that fall due wake up."""
+        """Move time forward; sleepers and timers that fall due wake up."""
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
         self.offset += delta
         self._tick.set()
         self._tick = asyncio.Event()
+        now = self.now()
+        for timer in [t for t in self._timers if t.due <= now]:
+            timer.fire()
 
     async def settle(self, *, timeout: float = 30.0, every: float = 0.01) -> None:
         """Wait until nothing is due: the work an advance woke has run and gone back to sleep (or ended)."""
         async with asyncio.timeout(timeout):
             while self._busy or any(due <= self.now() for due in self._sleepers.values()):
                 await asyncio.sleep(every)
+
+
+class Timer:
+    """One `Clock.call_later`: `cancel()` before it fires and the callback never runs."""
+
+    __slots__ = ("_callback", "_clock", "due", "handle")
+
+    def __init__(self, clock: Clock, due: datetime, callback: Callable[[], object]) -> None:
+        self._clock, self.due, self._callback = clock, due, callback
+        self.handle: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self._clock._timers.discard(self)
+
+    def fire(self) -> None:
+        """Call back once: the loop's timer or an advance, whichever comes first."""
+        if self in self._clock._timers:
+            self.cancel()
+            self._callback()

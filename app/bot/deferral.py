@@ -1,17 +1,43 @@
-"""Discord drops an interaction not answered within 3 s: every command defers before it opens any file.
+"""Discord drops an interaction not answered within 3 s: a command slower than `DEFER_AFTER_S` defers first.
 
-The hook runs after the checks (which answer at once when they refuse) and before the command's
-dependencies are injected: a `GuildDb` opens only after Discord has its deferral. A command that
-answers with a modal, or publicly, says so with a class attribute:
+A quick command answers in one REST call (the message itself). One that is still working after
+`DEFER_AFTER_S` (a file opening slowly, AniList or Steam late) acknowledges the interaction ("thinking…")
+then, and its answer completes that message: two calls, only when needed. Deferring every command
+before its work made two REST calls of every interaction, a third of the bot's event loop under load
+(`docs/benchmarks.md`).
 
+The timer is armed after the checks (which answer at once when they refuse) and before the command's
+dependencies are injected, so a `GuildDb` opening slowly is covered. The command's first answer is
+private unless the command says otherwise with a class attribute, as its deferral would be:
+
+    class Board(lightbulb.SlashCommand, name="board", description="..."):
+        deferral = Deferral.PUBLIC    # answered (or deferred) publicly; an explicit ephemeral answer stays private
     class Ask(lightbulb.SlashCommand, name="ask", description="..."):
         deferral = Deferral.NONE      # answers with a modal at once (a modal cannot follow a deferral)
+
+The bot's `Client` builds this module's `Context` for every command; its `respond` disarms the timer.
 """
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
 
+import hikari
 import lightbulb
+from lightbulb.client import DEFAULT_EXECUTION_STEP_ORDER
+from lightbulb.localization import localization_unsupported
+
+from app.bot.clock import Clock, Timer
+
+log = logging.getLogger(__name__)
+
+# Discord's deadline is 3 s from the interaction's creation: 1 s leaves 2 s for the deferral's own call
+# under load. Commands that finish sooner (almost all) answer in one call.
+DEFER_AFTER_S = 1.0
 
 
 class Deferral(enum.Enum):
@@ -20,9 +46,89 @@ class Deferral(enum.Enum):
     NONE = "none"
 
 
-@lightbulb.hook(lightbulb.ExecutionSteps.PRE_INVOKE, skip_when_failed=True, name="defer_first")
-async def defer_first(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
-    """Acknowledge the command ("thinking…") before its work; its answer then completes that message."""
-    mode = getattr(ctx.command, "deferral", Deferral.EPHEMERAL)
-    if mode is not Deferral.NONE:
-        await ctx.defer(ephemeral=mode is Deferral.EPHEMERAL)
+class Context(lightbulb.Context):
+    """A command's context that defers only if its first answer has not been sent `DEFER_AFTER_S` after arming."""
+
+    __slots__ = ("_deferral", "_deferring", "_timer")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferral: Deferral | None = None  # set when armed: a check's refusal before that is answered as is
+        self._timer: Timer | None = None
+        self._deferring: asyncio.Task[None] | None = None
+
+    def defer_unless_answered(self, mode: Deferral, clock: Clock, after_s: float) -> None:
+        """Defer (`mode`) once `after_s` pass on `clock` without a first answer."""
+        self._deferral = mode
+        self._timer = clock.call_later(after_s, self._defer_now)
+
+    def _defer_now(self) -> None:
+        self._timer = None
+        if not self.initial_response_sent.is_set():
+            self._deferring = asyncio.create_task(self._defer(), name="defer slow command")
+
+    async def _defer(self) -> None:
+        try:
+            await self.defer(ephemeral=self._deferral is Deferral.EPHEMERAL)
+        except hikari.HikariError:  # the answer will fail the same way and is reported there
+            log.warning("could not defer /%s in guild %s", self.command_data.qualified_name, self.guild_id,
+                        exc_info=True)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def defer(self, *, ephemeral: bool = False) -> None:
+        self._disarm()
+        await super().defer(ephemeral=ephemeral)
+
+    async def respond(self, content: hikari.UndefinedOr[Any] = hikari.UNDEFINED, *, ephemeral: bool = False,
+                      **kwargs: Any) -> hikari.Snowflakeish:
+        """The first answer of a private command is private, as its deferral would have made it."""
+        self._disarm()
+        if self._deferral is Deferral.EPHEMERAL and not self.initial_response_sent.is_set():
+            ephemeral = True
+        return await super().respond(content, ephemeral=ephemeral, **kwargs)
+
+    async def respond_with_modal(self, *args: Any, **kwargs: Any) -> None:
+        self._disarm()
+        await super().respond_with_modal(*args, **kwargs)
+
+
+class Client(lightbulb.GatewayEnabledClient):
+    """lightbulb's gateway client (as `client_from_app` builds it) whose commands get this module's `Context`."""
+
+    def __init__(self, app: hikari.GatewayBot, *, hooks: Sequence[lightbulb.ExecutionHook],
+                 sync_commands: bool) -> None:
+        super().__init__(app, (), DEFAULT_EXECUTION_STEP_ORDER, hikari.Locale.EN_US, localization_unsupported,
+                         True, None, hooks, sync_commands, features=())
+
+    def build_command_context(self, interaction: hikari.CommandInteraction,
+                              options: Sequence[hikari.CommandInteractionOption],
+                              command_cls: type[lightbulb.commands.CommandBase],
+                              initial_response_sent: asyncio.Event) -> lightbulb.Context:
+        return Context(client=self, interaction=interaction, options=options, command=command_cls(),
+                       initial_response_sent=initial_response_sent)
+
+
+def defer_when_slow(clock: Clock, after_s: float = DEFER_AFTER_S) -> lightbulb.ExecutionHook:
+    """The hook arming every command's deferral timer (`Deferral.NONE`: none).
+
+    `after_s` counts from the interaction's creation (its id's timestamp, real time), not from the hook: an
+    interaction that waited in a busy loop's backlog for `after_s` already is deferred at once.
+    """
+
+    @lightbulb.hook(lightbulb.ExecutionSteps.PRE_INVOKE, skip_when_failed=True, name="defer_when_slow")
+    async def arm(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
+        mode = getattr(ctx.command, "deferral", Deferral.EPHEMERAL)
+        if mode is Deferral.NONE:
+            return
+        waited = time.time() - ctx.interaction.created_at.timestamp()
+        left = after_s - min(max(waited, 0.0), after_s)  # a clock behind Discord's counts as no wait
+        if left > 0 and isinstance(ctx, Context):
+            ctx.defer_unless_answered(mode, clock, left)
+        else:  # late already (or a context another client built): defer now
+            await ctx.defer(ephemeral=mode is Deferral.EPHEMERAL)
+
+    return arm

@@ -10,7 +10,7 @@ import pytest
 from app.db import GuildDatabaseManager
 from app.db.slots import Lease
 from app.sandbox.harness import BotHarness
-from tests.e2e import ADMIN, GUILD_A, MEMBER
+from tests.e2e import ADMIN, GUILD_A, MEMBER, busy_for
 
 SLOW_S = 4.0
 
@@ -32,10 +32,10 @@ def _slow_leases(monkeypatch: pytest.MonkeyPatch, delay: Callable[[], Any]) -> N
     monkeypatch.setattr(GuildDatabaseManager, "_bot_db", slow_bot_db)
 
 
-def _advance_discords_clock(harness: BotHarness) -> Callable[[], Any]:
-    """4 s pass for Discord (the double's clock) while the database opens, without the test waiting them."""
+def _advance_the_clocks(harness: BotHarness) -> Callable[[], Any]:
+    """4 s pass (the bot's clock and Discord's) while the database opens, without the test waiting them."""
     async def delay() -> None:
-        harness.double.clock.advance(SLOW_S)
+        await busy_for(harness, SLOW_S)
     return delay
 
 
@@ -55,7 +55,7 @@ async def test_server_info_answers_although_the_database_takes_four_seconds(
 async def test_commands_that_read_a_file_answer_although_it_opens_slowly(
         harness: BotHarness, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
     await harness.command(GUILD_A, ADMIN, "server info", admin=True)  # the file exists
-    _slow_leases(monkeypatch, _advance_discords_clock(harness))
+    _slow_leases(monkeypatch, _advance_the_clocks(harness))
 
     reply = await harness.command(GUILD_A, ADMIN, command, admin=True)
 
@@ -67,7 +67,7 @@ async def test_commands_that_read_a_file_answer_although_it_opens_slowly(
 async def test_my_data_delete_confirmation_answers_although_the_erase_is_slow(
         harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     await harness.command(GUILD_A, MEMBER, "my-data delete")
-    _slow_leases(monkeypatch, _advance_discords_clock(harness))
+    _slow_leases(monkeypatch, _advance_the_clocks(harness))
 
     done = await harness.click(GUILD_A, MEMBER, "Erase my data")
 
@@ -81,7 +81,7 @@ async def test_server_data_delete_modal_answers_although_the_deletion_is_slow(
     await harness.command(GUILD_A, ADMIN, "server info", admin=True)
     await harness.command(GUILD_A, ADMIN, "server-data delete", admin=True)
     await harness.click(GUILD_A, ADMIN, "Delete everything", admin=True)
-    _slow_leases(monkeypatch, _advance_discords_clock(harness))
+    _slow_leases(monkeypatch, _advance_the_clocks(harness))
     name = harness.double.guilds[GUILD_A].name
 
     done = await harness.submit_modal(GUILD_A, ADMIN, {"Server name": name}, admin=True)

@@ -97,5 +97,5 @@ async def test_a_kind_discord_would_refuse_is_refused_by_the_bot_too(harness: Bo
         reply = await harness.command(GUILD_A, MEMBER, "leaderboard", {"kind": "xp'; DROP TABLE user_xp; --"})
     except DoubleError:  # a strict double validates choices first, as Discord does
         return
-    # public: the command was deferred publicly before the option was read (app/bot/deferral.py)
+    # answered at once: the error's own ephemeral flag holds (a public deferral would have made it public)
     assert reply.content.endswith("choose xp, chapters or achievements.") and reply.embeds == []

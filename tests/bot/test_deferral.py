@@ -1,0 +1,106 @@
+"""A command answers in one call when it is quick, and defers first only when its work runs long.
+
+Discord gives an interaction 3 s for its first answer. A deferral ("thinking…") meets that deadline for
+slow work, but it is a second REST call for every interaction that did not need it.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.bot.deferral import DEFER_AFTER_S
+from app.db.slots import Lease
+from app.doubles import discord_payloads as payloads
+from app.doubles.discord_payloads import DISCORD_EPOCH_MS
+from app.sandbox.harness import BotHarness
+from tests.e2e import ADMIN, GUILD_A, MEMBER, acknowledged
+
+MESSAGE_CREATE, DEFERRED = 4, 5
+
+
+@pytest.mark.asyncio
+async def test_a_quick_private_command_answers_privately_in_one_call(harness: BotHarness) -> None:
+    record = await harness.send(GUILD_A, ADMIN, "server info", admin=True)
+    reply = await harness.answer(record)
+
+    assert record.response_type == MESSAGE_CREATE  # no deferral went first
+    assert reply.ephemeral and reply.embeds[0]["title"] == "This server's database"
+    assert len(record.replies) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_quick_public_command_answers_publicly_in_one_call(harness: BotHarness) -> None:
+    record = await harness.send(GUILD_A, MEMBER, "leaderboard")
+    reply = await harness.answer(record)
+
+    assert record.response_type == MESSAGE_CREATE
+    assert not reply.ephemeral and reply.embeds[0]["title"] == "XP leaderboard"
+
+
+@pytest.mark.asyncio
+async def test_a_public_commands_quick_refusal_of_its_input_is_private(harness: BotHarness) -> None:
+    # the error answer asks for ephemeral: a direct answer honours it (a public deferral would not)
+    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
+    reply = await harness.answer(record)
+
+    assert record.response_type == MESSAGE_CREATE
+    assert reply.ephemeral and reply.content.startswith("Bots ")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("user", "command", "admin", "ephemeral"), [
+    (ADMIN, "server info", True, True), (MEMBER, "leaderboard", False, False)])
+async def test_a_command_whose_work_runs_long_is_deferred_before_discords_deadline(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch, user: int, command: str, admin: bool,
+        ephemeral: bool) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)  # the file exists
+    opening = asyncio.Event()
+    release = asyncio.Event()
+    original = Lease.__aenter__
+
+    async def slow_enter(self: Lease) -> Any:
+        opening.set()
+        await release.wait()
+        return await original(self)
+
+    monkeypatch.setattr(Lease, "__aenter__", slow_enter)
+    record = await harness.send(GUILD_A, user, command, admin=admin)
+    await asyncio.wait_for(opening.wait(), 10)
+    assert record.response_type is None  # not yet: the command may still answer at once
+
+    await harness.advance(timedelta(seconds=DEFER_AFTER_S))  # the bot's and Discord's clocks alike
+    await acknowledged(record)
+    assert record.response_type == DEFERRED
+    harness.double.clock.advance(10)  # long past the 3 s of the first answer: only the deferral kept it
+    release.set()
+    reply = await harness.answer(record)
+
+    assert reply.kind == "message" and reply.embeds and reply.ephemeral is ephemeral
+    assert "Something went wrong" not in reply.content
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_by_a_check_answers_at_once_and_privately(harness: BotHarness) -> None:
+    record = await harness.send(GUILD_A, MEMBER, "server info")
+    reply = await harness.answer(record)
+
+    assert record.response_type == MESSAGE_CREATE and reply.ephemeral
+
+
+@pytest.mark.asyncio
+async def test_an_interaction_that_waited_in_a_backlog_is_deferred_at_once(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its id says Discord created it DEFER_AFTER_S ago: the time to its deadline went by before the bot saw it
+    late_ms = int((time.time() - DEFER_AFTER_S - 0.5) * 1000) - DISCORD_EPOCH_MS
+    ids = itertools.count(1)
+    monkeypatch.setattr(payloads, "new_snowflake", lambda: late_ms << 22 | next(ids))
+    record = await harness.send(GUILD_A, ADMIN, "server info", admin=True)
+    reply = await harness.answer(record)
+
+    assert record.response_type == DEFERRED
+    assert reply.ephemeral and reply.embeds[0]["title"] == "This server's database"
