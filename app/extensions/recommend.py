@@ -76,11 +76,11 @@ class Recommend(lightbulb.SlashCommand, name="recommend", description="Manga you
         await ctx.respond(embed=embed, components=buttons(bot, found), ephemeral=True)
 
 
-@loader.listener(hikari.InteractionCreateEvent)
-async def on_vote(event: hikari.InteractionCreateEvent, guild_dbs: EventGuildDb) -> None:
+@loader.listener(hikari.ComponentInteractionCreateEvent)  # not every interaction: each costs an injection
+async def on_vote(event: hikari.ComponentInteractionCreateEvent, guild_dbs: EventGuildDb) -> None:
     """A 👍/👎 press: recorded in the server it happened in, for the member who asked only."""
     press = event.interaction
-    if not isinstance(press, hikari.ComponentInteraction) or not press.custom_id.startswith(f"{PREFIX}:"):
+    if not press.custom_id.startswith(f"{PREFIX}:"):
         return
     _, number, vote = [*press.custom_id.split(":"), "", ""][:3]
     if press.guild_id is None or not number.isdigit() or vote not in VOTES:

@@ -1,7 +1,8 @@
 """A command answers in one call when it is quick, and defers first only when its work runs long.
 
 Discord gives an interaction 3 s for its first answer. A deferral ("thinking…") meets that deadline for
-slow work, but it is a second REST call for every interaction that did not need it.
+slow work, but it is a second REST call for every interaction that did not need it. Nothing else runs
+for every command either (the last test).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import hikari
 import pytest
 
 from app.bot.deferral import DEFER_AFTER_S
@@ -104,3 +106,11 @@ async def test_an_interaction_that_waited_in_a_backlog_is_deferred_at_once(
 
     assert record.response_type == DEFERRED
     assert reply.ephemeral and reply.embeds[0]["title"] == "This server's database"
+
+
+@pytest.mark.asyncio
+async def test_no_extension_listens_to_every_slash_command(harness: BotHarness) -> None:
+    # a listener on InteractionCreateEvent ran its dependency injection for every command, to ignore it
+    listeners = harness.bot.bot.event_manager.get_listeners(hikari.CommandInteractionCreateEvent)
+
+    assert [listener.__name__ for listener in listeners] == ["handle_interaction"]  # lightbulb's own
