@@ -23,6 +23,7 @@ class Clock:
         self._ids = itertools.count()
         self._busy = 0  # rounds of `repeat` running now
         self._timers: set[Timer] = set()  # `call_later` callbacks not yet called or cancelled
+        self._advanced_s = 0.0  # `offset` in seconds, for the timers
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -55,8 +56,9 @@ class Clock:
 
         A loop timer underneath (cheap enough for every interaction); an advance calls the ones it made due.
         """
-        timer = Timer(self, self.now() + timedelta(seconds=seconds), callback)
-        timer.handle = asyncio.get_running_loop().call_later(seconds, timer.fire)
+        loop = asyncio.get_running_loop()
+        timer = Timer(self, loop.time() + self._advanced_s + seconds, callback)  # on the loop's clock, advanced
+        timer.handle = loop.call_later(seconds, timer.fire)
         self._timers.add(timer)
         return timer
 
@@ -67,9 +69,11 @@ class Clock:
         self.offset += delta
         self._tick.set()
         self._tick = asyncio.Event()
-        now = self.now()
-        for timer in [t for t in self._timers if t.due <= now]:
-            timer.fire()
+        self._advanced_s = self.offset.total_seconds()
+        if self._timers:
+            now = asyncio.get_running_loop().time() + self._advanced_s
+            for timer in [t for t in self._timers if t.due <= now]:
+                timer.fire()
 
     async def settle(self, *, timeout: float = 30.0, every: float = 0.01) -> None:
         """Wait until nothing is due: the work an advance woke has run and gone back to sleep (or ended)."""
@@ -83,7 +87,7 @@ class Timer:
 
     __slots__ = ("_callback", "_clock", "due", "handle")
 
-    def __init__(self, clock: Clock, due: datetime, callback: Callable[[], object]) -> None:
+    def __init__(self, clock: Clock, due: float, callback: Callable[[], object]) -> None:
         self._clock, self.due, self._callback = clock, due, callback
         self.handle: asyncio.TimerHandle | None = None
 

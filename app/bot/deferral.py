@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # Discord's deadline is 3 s from the interaction's creation: 1 s leaves 2 s for the deferral's own call
 # under load. Commands that finish sooner (almost all) answer in one call.
 DEFER_AFTER_S = 1.0
+DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01T00:00:00Z
 
 
 class Deferral(enum.Enum):
@@ -112,6 +113,11 @@ class Client(lightbulb.GatewayEnabledClient):
                        initial_response_sent=initial_response_sent)
 
 
+def _created_s(snowflake: int) -> float:
+    """When Discord created `snowflake`, in Unix seconds (its top 42 bits: milliseconds since 2015)."""
+    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
+
+
 def defer_when_slow(clock: Clock, after_s: float = DEFER_AFTER_S) -> lightbulb.ExecutionHook:
     """The hook arming every command's deferral timer (`Deferral.NONE`: none).
 
@@ -124,7 +130,7 @@ def defer_when_slow(clock: Clock, after_s: float = DEFER_AFTER_S) -> lightbulb.E
         mode = getattr(ctx.command, "deferral", Deferral.EPHEMERAL)
         if mode is Deferral.NONE:
             return
-        waited = time.time() - ctx.interaction.created_at.timestamp()
+        waited = time.time() - _created_s(ctx.interaction.id)
         left = after_s - min(max(waited, 0.0), after_s)  # a clock behind Discord's counts as no wait
         if left > 0 and isinstance(ctx, Context):
             ctx.defer_unless_answered(mode, clock, left)

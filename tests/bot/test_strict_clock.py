@@ -25,6 +25,20 @@ async def test_an_advance_wakes_a_sleeper_that_falls_due_and_not_one_that_does_n
 
 
 @pytest.mark.asyncio
+async def test_a_timer_is_called_once_when_due_by_an_advance_or_real_time_and_never_once_cancelled() -> None:
+    clock, called = Clock(), []
+    clock.call_later(3600, lambda: called.append("advanced"))
+    clock.call_later(7200, lambda: called.append("not due"))
+    clock.call_later(0.01, lambda: called.append("real time"))
+    clock.call_later(0.01, lambda: called.append("cancelled")).cancel()
+    clock.advance(timedelta(hours=1))
+    clock.advance(timedelta(seconds=1))  # due already: not called again
+    await asyncio.sleep(0.05)
+
+    assert sorted(called) == ["advanced", "real time"]
+
+
+@pytest.mark.asyncio
 async def test_repeat_runs_each_round_that_falls_due_and_settle_waits_for_it() -> None:
     clock, rounds = Clock(), []
 
