@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import TYPE_CHECKING
-
-from app.bot.deferral import DEFER_AFTER_S
 
 if TYPE_CHECKING:
     from app.doubles.discord_state import InteractionRecord
@@ -31,14 +28,3 @@ async def acknowledged(record: InteractionRecord, timeout: float = 10.0) -> None
             record.changed.clear()
             await record.changed.wait()
 
-
-async def busy_for(harness: BotHarness, seconds: float) -> None:
-    """`seconds` pass for the bot and for Discord while the bot works on its newest interaction.
-
-    As in real time, the bot's deferral timer fires at `DEFER_AFTER_S` and its deferral reaches Discord
-    before the rest of the time passes. The test does not wait the seconds.
-    """
-    newest = max(harness.double.interactions.values(), key=lambda record: record.interaction_id)
-    await harness.advance(timedelta(seconds=DEFER_AFTER_S))
-    await acknowledged(newest)
-    await harness.advance(timedelta(seconds=seconds - DEFER_AFTER_S))

@@ -24,6 +24,7 @@ class Clock:
         self._busy = 0  # rounds of `repeat` running now
         self._timers: set[Timer] = set()  # `call_later` callbacks not yet called or cancelled
         self._advanced_s = 0.0  # `offset` in seconds, for the timers
+        self._working: set[asyncio.Future[None]] = set()  # work the timers started, until it ends
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -51,13 +52,14 @@ class Clock:
                 self._busy -= 1
             await self.sleep(seconds)
 
-    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
-        """Call `callback` on the loop once `seconds` have passed on this clock, unless the timer is cancelled.
+    def call_later(self, seconds: float, work: Callable[[], Awaitable[None]]) -> Timer:
+        """Start `work()` as a task once `seconds` have passed on this clock, unless the timer is cancelled first.
 
-        A loop timer underneath (cheap enough for every interaction); an advance calls the ones it made due.
+        A loop timer underneath (cheap enough for every interaction); an advance starts the ones it made due,
+        in the order they fell due, and `started_work()` waits for what they started.
         """
         loop = asyncio.get_running_loop()
-        timer = Timer(self, loop.time() + self._advanced_s + seconds, callback)  # on the loop's clock, advanced
+        timer = Timer(self, loop.time() + self._advanced_s + seconds, work)  # on the loop's clock, advanced
         timer.handle = loop.call_later(seconds, timer.fire)
         self._timers.add(timer)
         return timer
@@ -72,23 +74,39 @@ class Clock:
         self._advanced_s = self.offset.total_seconds()
         if self._timers:
             now = asyncio.get_running_loop().time() + self._advanced_s
-            for timer in [t for t in self._timers if t.due <= now]:
+            for timer in sorted((t for t in self._timers if t.due <= now), key=lambda t: t.due):
                 timer.fire()
+
+    def _start(self, work: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.ensure_future(work())
+        self._working.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._working.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "work started by a Clock timer failed", "exception": error, "future": task})
+
+    async def started_work(self, *, timeout: float = 30.0) -> None:
+        """Wait until the work timers started (by an advance or in real time) has finished."""
+        if self._working:
+            await asyncio.wait_for(asyncio.gather(*self._working, return_exceptions=True), timeout)
 
     async def settle(self, *, timeout: float = 30.0, every: float = 0.01) -> None:
         """Wait until nothing is due: the work an advance woke has run and gone back to sleep (or ended)."""
         async with asyncio.timeout(timeout):
-            while self._busy or any(due <= self.now() for due in self._sleepers.values()):
+            while self._busy or self._working or any(due <= self.now() for due in self._sleepers.values()):
                 await asyncio.sleep(every)
 
 
 class Timer:
-    """One `Clock.call_later`: `cancel()` before it fires and the callback never runs."""
+    """One `Clock.call_later`: `cancel()` before it fires and its work never starts."""
 
-    __slots__ = ("_callback", "_clock", "due", "handle")
+    __slots__ = ("_clock", "_work", "due", "handle")
 
-    def __init__(self, clock: Clock, due: float, callback: Callable[[], object]) -> None:
-        self._clock, self.due, self._callback = clock, due, callback
+    def __init__(self, clock: Clock, due: float, work: Callable[[], Awaitable[None]]) -> None:
+        self._clock, self.due, self._work = clock, due, work
         self.handle: asyncio.TimerHandle | None = None
 
     def cancel(self) -> None:
@@ -97,7 +115,7 @@ class Timer:
         self._clock._timers.discard(self)
 
     def fire(self) -> None:
-        """Call back once: the loop's timer or an advance, whichever comes first."""
+        """Start the work once: at the loop's timer or at an advance, whichever comes first."""
         if self in self._clock._timers:
             self.cancel()
-            self._callback()
+            self._clock._start(self._work)

@@ -11,11 +11,12 @@ dependencies are injected, so a `GuildDb` opening slowly is covered. The command
 private unless the command says otherwise with a class attribute, as its deferral would be:
 
     class Board(lightbulb.SlashCommand, name="board", description="..."):
-        deferral = Deferral.PUBLIC    # answered (or deferred) publicly; an explicit ephemeral answer stays private
+        deferral = Deferral.PUBLIC    # answered (or deferred) publicly; an ephemeral answer (an error) stays private
     class Ask(lightbulb.SlashCommand, name="ask", description="..."):
         deferral = Deferral.NONE      # answers with a modal at once (a modal cannot follow a deferral)
 
-The bot's `Client` builds this module's `Context` for every command; its `respond` disarms the timer.
+The bot's `Client` builds this module's `Context` for every command; its `respond` disarms the timer, and
+so does the client's `stop`.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import asyncio
 import enum
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,50 +52,65 @@ class Deferral(enum.Enum):
 class Context(lightbulb.Context):
     """A command's context that defers only if its first answer has not been sent `DEFER_AFTER_S` after arming."""
 
-    __slots__ = ("_deferral", "_deferring", "_timer")
+    __slots__ = ("__weakref__", "_deferral", "_placeholder", "_timer")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deferral: Deferral | None = None  # set when armed: a check's refusal before that is answered as is
         self._timer: Timer | None = None
-        self._deferring: asyncio.Task[None] | None = None
+        self._placeholder = False  # a public "thinking…" of our timer that no answer has filled yet
 
     def defer_unless_answered(self, mode: Deferral, clock: Clock, after_s: float) -> None:
         """Defer (`mode`) once `after_s` pass on `clock` without a first answer."""
         self._deferral = mode
-        self._timer = clock.call_later(after_s, self._defer_now)
+        self._timer = clock.call_later(after_s, self._defer_if_unanswered)
 
-    def _defer_now(self) -> None:
+    async def _defer_if_unanswered(self) -> None:
         self._timer = None
-        if not self.initial_response_sent.is_set():
-            self._deferring = asyncio.create_task(self._defer(), name="defer slow command")
-
-    async def _defer(self) -> None:
+        public = self._deferral is Deferral.PUBLIC
         try:
-            await self.defer(ephemeral=self._deferral is Deferral.EPHEMERAL)
+            async with self._response_lock:
+                if self.initial_response_sent.is_set():
+                    return
+                await self._create_initial_response(
+                    hikari.ResponseType.DEFERRED_MESSAGE_CREATE,
+                    flags=hikari.MessageFlag.NONE if public else hikari.MessageFlag.EPHEMERAL)
+                self.initial_response_sent.set()
+                self._placeholder = public
         except hikari.HikariError:  # the answer will fail the same way and is reported there
             log.warning("could not defer /%s in guild %s", self.command_data.qualified_name, self.guild_id,
                         exc_info=True)
 
-    def _disarm(self) -> None:
+    def disarm(self) -> None:
+        """No deferral from now on (the command answered, deferred itself, or the bot is stopping)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     async def defer(self, *, ephemeral: bool = False) -> None:
-        self._disarm()
+        self.disarm()
         await super().defer(ephemeral=ephemeral)
 
     async def respond(self, content: hikari.UndefinedOr[Any] = hikari.UNDEFINED, *, ephemeral: bool = False,
                       **kwargs: Any) -> hikari.Snowflakeish:
-        """The first answer of a private command is private, as its deferral would have made it."""
-        self._disarm()
+        """The first answer of a private command is private, as its deferral would have made it.
+
+        A private answer (an error) to a public command deferred by the timer does not fill its public
+        "thinking…" (Discord would show it to everyone): that message is deleted and the answer follows it.
+        """
+        self.disarm()
         if self._deferral is Deferral.EPHEMERAL and not self.initial_response_sent.is_set():
             ephemeral = True
+        private = ephemeral or hikari.MessageFlag.EPHEMERAL in hikari.MessageFlag(kwargs.get("flags") or 0)
+        if self._placeholder:
+            async with self._response_lock:
+                if self._placeholder and private:
+                    await self.interaction.delete_initial_response()
+                self._placeholder = False
         return await super().respond(content, ephemeral=ephemeral, **kwargs)
 
     async def respond_with_modal(self, *args: Any, **kwargs: Any) -> None:
-        self._disarm()
+        self.disarm()
         await super().respond_with_modal(*args, **kwargs)
 
 
@@ -104,13 +121,22 @@ class Client(lightbulb.GatewayEnabledClient):
                  sync_commands: bool) -> None:
         super().__init__(app, (), DEFAULT_EXECUTION_STEP_ORDER, hikari.Locale.EN_US, localization_unsupported,
                          True, None, hooks, sync_commands, features=())
+        self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()  # commands in flight, for stop()
 
     def build_command_context(self, interaction: hikari.CommandInteraction,
                               options: Sequence[hikari.CommandInteractionOption],
                               command_cls: type[lightbulb.commands.CommandBase],
                               initial_response_sent: asyncio.Event) -> lightbulb.Context:
-        return Context(client=self, interaction=interaction, options=options, command=command_cls(),
-                       initial_response_sent=initial_response_sent)
+        context = Context(client=self, interaction=interaction, options=options, command=command_cls(),
+                          initial_response_sent=initial_response_sent)
+        self._contexts.add(context)
+        return context
+
+    async def stop(self, *args: Any) -> None:
+        """A stopping bot defers nothing more: its REST client closes next."""
+        for context in list(self._contexts):
+            context.disarm()
+        await super().stop(*args)
 
 
 def _created_s(snowflake: int) -> float:

@@ -202,8 +202,13 @@ class BotHarness:
 
     # -- time ----------------------------------------------------------------
     async def advance(self, delta: timedelta) -> None:
-        """Time passes (for the bot and for Discord); returns once the work that fell due has run."""
+        """Time passes (for the bot and for Discord); returns once the work that fell due has run.
+
+        What the bot's timers start (a slow command's deferral) reaches Discord before Discord's clock
+        moves, as it would in real time: an advance past the 3 s deadline never fails a working command.
+        """
         self.clock.advance(delta)
+        await self.clock.started_work()
         self.double.clock.advance(delta.total_seconds())
         await self.clock.settle()
 

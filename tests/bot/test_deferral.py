@@ -54,15 +54,9 @@ async def test_a_public_commands_quick_refusal_of_its_input_is_private(harness: 
     assert reply.ephemeral and reply.content.startswith("Bots ")
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize(("user", "command", "admin", "ephemeral"), [
-    (ADMIN, "server info", True, True), (MEMBER, "leaderboard", False, False)])
-async def test_a_command_whose_work_runs_long_is_deferred_before_discords_deadline(
-        harness: BotHarness, monkeypatch: pytest.MonkeyPatch, user: int, command: str, admin: bool,
-        ephemeral: bool) -> None:
-    await harness.command(GUILD_A, ADMIN, "server info", admin=True)  # the file exists
-    opening = asyncio.Event()
-    release = asyncio.Event()
+def _slow_leases(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Every lease waits for `release` once it has set `opening`: a command stuck opening its file."""
+    opening, release = asyncio.Event(), asyncio.Event()
     original = Lease.__aenter__
 
     async def slow_enter(self: Lease) -> Any:
@@ -71,6 +65,17 @@ async def test_a_command_whose_work_runs_long_is_deferred_before_discords_deadli
         return await original(self)
 
     monkeypatch.setattr(Lease, "__aenter__", slow_enter)
+    return opening, release
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("user", "command", "admin", "ephemeral"), [
+    (ADMIN, "server info", True, True), (MEMBER, "leaderboard", False, False)])
+async def test_a_command_whose_work_runs_long_is_deferred_before_discords_deadline(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch, user: int, command: str, admin: bool,
+        ephemeral: bool) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)  # the file exists
+    opening, release = _slow_leases(monkeypatch)
     record = await harness.send(GUILD_A, user, command, admin=admin)
     await asyncio.wait_for(opening.wait(), 10)
     assert record.response_type is None  # not yet: the command may still answer at once
@@ -84,6 +89,52 @@ async def test_a_command_whose_work_runs_long_is_deferred_before_discords_deadli
 
     assert reply.kind == "message" and reply.embeds and reply.ephemeral is ephemeral
     assert "Something went wrong" not in reply.content
+
+
+@pytest.mark.asyncio
+async def test_time_passing_past_the_deadline_at_once_still_finds_the_command_deferred(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, release = _slow_leases(monkeypatch)
+    record = await harness.send(GUILD_A, ADMIN, "server info", admin=True)
+    await asyncio.wait_for(opening.wait(), 10)
+
+    await harness.advance(timedelta(seconds=5))  # the deferral reaches Discord before its clock moves
+    release.set()
+    reply = await harness.answer(record)
+
+    assert record.response_type == DEFERRED and reply.embeds and reply.ephemeral
+
+
+@pytest.mark.asyncio
+async def test_a_slow_public_commands_private_answer_replaces_its_public_thinking_message(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, release = _slow_leases(monkeypatch)
+    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
+    await asyncio.wait_for(opening.wait(), 10)
+    await harness.advance(timedelta(seconds=5))  # deferred publicly: "thinking…" for everyone
+    release.set()
+    replies = await harness.settle(record)
+
+    assert record.response_type == DEFERRED
+    assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
+    assert replies[1].content.startswith("Bots ")
+
+
+@pytest.mark.asyncio
+async def test_a_bot_stopping_with_a_command_in_flight_leaves_no_timer(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a timer firing after the stop would defer through a closed REST client
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, _ = _slow_leases(monkeypatch)
+    await harness.send(GUILD_A, ADMIN, "server info", admin=True)
+    await asyncio.wait_for(opening.wait(), 10)
+    assert harness.clock._timers
+
+    await harness.restart()
+
+    assert not harness.clock._timers
 
 
 @pytest.mark.asyncio

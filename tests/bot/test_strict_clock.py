@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -24,18 +25,43 @@ async def test_an_advance_wakes_a_sleeper_that_falls_due_and_not_one_that_does_n
     later.cancel()
 
 
+def _note(called: list[str], name: str) -> Callable[[], Awaitable[None]]:
+    async def work() -> None:
+        called.append(name)
+    return work
+
+
 @pytest.mark.asyncio
-async def test_a_timer_is_called_once_when_due_by_an_advance_or_real_time_and_never_once_cancelled() -> None:
-    clock, called = Clock(), []
-    clock.call_later(3600, lambda: called.append("advanced"))
-    clock.call_later(7200, lambda: called.append("not due"))
-    clock.call_later(0.01, lambda: called.append("real time"))
-    clock.call_later(0.01, lambda: called.append("cancelled")).cancel()
+async def test_a_timer_starts_its_work_once_when_due_by_an_advance_or_real_time_and_never_once_cancelled() -> None:
+    clock, called = Clock(), list[str]()
+    clock.call_later(3600, _note(called, "advanced"))
+    clock.call_later(7200, _note(called, "not due"))
+    clock.call_later(0.01, _note(called, "real time"))
+    clock.call_later(0.01, _note(called, "cancelled")).cancel()
     clock.advance(timedelta(hours=1))
-    clock.advance(timedelta(seconds=1))  # due already: not called again
+    clock.advance(timedelta(seconds=1))  # due already: not started again
     await asyncio.sleep(0.05)
+    await clock.started_work()
 
     assert sorted(called) == ["advanced", "real time"]
+
+
+@pytest.mark.asyncio
+async def test_an_advance_starts_due_timers_in_order_and_one_failing_stops_none_of_the_others() -> None:
+    clock, called, reported = Clock(), list[str](), list[BaseException]()
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: reported.append(context["exception"]))
+
+    async def fails() -> None:
+        raise ZeroDivisionError
+
+    clock.call_later(1, fails)
+    for i in reversed(range(20)):
+        clock.call_later(1 + i / 100, _note(called, f"{i:02}"))
+    clock.advance(timedelta(seconds=2))
+    await clock.started_work()
+
+    assert called == [f"{i:02}" for i in range(20)]
+    assert [type(error) for error in reported] == [ZeroDivisionError]
 
 
 @pytest.mark.asyncio

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from app.db import GuildDatabaseManager
 from app.db.slots import Lease
 from app.sandbox.harness import BotHarness
-from tests.e2e import ADMIN, GUILD_A, MEMBER, busy_for
+from tests.e2e import ADMIN, GUILD_A, MEMBER
 
 SLOW_S = 4.0
 
@@ -35,7 +36,7 @@ def _slow_leases(monkeypatch: pytest.MonkeyPatch, delay: Callable[[], Any]) -> N
 def _advance_the_clocks(harness: BotHarness) -> Callable[[], Any]:
     """4 s pass (the bot's clock and Discord's) while the database opens, without the test waiting them."""
     async def delay() -> None:
-        await busy_for(harness, SLOW_S)
+        await harness.advance(timedelta(seconds=SLOW_S))
     return delay
 
 

@@ -1,10 +1,12 @@
 """Against the strict double (3 s to answer): a command still working after 1 s defers; slow AniList never fails it."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.doubles.discord_state import Reply
-from tests.e2e import GUILD_A, MEMBER, busy_for
+from tests.e2e import GUILD_A, MEMBER
 from tests.features.anilist_fixtures import World, world
 
 __all__ = ["world"]
@@ -16,7 +18,7 @@ def anilist_takes_seconds(w: World) -> None:
     original = w.anilist._fault
 
     async def slow() -> object:
-        await busy_for(w.bot, SLOW_S)
+        await w.bot.advance(timedelta(seconds=SLOW_S))
         return await original()
 
     w.anilist._fault = slow  # type: ignore[method-assign,assignment]
