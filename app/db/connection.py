@@ -51,7 +51,7 @@ BUSY_MAX_WAIT = 0.05
 INLINE_VM_STEPS = 20_000  # an inline statement's budget (a point read is ~40 steps, an upsert ~60)
 INLINE_TX_STATEMENTS = 32  # a transaction with more statements commits on the worker (bounded WAL write)
 WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's default autocheckpoint point (1,000 pages of 4 KiB)
-INLINE_SLICE_S = 0.0001  # inline work after which a statement first lets the loop run its other callbacks
+INLINE_SLICE_S = 0.0001  # inline statements' time in a turn after which the next one lets the loop run the rest
 WAL_CHECK_EVERY = 8  # inline commits between two looks at the -wal's size (a stat costs a quarter of a read)
 _SQLITE_INTERRUPT = 9
 
@@ -91,17 +91,19 @@ class _Budget:
 
 
 class _Slice:
-    """Since when the event loop has run inline statements without cycling through its other callbacks.
+    """How long the event loop has run inline statements in its current turn.
 
     Statements on the worker always gave the loop a turn; inline ones never do, so a task that
     runs many in a row would starve every other task. `reset` is queued on the loop at the
-    first inline statement and runs at its next turn; until then statements check the time.
+    first inline statement and runs at its next turn; until then each inline statement adds its
+    time. Only the statements' own time counts: the turn's other callbacks (a busy bot's REST and
+    gateway work) are not this module's to bound.
     """
 
-    __slots__ = ("queued", "started")
+    __slots__ = ("queued", "spent")
 
     def __init__(self) -> None:
-        self.started = 0.0
+        self.spent = 0.0
         self.queued = False
 
     def reset(self) -> None:
@@ -118,7 +120,7 @@ def _loop_slice() -> _Slice:
         current = _slices[loop] = _Slice()
     if not current.queued:
         current.queued = True
-        current.started = time.perf_counter()
+        current.spent = 0.0
         loop.call_soon(current.reset)
     return current
 
@@ -501,12 +503,15 @@ class Database:
                 tx.inline += 1
             # whatever it does, even failing half-way (INSERT OR FAIL), the transaction may hold changes now
             tx.changed = tx.changed or writes
+        started = time.perf_counter()
         try:
             result = _run_statement(conn, tx, sql, params, self._budget)
         except sqlite3.OperationalError as error:
             if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (_SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY):
                 return None  # interrupted (a write then rolled back by SQLite) or busy: the worker does it
             raise
+        finally:
+            _loop_slice().spent += time.perf_counter() - started
         if writes and not conn.in_transaction:
             self._committed(inline=True)
         return result
@@ -569,7 +574,7 @@ class Database:
         if self._inline_steps:
             # Inline statements have held the loop long enough: everything else it has to do goes
             # first (a new slice starts at its next turn, so one turn holds one slice and one statement).
-            while time.perf_counter() - _loop_slice().started > INLINE_SLICE_S:
+            while _loop_slice().spent > INLINE_SLICE_S:
                 await asyncio.sleep(0)
         tx = self._tx
         if tx is not None and tx not in _current_tx.get():  # the hot path skips a coroutine
@@ -678,7 +683,11 @@ class Database:
         inline = 0 <= state.inline <= INLINE_TX_STATEMENTS and self._worker.idle and bool(self._inline_steps)
         try:
             if inline:  # every statement ran inline: the COMMIT writes a bounded WAL, no fsync
-                _end_transaction(self._conn, state, ok)
+                started = time.perf_counter()
+                try:
+                    _end_transaction(self._conn, state, ok)
+                finally:
+                    _loop_slice().spent += time.perf_counter() - started
             else:
                 await _settle(self._submit(_end_transaction, self._conn, state, ok))
         finally:
