@@ -24,7 +24,7 @@ class Clock:
         self._busy = 0  # rounds of `repeat` running now
         self._timers: set[Timer] = set()  # `call_later` callbacks not yet called or cancelled
         self._advanced_s = 0.0  # `offset` in seconds, for the timers
-        self._working: set[asyncio.Future[None]] = set()  # work the timers started, until it ends
+        self._working: set[asyncio.Future[object]] = set()  # work the timers started, until it ends
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
@@ -42,7 +42,7 @@ class Clock:
         finally:
             del self._sleepers[token]
 
-    async def repeat(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+    async def repeat(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         """Run `work` now and then every `seconds` on this clock, until cancelled."""
         while True:
             self._busy += 1  # no await between waking up and this: settle() never misses a round
@@ -52,7 +52,7 @@ class Clock:
                 self._busy -= 1
             await self.sleep(seconds)
 
-    def call_later(self, seconds: float, work: Callable[[], Awaitable[None]]) -> Timer:
+    def call_later(self, seconds: float, work: Callable[[], Awaitable[object]]) -> Timer:
         """Start `work()` as a task once `seconds` have passed on this clock, unless the timer is cancelled first.
 
         A loop timer underneath (cheap enough for every interaction); an advance starts the ones it made due,
@@ -68,21 +68,22 @@ class Clock:
         """Move time forward; sleepers and timers that fall due wake up."""
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
+        loop = asyncio.get_running_loop() if self._timers else None  # (raises before anything moved)
         self.offset += delta
         self._tick.set()
         self._tick = asyncio.Event()
         self._advanced_s = self.offset.total_seconds()
-        if self._timers:
-            now = asyncio.get_running_loop().time() + self._advanced_s
+        if loop is not None:
+            now = loop.time() + self._advanced_s
             for timer in sorted((t for t in self._timers if t.due <= now), key=lambda t: t.due):
                 timer.fire()
 
-    def _start(self, work: Callable[[], Awaitable[None]]) -> None:
+    def _start(self, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.ensure_future(work())
         self._working.add(task)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Future[None]) -> None:
+    def _done(self, task: asyncio.Future[object]) -> None:
         self._working.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             asyncio.get_running_loop().call_exception_handler(
@@ -91,7 +92,9 @@ class Clock:
     async def started_work(self, *, timeout: float = 30.0) -> None:
         """Wait until the work timers started (by an advance or in real time) has finished."""
         if self._working:
-            await asyncio.wait_for(asyncio.gather(*self._working, return_exceptions=True), timeout)
+            _, pending = await asyncio.wait(self._working, timeout=timeout)  # a timeout cancels none of it
+            if pending:
+                raise TimeoutError(f"{len(pending)} timer tasks still running after {timeout} s")
 
     async def settle(self, *, timeout: float = 30.0, every: float = 0.01) -> None:
         """Wait until nothing is due: the work an advance woke has run and gone back to sleep (or ended)."""
@@ -105,7 +108,7 @@ class Timer:
 
     __slots__ = ("_clock", "_work", "due", "handle")
 
-    def __init__(self, clock: Clock, due: float, work: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, clock: Clock, due: float, work: Callable[[], Awaitable[object]]) -> None:
         self._clock, self.due, self._work = clock, due, work
         self.handle: asyncio.TimerHandle | None = None
 

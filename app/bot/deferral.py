@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # under load. Commands that finish sooner (almost all) answer in one call.
 DEFER_AFTER_S = 1.0
 DISCORD_EPOCH_MS = 1_420_070_400_000  # 2015-01-01T00:00:00Z
+PRIVATE_ANSWER = "The answer was sent privately."  # a public "thinking…" Discord would not let the bot delete
 
 
 class Deferral(enum.Enum):
@@ -52,25 +53,27 @@ class Deferral(enum.Enum):
 class Context(lightbulb.Context):
     """A command's context that defers only if its first answer has not been sent `DEFER_AFTER_S` after arming."""
 
-    __slots__ = ("__weakref__", "_deferral", "_placeholder", "_timer")
+    __slots__ = ("__weakref__", "_answering", "_deferral", "_placeholder", "_timer")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deferral: Deferral | None = None  # set when armed: a check's refusal before that is answered as is
         self._timer: Timer | None = None
+        self._answering = False  # an answer is on its way: the timer has nothing left to do
         self._placeholder = False  # a public "thinking…" of our timer that no answer has filled yet
 
     def defer_unless_answered(self, mode: Deferral, clock: Clock, after_s: float) -> None:
-        """Defer (`mode`) once `after_s` pass on `clock` without a first answer."""
+        """Defer (`mode`) once `after_s` pass on `clock` without a first answer (not once the bot is stopping)."""
         self._deferral = mode
-        self._timer = clock.call_later(after_s, self._defer_if_unanswered)
+        if not (isinstance(self.client, Client) and self.client.stopping):
+            self._timer = clock.call_later(after_s, self._defer_if_unanswered)
 
     async def _defer_if_unanswered(self) -> None:
         self._timer = None
         public = self._deferral is Deferral.PUBLIC
         try:
             async with self._response_lock:
-                if self.initial_response_sent.is_set():
+                if self._answering or self.initial_response_sent.is_set():
                     return
                 await self._create_initial_response(
                     hikari.ResponseType.DEFERRED_MESSAGE_CREATE,
@@ -96,18 +99,33 @@ class Context(lightbulb.Context):
         """The first answer of a private command is private, as its deferral would have made it.
 
         A private answer (an error) to a public command deferred by the timer does not fill its public
-        "thinking…" (Discord would show it to everyone): that message is deleted and the answer follows it.
+        "thinking…" (Discord would show it to everyone): that message goes first (`_clear_placeholder`).
         """
         self.disarm()
+        self._answering = True  # from here on a deferral that has not begun never will
         if self._deferral is Deferral.EPHEMERAL and not self.initial_response_sent.is_set():
             ephemeral = True
-        private = ephemeral or hikari.MessageFlag.EPHEMERAL in hikari.MessageFlag(kwargs.get("flags") or 0)
-        if self._placeholder:
-            async with self._response_lock:
-                if self._placeholder and private:
-                    await self.interaction.delete_initial_response()
-                self._placeholder = False
+        elif self._deferral is Deferral.PUBLIC:
+            async with self._response_lock:  # a deferral being sent right now has set `_placeholder` after it
+                if self._placeholder:
+                    self._placeholder = False
+                    if ephemeral or hikari.MessageFlag.EPHEMERAL in hikari.MessageFlag(kwargs.get("flags") or 0):
+                        await self._clear_placeholder()
         return await super().respond(content, ephemeral=ephemeral, **kwargs)
+
+    async def _clear_placeholder(self) -> None:
+        """Delete the public "thinking…" (gone already is as good); if Discord refuses, say where the answer went.
+
+        Either way the next answer is a message of its own, not the placeholder filled in.
+        """
+        try:
+            await self.interaction.delete_initial_response()
+        except hikari.NotFoundError:  # a moderator deleted it
+            pass
+        except hikari.HikariError:
+            log.warning("could not delete the deferral of /%s in guild %s", self.command_data.qualified_name,
+                        self.guild_id, exc_info=True)
+            await self.interaction.edit_initial_response(PRIVATE_ANSWER)
 
     async def respond_with_modal(self, *args: Any, **kwargs: Any) -> None:
         self.disarm()
@@ -122,6 +140,7 @@ class Client(lightbulb.GatewayEnabledClient):
         super().__init__(app, (), DEFAULT_EXECUTION_STEP_ORDER, hikari.Locale.EN_US, localization_unsupported,
                          True, None, hooks, sync_commands, features=())
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()  # commands in flight, for stop()
+        self.stopping = False
 
     def build_command_context(self, interaction: hikari.CommandInteraction,
                               options: Sequence[hikari.CommandInteractionOption],
@@ -134,6 +153,7 @@ class Client(lightbulb.GatewayEnabledClient):
 
     async def stop(self, *args: Any) -> None:
         """A stopping bot defers nothing more: its REST client closes next."""
+        self.stopping = True
         for context in list(self._contexts):
             context.disarm()
         await super().stop(*args)

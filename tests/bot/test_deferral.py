@@ -14,11 +14,15 @@ from typing import Any
 
 import hikari
 import pytest
+from aiohttp import web
 
-from app.bot.deferral import DEFER_AFTER_S
+from app.bot.deferral import DEFER_AFTER_S, PRIVATE_ANSWER, Client
 from app.db.slots import Lease
 from app.doubles import discord_payloads as payloads
+from app.doubles import discord_rest_interactions
+from app.doubles.discord_errors import RestError
 from app.doubles.discord_payloads import DISCORD_EPOCH_MS
+from app.doubles.discord_state import InteractionRecord
 from app.sandbox.harness import BotHarness
 from tests.e2e import ADMIN, GUILD_A, MEMBER, acknowledged
 
@@ -120,6 +124,97 @@ async def test_a_slow_public_commands_private_answer_replaces_its_public_thinkin
     assert record.response_type == DEFERRED
     assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
     assert replies[1].content.startswith("Bots ")
+
+
+def _slow_callbacks(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Discord takes an interaction's first answer (`/callback`) only once `let_through` is set."""
+    arrived, let_through = asyncio.Event(), asyncio.Event()
+    original = discord_rest_interactions.read_body
+
+    async def slow_read_body(request: web.Request) -> Any:
+        if request.path.endswith("/callback"):
+            arrived.set()
+            await let_through.wait()
+        return await original(request)
+
+    monkeypatch.setattr(discord_rest_interactions, "read_body", slow_read_body)
+    return arrived, let_through
+
+
+@pytest.mark.asyncio
+async def test_a_private_answer_sent_while_the_public_deferral_is_on_its_way_stays_private(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, release = _slow_leases(monkeypatch)
+    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
+    await asyncio.wait_for(opening.wait(), 10)
+    arrived, let_through = _slow_callbacks(monkeypatch)
+    harness.clock.advance(timedelta(seconds=DEFER_AFTER_S))  # the timer fires: its public deferral is sent
+    await asyncio.wait_for(arrived.wait(), 10)
+    release.set()  # meanwhile the command fails: its error answer is private
+    await asyncio.sleep(0.1)
+    let_through.set()
+    replies = await harness.settle(record)
+
+    assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
+
+
+async def _publicly_deferred(harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+                             ) -> tuple[InteractionRecord, asyncio.Event]:
+    """/profile of a bot (an error, private), its file slow to open: deferred publicly, not answered yet."""
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, release = _slow_leases(monkeypatch)
+    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
+    await asyncio.wait_for(opening.wait(), 10)
+    await harness.advance(timedelta(seconds=DEFER_AFTER_S))
+    await acknowledged(record)
+    return record, release
+
+
+@pytest.mark.asyncio
+async def test_a_private_answer_after_a_moderator_deleted_the_thinking_message_still_arrives(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    record, release = await _publicly_deferred(harness, monkeypatch)
+    assert record.original is not None
+    record.original.kind = "deleted"  # Discord then answers 10008 to the bot's own delete
+    release.set()
+    replies = await harness.settle(record)
+
+    assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
+    assert replies[1].content.startswith("Bots ")
+
+
+@pytest.mark.asyncio
+async def test_a_thinking_message_discord_will_not_delete_says_where_the_answer_went(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    record, release = await _publicly_deferred(harness, monkeypatch)
+    original = discord_rest_interactions.InteractionRoutes._target
+
+    def refusing(self: Any, request: web.Request) -> Any:
+        if request.method == "DELETE":
+            raise RestError(403, 50001, "Missing Access")
+        return original(self, request)
+
+    monkeypatch.setattr(discord_rest_interactions.InteractionRoutes, "_target", refusing)
+    release.set()
+    replies = await harness.settle(record)
+
+    assert [(reply.kind, reply.ephemeral) for reply in replies] == [("message", False), ("message", True)]
+    assert replies[0].content == PRIVATE_ANSWER and replies[1].content.startswith("Bots ")
+
+
+@pytest.mark.asyncio
+async def test_a_command_arriving_while_the_bot_stops_arms_no_timer(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
+    opening, _ = _slow_leases(monkeypatch)
+    client = harness.bot.client
+    assert isinstance(client, Client)
+    client.stopping = True  # what stop() sets first; other StoppingEvent listeners may still be running
+    await harness.send(GUILD_A, ADMIN, "server info", admin=True)
+    await asyncio.wait_for(opening.wait(), 10)
+
+    assert not harness.clock._timers
 
 
 @pytest.mark.asyncio

@@ -65,6 +65,19 @@ async def test_an_advance_starts_due_timers_in_order_and_one_failing_stops_none_
 
 
 @pytest.mark.asyncio
+async def test_waiting_for_timer_work_gives_up_without_cancelling_it() -> None:
+    clock, forever = Clock(), asyncio.Event()
+    clock.call_later(1, forever.wait)
+    clock.advance(timedelta(seconds=1))
+
+    with pytest.raises(TimeoutError):
+        await clock.started_work(timeout=0.05)
+    assert clock._working and not any(task.done() for task in clock._working)
+    forever.set()
+    await clock.started_work()
+
+
+@pytest.mark.asyncio
 async def test_repeat_runs_each_round_that_falls_due_and_settle_waits_for_it() -> None:
     clock, rounds = Clock(), []
 
