@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -58,18 +59,31 @@ async def test_a_public_commands_quick_refusal_of_its_input_is_private(harness: 
     assert reply.ephemeral and reply.content.startswith("Bots ")
 
 
+def _gate(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
+          applies: Callable[..., bool] = lambda *_: True) -> tuple[asyncio.Event, asyncio.Event]:
+    """`owner.name` (a coroutine function), when `applies` to its arguments, sets `arrived`, waits for `let_through`."""
+    arrived, let_through = asyncio.Event(), asyncio.Event()
+    original = getattr(owner, name)
+
+    async def gated(*args: Any) -> Any:
+        if applies(*args):
+            arrived.set()
+            await let_through.wait()
+        return await original(*args)
+
+    monkeypatch.setattr(owner, name, gated)
+    return arrived, let_through
+
+
 def _slow_leases(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
     """Every lease waits for `release` once it has set `opening`: a command stuck opening its file."""
-    opening, release = asyncio.Event(), asyncio.Event()
-    original = Lease.__aenter__
+    return _gate(monkeypatch, Lease, "__aenter__")
 
-    async def slow_enter(self: Lease) -> Any:
-        opening.set()
-        await release.wait()
-        return await original(self)
 
-    monkeypatch.setattr(Lease, "__aenter__", slow_enter)
-    return opening, release
+def _slow_callbacks(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Discord takes an interaction's first answer (`/callback`) only once `let_through` is set."""
+    return _gate(monkeypatch, discord_rest_interactions, "read_body",
+                 lambda request: request.path.endswith("/callback"))
 
 
 @pytest.mark.asyncio
@@ -124,21 +138,6 @@ async def test_a_slow_public_commands_private_answer_replaces_its_public_thinkin
     assert record.response_type == DEFERRED
     assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
     assert replies[1].content.startswith("Bots ")
-
-
-def _slow_callbacks(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
-    """Discord takes an interaction's first answer (`/callback`) only once `let_through` is set."""
-    arrived, let_through = asyncio.Event(), asyncio.Event()
-    original = discord_rest_interactions.read_body
-
-    async def slow_read_body(request: web.Request) -> Any:
-        if request.path.endswith("/callback"):
-            arrived.set()
-            await let_through.wait()
-        return await original(request)
-
-    monkeypatch.setattr(discord_rest_interactions, "read_body", slow_read_body)
-    return arrived, let_through
 
 
 @pytest.mark.asyncio
