@@ -124,13 +124,20 @@ async def test_time_passing_past_the_deadline_at_once_still_finds_the_command_de
     assert record.response_type == DEFERRED and reply.embeds and reply.ephemeral
 
 
-@pytest.mark.asyncio
-async def test_a_slow_public_commands_private_answer_replaces_its_public_thinking_message(
-        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _bots_profile_stuck_opening(harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+                                      ) -> tuple[InteractionRecord, asyncio.Event]:
+    """/profile of a bot (a public command whose answer is an error, private), its file slow to open."""
     await harness.command(GUILD_A, ADMIN, "server info", admin=True)
     opening, release = _slow_leases(monkeypatch)
     record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
     await asyncio.wait_for(opening.wait(), 10)
+    return record, release
+
+
+@pytest.mark.asyncio
+async def test_a_slow_public_commands_private_answer_replaces_its_public_thinking_message(
+        harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    record, release = await _bots_profile_stuck_opening(harness, monkeypatch)
     await harness.advance(timedelta(seconds=5))  # deferred publicly: "thinking…" for everyone
     release.set()
     replies = await harness.settle(record)
@@ -143,10 +150,7 @@ async def test_a_slow_public_commands_private_answer_replaces_its_public_thinkin
 @pytest.mark.asyncio
 async def test_a_private_answer_sent_while_the_public_deferral_is_on_its_way_stays_private(
         harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
-    opening, release = _slow_leases(monkeypatch)
-    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
-    await asyncio.wait_for(opening.wait(), 10)
+    record, release = await _bots_profile_stuck_opening(harness, monkeypatch)
     arrived, let_through = _slow_callbacks(monkeypatch)
     harness.clock.advance(timedelta(seconds=DEFER_AFTER_S))  # the timer fires: its public deferral is sent
     await asyncio.wait_for(arrived.wait(), 10)
@@ -160,11 +164,8 @@ async def test_a_private_answer_sent_while_the_public_deferral_is_on_its_way_sta
 
 async def _publicly_deferred(harness: BotHarness, monkeypatch: pytest.MonkeyPatch
                              ) -> tuple[InteractionRecord, asyncio.Event]:
-    """/profile of a bot (an error, private), its file slow to open: deferred publicly, not answered yet."""
-    await harness.command(GUILD_A, ADMIN, "server info", admin=True)
-    opening, release = _slow_leases(monkeypatch)
-    record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
-    await asyncio.wait_for(opening.wait(), 10)
+    """/profile of a bot stuck opening its file, deferred publicly, not answered yet."""
+    record, release = await _bots_profile_stuck_opening(harness, monkeypatch)
     await harness.advance(timedelta(seconds=DEFER_AFTER_S))
     await acknowledged(record)
     return record, release
