@@ -23,7 +23,6 @@ class Clock:
         self._ids = itertools.count()
         self._busy = 0  # rounds of `repeat` running now
         self._timers: set[Timer] = set()  # `call_later` callbacks not yet called or cancelled
-        self._advanced_s = 0.0  # `offset` in seconds, for the timers
         self._working: set[asyncio.Future[object]] = set()  # work the timers started, until it ends
 
     def now(self) -> datetime:
@@ -59,7 +58,7 @@ class Clock:
         in the order they fell due, and `started_work()` waits for what they started.
         """
         loop = asyncio.get_running_loop()
-        timer = Timer(self, loop.time() + self._advanced_s + seconds, work)  # on the loop's clock, advanced
+        timer = Timer(self, loop.time() + self.offset.total_seconds() + seconds, work)  # loop's clock, advanced
         timer.handle = loop.call_later(seconds, timer.fire)
         self._timers.add(timer)
         return timer
@@ -72,9 +71,8 @@ class Clock:
         self.offset += delta
         self._tick.set()
         self._tick = asyncio.Event()
-        self._advanced_s = self.offset.total_seconds()
         if loop is not None:
-            now = loop.time() + self._advanced_s
+            now = loop.time() + self.offset.total_seconds()
             for timer in sorted((t for t in self._timers if t.due <= now), key=lambda t: t.due):
                 timer.fire()
 

@@ -125,6 +125,11 @@ def _loop_slice() -> _Slice:
     return current
 
 
+def _charge_slice(started: float) -> None:
+    """Add the inline statement begun at `started` (`time.perf_counter()`) to the loop's current slice."""
+    _loop_slice().spent += time.perf_counter() - started
+
+
 _INLINE_VERBS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
 
 
@@ -511,7 +516,7 @@ class Database:
                 return None  # interrupted (a write then rolled back by SQLite) or busy: the worker does it
             raise
         finally:
-            _loop_slice().spent += time.perf_counter() - started
+            _charge_slice(started)
         if writes and not conn.in_transaction:
             self._committed(inline=True)
         return result
@@ -687,7 +692,7 @@ class Database:
                 try:
                     _end_transaction(self._conn, state, ok)
                 finally:
-                    _loop_slice().spent += time.perf_counter() - started
+                    _charge_slice(started)
             else:
                 await _settle(self._submit(_end_transaction, self._conn, state, ok))
         finally:
