@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,9 @@ import hikari
 import pytest
 from aiohttp import web
 
-from app.bot.deferral import DEFER_AFTER_S, PRIVATE_ANSWER, Client
+from app.bot import deferral
+from app.bot.clock import Clock, Timer
+from app.bot.deferral import DEFER_AFTER_S, PRIVATE_ANSWER, Client, Context
 from app.db.slots import Lease
 from app.doubles import discord_payloads as payloads
 from app.doubles import discord_rest_interactions
@@ -28,35 +30,64 @@ from app.sandbox.harness import BotHarness
 from tests.e2e import ADMIN, GUILD_A, MEMBER, acknowledged
 
 MESSAGE_CREATE, DEFERRED = 4, 5
+CREATED_S = deferral._created_s  # when Discord created an interaction, read from its id
+
+
+@pytest.fixture(autouse=True)
+def armed(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The deferral timers' delays; they fire at an advance (`harness.advance`) only, never in real time.
+
+    Whether a command is quick or slow is each test's to say, not the machine's: under load a quick command
+    took more than a real DEFER_AFTER_S now and then (a deferral the test did not expect), and a stuck one was
+    deferred before the test looked. Every interaction counts as seen by the bot the moment Discord created it,
+    so each timer is armed for DEFER_AFTER_S (the backlog test gives back the ids' own creation times).
+    """
+    delays: list[float] = []
+    call_later = Clock.call_later
+
+    def on_advance_only(self: Clock, seconds: float, work: Callable[[], Awaitable[object]]) -> Timer:
+        delays.append(seconds)
+        timer = call_later(self, seconds, work)
+        assert timer.handle is not None
+        timer.handle.cancel()  # the loop's timer, the real time's; an advance past `due` still fires it
+        return timer
+
+    monkeypatch.setattr(Clock, "call_later", on_advance_only)
+    monkeypatch.setattr(deferral, "_created_s", lambda _: time.time())
+    return delays
 
 
 @pytest.mark.asyncio
-async def test_a_quick_private_command_answers_privately_in_one_call(harness: BotHarness) -> None:
+async def test_a_quick_private_command_answers_privately_in_one_call(harness: BotHarness, armed: list[float]) -> None:
     record = await harness.send(GUILD_A, ADMIN, "server info", admin=True)
     reply = await harness.answer(record)
 
     assert record.response_type == MESSAGE_CREATE  # no deferral went first
     assert reply.ephemeral and reply.embeds[0]["title"] == "This server's database"
     assert len(record.replies) == 1
+    assert armed == [DEFER_AFTER_S]  # a deferral was due if the answer had taken that long
 
 
 @pytest.mark.asyncio
-async def test_a_quick_public_command_answers_publicly_in_one_call(harness: BotHarness) -> None:
+async def test_a_quick_public_command_answers_publicly_in_one_call(harness: BotHarness, armed: list[float]) -> None:
     record = await harness.send(GUILD_A, MEMBER, "leaderboard")
     reply = await harness.answer(record)
 
     assert record.response_type == MESSAGE_CREATE
     assert not reply.ephemeral and reply.embeds[0]["title"] == "XP leaderboard"
+    assert armed == [DEFER_AFTER_S]
 
 
 @pytest.mark.asyncio
-async def test_a_public_commands_quick_refusal_of_its_input_is_private(harness: BotHarness) -> None:
+async def test_a_public_commands_quick_refusal_of_its_input_is_private(harness: BotHarness,
+                                                                       armed: list[float]) -> None:
     # the error answer asks for ephemeral: a direct answer honours it (a public deferral would not)
     record = await harness.send(GUILD_A, MEMBER, "profile", {"member": str(harness.double.app_id)})
     reply = await harness.answer(record)
 
     assert record.response_type == MESSAGE_CREATE
     assert reply.ephemeral and reply.content.startswith("Bots ")
+    assert armed == [DEFER_AFTER_S]
 
 
 def _gate(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
@@ -152,10 +183,18 @@ async def test_a_private_answer_sent_while_the_public_deferral_is_on_its_way_sta
         harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     record, release = await _bots_profile_stuck_opening(harness, monkeypatch)
     arrived, let_through = _slow_callbacks(monkeypatch)
+    answering = asyncio.Event()
+    respond = Context.respond
+
+    async def noted(self: Context, *args: Any, **kwargs: Any) -> Any:
+        answering.set()
+        return await respond(self, *args, **kwargs)
+
+    monkeypatch.setattr(Context, "respond", noted)
     harness.clock.advance(timedelta(seconds=DEFER_AFTER_S))  # the timer fires: its public deferral is sent
     await asyncio.wait_for(arrived.wait(), 10)
     release.set()  # meanwhile the command fails: its error answer is private
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(answering.wait(), 10)  # it waits for the deferral, still on its way
     let_through.set()
     replies = await harness.settle(record)
 
@@ -244,6 +283,7 @@ async def test_a_refusal_by_a_check_answers_at_once_and_privately(harness: BotHa
 async def test_an_interaction_that_waited_in_a_backlog_is_deferred_at_once(
         harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     # its id says Discord created it DEFER_AFTER_S ago: the time to its deadline went by before the bot saw it
+    monkeypatch.setattr(deferral, "_created_s", CREATED_S)  # what this test is about: the id's time
     late_ms = int((time.time() - DEFER_AFTER_S - 0.5) * 1000) - DISCORD_EPOCH_MS
     ids = itertools.count(1)
     monkeypatch.setattr(payloads, "new_snowflake", lambda: late_ms << 22 | next(ids))

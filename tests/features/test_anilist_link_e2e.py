@@ -95,7 +95,7 @@ async def test_unlink_without_a_link_says_so(world: World) -> None:
     ("429", "AniList is busy; please try again in 30 seconds."),
     ("403", DOWN), ("500", UNREACHABLE), ("stall", SLOW)])
 async def test_anilist_failures_give_the_member_one_sentence(world: World, fault: str, expected: str) -> None:
-    world.anilist.fail(fault)
+    world.fail(fault)
     reply = await world.bot.command(GUILD_A, MEMBER, "anilist link", {"username": "ShelfTester"})
 
     assert reply.ephemeral

@@ -88,7 +88,7 @@ async def test_bad_input_gets_one_sentence_and_nothing_is_stored(world: World, o
 async def test_anilist_failures_give_one_sentence_and_cached_manga_keep_working(world: World, fault: str,
                                                                                 expected: str) -> None:
     await update(world, GUILD_A, MEMBER, title="30656", chapter="10")  # now cached
-    world.anilist.fail(fault)
+    world.fail(fault)
     refused = await update(world, GUILD_A, MEMBER, title="Monster", chapter="3")
     cached = await update(world, GUILD_A, MEMBER, title="30656", chapter="11")
 

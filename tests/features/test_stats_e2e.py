@@ -106,7 +106,7 @@ async def test_anilist_failures_show_stored_stats_with_a_note_or_one_sentence(wo
     await link(world, GUILD_A, OTHER, "NewHere")
     await world.bot.command(GUILD_A, MEMBER, "stats")
     await age_stats(world, GUILD_A, MEMBER, 24)
-    world.anilist.fail(fault)
+    world.fail(fault)
     stale = await world.bot.command(GUILD_A, MEMBER, "stats")
     nothing = await world.bot.command(GUILD_A, OTHER, "stats")
 
