@@ -352,3 +352,26 @@ async def test_opens_that_fail_or_race_leave_no_hold_behind(tmp_path: Path) -> N
 async def _touch(manager: GuildDatabaseManager, guild_id: int) -> None:
     async with manager.connect(guild_id) as db:
         await db.execute_fetchall("SELECT 1")
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_waiting_statement_does_not_hold_up_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connection, "INLINE_SLICE_S", 0.0)
+    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, 7))
+        await asyncio.sleep(0)
+        reads = [asyncio.create_task(db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))
+                 for _ in range(10)]
+        await asyncio.sleep(0)  # the first ran; the others wait for their turn
+        for index in (1, 2, 5, 9):
+            reads[index].cancel()
+        done, _ = await asyncio.wait(reads, timeout=10)
+        assert len(done) == 10
+        for index, task in enumerate(reads):
+            if index in (1, 2, 5, 9):
+                assert task.cancelled()
+            else:
+                assert [tuple(row) for row in task.result()] == [(7,)]
+        await db.execute(INSERT_XP, (2, 8))  # the connection is usable afterwards
+        assert (await db.execute_fetchone("SELECT count(*) FROM user_xp"))[0] == 2
