@@ -374,4 +374,4 @@ async def test_a_cancelled_waiting_statement_does_not_hold_up_the_others(
             else:
                 assert [tuple(row) for row in task.result()] == [(7,)]
         await db.execute(INSERT_XP, (2, 8))  # the connection is usable afterwards
-        assert (await db.execute_fetchone("SELECT count(*) FROM user_xp"))[0] == 2
+        assert [tuple(row) for row in await db.execute_fetchall("SELECT count(*) FROM user_xp")] == [(2,)]
