@@ -21,6 +21,8 @@ _CONVERT: dict[int, Callable[[str], Any]] = {
     4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on"),
     6: lambda v: str(int(v)), 7: lambda v: str(int(v)), 8: lambda v: str(int(v)), 9: lambda v: str(int(v))}
 
+DEFERRED_MESSAGE = 5  # the callback type of a public or private "thinking…"
+
 
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
     return next((o for o in options if o["name"] == name and o.get("type") in kinds), None)
@@ -189,11 +191,15 @@ class InteractionsMixin:
         return record
 
     async def wait_reply(self, record: InteractionRecord, *, timeout: float = 10.0) -> Reply:
-        """The bot's first answer: a message (a deferred one once edited) or a modal."""
+        """The bot's first answer as the member sees it: a message (a deferred one once edited, or the private
+        follow-up that replaced a deleted public "thinking…") or a modal."""
         async with asyncio.timeout(timeout):
             while True:
                 reply = record.original
-                if reply is not None and reply.kind != "deferred":
+                replaced = reply is not None and reply.kind == "deleted" and record.response_type == DEFERRED_MESSAGE
+                if replaced and len(record.replies) > 1:
+                    return record.replies[1]
+                if reply is not None and reply.kind != "deferred" and not replaced:
                     return reply
                 updated = record.response_type == 7 or (record.response_type == 6 and record.source_edited)
                 if updated and record.source_message_id in self.messages:

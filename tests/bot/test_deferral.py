@@ -176,6 +176,7 @@ async def test_a_slow_public_commands_private_answer_replaces_its_public_thinkin
     assert record.response_type == DEFERRED
     assert [(reply.kind, reply.ephemeral) for reply in replies] == [("deleted", False), ("message", True)]
     assert replies[1].content.startswith("Bots ")
+    assert await harness.answer(record) is replies[1]  # the answer the member sees, not the deleted placeholder
 
 
 @pytest.mark.asyncio
