@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from app.doubles import discord_payloads as p
 from app.doubles import discord_permissions as perm
 from app.doubles.discord_resolved import resolve
-from app.doubles.discord_state import DoubleClock, DoubleError, InteractionRecord, Reply
+from app.doubles.discord_state import DEFERRED_MESSAGE, DoubleClock, DoubleError, InteractionRecord, Reply
 
 if TYPE_CHECKING:
     from app.doubles.discord_gateway import Gateway
@@ -20,8 +20,6 @@ SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 _CONVERT: dict[int, Callable[[str], Any]] = {
     4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on"),
     6: lambda v: str(int(v)), 7: lambda v: str(int(v)), 8: lambda v: str(int(v)), 9: lambda v: str(int(v))}
-
-DEFERRED_MESSAGE = 5  # the callback type of a public or private "thinking…"
 
 
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
@@ -196,10 +194,10 @@ class InteractionsMixin:
         async with asyncio.timeout(timeout):
             while True:
                 reply = record.original
-                replaced = reply is not None and reply.kind == "deleted" and record.response_type == DEFERRED_MESSAGE
-                if replaced and len(record.replies) > 1:
-                    return record.replies[1]
-                if reply is not None and reply.kind != "deferred" and not replaced:
+                if reply is not None and reply.kind == "deleted" and record.response_type == DEFERRED_MESSAGE:
+                    if len(record.replies) > 1:  # the follow-up that replaced the "thinking…"
+                        return record.replies[1]
+                elif reply is not None and reply.kind != "deferred":
                     return reply
                 updated = record.response_type == 7 or (record.response_type == 6 and record.source_edited)
                 if updated and record.source_message_id in self.messages:

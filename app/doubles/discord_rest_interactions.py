@@ -22,17 +22,18 @@ from app.doubles.discord_errors import (
     RestError,
     invalid_form,
 )
-from app.doubles.discord_state import EPHEMERAL, Attachment, InteractionRecord, Reply
+from app.doubles.discord_state import DEFERRED_MESSAGE, EPHEMERAL, Attachment, InteractionRecord, Reply
 
 if TYPE_CHECKING:
     from app.doubles.discord import DiscordDouble
 
-_MESSAGE, _DEFERRED, _DEFERRED_UPDATE, _UPDATE, _AUTOCOMPLETE, _MODAL = 4, 5, 6, 7, 8, 9
+_MESSAGE, _DEFERRED_UPDATE, _UPDATE, _AUTOCOMPLETE, _MODAL = 4, 6, 7, 8, 9
 INITIAL_RESPONSE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
 # interaction type → callback types Discord accepts (receiving-and-responding.mdx)
-ALLOWED_CALLBACKS = {2: {_MESSAGE, _DEFERRED, _MODAL}, 3: {_MESSAGE, _DEFERRED, _DEFERRED_UPDATE, _UPDATE, _MODAL},
-                     4: {_AUTOCOMPLETE}, 5: {_MESSAGE, _DEFERRED, _DEFERRED_UPDATE, _UPDATE}}
+ALLOWED_CALLBACKS = {2: {_MESSAGE, DEFERRED_MESSAGE, _MODAL},
+                     3: {_MESSAGE, DEFERRED_MESSAGE, _DEFERRED_UPDATE, _UPDATE, _MODAL},
+                     4: {_AUTOCOMPLETE}, 5: {_MESSAGE, DEFERRED_MESSAGE, _DEFERRED_UPDATE, _UPDATE}}
 
 
 async def read_body(request: web.Request) -> tuple[dict[str, Any], list[Attachment]]:
@@ -103,7 +104,7 @@ class InteractionRoutes:
         return web.json_response({"interaction": {
             "id": str(record.interaction_id), "type": record.kind,
             "response_message_id": str(reply.message_id) if reply else None,
-            "response_message_loading": kind == _DEFERRED,
+            "response_message_loading": kind == DEFERRED_MESSAGE,
             "response_message_ephemeral": bool(reply and reply.ephemeral)}, "resource": resource})
 
     @staticmethod
@@ -136,7 +137,7 @@ class InteractionRoutes:
             if source is not None and kind == _UPDATE:
                 self.d.fill_reply(source, data, files, record)
             return source
-        reply = Reply(p.new_snowflake(), "deferred" if kind == _DEFERRED else "message",
+        reply = Reply(p.new_snowflake(), "deferred" if kind == DEFERRED_MESSAGE else "message",
                       ephemeral=bool(int(data.get("flags") or 0) & EPHEMERAL))
         self.d.fill_reply(reply, data, files, record)
         record.replies.append(reply)

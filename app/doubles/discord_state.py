@@ -10,6 +10,7 @@ from app.doubles import discord_payloads as p
 from app.doubles import discord_permissions as perm
 
 EPHEMERAL = 1 << 6
+DEFERRED_MESSAGE = 5  # the interaction callback type of a public or private "thinking…"
 
 
 class DoubleError(ValueError):

@@ -18,6 +18,7 @@ from app.errors import DatabaseBusyError
 from tests.db.helpers import build_guild_file
 
 INSERT_XP = "INSERT INTO user_xp (discord_id, xp) VALUES (?, ?)"
+READ_XP = "SELECT xp FROM user_xp WHERE discord_id = ?"
 # ~10 VM steps a row: far past a budget of 200 steps
 MANY_ROWS = ("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000) "
              "INSERT INTO user_xp (discord_id, xp) SELECT x + ?, 1 FROM n")
@@ -36,6 +37,15 @@ async def _small_budget_db(root: Path) -> AsyncIterator[GuildDb]:
     """Guild 1's connection, its inline budget small enough for a statement of a few thousand rows to exceed it."""
     async with GuildDatabaseManager(root, max_open=4, options=SMALL_BUDGET) as manager, manager.connect(1) as db:
         yield db
+
+@asynccontextmanager
+async def _one_row_at_a_fresh_turn(root: Path, xp: int) -> AsyncIterator[GuildDb]:
+    """Guild 1 holding member 1's `xp`, entered at a fresh turn of the loop (no inline time counted yet)."""
+    async with GuildDatabaseManager(root, max_open=4) as manager, manager.connect(1) as db:
+        await db.execute(INSERT_XP, (1, xp))
+        await asyncio.sleep(0)
+        yield db
+
 
 
 async def _rows(db: GuildDb) -> int:
@@ -100,7 +110,7 @@ async def test_a_read_then_a_write_in_a_transaction_never_leave_the_loop_thread(
         await db.execute(INSERT_XP, (1, 10))
         before = _worker_calls(db)
         async with db.transaction():
-            xp = (await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))[0][0]
+            xp = (await db.execute_fetchall(READ_XP, (1,)))[0][0]
             await db.execute("UPDATE user_xp SET xp = ? WHERE discord_id = ?", (xp + 1, 1))
             await db.execute("INSERT INTO guild_settings (key, value) VALUES ('ran on', thread_name())")
         assert _worker_calls(db) - before == 2  # its second change and so its COMMIT: on the worker, as before
@@ -109,7 +119,7 @@ async def test_a_read_then_a_write_in_a_transaction_never_leave_the_loop_thread(
             .startswith("guildshelf-sql")
         before = _worker_calls(db)
         async with db.transaction():
-            xp = (await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))[0][0]
+            xp = (await db.execute_fetchall(READ_XP, (1,)))[0][0]
             await db.execute("UPDATE user_xp SET xp = ? WHERE discord_id = ?", (xp + 1, 1))
         assert _worker_calls(db) == before
         assert (await db.execute_fetchall("SELECT xp FROM user_xp"))[0][0] == 12
@@ -286,7 +296,7 @@ async def test_a_task_running_many_inline_statements_lets_other_tasks_run(tmp_pa
         await asyncio.sleep(0)
         start = turns
         for _ in range(2000):  # at least a few ms of inline statements
-            await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,))
+            await db.execute_fetchall(READ_XP, (1,))
         turns_while_reading = turns - start
         reading = False
         await asyncio.wait_for(other_task, 10)
@@ -300,17 +310,15 @@ async def test_other_work_on_the_loop_does_not_count_against_the_inline_slice(
     # too made a busy bot's statements wait a turn each, about five turns a statement under load.
     # A slice far above a point read's time: on a loaded machine one read can take more than the real 0.1 ms.
     monkeypatch.setattr(connection, "INLINE_SLICE_S", 0.05)
-    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
-        await db.execute(INSERT_XP, (1, 1))
-        await asyncio.sleep(0)  # a fresh turn
-        await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,))  # opens the slice
+    async with _one_row_at_a_fresh_turn(tmp_path, 1) as db:
+        await db.execute_fetchall(READ_XP, (1,))  # opens the slice
         spin_until = time.perf_counter() + 4 * connection.INLINE_SLICE_S
         while time.perf_counter() < spin_until:  # the turn goes on with other Python work
             pass
         turns: list[int] = []
         asyncio.get_running_loop().call_soon(turns.append, 1)
 
-        await db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,))
+        await db.execute_fetchall(READ_XP, (1,))
 
         assert turns == []  # it ran in the same turn
 
@@ -358,10 +366,8 @@ async def _touch(manager: GuildDatabaseManager, guild_id: int) -> None:
 async def test_a_cancelled_waiting_statement_does_not_hold_up_the_others(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "INLINE_SLICE_S", 0.0)
-    async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
-        await db.execute(INSERT_XP, (1, 7))
-        await asyncio.sleep(0)
-        reads = [asyncio.create_task(db.execute_fetchall("SELECT xp FROM user_xp WHERE discord_id = ?", (1,)))
+    async with _one_row_at_a_fresh_turn(tmp_path, 7) as db:
+        reads = [asyncio.create_task(db.execute_fetchall(READ_XP, (1,)))
                  for _ in range(10)]
         await asyncio.sleep(0)  # the first ran; the others wait for their turn
         for index in (1, 2, 5, 9):
