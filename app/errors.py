@@ -10,6 +10,10 @@ class BotError(Exception):
     """Root of every error the bot raises on purpose."""
 
 
+class CommandUnansweredError(BotError):
+    """A command returned without answering (a bug): its member gets the internal-error sentence, not silence."""
+
+
 class UserFacingError(BotError):
     """A problem the person who asked can read and act on."""
 

@@ -16,7 +16,9 @@ private unless the command says otherwise with a class attribute, as its deferra
         deferral = Deferral.NONE      # answers with a modal at once (a modal cannot follow a deferral)
 
 The bot's `Client` builds this module's `Context` for every command; its `respond` disarms the timer, and
-so does the client's `stop`.
+so does the client's `stop`. A command that returns without answering is a bug the member must not pay for
+with silence, or a "thinking…" that never ends: `answer_the_silent` fails it, and the error handler answers
+with its reference sentence.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from lightbulb.client import DEFAULT_EXECUTION_STEP_ORDER
 from lightbulb.localization import localization_unsupported
 
 from app.bot.clock import Clock, Timer
+from app.errors import CommandUnansweredError
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,11 @@ class Context(lightbulb.Context):
             log.warning("could not defer /%s in guild %s", self.command_data.qualified_name, self.guild_id,
                         exc_info=True)
 
+    @property
+    def answered(self) -> bool:
+        """Whether the command has sent (or begun sending) its answer or a modal; a deferral is no answer."""
+        return self._answering
+
     def disarm(self) -> None:
         """No deferral from now on (the command answered, deferred itself, or the bot is stopping)."""
         if self._timer is not None:
@@ -129,6 +137,7 @@ class Context(lightbulb.Context):
 
     async def respond_with_modal(self, *args: Any, **kwargs: Any) -> None:
         self.disarm()
+        self._answering = True
         await super().respond_with_modal(*args, **kwargs)
 
 
@@ -184,3 +193,15 @@ def defer_when_slow(clock: Clock, after_s: float = DEFER_AFTER_S) -> lightbulb.E
             await ctx.defer(ephemeral=mode is Deferral.EPHEMERAL)
 
     return arm
+
+
+@lightbulb.hook(lightbulb.ExecutionSteps.POST_INVOKE, skip_when_failed=True, name="answer_the_silent")
+def answer_the_silent(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
+    """A command that returned without answering fails, so that the error handler answers for it.
+
+    Raises:
+        CommandUnansweredError: the command sent neither an answer nor a modal.
+    """
+    if isinstance(ctx, Context) and not ctx.answered:
+        ctx.disarm()
+        raise CommandUnansweredError(f"/{ctx.command_data.qualified_name} returned without answering")

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import hikari
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
-from app.bot import deferral
+from app.bot import deferral, extension_modules
 from app.bot.clock import Clock, Timer
 from app.bot.deferral import DEFER_AFTER_S, PRIVATE_ANSWER, Client, Context
 from app.db.slots import Lease
@@ -26,7 +30,7 @@ from app.doubles import discord_rest_interactions
 from app.doubles.discord_errors import RestError
 from app.doubles.discord_payloads import DISCORD_EPOCH_MS
 from app.doubles.discord_state import InteractionRecord
-from app.sandbox.harness import BotHarness
+from app.sandbox.harness import BotHarness, running_bot
 from tests.e2e import ADMIN, GUILD_A, MEMBER, acknowledged
 
 MESSAGE_CREATE, DEFERRED = 4, 5
@@ -301,3 +305,56 @@ async def test_no_extension_listens_to_every_slash_command(harness: BotHarness) 
     listeners = harness.bot.bot.event_manager.get_listeners(hikari.CommandInteractionCreateEvent)
 
     assert [listener.__name__ for listener in listeners] == ["handle_interaction"]  # lightbulb's own
+
+
+@pytest_asyncio.fixture
+async def quiet(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    """The bot with `/quiet …` (tests/bot/quiet_ext.py): commands that return without answering."""
+    async with running_bot(tmp_path / "guild_dbs", guilds=[GUILD_A],
+                           extensions=[*extension_modules(), "tests.bot.quiet_ext"]) as h:
+        yield h
+
+
+def _unanswered_logged(caplog: pytest.LogCaptureFixture, command: str, reply_text: str) -> bool:
+    """The error log names the command that forgot its answer and the reference the member was given."""
+    ref = re.search(r"ref `([0-9a-f]{8})`", reply_text)
+    return ref is not None and any(command in r.getMessage() and ref.group(1) in r.getMessage()
+                                   and r.levelno == logging.ERROR for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_a_command_that_returns_without_answering_still_answers_the_member(
+        quiet: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="app.bot.errors"):
+        record = await quiet.send(GUILD_A, MEMBER, "quiet now")
+        reply = await quiet.answer(record)
+
+    assert record.response_type == MESSAGE_CREATE and reply.ephemeral  # at once, in one call, privately
+    assert reply.content.startswith("Something went wrong on our side (ref `")
+    assert _unanswered_logged(caplog, "/quiet now", reply.content)
+    counted = quiet.bot.ops.metrics.registry.get_sample_value
+    assert counted("guildshelf_commands_total", {"command": "quiet now", "outcome": "internal_error"}) == 1
+    assert counted("guildshelf_commands_total", {"command": "quiet now", "outcome": "ok"}) is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("command", "replies"), [
+    ("quiet later", [("message", True)]),  # the private "thinking…" filled in
+    ("quiet later-public", [("deleted", False), ("message", True)])])  # the public one gone, the answer private
+async def test_a_deferred_command_that_returns_without_answering_does_not_leave_thinking_forever(
+        quiet: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        command: str, replies: list[tuple[str, bool]]) -> None:
+    await quiet.command(GUILD_A, ADMIN, "server info", admin=True)  # the file exists
+    opening, release = _slow_leases(monkeypatch)
+    with caplog.at_level(logging.ERROR, logger="app.bot.errors"):
+        record = await quiet.send(GUILD_A, MEMBER, command)
+        await asyncio.wait_for(opening.wait(), 10)
+        await quiet.advance(timedelta(seconds=DEFER_AFTER_S))
+        await acknowledged(record)
+        release.set()
+        settled = await quiet.settle(record)
+
+    assert record.response_type == DEFERRED
+    assert [(reply.kind, reply.ephemeral) for reply in settled] == replies
+    assert settled[-1].content.startswith("Something went wrong on our side (ref `")
+    assert _unanswered_logged(caplog, f"/{command}", settled[-1].content)
