@@ -51,7 +51,7 @@ class Catalogue:
             ConfigurationError: the file is missing, not JSON, or not in the catalogue format.
         """
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is not JSON
         except OSError as e:
             raise ConfigurationError(f"Cannot read the AniList catalogue {path}: {e.strerror}.") from None
         except ValueError as e:

@@ -99,13 +99,13 @@ class InteractionRoutes:
         reply = self._apply_callback(record, kind, data, files)
         record.touch()
         resource: dict[str, Any] = {"type": kind}
-        if reply is not None and reply.kind != "modal":
+        interaction: dict[str, Any] = {"id": str(record.interaction_id), "type": record.kind}
+        if reply is not None and reply.kind != "modal":  # Discord leaves these out when the callback made no message
+            interaction.update(response_message_id=str(reply.message_id),
+                               response_message_loading=kind == DEFERRED_MESSAGE,
+                               response_message_ephemeral=bool(reply.ephemeral))
             resource["message"] = reply.payload
-        return web.json_response({"interaction": {
-            "id": str(record.interaction_id), "type": record.kind,
-            "response_message_id": str(reply.message_id) if reply else None,
-            "response_message_loading": kind == DEFERRED_MESSAGE,
-            "response_message_ephemeral": bool(reply and reply.ephemeral)}, "resource": resource})
+        return web.json_response({"interaction": interaction, "resource": resource})
 
     @staticmethod
     def _check_callback(record: InteractionRecord, kind: int, data: dict[str, Any], files: list[Attachment]) -> None:

@@ -59,7 +59,7 @@ class SteamCatalogue:
             ConfigurationError: the file is missing, not JSON, or not in the catalogue format.
         """
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is not JSON
         except OSError as e:
             raise ConfigurationError(f"Cannot read the Steam catalogue {path}: {e.strerror}.") from None
         except ValueError as e:

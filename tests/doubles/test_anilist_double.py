@@ -126,3 +126,11 @@ async def test_recommendations_come_from_the_catalogue_and_a_missing_one_is_null
     nodes = body["data"]["Media"]["recommendations"]["nodes"]
     assert status == 200
     assert nodes[0]["mediaRecommendation"]["id"] == 2 and nodes[1]["mediaRecommendation"] is None
+
+
+def test_a_catalogue_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # editors on Windows save UTF-8 with a BOM; json.loads refuses one at the start of its text
+    path = tmp_path / "bom.json"
+    path.write_text('{"users": [], "media": []}', encoding="utf-8-sig")
+
+    assert Catalogue.load(path).users == {}

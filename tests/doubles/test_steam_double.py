@@ -69,3 +69,10 @@ def test_a_bad_catalogue_is_one_sentence(tmp_path: Path) -> None:
     good.write_text(json.dumps({"players": [{"steamid": GABE, "personaname": "Gabe", "vanity": "g", "public": True,
                                              "games": [{"appid": 620, "name": "Portal 2", "playtime_forever": 1}]}]}))
     assert SteamCatalogue.load(good).by_vanity["g"].games[0]["appid"] == 620
+
+
+def test_a_catalogue_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps({"players": []}), encoding="utf-8-sig")
+
+    assert SteamCatalogue.load(path).players == {}

@@ -395,3 +395,27 @@ async def test_posting_in_a_channel_needs_view_send_embed_and_attach(client: Cli
     status, body = await client.call("POST", path, {"content": "hi"})
     assert (status, body["code"]) == (403, 50001)
     assert [m.content for m in client.d.channel_posts] == ["hi"]
+
+
+# -- the callback's response (`with_response=true`) ----------------------------------------------------
+@pytest.mark.asyncio
+async def test_an_autocomplete_callback_response_names_no_message(client: Client) -> None:
+    # Discord leaves out the message fields when the callback made no message; hikari reads any value present
+    # (a null included) as the message's id, and lightbulb then logged a TypeError at every autocomplete
+    record = await client.interaction("autocomplete")
+    status, body = await client.respond(record, 8, {"choices": [{"name": "one", "value": 1}]})
+
+    assert status == 200
+    assert body["interaction"] == {"id": str(record.interaction_id), "type": record.kind}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("kind", "loading"), [(4, False), (5, True)])
+async def test_a_message_callback_response_names_its_message(client: Client, kind: int, loading: bool) -> None:
+    record = await client.interaction()
+    status, body = await client.respond(record, kind, {"content": "hi"} if kind == 4 else None)
+
+    assert status == 200
+    assert body["interaction"]["response_message_id"] == str(record.replies[0].message_id)
+    assert body["interaction"]["response_message_loading"] is loading
+    assert body["interaction"]["response_message_ephemeral"] is False
