@@ -161,10 +161,11 @@ class BotHarness:
     async def submit(self, guild_id: int | None, user_id: int, values: dict[str, str], *,
                      admin: bool = False) -> InteractionRecord:
         """Send the modal submission without waiting for the answer."""
-        modal = self._last_modal.pop((guild_id, user_id), None)
+        modal = self._last_modal.get((guild_id, user_id))
         if modal is None:
             raise DoubleError("no modal is open for this user")
-        by_id = _modal_values(modal, values)
+        by_id = _modal_values(modal, values)  # a field it does not have: the modal stays open, as on Discord
+        del self._last_modal[(guild_id, user_id)]
         return await self.double.submit_modal(modal, by_id, guild_id=guild_id, user_id=user_id, admin=admin)
 
     async def answer(self, record: InteractionRecord, timeout: float = 10.0) -> Reply:

@@ -18,6 +18,7 @@ def reply_object(action: Action, reply: Reply) -> dict[str, Any]:
                    for e in reply.embeds],
         "components": [str(b.get("label") or b.get("custom_id")) for b in reply.buttons()]
                       + [str(m.get("placeholder") or m.get("custom_id")) for m in reply.selects()],
+        "choices": [],
         "attachments": [{"filename": a.filename, "size": a.size} for a in reply.attachments],
     }
     if reply.kind == "modal" and reply.modal is not None:
@@ -28,9 +29,11 @@ def reply_object(action: Action, reply: Reply) -> dict[str, Any]:
 
 
 def choices_object(action: Action, choices: list[dict[str, Any]]) -> dict[str, Any]:
-    """An autocomplete's answer: the names of the choices offered."""
+    """An autocomplete's answer: the names of the choices offered (the other keys as in every reply object;
+    only the member typing sees the choices)."""
     return {"line": action.line, "guild_id": action.guild_id, "user_id": action.user_id,
-            "choices": [str(c.get("name")) for c in choices]}
+            "ephemeral": True, "content": "", "embeds": [], "components": [],
+            "choices": [str(c.get("name")) for c in choices], "attachments": []}
 
 
 def event_object(action: Action, event: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import sys
 import tempfile
 import threading
@@ -24,6 +25,8 @@ from app.sandbox.render import action_text, choices_object, error_object, event_
 from app.sandbox.script import USAGE, Action, parse_line
 
 Emit = Callable[[dict[str, Any]], None]
+log = logging.getLogger(__name__)
+LAST_YEAR = 9000  # the clock stops short of datetime's 9999, leaving room for the dates the bot computes ahead
 
 
 class ScriptRunner:
@@ -35,14 +38,14 @@ class ScriptRunner:
         self._out = out
         self.errors = 0
 
-    def emit(self, obj: dict[str, Any]) -> None:
+    def emit(self, obj: dict[str, Any], *, autocomplete: bool = False) -> None:
         if self.as_json:
             self._out(json.dumps(obj, ensure_ascii=False))
         elif "error" in obj:
             self._out(f"  ✗ line {obj['line']}: {obj['error']}")
         elif "event" in obj:
             self._out(f"  ✓ {obj['event']}")
-        elif "choices" in obj:
+        elif autocomplete:
             self._out("  ↳ choices: " + (" | ".join(obj["choices"]) or "(none)"))
         else:
             self._out(reply_text(obj))
@@ -68,12 +71,19 @@ class ScriptRunner:
             self.errors += 1
             message = getattr(error, "user_message", None) or str(error) or "the bot did not answer in time"
             self.emit(error_object(line, message))
+        except Exception as error:  # a line the double cannot play (a bug): said, and the script goes on
+            log.debug("sandbox line %d failed", line, exc_info=True)  # LOG_LEVEL=DEBUG shows where
+            self.errors += 1
+            self.emit(error_object(line, f"unexpected {type(error).__name__}: {error}"))
 
     async def perform(self, action: Action) -> None:
         h = self.harness
         if action.kind == "clock":
             posted = len(h.double.channel_posts)
-            await h.advance(timedelta(seconds=action.seconds))
+            delta = timedelta(seconds=action.seconds)
+            if h.clock.now().year + delta.days // 365 + 1 >= LAST_YEAR:  # dates overflow at 9999: the bot stops
+                raise DoubleError(f"the clock cannot move past the year {LAST_YEAR}")
+            await h.advance(delta)
             self.emit(event_object(action, f"the clock moved forward {_duration(action.seconds)}; "
                                            f"it is now {h.clock.now():%Y-%m-%d %H:%M} UTC"))
             for post in h.double.channel_posts[posted:]:  # what fell due was announced (a challenge's winners)
@@ -87,7 +97,7 @@ class ScriptRunner:
         if action.kind == "autocomplete":
             choices = await h.autocomplete(guild_id, user_id, action.command, action.text, action.options[action.text],
                                            {k: v for k, v in action.options.items() if k != action.text})
-            self.emit(choices_object(action, choices))
+            self.emit(choices_object(action, choices), autocomplete=True)
             return
         if action.kind == "command":
             record = await h.send(guild_id, user_id, action.command, action.options, admin=action.admin)

@@ -18,7 +18,6 @@ the guild id sends the command from a direct message (to see it refused).
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from dataclasses import dataclass, field
 
 from app.db.ids import parse_guild_id
@@ -61,13 +60,40 @@ class Action:
 
 
 def _tokens(text: str) -> list[str]:
-    lexer = shlex.shlex(text, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    try:
-        return list(lexer)
-    except ValueError as error:  # an unclosed quote
-        raise ScriptError(f"cannot read the line: {error}") from None
+    """Words split on whitespace. Only double quotes group (inside them `\"` and `\\` are a quote and a
+    backslash), so apostrophes and backslashes elsewhere are plain text; `#` starting a word begins a comment.
+    """
+    words: list[str] = []
+    word: list[str] = []
+    in_word = quoted = escaped = False
+    for char in text.lstrip("\ufeff"):  # a UTF-8 byte order mark before the first line
+        if escaped:
+            word.append(char if char in '"\\' else "\\" + char)
+            escaped = False
+        elif quoted:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+            else:
+                word.append(char)
+        elif char.isspace():
+            if in_word:
+                words.append("".join(word))
+                word, in_word = [], False
+        elif char == "#" and not in_word:
+            break
+        else:
+            in_word = True
+            if char == '"':
+                quoted = True
+            else:
+                word.append(char)
+    if quoted:
+        raise ScriptError("cannot read the line: a double quote is not closed")
+    if in_word:
+        words.append("".join(word))
+    return words
 
 
 def _pairs(words: list[str]) -> dict[str, str]:
@@ -76,12 +102,19 @@ def _pairs(words: list[str]) -> dict[str, str]:
         name, sep, value = word.partition(":")
         if not sep or not name:
             raise ScriptError(f"expected name:value, got {word!r}")
+        if name in pairs:
+            raise ScriptError(f"{name!r} is given twice")
         pairs[name] = value
     return pairs
 
 
+def _digits(word: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and other scripts' digits."""
+    return word.isascii() and word.isdigit()
+
+
 def _user_id(word: str) -> int:
-    if not word.isdigit() or not 0 < int(word) < 2**63:
+    if not _digits(word) or not 0 < int(word) < 2**63:
         raise ScriptError(f"{word!r} is not a user id (a positive whole number)")
     return int(word)
 
@@ -91,14 +124,19 @@ def _guild(word: str) -> int | None:
 
 
 CLOCK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+MAX_CLOCK_SECONDS = 3650 * 86_400  # ten years a line: far more would overflow the clocks' dates
+MAX_INVITE_USES = 100  # Discord's limit for an invite's max_uses (0: unlimited)
 
 
 def _clock(words: list[str], line: int) -> Action:
     amount = words[1] if len(words) == 2 else ""
     unit = amount[-1:]
-    if not (amount.startswith("+") and unit in CLOCK_UNITS and amount[1:-1].isdigit()):
+    if not (amount.startswith("+") and unit in CLOCK_UNITS and _digits(amount[1:-1])):
         raise ScriptError("expected `clock +<N>(s|m|h|d)`, e.g. `clock +2d`")
-    return Action(line, "clock", None, seconds=float(int(amount[1:-1]) * CLOCK_UNITS[unit]))
+    seconds = int(amount[1:-1]) * CLOCK_UNITS[unit]
+    if seconds > MAX_CLOCK_SECONDS:
+        raise ScriptError("the clock moves at most 3650 days (ten years) a line")
+    return Action(line, "clock", None, seconds=float(seconds))
 
 
 def _member_action(line: int, guild_id: int | None, user_id: int, verb: str, args: list[str]) -> Action | None:
@@ -115,8 +153,9 @@ def _member_action(line: int, guild_id: int | None, user_id: int, verb: str, arg
         return Action(line, "select", guild_id, user_id, text=args[0], values=tuple(args[1:]))
     if verb == "invite" and 1 <= len(args) <= 2:
         options = _pairs(args[1:])
-        if set(options) - {"max_uses"} or not options.get("max_uses", "0").isdigit():
-            raise ScriptError("expected `invite <code> [max_uses:N]`")
+        uses = options.get("max_uses", "0")
+        if not args[0] or set(options) - {"max_uses"} or not _digits(uses) or int(uses) > MAX_INVITE_USES:
+            raise ScriptError(f"expected `invite <code> [max_uses:N]`, N from 0 (unlimited) to {MAX_INVITE_USES}")
         return Action(line, "invite", guild_id, user_id, text=args[0], options=options)
     if verb == "role" and args:
         for name in args:
@@ -163,7 +202,10 @@ def parse_line(text: str, line: int) -> Action | None:
     if verb == "modal" and args:
         return Action(line, "modal", guild_id, user_id, admin, options=_pairs(args))
     if verb == "join" and len(args) <= 1:
-        return Action(line, "join", guild_id, user_id, options=_pairs(args))
+        options = _pairs(args)
+        if set(options) - {"invite"} or options.get("invite") == "":
+            raise ScriptError("expected `join` or `join invite:<code>`")
+        return Action(line, "join", guild_id, user_id, options=options)
     if verb == "leave" and not args:
         return Action(line, "leave", guild_id, user_id)
     found = _member_action(line, guild_id, user_id, verb, args)

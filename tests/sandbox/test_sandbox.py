@@ -40,7 +40,7 @@ async def test_script_replies_follow_the_json_contract_and_errors_do_not_stop_it
     assert [o["line"] for o in objects] == [1, 3, 4, 5, 6]
     info = objects[1]
     assert set(info) == {"line", "guild_id", "user_id", "ephemeral", "content", "embeds", "components",
-                         "attachments"}
+                         "choices", "attachments"}
     assert info["guild_id"] == 555 and info["user_id"] == 7 and info["ephemeral"] is True
     assert info["embeds"][0]["title"] == "This server's database"  # type: ignore[index]
     assert "error" in objects[2] and "error" in objects[4]
@@ -146,3 +146,83 @@ async def test_autocomplete_and_select_lines(tmp_path: Path) -> None:
     assert objects[1]["choices"] == ["Berserk", "Bleach", "Blue Period"]
     assert objects[2]["components"] == ["Pick genres"]
     assert objects[3]["content"] == "Picked Drama."
+
+
+REPLY_KEYS = {"line", "guild_id", "user_id", "ephemeral", "content", "embeds", "components", "choices", "attachments"}
+
+
+@pytest.mark.asyncio
+async def test_every_reply_object_has_every_key_of_the_contract(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 8 /help",
+        '555 8 autocomplete /manga update title:"One"',
+    ])
+
+    assert set(objects[1]) >= REPLY_KEYS and objects[1]["choices"] == []
+    assert set(objects[2]) >= REPLY_KEYS and objects[2]["choices"] == ["One Piece"]
+    assert objects[2]["content"] == "" and objects[2]["embeds"] == [] and objects[2]["ephemeral"] is True
+
+
+@pytest.mark.asyncio
+async def test_a_mistyped_modal_field_keeps_the_modal_open(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 8 admin /server-data delete",
+        '555 8 admin click "Delete everything"',
+        "555 8 admin modal bogus:x",
+        '555 8 admin modal "Server name":"Server 555"',
+    ])
+
+    assert objects[3]["error"] == "the modal has no field 'bogus' (fields: Server name)"
+    assert "error" not in objects[4], objects[4]
+    assert not (tmp_path / "guild_dbs" / "555.sqlite3").exists()
+
+
+@pytest.mark.asyncio
+async def test_an_unexpected_failure_is_an_error_object_and_the_script_goes_on(tmp_path: Path) -> None:
+    out: list[str] = []
+    async with running_bot(tmp_path / "guild_dbs") as harness:
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("boom")
+
+        harness.say = broken  # type: ignore[method-assign]
+        runner = ScriptRunner(harness, as_json=True, out=out.append)
+        for number, text in enumerate(["555 bot join", "555 8 say hi", "555 8 /help"], start=1):
+            await runner.run_line(text, number)
+    objects = [json.loads(o) for o in out]
+
+    assert objects[1] == {"line": 2, "error": "unexpected RuntimeError: boom"}
+    assert objects[2]["line"] == 3 and objects[2]["embeds"]
+    assert runner.errors == 1
+
+
+def test_cli_script_with_a_bom_crlf_and_odd_lines_runs_to_the_end(tmp_path: Path) -> None:
+    script = tmp_path / "odd.txt"
+    script.write_bytes("\ufeff9 bot join\r\n9 ² /help\r\nclock +99999999999d\r\n9 42 say I'm here\r\n9 1 /help\r\n"
+                       .encode())
+
+    result = _cli("sandbox", "--script", str(script), "--json", cwd=tmp_path)
+
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["line"] for o in objects] == [1, 2, 3, 4, 5], result.stderr
+    assert "error" in objects[1] and "error" in objects[2] and "error" not in objects[0]
+    assert objects[3]["event"] == "user 42 posted a message" and objects[4]["embeds"]
+    assert result.returncode == 1  # lines 2 and 3 failed
+
+
+@pytest.mark.asyncio
+async def test_the_clock_refuses_to_move_past_what_dates_can_hold(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    out: list[str] = []
+    async with running_bot(tmp_path / "guild_dbs") as harness:
+        runner = ScriptRunner(harness, as_json=True, out=out.append)
+        await runner.run_line("555 bot join", 1)
+        harness.clock.advance(timedelta(days=365 * (8999 - harness.clock.now().year)))
+        for number, text in enumerate(["clock +3650d", "555 8 /help"], start=2):
+            await runner.run_line(text, number)
+    objects = [json.loads(o) for o in out]
+
+    assert objects[1] == {"line": 2, "error": "the clock cannot move past the year 9000"}
+    assert objects[2]["embeds"], objects[2]

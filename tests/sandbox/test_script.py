@@ -69,3 +69,32 @@ def test_help_lists_every_line_form() -> None:
     for form in ("/<command>", "click", "modal", "say", "join", "bot join", "autocomplete", "select", "invite",
                  "role", "clock +<N>(s|m|h|d)"):
         assert form in USAGE, form
+
+
+@pytest.mark.parametrize("line", [
+    "111 ² /profile", "111 ０１ /profile", "111 ١٢ /profile",  # digits only in ASCII (int('²') raises)
+    "clock +²d", "clock +99999999999d", "clock +3651d",  # an advance past ten years overflows the clocks
+    "111 42 invite abc max_uses:²", "111 42 invite abc max_uses:101", "111 42 invite big max_uses:99999999999999999999",
+    '111 42 invite ""', '111 42 join invite:""', "111 42 join foo:bar",
+    "111 42 /profile member:42 member:43", "111 42 modal a:1 a:2",
+])
+def test_odd_values_are_script_errors_never_crashes(line: str) -> None:
+    with pytest.raises(ScriptError):
+        parse_line(line, 1)
+
+
+def test_a_utf8_bom_and_crlf_are_ignored() -> None:
+    assert parse_line("\ufeff111 bot join\r", 1) == Action(1, "bot_join", 111)
+    assert parse_line("\ufeff# a comment\r", 1) is None
+
+
+def test_only_double_quotes_quote_and_a_comment_starts_a_word() -> None:
+    assert parse_line("111 42 say I'm reading JoJo's", 1) == Action(1, "say", 111, 42, text="I'm reading JoJo's")
+    assert parse_line(r"111 42 say C:\manga", 1) == Action(1, "say", 111, 42, text=r"C:\manga")
+    assert parse_line("111 42 say C# is fun # not this", 1) == Action(1, "say", 111, 42, text="C# is fun")
+    assert parse_line('111 42 /manga update title:"Frieren: Beyond Journey\'s End" chapter:1', 1) == Action(
+        1, "command", 111, 42, command="manga update",
+        options={"title": "Frieren: Beyond Journey's End", "chapter": "1"})
+    assert parse_line(r'111 42 say "a \"quoted\" word # kept"', 1) == Action(
+        1, "say", 111, 42, text='a "quoted" word # kept')
+    assert parse_line("\t111\t42\t/help\t", 1) == Action(1, "command", 111, 42, command="help")
