@@ -7,8 +7,11 @@ Each area (guild, rights, db, bot) registers its commands in `register(groups)`;
 from __future__ import annotations
 
 import argparse
+import io
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from app.cli.failures import check_guild_folder, one_sentence
 from app.config import Settings, load_settings
@@ -24,8 +27,16 @@ GROUPS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one sentence on stderr (exit 2), like every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split()).rstrip(".")
+        self.exit(2, f"{self.prog}: {text}; see {self.prog} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m app", description="guildshelf: the bot and its operator commands.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -43,14 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # An operator command's log lines wait until it ends: shown if it succeeds (or with --debug), dropped
+    # if it fails, whose stderr is then its one sentence. The bot and the sandbox log as they go.
+    held = None if args.debug or args.command in ("run", "sandbox") else io.StringIO()
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format,
+        configure_logging(settings.log_level, settings.log_format, held,
                           secrets=(settings.discord_token, settings.steam_api_key))
         check_guild_folder(settings.guild_dbs_dir, getattr(args, "guild_folder", "existing"))
         handler: Handler = args.handler
-        return handler(args, settings)
+        code = handler(args, settings)
+        if code == 0:
+            _show(held)
+        return code
     except KeyboardInterrupt:
+        _show(held)  # the lines logged so far tell what was done
         print("Interrupted; work done so far is kept, run the command again to resume.", file=sys.stderr)
         return 130
     except Exception as error:
@@ -58,3 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(one_sentence(error), file=sys.stderr)
         return 1
+    finally:
+        _release(held)
+
+
+def _show(held: io.StringIO | None) -> None:
+    if held is not None:
+        sys.stderr.write(held.getvalue())
+        sys.stderr.flush()
+
+
+def _release(held: io.StringIO | None) -> None:
+    """Detach the handler writing into `held` (main may run again in this process)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if held is not None and isinstance(handler, logging.StreamHandler) and handler.stream is held:
+            root.removeHandler(handler)

@@ -12,8 +12,9 @@ from app.backup.generations import latest_generation
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db.files import make_folder
-from app.db.ids import validate_guild_id
-from app.errors import ConfigurationError
+from app.db.fleet import files_to_check
+from app.db.ids import parse_guild_id
+from app.errors import ConfigurationError, NotFoundError
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -41,13 +42,16 @@ def register(groups: dict[str, Any]) -> None:
     source.add_argument("--from", dest="source", type=Path, metavar="DIR", help="the backup folder")
     source.add_argument("--from-replica", action="store_true",
                         help="restore from LITESTREAM_REPLICA_URL with `litestream restore` instead")
-    p.add_argument("--guild", type=int, metavar="ID", help="restore only this guild's file")
+    p.add_argument("--guild", metavar="ID", help="restore only this guild's file")
     p.add_argument("--force", action="store_true", help="overwrite files modified after the backup")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=restore_command, guild_folder="created")
 
 
 def backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not files_to_check(settings.guild_dbs_dir):  # an empty backup would become the newest one
+        raise NotFoundError(f"There is no guild file and no bot-wide file in {settings.guild_dbs_dir} to back up: "
+                            "is GUILD_DBS_DIR the right folder?")
     def bar(paths: list[Path]) -> Iterable[Path]:
         return progress(paths, desc="backing up", enabled=not args.json)
 
@@ -67,7 +71,7 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def restore_command(args: argparse.Namespace, settings: Settings) -> int:
-    guild_id = validate_guild_id(args.guild) if args.guild is not None else None
+    guild_id = parse_guild_id(args.guild) if args.guild is not None else None
     make_folder(settings.guild_dbs_dir)  # a new disk: the folder itself may be gone
     if args.from_replica:
         if settings.litestream_replica_url is None:

@@ -7,14 +7,17 @@ import sqlite3
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from app.cli.guildfile import identity_problem
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.db.convert import Conversion, convert_file, needs_conversion
-from app.db.fleet import GuildFile, check_file, files_to_check, list_guild_files, schema_version_of
-from app.db.ids import BOT_FILE_NAME
+from app.db.files import OpenOptions
+from app.db.fleet import CheckResult, GuildFile, check_file, files_to_check, list_guild_files, schema_version_of
+from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.db.schema import BOT_SCHEMA
 from app.engine import describe as describe_engine
 from app.errors import BotError, NotFoundError
@@ -59,8 +62,9 @@ async def _migrate_all(settings: Settings, show_bar: bool) -> tuple[list[dict[st
     results = []
     block = settings.shard_block  # with SHARD_IDS set: only this block's guilds
     mine = [f for f in list_guild_files(settings.guild_dbs_dir) if block is None or block.owns(f.guild_id)]
+    # lazy_files: a guild deleted while this runs (guild delete, the retention purge) gets no new, empty file
     async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs,
-                                    shards=block) as manager:
+                                    shards=block, options=OpenOptions(lazy_files=True)) as manager:
         for found in progress(mine, desc="migrating", enabled=show_bar):
             entry: dict[str, Any] = {"guild_id": found.guild_id}
             try:
@@ -71,10 +75,15 @@ async def _migrate_all(settings: Settings, show_bar: bool) -> tuple[list[dict[st
                     async with manager.connect(found.guild_id):  # opening migrates under the file's lock
                         pass
                     entry.update(result="migrated", version=GUILD_SCHEMA.version, from_version=before)
-            except (BotError, sqlite3.DatabaseError) as error:
+                if not found.path.is_file():
+                    continue  # deleted meanwhile: nothing left to migrate, left out like an unlisted file
+                conversion = await _convert_guild(manager, found)
+            except (BotError, sqlite3.DatabaseError, FileNotFoundError) as error:
+                if not found.path.is_file() and isinstance(error, NotFoundError | FileNotFoundError):
+                    continue  # deleted meanwhile
                 entry.update(result="failed", error=getattr(error, "user_message", str(error)), conversion=None)
             else:
-                entry.update(_conversion_fields(await _convert_guild(manager, found)))
+                entry.update(_conversion_fields(conversion))
                 entry["bytes_before"] = found.size_bytes  # as listed, before this run's readers made side files
                 if entry["conversion"] == "current":
                     entry["bytes_after"] = found.size_bytes
@@ -139,12 +148,20 @@ def migrate_command(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed or skipped else 0
 
 
+def _check(path: Path) -> CheckResult:
+    """integrity_check, then, for a guild file, that its meta row names the guild of its file name."""
+    result = check_file(path)
+    guild_id = guild_id_from_path(path)
+    problem = identity_problem(path, guild_id) if result.ok and guild_id is not None else None
+    return result if problem is None else CheckResult(result.name, False, problem)
+
+
 def check_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = files_to_check(settings.guild_dbs_dir)
     if not paths:
         raise NotFoundError(f"There is no guild file and no bot-wide file in {settings.guild_dbs_dir}: "
                             "is GUILD_DBS_DIR the right folder?")
-    results = [check_file(p) for p in progress(paths, desc="checking", enabled=not args.json)]
+    results = [_check(p) for p in progress(paths, desc="checking", enabled=not args.json)]
     bad = [r for r in results if not r.ok]
     if args.json:
         emit_json({"sqlite_version": sqlite3.sqlite_version, "sqlite_engine": describe_engine().name,
@@ -156,6 +173,7 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
             print(table(("file", "problem"), ((r.name, r.detail) for r in bad)))
         print(f"{len(results)} file(s) checked, {len(bad)} failed.")
     if bad:
-        print(f"{len(bad)} file(s) failed the integrity check.", file=sys.stderr)
+        print(f"{len(bad)} file(s) failed the check (integrity, or the guild their name says); see the list.",
+              file=sys.stderr)
         return 1
     return 0

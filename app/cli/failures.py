@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
-from app.errors import BotError, ConfigurationError, UserFacingError
+from app.errors import BotError, ConfigurationError, DatabaseQuarantinedError, UserFacingError
 
 # How a command uses GUILD_DBS_DIR: reads an existing folder (the default), may create it (run),
 # reads it if it is there (a report that is also true before anything was made), or not at all.
@@ -34,7 +34,10 @@ def check_guild_folder(folder: Path, use: FolderUse) -> None:
 
 def one_sentence(error: Exception) -> str:
     """The failure as one line: a domain message as written, anything else named plainly."""
-    if isinstance(error, UserFacingError):
+    if isinstance(error, DatabaseQuarantinedError):  # the operator is told where the file went
+        said = error.user_message.rstrip(".").removesuffix("; nothing was deleted")
+        text = f"{said}, as {error.quarantined_as}; nothing was deleted."
+    elif isinstance(error, UserFacingError):
         text = error.user_message
     elif isinstance(error, BotError):
         text = f"Failed: {error}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from app.cli.guildfile import require_own_file
 from app.cli.output import emit_json, human_bytes, table
 from app.config import Settings
 from app.db import parse_guild_id
@@ -59,7 +60,9 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def info_command(args: argparse.Namespace, settings: Settings) -> int:
-    info = guild_info(settings.guild_dbs_dir, parse_guild_id(args.guild_id))
+    guild_id = parse_guild_id(args.guild_id)
+    require_own_file(settings.guild_dbs_dir / f"{guild_id}.sqlite3", guild_id)
+    info = guild_info(settings.guild_dbs_dir, guild_id)
     if args.json:
         emit_json({"guild_id": info.guild_id, "path": str(info.path), "size_bytes": info.size_bytes,
                    "schema_version": info.schema_version, "tables": info.tables})

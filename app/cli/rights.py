@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.cli.guildfile import require_not_folder, require_writable_target
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db import GuildDatabaseManager, parse_guild_id
@@ -85,6 +86,7 @@ def _run(settings: Settings, job: Callable[[GuildDatabaseManager], Awaitable[T]]
 
 
 def _require_file(settings: Settings, guild_id: int) -> None:
+    require_not_folder(settings.guild_dbs_dir / f"{guild_id}.sqlite3")
     if not (settings.guild_dbs_dir / f"{guild_id}.sqlite3").is_file():
         raise NotFoundError(f"Server {guild_id} has no data file in {settings.guild_dbs_dir}.")
 
@@ -92,6 +94,7 @@ def _require_file(settings: Settings, guild_id: int) -> None:
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild_id)
     _require_file(settings, guild_id)  # an export never creates a file
+    require_writable_target(args.out)
 
     async def job(manager: GuildDatabaseManager) -> Any:
         async with manager.connect(guild_id) as db:
@@ -112,6 +115,7 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild_id)
     if not args.yes:
         raise InvalidInputError(f"This deletes all data of server {guild_id}: add --yes to confirm.")
+    require_not_folder(settings.guild_dbs_dir / f"{guild_id}.sqlite3")
     deletion = _run(settings, lambda m: delete_guild(m, guild_id, requested_by=OPERATOR_CLI,
                                                      reason=args.reason))
     if args.json:

@@ -28,7 +28,7 @@ def register(groups: dict[str, Any]) -> None:
 
 
 def plan_command(args: argparse.Namespace, settings: Settings) -> int:
-    old_count = args.from_count or settings.shard_count
+    old_count = args.from_count if args.from_count is not None else settings.shard_count
     if old_count is None:
         raise ConfigurationError("Say the current shard count: set SHARD_COUNT or pass --from-count M.")
     for name, value in (("--count", args.count), ("--from-count", old_count)):

@@ -1,0 +1,65 @@
+"""What the operator commands check about one guild's file before using it, read-only."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from app.db.fleet import open_read_only
+from app.errors import InvalidInputError, UserFacingError
+
+
+def require_not_folder(path: Path) -> None:
+    """Refuse a folder named like a guild file, which no command can use.
+
+    Raises:
+        UserFacingError: `path` exists and is not a file.
+    """
+    if path.exists() and not path.is_file():
+        raise UserFacingError(f"{path} is not a file (a folder named like a guild file?); nothing was changed.")
+
+
+def identity_problem(path: Path, guild_id: int) -> str | None:
+    """Why the file at `path` is not `guild_id`'s database (its meta row says so), or None.
+
+    A file SQLite cannot read at all is left to the integrity check, which says why.
+    """
+    try:
+        with open_read_only(path) as conn:
+            row = conn.execute("SELECT guild_id FROM guild_meta").fetchone()
+    except sqlite3.OperationalError as error:
+        if str(error).startswith("no such "):
+            return "is not a guild database (no guild_meta table)"
+        return None
+    except sqlite3.DatabaseError:
+        return None
+    if row is None:
+        return "is not a guild database (no guild_meta row)"
+    if row[0] != guild_id:
+        return f"records guild {row[0]}, not {guild_id}"
+    return None
+
+
+def require_own_file(path: Path, guild_id: int) -> None:
+    """Refuse a file that is not this guild's database (copied under another guild's name, foreign, empty).
+
+    Raises:
+        UserFacingError: it is not.
+    """
+    require_not_folder(path)
+    problem = identity_problem(path, guild_id) if path.is_file() else None
+    if problem is not None:
+        raise UserFacingError(f"{path.name} {problem}: it is not server {guild_id}'s file, so nothing is shown "
+                              "(the bot sets such a file aside when it opens it).")
+
+
+def require_writable_target(out: Path) -> None:
+    """Refuse an output path under an existing file, naming it (rather than a temporary name beside `out`).
+
+    Raises:
+        InvalidInputError: a folder on the way to `out` is a file.
+    """
+    for folder in (out.parent, *out.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise InvalidInputError(f"Cannot write {out}: {folder} is a file, not a folder.")
+            return
