@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -110,10 +111,12 @@ class GuildDatabaseManager:
         return self.root / BOT_FILE_NAME
 
     def guild_ids_on_disk(self) -> list[int]:
-        """Guilds that have a file; the bot-wide file and anything else in the folder are ignored."""
+        """Guilds that have a file; the bot-wide file and anything else in the folder (a folder named like a
+        guild file included) are ignored."""
         if not self.root.is_dir():
             return []
-        ids = (guild_id_from_path(p) for p in self.root.iterdir())
+        with os.scandir(self.root) as entries:
+            ids = [guild_id_from_path(Path(e.path)) for e in entries if e.is_file()]
         return sorted(i for i in ids if i is not None)
 
     def is_open(self, guild_id: int) -> bool:

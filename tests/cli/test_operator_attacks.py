@@ -167,3 +167,15 @@ def test_export_into_a_path_under_a_file_names_the_path_given(folder: Path) -> N
     line = one_line(run_cli(folder, "guild", "export", "41", "--out", "afile/out.sqlite3", cwd=folder.parent))
     assert "afile" in line and ".partial" not in line
     assert (folder.parent / "afile").read_text() == "keep"
+
+
+@pytest.mark.parametrize("command", [["user", "forget", "5", "--yes", "--json"],
+                                     ["user", "export", "5", "--out", "exported", "--json"]])
+def test_a_folder_named_like_a_guild_file_does_not_stop_a_fan_out(folder: Path, command: list[str]) -> None:
+    # every guild file is visited; the folder is no guild's file (as the bot-wide file is none), not a failure
+    (folder / "43.sqlite3").mkdir()
+    result = run_cli(folder, *command, cwd=folder.parent)
+
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)
+    assert (folder / "43.sqlite3").is_dir()
