@@ -57,6 +57,24 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def script_lines(path: Path) -> list[str]:
+    """The script's lines, numbered as an editor numbers them: split at newlines only (`\n`, `\r\n`), not at
+    the other characters `str.splitlines` takes for line ends (U+2028, form feed…), which are text in a line.
+
+    Raises:
+        ConfigurationError: the file is not UTF-8 text.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigurationError(f"The script {path} is not UTF-8 text (line {line}); "
+                                 "save it as UTF-8 and run it again.") from None
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
 def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     from app.sandbox.runner import run_sandbox
 
@@ -71,6 +89,6 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
         if not 0 <= args.metrics_port <= 65_535:
             raise ConfigurationError(f"--metrics-port must be between 0 and 65535, not {args.metrics_port}.")
         settings = dataclasses.replace(settings, metrics_port=args.metrics_port)
-    lines = args.script.read_text(encoding="utf-8").splitlines() if args.script is not None else None
+    lines = script_lines(args.script) if args.script is not None else None
     return asyncio.run(run_sandbox(settings, script=lines, demo=args.demo, as_json=args.json, dbs=args.dbs,
                                    steam=args.steam, anilist=args.anilist))

@@ -226,3 +226,26 @@ async def test_the_clock_refuses_to_move_past_what_dates_can_hold(tmp_path: Path
 
     assert objects[1] == {"line": 2, "error": "the clock cannot move past the year 9000"}
     assert objects[2]["embeds"], objects[2]
+
+
+def test_cli_script_lines_are_its_newlines_only(tmp_path: Path) -> None:
+    # U+2028, form feeds and the like are text inside a line: splitting on them shifted every later line number
+    script = tmp_path / "seps.txt"
+    script.write_bytes("9 bot join\n9 42 say a\u2028b\x0cc\x1ed\u0085e\n9 1 /help\n".encode())
+
+    result = _cli("sandbox", "--script", str(script), "--json", cwd=tmp_path)
+
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["line"] for o in objects] == [1, 2, 3], result.stderr
+    assert objects[2]["embeds"]
+
+
+def test_cli_a_script_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
+    script = tmp_path / "latin1.txt"
+    script.write_bytes(b"9 bot join\n9 42 say caf\xe9\n")
+
+    result = _cli("sandbox", "--script", str(script), "--json", cwd=tmp_path)
+
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"The script {script} is not UTF-8 text (line 2); save it as UTF-8 and run it again."]
