@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,9 +19,39 @@ if TYPE_CHECKING:
 
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII: Discord's client reads no other digits (nor does it send `²`)
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_NUMBER_LIMIT = 2**53  # Discord's bound for INTEGER and NUMBER options
+
+
+def _integer(raw: str) -> int:
+    if not _INTEGER.fullmatch(raw) or abs(int(raw)) > _NUMBER_LIMIT:
+        raise ValueError(f"a whole number between -2**53 and 2**53, not {raw!r}")
+    return int(raw)
+
+
+def _number(raw: str) -> float:
+    value = float(raw) if _NUMBER.fullmatch(raw) else math.nan
+    if not abs(value) <= _NUMBER_LIMIT:  # nan, inf and what overflowed to it
+        raise ValueError(f"a number between -2**53 and 2**53, not {raw!r}")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() not in _BOOLEANS:
+        raise ValueError(f"true or false, not {raw!r}")
+    return _BOOLEANS[raw.lower()]
+
+
+def _snowflake(raw: str) -> str:
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**64:
+        raise ValueError(f"an id (a positive whole number), not {raw!r}")
+    return str(int(raw))
+
+
 _CONVERT: dict[int, Callable[[str], Any]] = {
-    4: int, 10: float, 5: lambda v: str(v).lower() in ("1", "true", "yes", "on"),
-    6: lambda v: str(int(v)), 7: lambda v: str(int(v)), 8: lambda v: str(int(v)), 9: lambda v: str(int(v))}
+    4: _integer, 10: _number, 5: _boolean, 6: _snowflake, 7: _snowflake, 8: _snowflake, 9: _snowflake}
 
 
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
@@ -56,8 +88,8 @@ def build_command_data(command: dict[str, Any], path: list[str], values: dict[st
             continue
         try:
             value = _CONVERT.get(declared["type"], str)(raw)
-        except ValueError:
-            raise DoubleError(f"option {name!r} wants a number, not {raw!r}") from None
+        except ValueError as error:
+            raise DoubleError(f"option {name!r} takes {error}") from None
         leaf.append({"name": name, "type": declared["type"], "value": value})
     missing = [o["name"] for o in level if o.get("required") and o["name"] not in values]
     if missing and focused is None:

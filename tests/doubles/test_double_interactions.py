@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from app.bot.app import extension_modules
 from app.doubles import DoubleError
+from app.doubles.discord_interactions import build_command_data
 from app.sandbox.harness import BotHarness, running_bot
 
 GUILD = 444_444_444_444_444_444
@@ -64,3 +65,26 @@ async def test_a_value_the_menu_does_not_offer_is_refused(harness: BotHarness) -
         await harness.choose(GUILD, USER, "Pick genres", ["Horror"])
     with pytest.raises(DoubleError):
         await harness.choose(GUILD, USER, "Pick genres", ["Drama", "Action", "Romance"])
+
+
+TYPED = {"id": "1", "name": "typed", "options": [
+    {"name": "flag", "description": "d", "type": 5}, {"name": "count", "description": "d", "type": 4},
+    {"name": "ratio", "description": "d", "type": 10}]}
+
+
+@pytest.mark.parametrize(("option", "raw", "value"), [
+    ("flag", "true", True), ("flag", "False", False), ("flag", "yes", True), ("flag", "0", False),
+    ("count", "-12", -12), ("count", "7", 7), ("ratio", "2.5", 2.5), ("ratio", "-3", -3.0)])
+def test_typed_options_arrive_as_discords_client_sends_them(option: str, raw: str, value: object) -> None:
+    data = build_command_data(TYPED, [], {option: raw})
+    sent = data["options"][0]["value"]
+    assert sent == value and type(sent) is type(value)
+
+
+@pytest.mark.parametrize(("option", "raw"), [
+    ("flag", "maybe"), ("flag", ""), ("count", "١٢"), ("count", "１２"), ("count", "²"), ("count", "1.5"),
+    ("count", str(2**53 + 1)), ("ratio", "nan"), ("ratio", "inf"), ("ratio", "1e999"), ("ratio", "٣")])
+def test_a_typed_option_discords_client_would_not_send_is_refused(option: str, raw: str) -> None:
+    # Discord's client offers true/false for a boolean and takes ASCII numbers within ±2**53 only
+    with pytest.raises(DoubleError, match=option):
+        build_command_data(TYPED, [], {option: raw})
