@@ -92,7 +92,7 @@ class BotApp:
             self.bot, hooks=hooks,
             sync_commands=0 in (settings.shard_ids or (0,)))
         self.client.error_handler(handle_command_error)
-        di.install(self.client, self.manager, settings, self.clock)
+        self.anilist = di.install(self.client, self.manager, settings, self.clock)
         self.ops.install(self.bot, self.client)
         if settings.litestream_replica_url is not None:
             from app.replicate.wiring import Replication

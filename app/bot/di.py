@@ -158,8 +158,11 @@ def _guild_files(ctx: lightbulb.Context, manager: GuildDatabaseManager, lease: C
 
 
 def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: Settings,
-            clock: Clock | None = None) -> None:
-    """Register the injectable types; the manager is reachable only through the factories' closures."""
+            clock: Clock | None = None) -> AniListClient:
+    """Register the injectable types; the manager is reachable only through the factories' closures.
+
+    Returns the bot's one AniList client (the sandbox reads its pace).
+    """
     default = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     default.register_value(Settings, settings)
     clock = clock or Clock()
@@ -184,3 +187,4 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     command.register_factory(CommandLease, command_lease, teardown=CommandLease.release)
     command.register_factory(GuildDb, _guild_db)
     command.register_factory(GuildFiles, guild_files)
+    return anilist

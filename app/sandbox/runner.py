@@ -26,6 +26,7 @@ from app.sandbox.script import USAGE, Action, parse_line
 
 Emit = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
+MAX_PACE_WAIT_S = 10.0  # an autocomplete line waits at most this for the bot's AniList pace (longer: a 429's ban)
 LAST_YEAR = 9000  # the clock stops short of datetime's 9999, leaving room for the dates the bot computes ahead
 
 
@@ -95,6 +96,9 @@ class ScriptRunner:
             return
         guild_id, user_id = action.guild_id, action.user_id or 0
         if action.kind == "autocomplete":
+            # A suggestion never waits for AniList's pace (a member is typing); a script's lines come faster than
+            # anyone types, so each plays once the bot could ask AniList: its choices do not depend on the timing.
+            await asyncio.sleep(min(h.bot.anilist.free_in(), MAX_PACE_WAIT_S))
             choices = await h.autocomplete(guild_id, user_id, action.command, action.text, action.options[action.text],
                                            {k: v for k, v in action.options.items() if k != action.text})
             self.emit(choices_object(action, choices), autocomplete=True)

@@ -102,6 +102,10 @@ class AniListClient:
         return [Media.from_api(n["mediaRecommendation"]) for n in nodes
                 if n and n.get("mediaRecommendation") and (n.get("rating") or 0) > 0]
 
+    def free_in(self) -> float:
+        """Seconds until the pace (or a 429's ban) lets the next request start; 0 if one could start now."""
+        return max(0.0, self._next_slot - self._clock(), self._blocked_until - self._clock())
+
     # -- one request -----------------------------------------------------------
     async def _query(self, query: str, variables: dict[str, Any], root: str, *,
                      max_wait: float | None = None) -> dict[str, Any] | None:

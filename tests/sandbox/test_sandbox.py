@@ -249,3 +249,19 @@ def test_cli_a_script_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         f"The script {script} is not UTF-8 text (line 2); save it as UTF-8 and run it again."]
+
+
+@pytest.mark.asyncio
+async def test_autocomplete_lines_do_not_depend_on_how_fast_they_follow_each_other(tmp_path: Path) -> None:
+    # the bot paces AniList (a request every 2 s) and a suggestion never waits for a slot: played back to back,
+    # the second and third lines used to offer nothing; the sandbox plays each once the bot could ask AniList
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        '555 8 autocomplete /manga update title:"Full"',
+        '555 8 autocomplete /manga update title:"Monster"',
+        '555 8 autocomplete /manga update title:"One"',
+    ])
+
+    choices = [o["choices"] for o in objects[1:]]
+    assert all(choices), objects
+    assert "One Piece" in str(choices[2])
