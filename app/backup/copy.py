@@ -64,6 +64,9 @@ def online_copy(source: Path, target: Path) -> None:
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a source SQLite cannot read leaves no half copy behind
+        raise
     finally:
         src.close()
     with partial.open("rb+") as f:

@@ -4,13 +4,16 @@ DIR/<YYYYmmddTHHMMSSffffffZ>/ holds the copies and manifest.json (sizes, SHA-256
 A file whose source did not change since the previous generation is linked, not copied (incremental);
 a guild whose file is gone (deleted by its admins, purged after retention) is left out of the new
 generation, and generations older than BACKUP_RETENTION_DAYS are removed (the newest always stays):
-older backups keep a deleted guild at most that long.
+older backups keep a deleted guild at most that long. A file SQLite cannot read (damaged, not a database) is
+left out and named, the others are backed up, and no older generation is removed in that run: one of them may
+hold its last good copy.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +37,7 @@ class BackupReport:
     linked: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # in the previous generation, gone from the folder
     pruned: list[str] = field(default_factory=list)  # generations past BACKUP_RETENTION_DAYS
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, SQLite's reason): unreadable, left out
     bytes_copied: int = 0
 
 
@@ -90,18 +94,23 @@ def backup_folder(root: Path, out: Path, *, retention_days: int, now: datetime |
             online_copy(source, target / source.name)
         except FileNotFoundError:
             continue  # deleted while the backup ran
+        except sqlite3.DatabaseError as error:  # damaged, or not a database: the others are still backed up
+            report.failed.append((source.name, str(error)))
+            continue
         copy = target / source.name
         entries.append(Entry(source.name, copy.stat().st_size, sha256_of(copy), signature, moment.isoformat()))
         report.copied.append(source.name)
         report.bytes_copied += entries[-1].size
     names = {e.name for e in entries}
-    report.dropped = sorted(n for n in before if n not in names)
+    unreadable = {name for name, _ in report.failed}
+    report.dropped = sorted(n for n in before if n not in names and n not in unreadable)
     manifest = {"created_at": moment.isoformat(), "root": str(root.resolve()),
                 "files": [e.as_dict() for e in entries]}
     partial = target / (MANIFEST + ".partial")
     partial.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     os.replace(partial, target / MANIFEST)  # the generation is complete only with its manifest
-    report.pruned = _prune(out, keep=target, older_than=moment - timedelta(days=retention_days))
+    if not report.failed:  # else an older generation may hold the last good copy of a damaged file: kept
+        report.pruned = _prune(out, keep=target, older_than=moment - timedelta(days=retention_days))
     return report
 
 

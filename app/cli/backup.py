@@ -52,6 +52,7 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
     if not files_to_check(settings.guild_dbs_dir):  # an empty backup would become the newest one
         raise NotFoundError(f"There is no guild file and no bot-wide file in {settings.guild_dbs_dir} to back up: "
                             "is GUILD_DBS_DIR the right folder?")
+
     def bar(paths: list[Path]) -> Iterable[Path]:
         return progress(paths, desc="backing up", enabled=not args.json)
 
@@ -59,14 +60,22 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
                            progress=bar)
     if args.json:
         emit_json({"backup": str(report.generation), "copied": report.copied, "linked": report.linked,
-                   "dropped": report.dropped, "pruned": report.pruned, "bytes_copied": report.bytes_copied})
-        return 0
-    print(f"Backup {report.generation}: {len(report.copied)} file(s) copied ({human_bytes(report.bytes_copied)}), "
-          f"{len(report.linked)} unchanged.")
-    if report.dropped:
-        print(f"Left out (their guild's file is gone): {', '.join(report.dropped)}")
-    if report.pruned:
-        print(f"Removed backups older than {settings.backup_retention_days} day(s): {', '.join(report.pruned)}")
+                   "dropped": report.dropped, "pruned": report.pruned, "bytes_copied": report.bytes_copied,
+                   "failed": [{"name": name, "error": error} for name, error in report.failed]})
+    else:
+        print(f"Backup {report.generation}: {len(report.copied)} file(s) copied "
+              f"({human_bytes(report.bytes_copied)}), {len(report.linked)} unchanged.")
+        if report.dropped:
+            print(f"Left out (their guild's file is gone): {', '.join(report.dropped)}")
+        if report.pruned:
+            print(f"Removed backups older than {settings.backup_retention_days} day(s): {', '.join(report.pruned)}")
+        if report.failed:
+            print(table(("file", "could not be read"), report.failed))
+    if report.failed:
+        names = ", ".join(name for name, _ in report.failed)
+        print(f"{len(report.failed)} file(s) could not be read and were left out of {report.generation}: {names}; "
+              "run `python -m app db check`.", file=sys.stderr)
+        return 1
     return 0
 
 

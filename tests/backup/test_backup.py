@@ -176,3 +176,47 @@ def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
     fields = {f.name: f.value for f in privacy_embed(30, 30, backup_retention_days=7).fields}
     assert "for at most 7 days" in fields["Backups"]
     assert "fresh copy within a minute" in fields["Backups"] and "cloud storage alike" in fields["Backups"]
+
+
+@pytest.mark.asyncio
+async def test_a_file_sqlite_cannot_read_is_left_out_and_named_and_the_rest_is_backed_up(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        await add_user(manager, GUILD_B, 1)
+    first = backup_folder(root, out, retention_days=0, now=T0)
+    damaged = root / f"{GUILD_B}.sqlite3"
+    damaged.write_bytes(b"\x8f" * 8192)  # a disk fault, a stray file: not a database any more
+
+    second = backup_folder(root, out, retention_days=0, now=T0 + timedelta(days=1))
+
+    assert second.linked == [f"{GUILD_A}.sqlite3"] and second.copied == []  # unchanged since the first
+    assert [name for name, _ in second.failed] == [f"{GUILD_B}.sqlite3"]
+    assert "not a database" in second.failed[0][1]
+    assert set(read_manifest(second.generation)) == {f"{GUILD_A}.sqlite3"}
+    assert second.dropped == []  # its guild is not gone: only unreadable
+    assert not [p for p in second.generation.iterdir() if p.name.endswith(".partial")]
+    # the last good copy of the damaged guild stays, whatever the retention says
+    assert second.pruned == [] and users_in(first.generation / f"{GUILD_B}.sqlite3") == {1}
+
+
+def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+
+    async def create() -> None:
+        async with GuildDatabaseManager(root) as manager:
+            await add_user(manager, GUILD_A, 7)
+
+    asyncio.run(create())
+    (root / f"{GUILD_B}.sqlite3").write_bytes(b"\x8f" * 8192)
+    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
+
+    assert main(["backup", "--out", str(out), "--json"]) == 1
+    captured = capsys.readouterr()
+    made = json.loads(captured.out)
+    assert made["copied"] == [f"{GUILD_A}.sqlite3"]
+    assert [f["name"] for f in made["failed"]] == [f"{GUILD_B}.sqlite3"]
+    assert captured.err.strip().splitlines() == [
+        f"1 file(s) could not be read and were left out of {made['backup']}: {GUILD_B}.sqlite3; "
+        "run `python -m app db check`."]
