@@ -1,4 +1,5 @@
-"""`python -m app shards plan --count N`: which guild files move to which block when the shard count changes."""
+"""`python -m app shards plan --count N`: which guild files go to which block under N shards, and, given the
+current count, which move."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,8 @@ def register(groups: dict[str, Any]) -> None:
                                    "under --count N, with --blocks processes splitting the shards in "
                                    "contiguous ranges. Nothing is moved.")
     p.add_argument("--count", type=int, required=True, metavar="N", help="the new shard count")
-    p.add_argument("--from-count", type=int, metavar="M", help="the current shard count (default SHARD_COUNT)")
+    p.add_argument("--from-count", type=int, metavar="M",
+                   help="the current shard count (default SHARD_COUNT; neither: each file's block, no moves)")
     p.add_argument("--blocks", type=int, default=1, metavar="B", help="processes (shard blocks), default 1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=plan_command, guild_folder="existing")
@@ -29,14 +31,14 @@ def register(groups: dict[str, Any]) -> None:
 
 def plan_command(args: argparse.Namespace, settings: Settings) -> int:
     old_count = args.from_count if args.from_count is not None else settings.shard_count
-    if old_count is None:
-        raise ConfigurationError("Say the current shard count: set SHARD_COUNT or pass --from-count M.")
     for name, value in (("--count", args.count), ("--from-count", old_count)):
-        if not 1 <= value <= MAX_SHARDS:
+        if value is not None and not 1 <= value <= MAX_SHARDS:
             raise ConfigurationError(f"{name} must be between 1 and {MAX_SHARDS}.")
     guild_ids = [f.guild_id for f in list_guild_files(settings.guild_dbs_dir)]
-    plan = plan_moves(guild_ids, old_count=old_count, new_count=args.count, blocks=args.blocks)
     new_blocks = [describe(tuple(r)) for r in block_ranges(args.count, args.blocks)]
+    if old_count is None:  # SHARD_COUNT=auto and no --from-count: where each file goes, not what moves
+        return _assignment(args, guild_ids, new_blocks)
+    plan = plan_moves(guild_ids, old_count=old_count, new_count=args.count, blocks=args.blocks)
     moving = [m for m in plan if m.moves]
     if args.json:
         emit_json({"from_count": old_count, "count": args.count, "blocks": new_blocks,
@@ -52,4 +54,23 @@ def plan_command(args: argparse.Namespace, settings: Settings) -> int:
                                                    f"{m.old_block} -> {m.new_block}") for m in moving)))
     print(f"{len(plan)} guild file(s), {len(moving)} move to another block's folder "
           "(stop every process before moving them; a shared folder needs no move).")
+    return 0
+
+
+def _assignment(args: argparse.Namespace, guild_ids: list[int], new_blocks: list[str]) -> int:
+    """Each file's shard and block under `--count` alone (the current count unknown: no moves to tell)."""
+    plan = plan_moves(guild_ids, old_count=args.count, new_count=args.count, blocks=args.blocks)
+    if args.json:
+        emit_json({"from_count": None, "count": args.count, "blocks": new_blocks, "files": len(plan),
+                   "moving": None,
+                   "moves": [{"guild_id": m.guild_id, "file": f"{m.guild_id}.sqlite3", "from_shard": None,
+                              "to_shard": m.new_shard, "from_block": None, "to_block": m.new_block} for m in plan]})
+        return 0
+    for k, shards in enumerate(new_blocks):
+        print(f"block {k}: SHARD_IDS={shards} SHARD_COUNT={args.count}")
+    if plan:
+        print(table(("file", "shard", "block"), ((f"{m.guild_id}.sqlite3", str(m.new_shard), str(m.new_block))
+                                                 for m in plan)))
+    print(f"{len(plan)} guild file(s) under SHARD_COUNT={args.count}; to see which move, give the current count "
+          "(SHARD_COUNT or --from-count M).")
     return 0

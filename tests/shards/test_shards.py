@@ -154,3 +154,24 @@ async def test_shard_count_auto_takes_the_gateways_recommendation(tmp_path: Path
     finally:
         await harness.stop()
     assert harness.bot.manager.shards is None  # one process serves every shard
+
+
+def test_plan_with_only_the_new_count_says_where_each_file_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # `shards plan --count N`, as the architecture writes it, with SHARD_COUNT at its default (auto): the
+    # current count is unknown, so nothing can be said about moves, but every file's shard and block can
+    for guild_id in GUILDS:
+        (tmp_path / f"{guild_id}.sqlite3").write_bytes(b"")
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path))
+    monkeypatch.delenv("SHARD_COUNT", raising=False)
+
+    assert main(["shards", "plan", "--count", "4", "--blocks", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["from_count"] is None and out["moving"] is None and out["blocks"] == ["0-1", "2-3"]
+    assert {m["guild_id"]: (m["to_shard"], m["to_block"]) for m in out["moves"]} == {
+        g: (shard_of(g, 4), shard_of(g, 4) // 2) for g in GUILDS}
+    assert all(m["from_shard"] is None and m["from_block"] is None for m in out["moves"])
+
+    assert main(["shards", "plan", "--count", "4"]) == 0
+    text = capsys.readouterr().out
+    assert all(f"{g}.sqlite3" in text for g in GUILDS) and "8 guild file(s)" in text
