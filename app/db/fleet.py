@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.db.files import SIDE_FILES, open_copy
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
-from app.db.schema import GUILD_SCHEMA
+from app.db.schema import GUILD_SCHEMA, own_tables
 from app.errors import GuildDatabaseError, NotFoundError
 
 
@@ -90,8 +90,7 @@ def schema_version_of(path: Path) -> int:
 
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = own_tables(conn)
     # names come from sqlite_master itself; quoting guards odd ones
     return {n: conn.execute(f'SELECT COUNT(*) FROM "{n.replace(chr(34), chr(34) * 2)}"').fetchone()[0]  # noqa: S608
             for n in names}

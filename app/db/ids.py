@@ -33,8 +33,11 @@ def parse_guild_id(text: str) -> int:
         InvalidGuildIdError: the text is not a decimal guild id.
     """
     stripped = text.strip()
-    if not stripped.isascii() or not stripped.isdigit() or len(stripped) > 19:
+    if not stripped.isascii() or not stripped.isdigit():
         raise InvalidGuildIdError(f"{text[:40]!r} is not a Discord server id (digits only).")
+    if len(stripped) > 19:  # all digits, but far past 2**63: said as such, without building a huge int
+        raise InvalidGuildIdError(f"{stripped[:37] + '...' if len(stripped) > 40 else stripped} is not a Discord "
+                                  "server id (a positive 64-bit integer).")
     return validate_guild_id(int(stripped))
 
 

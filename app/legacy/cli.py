@@ -65,13 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserFacingError, BotError) as error:
         if args.debug:
             raise
-        print(getattr(error, "user_message", str(error)), file=sys.stderr)
+        message = getattr(error, "user_message", str(error))
+        print(" ".join(message.split("\n")), file=sys.stderr)  # one line, whatever a name held
         return 1
     finally:
         close()
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.render())
     if report.status == "dry-run" and report.plan.get("would_stop"):
-        print("The split would stop: " + " ".join(report.plan["problems"] + report.plan["conflicts"])[:2000],
-              file=sys.stderr)
+        stop = " ".join(report.plan["problems"] + report.plan["conflicts"])[:2000]
+        print("The split would stop: " + " ".join(stop.split("\n")), file=sys.stderr)
         return 1
     return 0

@@ -28,25 +28,72 @@ class TableDigest:
 
 def table_digest(conn: sqlite3.Connection, schema: str, table: str, columns: Sequence[str],
                  where: str = "", params: Sequence[object] = ()) -> TableDigest:
-    """Count and checksum the rows of `schema.table` (optionally filtered) in rowid order."""
+    """Count and checksum the rows of `schema.table` (optionally filtered) in rowid order.
+
+    A chunk whose text would pass SQLite's length limit (1e9 bytes: a few dozen large blobs)
+    is read in smaller chunks, down to one row, and a value too large to `quote()` in SQL is
+    quoted here, byte for byte as SQLite would.
+    """
     row_text = "||'|'||".join(f"quote({quote_name(c)})" for c in columns) or "''"
     condition = f"AND ({where})" if where else ""
     sql = (f"SELECT count(*), CAST(group_concat(x, char(10)) AS BLOB), max(r) FROM ("  # noqa: S608 (quoted identifiers)
            f"SELECT rowid AS r, {row_text} AS x FROM {quote_name(schema)}.{quote_name(table)} "
-           f"WHERE rowid > ? {condition} ORDER BY rowid LIMIT {_CHUNK})")
+           f"WHERE rowid > ? {condition} ORDER BY rowid LIMIT ?)")
     hasher = hashlib.sha256()
-    total, after, first = 0, -(2**63), True
+    total, after, first, limit = 0, -(2**63), True, _CHUNK
     while True:
-        count, text, last = conn.execute(sql, (after, *params)).fetchone()
+        try:
+            count, text, last = conn.execute(sql, (after, *params, limit)).fetchone()
+        except sqlite3.DataError as error:
+            if not _too_big(error):
+                raise
+            if limit > 1:
+                limit = max(1, limit // 16)
+                continue
+            count, text, last = _one_row(conn, schema, table, columns, after, condition, params)
         if not count:
             break
         if not first:
             hasher.update(b"\n")
         hasher.update(text)
         total, after, first = total + count, last, False
-        if count < _CHUNK:
+        if count < limit:
             break
+        limit = min(_CHUNK, limit * 2)
     return TableDigest(total, hasher.hexdigest())
+
+
+def _too_big(error: sqlite3.Error) -> bool:
+    return "too big" in str(error)
+
+
+def _one_row(conn: sqlite3.Connection, schema: str, table: str, columns: Sequence[str], after: int,
+             condition: str, params: Sequence[object]) -> tuple[int, bytes, int]:
+    """The next row's text, a column at a time (its `quote()` text is over SQLite's length limit)."""
+    source = f"{quote_name(schema)}.{quote_name(table)}"
+    (rowid,) = conn.execute(f"SELECT rowid FROM {source} WHERE rowid > ? {condition} "  # noqa: S608
+                            "ORDER BY rowid LIMIT 1", (after, *params)).fetchone()
+    parts = []
+    for column in columns:
+        col = quote_name(column)
+        try:
+            part = conn.execute(f"SELECT CAST(quote({col}) AS BLOB) FROM {source} WHERE rowid = ?",  # noqa: S608
+                                (rowid,)).fetchone()[0]
+        except sqlite3.DataError as error:
+            if not _too_big(error):
+                raise
+            kind, raw = conn.execute(f"SELECT typeof({col}), CAST({col} AS BLOB) FROM {source} "  # noqa: S608
+                                     "WHERE rowid = ?", (rowid,)).fetchone()
+            part = _quote(kind, raw)
+        parts.append(part)
+    return 1, b"|".join(parts), rowid
+
+
+def _quote(kind: str, raw: bytes) -> bytes:
+    """SQLite's `quote()` of a text or blob value, from its bytes (text stops at a NUL, as SQLite's does)."""
+    if kind == "blob":
+        return b"X'" + raw.hex().upper().encode("ascii") + b"'"
+    return b"'" + raw.split(b"\0", 1)[0].replace(b"'", b"''") + b"'"
 
 
 def count_orphans(conn: sqlite3.Connection, schema: str, table: str) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.db.schema import own_tables
 from app.legacy.rules import DEFAULT_RULES, Rule, parse_rule, quote_name
 
 _BUSY_MS = 5000
@@ -71,9 +72,7 @@ class Scope:
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                        "AND name NOT LIKE 'sqlite_%'")]
-    return {n: {r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")} for n in names}
+    return {n: {r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")} for n in own_tables(conn)}
 
 
 def _in_guild(policy: LegacyPolicy, scope: Scope, columns: set[str]) -> str | None:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from app.errors import LegacySplitError
 from app.legacy.backup import fsync_path
 from app.rights.atomic import private_file
 
@@ -36,14 +37,27 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     fsync_path(path.parent, directory=True)
 
 
+def damaged_record(path: Path, detail: object) -> LegacySplitError:
+    return LegacySplitError(f"The split record {path} is damaged ({str(detail)[:200]}), so nothing was changed: "
+                            "look at it, then move it aside (with the files of that split) and run the split again.")
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`, or None if there is none (a torn temp file is never read)."""
+    """The JSON object in `path`, or None if there is none (a torn temp file is never read).
+
+    Raises:
+        LegacySplitError: the file is there but holds no JSON object (edited or damaged by hand).
+    """
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise damaged_record(path, error) from error
+    if not isinstance(data, dict):
+        raise damaged_record(path, "not a JSON object")
+    return data
 
 
 def manifest_path(out_dir: Path) -> Path:

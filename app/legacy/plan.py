@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.db.ids import parse_guild_id, validate_guild_id
-from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema
+from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema, own_tables
 from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
 from app.legacy.rules import MAP_SYNTAX, Rule, looks_like_person, quote_name
 
@@ -72,18 +72,14 @@ def destination_tables(schema: Schema) -> dict[str, tuple[str, ...]]:
     conn = sqlite3.connect(":memory:")
     try:
         conn.executescript(schema.sql_path.read_text(encoding="utf-8"))
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}
+        return {n: tuple(r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in own_tables(conn)}
     finally:
         conn.close()
 
 
 def legacy_tables(conn: sqlite3.Connection) -> dict[str, tuple[Column, ...]]:
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
     return {n: tuple(Column(r[1], affinity(r[2] or ""))
-                     for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in names}
+                     for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")) for n in own_tables(conn)}
 
 
 def affinity(declared: str) -> str:
@@ -103,9 +99,15 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
+def shown(name: str) -> str:
+    """A table or column name for a one-line message: control characters (a newline) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def unknown_tables_message(unknown: Mapping[str, tuple[Column, ...]]) -> str:
-    listed = "; ".join(f"{name} (columns {', '.join(c.name for c in cols)})" for name, cols in unknown.items())
-    example = next(iter(unknown))
+    listed = "; ".join(f"{shown(name)} (columns {', '.join(shown(c.name) for c in cols)})"
+                       for name, cols in unknown.items())
+    example = shown(next(iter(unknown)))
     return (f"The legacy database has {len(unknown)} table(s) the split does not know, {listed}, so "
             f"nothing was written: place each one with {MAP_SYNTAX} "
             f"(for example --map {example}=skip) when running scripts/split_legacy_db.py.")

@@ -31,6 +31,7 @@ from app.legacy.finish import finish, report_from_record, write_manifest
 from app.legacy.manifest import (
     COMMIT_NAME,
     STATE_NAME,
+    damaged_record,
     manifest_path,
     quarantine_name,
     read_json,
@@ -96,12 +97,15 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
     started, out = time.monotonic(), options.out
     done = read_json(manifest_path(out))
     if done is not None:
+        _check_record(out, done, manifest_path(out))
         _check_same_legacy(done, options.legacy, out)
         if not options.dry_run:  # scratch of a run killed just after its manifest
             shutil.rmtree(staging_dir(out), ignore_errors=True)
         return report_from_record(out, done, "already-split", time.monotonic() - started,
                                   f"Already split (see {manifest_path(out)}); nothing changed.")
     commit = read_json(staging_dir(out) / COMMIT_NAME)
+    if commit is not None:
+        _check_record(out, commit, staging_dir(out) / COMMIT_NAME)
     if commit is not None and options.dry_run:
         return report_from_record(out, commit, "dry-run", time.monotonic() - started,
                                   "A split interrupted in its last phase is pending; the next run "
@@ -127,6 +131,19 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
         backup.unlink(missing_ok=True)  # our copy; the legacy file itself is untouched
         raise
     return _complete(out, commit, started)
+
+
+def _check_record(out: Path, record: dict[str, Any], path: Path) -> None:
+    """Raises: LegacySplitError: a commit record or manifest lacks what a rerun reads from it."""
+    try:
+        report_from_record(out, record, "split", 0.0, "")
+        for entry in record["files"].values():
+            if not isinstance(entry["tables"], dict) or not isinstance(entry.get("orphans", {}), dict):
+                raise TypeError("a file entry without its tables")
+        if not isinstance(record.get("quarantine") or "", str):
+            raise TypeError("the quarantine file's name is not a string")
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise damaged_record(path, f"{type(error).__name__}: {error}") from error
 
 
 def _check_same_legacy(manifest: dict[str, Any], legacy: Path, out: Path) -> None:

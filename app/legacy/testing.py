@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.db.schema import own_tables
+
 LEGACY_SCHEMA = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "legacy_schema.sql"
 HOME_GUILD = 897814031346319382
 _NAMES = ["aki", "Ren", "zoë", "Łukasz", "名無し", "🌸sakura🌸", "o'brien", "Robert'); DROP TABLE users;--"]
@@ -110,9 +112,7 @@ def build_legacy_db(path: Path, *, users: int = 200, guilds: int = 10, seed: int
         if quirks:
             _quirks(db, rng, guild_ids, user_ids)
         db.commit()
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                          "AND name NOT LIKE 'sqlite_%'")]
-        return {n: db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}  # noqa: S608
+        return {n: db.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in own_tables(db)}  # noqa: S608
     finally:
         db.close()
 

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.db.schema import own_tables
+
 EXPORT_FORMAT = "guildshelf-guild-export"
 EXPORT_FORMAT_VERSION = 1
 _BATCH = 2000
@@ -26,9 +28,7 @@ def quote_identifier(name: str) -> str:
 def list_tables(conn: sqlite3.Connection) -> list[str]:
     """User tables of a database file, by name (SQLite's internal tables and the `_litestream_lock` and
     `_litestream_seq` Litestream adds to a replicated file, which hold no one's data, excluded)."""
-    return [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name")]
+    return [name for name in own_tables(conn) if not name.startswith("_litestream_")]
 
 
 def json_value(value: Any) -> Any:
@@ -69,7 +69,7 @@ def write_json_zip(src: sqlite3.Connection, target: Path, guild_id: int) -> tupl
     try:
         version = int(src.execute("PRAGMA user_version").fetchone()[0])
         schema = [r[0] for r in src.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND lower(substr(name, 1, 7)) != 'sqlite_' "
             "ORDER BY type DESC, name")]
         entries: dict[str, str] = {}
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:

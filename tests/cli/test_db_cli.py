@@ -47,7 +47,7 @@ async def test_guild_list_and_info_show_what_is_on_disk(tmp_path: Path) -> None:
     ("abc", "'abc' is not a Discord server id (digits only)."),
     ("0", "0 is not a Discord server id (a positive 64-bit integer)."),
     ("-5", "'-5' is not a Discord server id (digits only)."),
-    ("99999999999999999999", "'99999999999999999999' is not a Discord server id (digits only)."),
+    ("99999999999999999999", "99999999999999999999 is not a Discord server id (a positive 64-bit integer)."),
     ("1; DROP TABLE users", "'1; DROP TABLE users' is not a Discord server id (digits only)."),
     ("١٢٣", "'١٢٣' is not a Discord server id (digits only)."),
 ])
