@@ -43,6 +43,7 @@ EXPORT_COOLDOWN_S = 60.0
 # keyed by the guild's file path: bots over different folders (tests, shards) never share an entry
 EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of this server's data")
 MEMBER_EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of your data")
+NOT_ADMIN_DELETE = "Only members with the Manage Server permission can delete its data."
 EXPORT_MAX_RATIO = 20  # a file this many times the attachment limit never compresses under it
 
 server_data = lightbulb.Group("server-data", "Export or delete everything the bot stores for this server",
@@ -129,7 +130,7 @@ class _TypeServerName(Modal):
         if typed.casefold() != self.expected.strip().casefold():
             return text.name_mismatch()
         if ctx.member is None or not is_admin(ctx.member):
-            raise PermissionDeniedError("Only members with the Manage Server permission can delete its data.")
+            raise PermissionDeniedError(NOT_ADMIN_DELETE)
         await check_deletion_cooldown(self.files, seconds=DELETE_COOLDOWN_S)
         self.forgetting.forget(self.files.guild_id)  # buffered XP must not recreate what is deleted
         try:
@@ -185,6 +186,9 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
         expected = name or str(files.guild_id)
 
         async def open_modal(press: MenuContext) -> None:
+            if press.member is None or not is_admin(press.member):  # the permission may be gone since the command
+                await press.respond(NOT_ADMIN_DELETE, edit=True, components=[])
+                return
             modal = _TypeServerName(files, expected, ctx.user.id, forgetting)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)

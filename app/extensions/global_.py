@@ -12,9 +12,11 @@ from app.bot.clock import Clock
 from app.bot.deferral import Deferral
 from app.bot.pages import respond_paginated
 from app.db import GuildDb
+from app.errors import InvalidInputError
 from app.features.leaderboard import Kind, describe_value, parse_kind
 from app.features.text import shown
 from app.shared.consent import join_here, leave_everywhere
+from app.shared.publish import clean_name
 from app.shared.read import GlobalBoard, GlobalStats, fetch_global_board, fetch_global_stats
 from app.shared.store import SharedStore
 
@@ -58,6 +60,8 @@ class GlobalJoin(lightbulb.SlashCommand, name="join",
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb, shared: SharedStore, clock: Clock) -> None:
         """Publish the member's figures of this server now, under the name they chose."""
+        if self.display_name is not None and not clean_name(self.display_name):
+            raise InvalidInputError("A display name needs at least one visible character.")
         name, figures = await join_here(shared, db, int(ctx.user.id), self.display_name, ctx.user.username,
                                         clock.now())
         await ctx.respond(f"You are on the global leaderboards as “{shown(name, 32)}” with this server's "

@@ -7,6 +7,8 @@ and each leave recorded with the days the member stayed.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import cast
 
 import hikari
@@ -14,7 +16,7 @@ import lightbulb
 
 from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only
 from app.bot.clock import Clock
-from app.bot.di import EventGuildDb
+from app.bot.di import CommandLease, EventGuildDb
 from app.bot.pages import respond_paginated
 from app.bot.provide import Provide
 from app.config import Settings
@@ -26,6 +28,7 @@ from app.features.invite_tracker import Join
 
 loader = lightbulb.Loader()
 TEXT_CHANNELS = [hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS]
+SETTLE_WAIT_S = 3.0  # a command waits at most this for the joins already seen to be recorded
 
 
 def _invite_service(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock,
@@ -101,13 +104,23 @@ def leaderboard_line(rank: int, stats: inv.InviterStats) -> str:
             f"{stats.fake} fake, {stats.bonus:+d} bonus)")
 
 
+async def _settled_db(lease: CommandLease, service: InviteService) -> GuildDb:
+    """This server's file once the joins the bot has already seen are recorded (at most `SETTLE_WAIT_S`, and
+    before the file is leased: recording them needs it), so a count never lags behind a join just shown."""
+    if lease.guild_id is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.tracker.settled(lease.guild_id), SETTLE_WAIT_S)
+    return await lease.open()
+
+
 @invites.register
 class InvitesStats(lightbulb.SlashCommand, name="stats", description="How many members someone brought here"):
     member = lightbulb.user("member", "Whose invites (you if empty)", default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, service: InviteService) -> None:
         """Show a member's invite counts in this server."""
+        db = await _settled_db(lease, service)
         target = self.member.id if self.member is not None else ctx.user.id
         await ctx.respond(embed=stats_embed(await inv.fetch_inviter_stats(db, int(target))), ephemeral=True)
 
@@ -115,8 +128,9 @@ class InvitesStats(lightbulb.SlashCommand, name="stats", description="How many m
 @invites.register
 class InvitesLeaderboard(lightbulb.SlashCommand, name="leaderboard", description="This server's top inviters"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, service: InviteService) -> None:
         """Inviters by score (stayed + bonus), ten a page."""
+        db = await _settled_db(lease, service)
         rows = await inv.list_leaderboard(db)
         lines = [leaderboard_line(rank, stats) for rank, stats in enumerate(rows, start=1)]
         await respond_paginated(ctx, "Invite leaderboard", lines, ephemeral=True)
@@ -144,8 +158,9 @@ class InvitesSettings(lightbulb.SlashCommand, name="settings", description="Log 
                                min_length=1, max_length=inv.WELCOME_MAX, default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, service: InviteService) -> None:
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, service: InviteService) -> None:
         """Change the settings given, then show them (with the Manage Server warning if it applies)."""
+        db = await _settled_db(lease, service)
         channel_id = None
         if self.log_channel is not None:
             if self.log_channel.type not in TEXT_CHANNELS:

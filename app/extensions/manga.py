@@ -39,7 +39,7 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, media: MediaLookup, clock: Clock) -> None:
         """Look the manga up (cached), check the chapter against its count, record it here (and in challenges)."""
-        progress.check_values(self.chapter, self.status, self.score)
+        progress.check_values(self.chapter, progress.parse_status(self.status), self.score)
         found = await media.resolve(self.title)  # AniList may take seconds: the server's file is not open yet
         db = await lease.open()
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,

@@ -43,8 +43,13 @@ class Challenge:
 
     @property
     def ends_at(self) -> datetime | None:
-        """The end of the end day: the moment the scheduled task announces the winners."""
-        return None if self.end is None else datetime.combine(self.end + timedelta(days=1), time(0), UTC)
+        """The end of the end day: the moment the scheduled task announces the winners (the calendar's last
+        day ends at its last instant: the day after it does not exist)."""
+        if self.end is None:
+            return None
+        if self.end == date.max:
+            return datetime.combine(date.max, time.max, UTC)
+        return datetime.combine(self.end + timedelta(days=1), time(0), UTC)
 
     def running(self, now: datetime) -> bool:
         ends_at = self.ends_at

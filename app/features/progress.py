@@ -16,6 +16,7 @@ STATUS_WORDS = {"CURRENT": "reading", "COMPLETED": "completed", "PAUSED": "pause
 MAX_CHAPTER = 100_000
 MAX_SCORE = 100  # AniList's POINT_100 format
 TITLE_MAX = 200
+AMBIGUOUS_SHOWN = 5  # candidates named when a title matches several entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,18 @@ class Entry:
     chapters_read: int
     status: str
     score: float | None
+
+
+def parse_status(text: str | None) -> str | None:
+    """The stored status a member's choice names: its value (`COMPLETED`) or the word shown (`completed`),
+    in any case; anything else is returned unchanged for `check_values` to refuse."""
+    if text is None:
+        return None
+    wanted = text.strip().casefold()
+    for status, word in STATUS_WORDS.items():
+        if wanted in (status.casefold(), word.casefold()):
+            return status
+    return text
 
 
 def check_values(chapter: int, status: str | None, score: int | None) -> None:
@@ -60,6 +73,7 @@ async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: 
     Without a status, a new entry is "reading", or "completed" at the last known chapter;
     an existing one keeps its status. Raises what `check_entry` raises.
     """
+    status = parse_status(status)
     check_entry(media, chapter, status, score)
     old = await fetch_entry(db, user_id, media.id)
     if status is None:
@@ -93,6 +107,7 @@ async def list_entries(db: GuildDb, user_id: int, status: str | None = None) -> 
     Raises:
         InvalidInputError: an unknown status.
     """
+    status = parse_status(status)
     if status is not None and status not in STATUSES:
         raise InvalidInputError(f"The status must be one of: {', '.join(STATUS_WORDS.values())}.")
     rows = await db.execute_fetchall(
@@ -122,8 +137,10 @@ async def remove_entry(db: GuildDb, user_id: int, title: str) -> Entry:
     if not found:
         raise NotFoundError(f"“{shown(title)}” is not among your manga in this server (see /manga list).")
     if len(found) > 1 and not exact:
-        raise NotFoundError(f"“{shown(title)}” matches more than one of your manga in this server; pick one of "
-                            "the suggestions while typing the title.")
+        named = "; ".join(f"{shown(e.title, 60)} (id {e.manga_id})" for e in found[:AMBIGUOUS_SHOWN])
+        more = f"; and {len(found) - AMBIGUOUS_SHOWN} more" if len(found) > AMBIGUOUS_SHOWN else ""
+        raise NotFoundError(f"“{shown(title)}” matches more than one of your manga in this server: {named}{more}. "
+                            "Give the full title as /manga list shows it, or the AniList id.")
     entry = (exact or found)[0]
     async with db.transaction():
         await db.execute("DELETE FROM user_manga_progress WHERE discord_id = ? AND manga_id = ?",
