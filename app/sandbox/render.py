@@ -14,7 +14,8 @@ def reply_object(action: Action, reply: Reply) -> dict[str, Any]:
         "line": action.line, "guild_id": action.guild_id, "user_id": action.user_id,
         "ephemeral": reply.ephemeral, "content": reply.content,
         "embeds": [{"title": e.get("title"), "description": e.get("description"),
-                    "fields": [{"name": f.get("name"), "value": f.get("value")} for f in e.get("fields", [])]}
+                    "fields": [{"name": f.get("name"), "value": f.get("value")} for f in e.get("fields", [])],
+                    "footer": (e.get("footer") or {}).get("text")}  # a leaderboard's own rank and page
                    for e in reply.embeds],
         "components": [str(b.get("label") or b.get("custom_id")) for b in reply.buttons()]
                       + [str(m.get("placeholder") or m.get("custom_id")) for m in reply.selects()],
@@ -63,6 +64,8 @@ def reply_text(obj: dict[str, Any]) -> str:
             else:
                 lines.append(f"    ┃ • {f['name']}:")
                 lines.extend(f"    ┃     {v}" for v in value_lines)
+        if embed.get("footer"):
+            lines.append(f"    ┃ — {embed['footer']}")
     if "modal" in obj:
         lines.append(f"    [form: {obj['modal']['title']} — fields: {', '.join(obj['modal']['fields'])}]")
     if obj["components"]:

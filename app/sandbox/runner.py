@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -20,12 +21,14 @@ from app.doubles.anilist_catalogue import Catalogue
 from app.doubles.discord_permissions import parse_permission
 from app.doubles.steam import SteamCatalogue
 from app.errors import UserFacingError
+from app.extensions._invite_service import InviteService
 from app.sandbox.harness import BotHarness, running_bot
 from app.sandbox.render import action_text, choices_object, error_object, event_object, reply_object, reply_text
 from app.sandbox.script import USAGE, Action, parse_line
 
 Emit = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
+JOIN_RECORD_WAIT_S = 10.0  # a join line waits at most this for the invite tracker to record it
 MAX_PACE_WAIT_S = 10.0  # an autocomplete line waits at most this for the bot's AniList pace (longer: a 429's ban)
 LAST_YEAR = 9000  # the clock stops short of datetime's 9999, leaving room for the dates the bot computes ahead
 
@@ -141,6 +144,7 @@ class ScriptRunner:
             return f"user {user_id} posted a message"
         if action.kind == "join":
             await h.member_join(guild_id, user_id, invite=action.options.get("invite"))
+            await _recorded_joins(h, guild_id)
             return f"user {user_id} joined server {guild_id}"
         if action.kind == "invite":
             seen = await h.create_invite(guild_id, user_id, action.text,
@@ -153,6 +157,17 @@ class ScriptRunner:
             return f"user {user_id} was given a role with {', '.join(action.values)}"
         await h.member_leave(guild_id, user_id)
         return f"user {user_id} left server {guild_id}"
+
+
+async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
+    """Until the invite tracker has recorded the joins it has seen: a script's joins come milliseconds apart,
+    which the tracker takes for a raid (nobody can say whose invite each used); members arrive slower."""
+    container = h.bot.client.di.default_container
+    if container is None or InviteService not in container:  # a bot without the invite tracker
+        return
+    service = await container.get(InviteService)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(service.tracker.settled(guild_id), JOIN_RECORD_WAIT_S)
 
 
 def _duration(seconds: float) -> str:

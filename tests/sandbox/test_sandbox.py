@@ -265,3 +265,31 @@ async def test_autocomplete_lines_do_not_depend_on_how_fast_they_follow_each_oth
     choices = [o["choices"] for o in objects[1:]]
     assert all(choices), objects
     assert "One Piece" in str(choices[2])
+
+
+@pytest.mark.asyncio
+async def test_join_lines_in_a_row_are_each_credited_to_their_invite(tmp_path: Path) -> None:
+    # joins milliseconds apart look like a raid to the invite tracker (several uses between two reads of the
+    # invites: nobody can say whose invite each used); a script's joins are played as members arrive, one
+    # recorded before the next
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 2000 /profile",
+        "555 2000 invite abc",
+        "555 2001 invite xyz",
+        *(f"555 {3000 + i} join invite:{'abc' if i % 2 else 'xyz'}" for i in range(6)),
+        "555 2000 /invites stats",
+        "555 2001 /invites stats",
+    ])
+
+    stats = [o["embeds"][0] for o in objects[-2:]]  # type: ignore[index]
+    assert [e["description"] for e in stats] == ["<@2000> has **3** invites.", "<@2001> has **3** invites."]
+
+
+@pytest.mark.asyncio
+async def test_an_embeds_footer_reaches_the_json(tmp_path: Path) -> None:
+    # the leaderboards say the member's own rank and the page in the footer: a script must see it
+    objects = await _run(tmp_path, ["555 bot join", "555 42 say hello", "555 42 /leaderboard"])
+
+    footer = objects[2]["embeds"][0]["footer"]  # type: ignore[index]
+    assert isinstance(footer, str) and "#1" in footer, footer
