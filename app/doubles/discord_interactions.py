@@ -54,6 +54,23 @@ _CONVERT: dict[int, Callable[[str], Any]] = {
     4: _integer, 10: _number, 5: _boolean, 6: _snowflake, 7: _snowflake, 8: _snowflake, 9: _snowflake}
 
 
+def _typed(declared: dict[str, Any], raw: str) -> Any:
+    try:
+        return _CONVERT.get(declared["type"], str)(raw)
+    except ValueError as error:
+        raise DoubleError(f"option {declared['name']!r} takes {error}") from None
+
+
+def _chosen(declared: dict[str, Any], raw: str) -> Any:
+    """The value of the choice picked: Discord's client shows the names and sends the chosen one's value, so a
+    script may give either (a name in any case). Anything else goes as typed, as a modified client (or a command
+    changed since the client loaded it) would send it: the bot checks its choices again and answers."""
+    for choice in declared["choices"]:
+        if raw.casefold() == str(choice["name"]).casefold():
+            return choice["value"]
+    return _typed(declared, raw)
+
+
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
     return next((o for o in options if o["name"] == name and o.get("type") in kinds), None)
 
@@ -86,10 +103,7 @@ def build_command_data(command: dict[str, Any], path: list[str], values: dict[st
                 raise DoubleError(f"option {name!r} of /{command['name']} has no autocomplete")
             leaf.append({"name": name, "type": declared["type"], "value": raw, "focused": True})
             continue
-        try:
-            value = _CONVERT.get(declared["type"], str)(raw)
-        except ValueError as error:
-            raise DoubleError(f"option {name!r} takes {error}") from None
+        value = _chosen(declared, raw) if declared.get("choices") else _typed(declared, raw)
         leaf.append({"name": name, "type": declared["type"], "value": value})
     missing = [o["name"] for o in level if o.get("required") and o["name"] not in values]
     if missing and focused is None:

@@ -26,6 +26,13 @@ async def add_user(manager: GuildDatabaseManager, guild_id: int, user_id: int) -
         await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, f"u{user_id}"))
 
 
+async def two_guilds(root: Path) -> None:
+    """Guilds A and B under `root`, user 1 in each."""
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        await add_user(manager, GUILD_B, 1)
+
+
 def users_in(path: Path) -> set[int]:
     conn = sqlite3.connect(path)
     try:
@@ -70,9 +77,7 @@ async def test_backup_while_the_bot_writes_is_a_consistent_verified_copy(tmp_pat
 @pytest.mark.asyncio
 async def test_backups_are_incremental_drop_deleted_guilds_and_expire(tmp_path: Path) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
-    async with GuildDatabaseManager(root) as manager:
-        await add_user(manager, GUILD_A, 1)
-        await add_user(manager, GUILD_B, 1)
+    await two_guilds(root)
     first = backup_folder(root, out, retention_days=2, now=T0)
     assert len(first.copied) == 2
     async with GuildDatabaseManager(root) as manager:
@@ -145,16 +150,20 @@ async def test_restore_beside_a_running_bot_writes_into_its_open_files_and_refus
     assert users_in(root / f"{GUILD_A}.sqlite3") == {1}
 
 
-def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    root, out = tmp_path / "dbs", tmp_path / "backups"
-
+def _folder_for_the_cli(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GUILD_DBS_DIR at `root`, where guild A has user 7."""
     async def create() -> None:
         async with GuildDatabaseManager(root) as manager:
             await add_user(manager, GUILD_A, 7)
 
     asyncio.run(create())
     monkeypatch.setenv("GUILD_DBS_DIR", str(root))
+
+
+def test_backup_and_restore_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    _folder_for_the_cli(root, monkeypatch)
     assert main(["backup", "--out", str(out), "--json"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["copied"] == [f"{GUILD_A}.sqlite3"]
@@ -181,9 +190,7 @@ def test_privacy_text_says_how_long_backups_keep_a_deleted_guild() -> None:
 @pytest.mark.asyncio
 async def test_a_file_sqlite_cannot_read_is_left_out_and_named_and_the_rest_is_backed_up(tmp_path: Path) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
-    async with GuildDatabaseManager(root) as manager:
-        await add_user(manager, GUILD_A, 1)
-        await add_user(manager, GUILD_B, 1)
+    await two_guilds(root)
     first = backup_folder(root, out, retention_days=0, now=T0)
     damaged = root / f"{GUILD_B}.sqlite3"
     damaged.write_bytes(b"\x8f" * 8192)  # a disk fault, a stray file: not a database any more
@@ -203,14 +210,8 @@ async def test_a_file_sqlite_cannot_read_is_left_out_and_named_and_the_rest_is_b
 def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
-
-    async def create() -> None:
-        async with GuildDatabaseManager(root) as manager:
-            await add_user(manager, GUILD_A, 7)
-
-    asyncio.run(create())
+    _folder_for_the_cli(root, monkeypatch)
     (root / f"{GUILD_B}.sqlite3").write_bytes(b"\x8f" * 8192)
-    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
 
     assert main(["backup", "--out", str(out), "--json"]) == 1
     captured = capsys.readouterr()

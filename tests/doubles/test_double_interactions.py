@@ -88,3 +88,25 @@ def test_a_typed_option_discords_client_would_not_send_is_refused(option: str, r
     # Discord's client offers true/false for a boolean and takes ASCII numbers within ±2**53 only
     with pytest.raises(DoubleError, match=option):
         build_command_data(TYPED, [], {option: raw})
+
+
+CHOSEN = {"id": "2", "name": "chosen", "options": [
+    {"name": "status", "description": "d", "type": 3,
+     "choices": [{"name": "reading", "value": "CURRENT"}, {"name": "completed", "value": "COMPLETED"}]},
+    {"name": "size", "description": "d", "type": 4, "choices": [{"name": "small", "value": 1}]}]}
+
+
+@pytest.mark.parametrize(("option", "raw", "value"), [
+    ("status", "COMPLETED", "COMPLETED"), ("status", "completed", "COMPLETED"), ("status", "Reading", "CURRENT"),
+    ("size", "1", 1), ("size", "small", 1)])
+def test_an_option_with_choices_sends_the_chosen_value(option: str, raw: str, value: object) -> None:
+    # Discord's client shows the choices' names and sends the value of the one picked
+    assert build_command_data(CHOSEN, [], {option: raw})["options"][0]["value"] == value
+
+
+def test_a_value_outside_the_choices_goes_as_typed_for_the_bots_own_check() -> None:
+    # as a modified client would send it: the bot validates again (tests/features/test_progress_e2e.py)
+    assert build_command_data(CHOSEN, [], {"status": "finished"})["options"][0]["value"] == "finished"
+    assert build_command_data(CHOSEN, [], {"size": "2"})["options"][0]["value"] == 2
+    with pytest.raises(DoubleError, match="whole number"):
+        build_command_data(CHOSEN, [], {"size": "big"})

@@ -26,6 +26,15 @@ def snapshot(legacy: Path) -> dict[str, tuple[str, int, int] | None]:
     return out
 
 
+def alter(path: Path, *statements: str) -> None:
+    """Run `statements` on the legacy file in one transaction (a grader's hand edit)."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+
+
 def rows(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:

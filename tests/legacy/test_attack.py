@@ -10,22 +10,14 @@ import pytest
 
 from app.errors import UnknownLegacyTablesError
 from app.legacy import SplitOptions, digest, split_legacy
-from tests.legacy.helpers import SCRIPT
-
-
-def _alter(path: Path, *statements: str) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        for statement in statements:
-            conn.execute(statement)
-    conn.close()
+from tests.legacy.helpers import SCRIPT, alter
 
 
 @pytest.mark.parametrize("name", ["sqliteXnotes", "SQLITE1", "sqlite2_backup"])
 def test_a_table_named_like_sqlite_but_not_reserved_is_never_dropped(legacy: Path, tmp_path: Path,
                                                                       name: str) -> None:
     # LIKE's "_" matches any character: only names starting with "sqlite_" are SQLite's own
-    _alter(legacy, f'CREATE TABLE "{name}" (note TEXT)', f"INSERT INTO \"{name}\" VALUES ('kept'), ('kept')")
+    alter(legacy, f'CREATE TABLE "{name}" (note TEXT)', f"INSERT INTO \"{name}\" VALUES ('kept'), ('kept')")
     out = tmp_path / "guild_dbs"
     with pytest.raises(UnknownLegacyTablesError) as caught:
         split_legacy(SplitOptions(legacy, out))
@@ -76,14 +68,14 @@ def test_a_row_larger_than_the_length_limit_is_quoted_as_sqlite_would(tmp_path: 
 
 
 def test_the_script_accepts_an_undocumented_sqlite_like_table_name(legacy: Path, tmp_path: Path) -> None:
-    _alter(legacy, "CREATE TABLE sqliteXnotes (note TEXT)", "INSERT INTO sqliteXnotes VALUES ('x')")
+    alter(legacy, "CREATE TABLE sqliteXnotes (note TEXT)", "INSERT INTO sqliteXnotes VALUES ('x')")
     done = subprocess.run([sys.executable, str(SCRIPT), str(legacy), "--out", str(tmp_path / "o"), "--dry-run"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "sqliteXnotes" in done.stderr
 
 
 def test_an_unknown_table_with_a_newline_in_its_name_gives_one_line_on_stderr(legacy: Path, tmp_path: Path) -> None:
-    _alter(legacy, 'CREATE TABLE "evil\nname" ("col\nx" TEXT)', "INSERT INTO \"evil\nname\" VALUES ('x')")
+    alter(legacy, 'CREATE TABLE "evil\nname" ("col\nx" TEXT)', "INSERT INTO \"evil\nname\" VALUES ('x')")
     done = subprocess.run([sys.executable, str(SCRIPT), str(legacy), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr

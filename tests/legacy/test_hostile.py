@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -15,22 +14,14 @@ from app.db import GuildDatabaseManager
 from app.errors import LegacySplitError
 from app.legacy import SplitOptions, source, split_legacy
 from app.legacy.plan import affinity
-from tests.legacy.helpers import HOME, SCRIPT, rows
+from tests.legacy.helpers import HOME, SCRIPT, alter, rows
 
 LOOP = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
         "SELECT 'default_guild' AS key, x AS value FROM c WHERE x < 0")
 
 
-def _alter(path: Path, *statements: str) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        for statement in statements:
-            conn.execute(statement)
-    conn.close()
-
-
 def test_a_view_in_place_of_an_expected_table_is_refused_at_once(legacy: Path, tmp_path: Path) -> None:
-    _alter(legacy, "DROP TABLE bot_settings", f"CREATE VIEW bot_settings AS {LOOP}")
+    alter(legacy, "DROP TABLE bot_settings", f"CREATE VIEW bot_settings AS {LOOP}")
     done = subprocess.run([sys.executable, str(SCRIPT), str(legacy), "--out", str(tmp_path / "guild_dbs")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
@@ -48,7 +39,7 @@ def test_legacy_reads_are_bounded_in_time(legacy: Path, tmp_path: Path, monkeypa
 
 
 def test_declared_types_are_reduced_to_their_affinity(legacy: Path, tmp_path: Path) -> None:
-    _alter(legacy, "CREATE TABLE extras (guild_id INTEGER, note 'TEXT DEFAULT (zeroblob(4000000))', "
+    alter(legacy, "CREATE TABLE extras (guild_id INTEGER, note 'TEXT DEFAULT (zeroblob(4000000))', "
                    "score 'REAL CHECK (score < 0)', ref 'INT REFERENCES users ON DELETE CASCADE')",
            f"INSERT INTO extras VALUES ({HOME}, 'hello', 1.5, 7)")
     out = tmp_path / "guild_dbs"
