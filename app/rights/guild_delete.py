@@ -110,8 +110,9 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
         await asyncio.to_thread(finish_interrupted_deletions, path.parent, path.name)
         set_aside = set_aside_copies(path)
         exists = path.exists()
-        rows = await asyncio.to_thread(lock_and_count, path) if exists else 0
+        # measured before the lock: locking an empty file writes its first page, a WAL file's lock makes a -shm
         size = (file_size(path) if exists else 0) + sum(file_size(p) for p in set_aside)
+        rows = await asyncio.to_thread(lock_and_count, path) if exists else 0
         async with access.connect_bot() as bot_db:
             receipt = await create_receipt(bot_db, scope="guild", guild_id=guild_id,
                                            requested_by=requested_by, reason=reason,

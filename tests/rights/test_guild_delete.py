@@ -147,3 +147,17 @@ async def test_concurrent_deletions_of_many_guilds_all_complete(mgr: GuildDataba
     assert [p.name for p in mgr.root.iterdir()] == ["bot-wide.sqlite3"] or \
         all(p.name.startswith("bot-wide") for p in mgr.root.iterdir())
     assert len(await _receipts(mgr)) == len(guilds)
+
+
+@pytest.mark.asyncio
+async def test_the_receipt_counts_the_bytes_there_were_not_those_the_deletions_own_lock_made(
+        mgr: GuildDatabaseManager) -> None:
+    # the deletion locks the file before removing it; opening an empty file writes its first page and a WAL
+    # file gets a -shm: the receipt must say what the server had, not what the lock added
+    path = mgr.path_for(GUILD)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+
+    deletion = await delete_guild(mgr, GUILD, requested_by=OPERATOR_CLI, reason="asked")
+
+    assert deletion.bytes_deleted == 0 and not path.exists()
