@@ -1,6 +1,8 @@
 """Settings from the environment and an optional `.env` (names are contracts: see the README)."""
 from __future__ import annotations
 
+import io
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -8,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
+from dotenv.parser import parse_stream
 
 from app.db.ids import MAX_SNOWFLAKE
 from app.db.limits import default_max_open
@@ -19,7 +22,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("TEXT", "JSON")
 CACHE_POLICIES = ("LRU", "TINYLFU")
 FILE_CREATION = ("FIRST-USE", "FIRST-WRITE")
+SQLITE_ENGINES = ("AUTO", "STDLIB", "PYSQLITE3")  # app/engine.py reads GUILDSHELF_SQLITE itself, at import
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +80,26 @@ def _int(env: dict[str, str], name: str, default: int | None, *, minimum: int, m
     return value
 
 
+def _text(env: dict[str, str], name: str) -> str:
+    """The value without surrounding whitespace (a blank one counts as unset)."""
+    return (env.get(name) or "").strip()
+
+
 def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = (env.get(name) or default).strip().upper()
+    value = (_text(env, name) or default).upper()
     if value not in choices:
         raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {env.get(name, '')[:40]!r}.")
     return value
 
 
 def _url(env: dict[str, str], name: str, default: str) -> str:
-    value = (env.get(name) or default).strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    value = _text(env, name) or default
+    try:  # urlsplit refuses an unbalanced "[", and .port a port that is not a number below 65536
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        usable = False
+    if not usable or any(c.isspace() or not c.isprintable() for c in value):
         raise ConfigurationError(f"{name} must be an http:// or https:// address, not {value[:60]!r}.")
     return value
 
@@ -102,8 +116,21 @@ def _rate(env: dict[str, str], name: str, default: Rate) -> Rate:
 
 
 def _host(env: dict[str, str], name: str, default: str) -> str:
-    value = (env.get(name) or default).strip()
-    if not value or any(c.isspace() or c in "/:@" for c in value.strip("[]")):
+    """An IPv4 or IPv6 address (`::`, `[::1]`: app/ops/health.py binds both) or a host name."""
+    value = _text(env, name) or default
+    bracketed = value.startswith("[") and value.endswith("]")
+    bare = value[1:-1] if bracketed else value
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(bare)
+    except ValueError:
+        address = None
+    labels = bare.removesuffix(".").split(".")
+    if address is not None:
+        usable = address.version == 6 or not bracketed
+    else:  # a name: letters, digits, "-" and "_" in dot-separated labels, and not all digits at the end
+        usable = (not bracketed and len(bare) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+                  and not labels[-1].isdigit())
+    if not usable:
         raise ConfigurationError(f"{name} must be an address or host name such as 127.0.0.1, not {value[:40]!r}.")
     return value
 
@@ -111,8 +138,18 @@ def _host(env: dict[str, str], name: str, default: str) -> str:
 def _replica_url(env: dict[str, str]) -> str | None:
     from app.replicate.litestream import check_replica_url
 
-    raw = env.get("LITESTREAM_REPLICA_URL", "").strip()
-    return check_replica_url(raw) if raw else None
+    raw = _text(env, "LITESTREAM_REPLICA_URL")
+    if not raw:
+        return None
+    try:  # file://host/path names no local folder, file:/// the root itself; "[" can make urlsplit raise
+        parts = urlsplit(raw)
+        usable = parts.scheme.lower() != "file" or (not parts.netloc and bool(parts.path.strip("/")))
+    except ValueError:
+        usable = False
+    if not usable or any(c.isspace() or not c.isprintable() for c in raw):
+        raise ConfigurationError(
+            f"LITESTREAM_REPLICA_URL must be file:///path or s3://bucket/prefix, not {raw[:60]!r}.")
+    return check_replica_url(raw)
 
 
 def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
@@ -128,6 +165,31 @@ def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
     return ids, count
 
 
+def _load_dotenv(path: Path) -> None:
+    """Fill what the environment leaves unset from `path`, if it is a file (the environment wins).
+
+    Raises:
+        ConfigurationError: the file cannot be read, is not UTF-8 text, or has a line that is not NAME=value
+            (python-dotenv would skip that line with a warning of its own).
+    """
+    if os.environ.get("PYTHON_DOTENV_DISABLED", "").casefold() in {"1", "true", "t", "yes", "y"} \
+            or not path.is_file():
+        return
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+    except OSError as error:
+        raise ConfigurationError(f"{path} cannot be read ({error.strerror or error}).") from None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigurationError(f"{path} is not UTF-8 text (line {line}); save it as UTF-8 and run again.") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:  # its text is not shown: it may hold a token
+            raise ConfigurationError(f"{path} line {binding.original.line} is not NAME=value "
+                                     "(or a # comment); correct it and run again.")
+    load_dotenv(stream=io.StringIO(text), override=False)
+
+
 def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
     """Read settings from `env` (default: the process environment, after loading `.env`).
 
@@ -135,20 +197,21 @@ def load_settings(env: dict[str, str] | None = None, *, dotenv_path: Path | None
         ConfigurationError: a variable holds a value that cannot be used.
     """
     if env is None:
-        load_dotenv(dotenv_path or Path(".env"), override=False)
+        _load_dotenv(dotenv_path or Path(".env"))
         env = dict(os.environ)
     d = Settings()
+    _choice(env, "GUILDSHELF_SQLITE", "auto", SQLITE_ENGINES)  # used at import (app/engine.py); refused here
     shards = _shards(env)
     return Settings(
-        discord_token=env.get("DISCORD_TOKEN") or None,
-        guild_dbs_dir=Path(env.get("GUILD_DBS_DIR") or d.guild_dbs_dir),
-        legacy_db=Path(env.get("LEGACY_DB") or d.legacy_db),
+        discord_token=_text(env, "DISCORD_TOKEN") or None,
+        guild_dbs_dir=Path(_text(env, "GUILD_DBS_DIR") or d.guild_dbs_dir),
+        legacy_db=Path(_text(env, "LEGACY_DB") or d.legacy_db),
         home_guild_id=_int(env, "HOME_GUILD_ID", None, minimum=1, maximum=MAX_SNOWFLAKE - 1),
         max_open_guild_dbs=_int(env, "MAX_OPEN_GUILD_DBS", None, minimum=1, maximum=100_000)
         or default_max_open(),
         retention_days=_int(env, "RETENTION_DAYS", d.retention_days, minimum=0, maximum=36_500) or 0,
         anilist_url=_url(env, "ANILIST_URL", d.anilist_url),
-        steam_api_key=env.get("STEAM_API_KEY") or None,
+        steam_api_key=_text(env, "STEAM_API_KEY") or None,
         steam_api_url=_url(env, "STEAM_API_URL", d.steam_api_url),
         log_level=_choice(env, "LOG_LEVEL", d.log_level, LOG_LEVELS),
         legacy_keep_days=_int(env, "LEGACY_KEEP_DAYS", d.legacy_keep_days, minimum=0, maximum=36_500) or 0,
