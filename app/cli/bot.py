@@ -43,11 +43,24 @@ def register(groups: dict[str, Any]) -> None:
     p.set_defaults(handler=sandbox_command, guild_folder="unused")
 
 
-def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    from app.bot.app import NO_TOKEN, create_bot
+BAD_TOKEN = ("DISCORD_TOKEN is not a bot token (three parts separated by dots, the first the bot's id); "
+             "copy it again from Discord's developer portal.")
 
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    import hikari
+
+    from app.bot.app import NO_TOKEN, create_bot
+    from app.db.limits import ensure_fd_budget
+
+    # before the split: a launch that cannot log in or cannot open its files changes nothing
     if not settings.discord_token:
-        raise ConfigurationError(NO_TOKEN)  # before the split: a launch without a token changes nothing
+        raise ConfigurationError(NO_TOKEN)
+    try:
+        hikari.applications.get_token_id(settings.discord_token)
+    except ValueError:
+        raise ConfigurationError(BAD_TOKEN) from None
+    ensure_fd_budget(settings.max_open_guild_dbs)
     from app.legacy.launch import split_at_launch  # the splitter's area
 
     report = split_at_launch(settings)

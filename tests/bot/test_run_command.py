@@ -1,4 +1,5 @@
-"""`python -m app run`: token first, then the legacy split, then the bot; a failed split stops the launch."""
+"""`python -m app run`: token and open-files checks first, then the legacy split, then the bot; a failed split
+stops the launch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,3 +54,26 @@ def test_run_without_a_token_neither_splits_nor_starts(launch_log: list[str],
 
     assert main(["run"]) == 1
     assert launch_log == []
+
+
+def test_run_with_a_malformed_token_neither_splits_nor_starts(
+        launch_log: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-token")
+
+    assert main(["run"]) == 1
+    assert launch_log == []  # the legacy database is not split for a bot that cannot log in
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "DISCORD_TOKEN is not a bot token (three parts separated by dots, the first the bot's id); "
+        "copy it again from Discord's developer portal."]
+
+
+def test_run_with_more_open_files_than_allowed_neither_splits_nor_starts(
+        launch_log: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 1024))  # a hard limit too low for 100,000
+    monkeypatch.setenv("MAX_OPEN_GUILD_DBS", "100000")
+
+    assert main(["run"]) == 1
+    assert launch_log == []
+    assert "MAX_OPEN_GUILD_DBS=100000" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import pytest
 
 from app.config import Settings
 from app.db.ids import guild_file_name
+from app.doubles.discord_payloads import make_token
 from app.errors import LegacySplitError, UnknownLegacyTablesError, UserFacingError
 from app.legacy.launch import remove_orphaned_sides, set_aside, split_at_launch
 from app.legacy.testing import write_and_leave_in_wal
@@ -90,7 +91,7 @@ def test_side_files_orphaned_by_a_killed_set_aside_are_cleared_only_if_they_are_
 
 def test_python_m_app_run_stops_before_connecting_when_the_split_fails(quirky: Path, tmp_path: Path) -> None:
     before = snapshot(quirky)
-    env = {**os.environ, "DISCORD_TOKEN": "x.y.z", "LEGACY_DB": str(quirky),
+    env = {**os.environ, "DISCORD_TOKEN": make_token(4242), "LEGACY_DB": str(quirky),
            "GUILD_DBS_DIR": str(tmp_path / "guild_dbs")}
     done = subprocess.run([sys.executable, "-m", "app", "run"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
