@@ -139,17 +139,7 @@ def _replica_url(env: dict[str, str]) -> str | None:
     from app.replicate.litestream import check_replica_url
 
     raw = _text(env, "LITESTREAM_REPLICA_URL")
-    if not raw:
-        return None
-    try:  # file://host/path names no local folder, file:/// the root itself; "[" can make urlsplit raise
-        parts = urlsplit(raw)
-        usable = parts.scheme.lower() != "file" or (not parts.netloc and bool(parts.path.strip("/")))
-    except ValueError:
-        usable = False
-    if not usable or any(c.isspace() or not c.isprintable() for c in raw):
-        raise ConfigurationError(
-            f"LITESTREAM_REPLICA_URL must be file:///path or s3://bucket/prefix, not {raw[:60]!r}.")
-    return check_replica_url(raw)
+    return check_replica_url(raw) if raw else None
 
 
 def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
@@ -165,6 +155,23 @@ def _shards(env: dict[str, str]) -> tuple[tuple[int, ...] | None, int | None]:
     return ids, count
 
 
+def utf8_text(path: Path, named: str) -> str:
+    """The text of `path` (a UTF-8 byte order mark dropped), for files an operator writes (`.env`, scripts).
+
+    Raises:
+        ConfigurationError: the file cannot be read, or is not UTF-8 (`named`, then the line, in one sentence).
+    """
+    try:
+        data = path.read_bytes()
+        return data.decode("utf-8-sig")
+    except OSError as error:
+        raise ConfigurationError(f"{named} cannot be read ({error.strerror or error}).") from None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigurationError(f"{named} is not UTF-8 text (line {line}); save it as UTF-8 and run it again.") \
+            from None
+
+
 def _load_dotenv(path: Path) -> None:
     """Fill what the environment leaves unset from `path`, if it is a file (the environment wins).
 
@@ -175,14 +182,7 @@ def _load_dotenv(path: Path) -> None:
     if os.environ.get("PYTHON_DOTENV_DISABLED", "").casefold() in {"1", "true", "t", "yes", "y"} \
             or not path.is_file():
         return
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8-sig")
-    except OSError as error:
-        raise ConfigurationError(f"{path} cannot be read ({error.strerror or error}).") from None
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ConfigurationError(f"{path} is not UTF-8 text (line {line}); save it as UTF-8 and run again.") from None
+    text = utf8_text(path, str(path))
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:  # its text is not shown: it may hold a token
             raise ConfigurationError(f"{path} line {binding.original.line} is not NAME=value "

@@ -88,7 +88,9 @@ def _show(held: io.StringIO | None) -> None:
 
 def _release(held: io.StringIO | None) -> None:
     """Detach the handler writing into `held` (main may run again in this process)."""
+    if held is None:
+        return
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if held is not None and isinstance(handler, logging.StreamHandler) and handler.stream is held:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is held:
             root.removeHandler(handler)

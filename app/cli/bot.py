@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from app.config import Settings
+from app.config import Settings, utf8_text
 from app.errors import ConfigurationError
 
 
@@ -75,16 +75,9 @@ def script_lines(path: Path) -> list[str]:
     the other characters `str.splitlines` takes for line ends (U+2028, form feed…), which are text in a line.
 
     Raises:
-        ConfigurationError: the file is not UTF-8 text.
+        ConfigurationError: the file cannot be read or is not UTF-8 text.
     """
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ConfigurationError(f"The script {path} is not UTF-8 text (line {line}); "
-                                 "save it as UTF-8 and run it again.") from None
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    lines = [line.removesuffix("\r") for line in utf8_text(path, f"The script {path}").split("\n")]
     return lines[:-1] if lines and not lines[-1] else lines
 
 

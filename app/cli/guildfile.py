@@ -5,7 +5,10 @@ import sqlite3
 from pathlib import Path
 
 from app.db.fleet import open_read_only
+from app.db.schema import GUILD_SCHEMA
 from app.errors import InvalidInputError, UserFacingError
+
+META = GUILD_SCHEMA.meta_table
 
 
 def require_not_folder(path: Path) -> None:
@@ -25,15 +28,15 @@ def identity_problem(path: Path, guild_id: int) -> str | None:
     """
     try:
         with open_read_only(path) as conn:
-            row = conn.execute("SELECT guild_id FROM guild_meta").fetchone()
+            row = conn.execute(f"SELECT guild_id FROM {META}").fetchone()  # noqa: S608 (the schema's own name)
     except sqlite3.OperationalError as error:
         if str(error).startswith("no such "):
-            return "is not a guild database (no guild_meta table)"
+            return f"is not a guild database (no {META} table)"
         return None
     except sqlite3.DatabaseError:
         return None
     if row is None:
-        return "is not a guild database (no guild_meta row)"
+        return f"is not a guild database (no {META} row)"
     if row[0] != guild_id:
         return f"records guild {row[0]}, not {guild_id}"
     return None

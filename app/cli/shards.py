@@ -34,43 +34,31 @@ def plan_command(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in (("--count", args.count), ("--from-count", old_count)):
         if value is not None and not 1 <= value <= MAX_SHARDS:
             raise ConfigurationError(f"{name} must be between 1 and {MAX_SHARDS}.")
+    known = old_count is not None  # else (SHARD_COUNT=auto, no --from-count): where each file goes, no moves
     guild_ids = [f.guild_id for f in list_guild_files(settings.guild_dbs_dir)]
+    plan = plan_moves(guild_ids, old_count=old_count or args.count, new_count=args.count, blocks=args.blocks)
     new_blocks = [describe(tuple(r)) for r in block_ranges(args.count, args.blocks)]
-    if old_count is None:  # SHARD_COUNT=auto and no --from-count: where each file goes, not what moves
-        return _assignment(args, guild_ids, new_blocks)
-    plan = plan_moves(guild_ids, old_count=old_count, new_count=args.count, blocks=args.blocks)
     moving = [m for m in plan if m.moves]
     if args.json:
         emit_json({"from_count": old_count, "count": args.count, "blocks": new_blocks,
-                   "files": len(plan), "moving": len(moving),
-                   "moves": [{"guild_id": m.guild_id, "file": f"{m.guild_id}.sqlite3", "from_shard": m.old_shard,
-                              "to_shard": m.new_shard, "from_block": m.old_block, "to_block": m.new_block}
+                   "files": len(plan), "moving": len(moving) if known else None,
+                   "moves": [{"guild_id": m.guild_id, "file": f"{m.guild_id}.sqlite3",
+                              "from_shard": m.old_shard if known else None, "to_shard": m.new_shard,
+                              "from_block": m.old_block if known else None, "to_block": m.new_block}
                              for m in plan]})
         return 0
     for k, shards in enumerate(new_blocks):
         print(f"block {k}: SHARD_IDS={shards} SHARD_COUNT={args.count}")
+    if not known:
+        if plan:
+            print(table(("file", "shard", "block"), ((f"{m.guild_id}.sqlite3", str(m.new_shard), str(m.new_block))
+                                                     for m in plan)))
+        print(f"{len(plan)} guild file(s) under SHARD_COUNT={args.count}; to see which move, give the current "
+              "count (SHARD_COUNT or --from-count M).")
+        return 0
     if moving:
         print(table(("file", "shard", "block"), ((f"{m.guild_id}.sqlite3", f"{m.old_shard} -> {m.new_shard}",
                                                    f"{m.old_block} -> {m.new_block}") for m in moving)))
     print(f"{len(plan)} guild file(s), {len(moving)} move to another block's folder "
           "(stop every process before moving them; a shared folder needs no move).")
-    return 0
-
-
-def _assignment(args: argparse.Namespace, guild_ids: list[int], new_blocks: list[str]) -> int:
-    """Each file's shard and block under `--count` alone (the current count unknown: no moves to tell)."""
-    plan = plan_moves(guild_ids, old_count=args.count, new_count=args.count, blocks=args.blocks)
-    if args.json:
-        emit_json({"from_count": None, "count": args.count, "blocks": new_blocks, "files": len(plan),
-                   "moving": None,
-                   "moves": [{"guild_id": m.guild_id, "file": f"{m.guild_id}.sqlite3", "from_shard": None,
-                              "to_shard": m.new_shard, "from_block": None, "to_block": m.new_block} for m in plan]})
-        return 0
-    for k, shards in enumerate(new_blocks):
-        print(f"block {k}: SHARD_IDS={shards} SHARD_COUNT={args.count}")
-    if plan:
-        print(table(("file", "shard", "block"), ((f"{m.guild_id}.sqlite3", str(m.new_shard), str(m.new_block))
-                                                 for m in plan)))
-    print(f"{len(plan)} guild file(s) under SHARD_COUNT={args.count}; to see which move, give the current count "
-          "(SHARD_COUNT or --from-count M).")
     return 0

@@ -74,18 +74,21 @@ class Schema:
             target.execute(f"UPDATE {self.meta_table} SET guild_id = ?", (identity,))  # noqa: S608 (fixed identifier)
 
 
+def is_sqlite_internal(name: str) -> bool:
+    """One of SQLite's own objects (`sqlite_…`, any case). Not `LIKE 'sqlite_%'`: `_` matches any character
+    there, which also took a table named `sqliteXnotes`."""
+    return name.lower().startswith("sqlite_")
+
+
+def own_tables(conn: sqlite3.Connection) -> list[str]:
+    """The database's tables by name, SQLite's own left out."""
+    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    return [name for (name,) in names if not is_sqlite_internal(name)]
+
+
 # The meta row of the template holds this id. Above 2**47, SQLite stores it as a plain 8-byte
 # big-endian integer (record serial type 6), and any id below 2**63 is valid in that form:
 # so a new file is the image with these 8 bytes replaced, and nothing else differs.
-def own_tables(conn: sqlite3.Connection) -> list[str]:
-    """The database's tables by name, SQLite's own (`sqlite_…`, any case) left out.
-
-    Not `NOT LIKE 'sqlite_%'`: `_` matches any character there, which also left out a table named `sqliteXnotes`.
-    """
-    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    return [name for (name,) in names if not name.lower().startswith("sqlite_")]
-
-
 _IDENTITY_SENTINEL = 0x7E57_1D5E_7E57_1D5E
 _WAL_FORMAT = b"\x02\x02"  # header bytes 18-19: 1 = rollback journal, 2 = WAL
 

@@ -7,8 +7,6 @@ and each leave recorded with the days the member stayed.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import cast
 
 import hikari
@@ -108,8 +106,7 @@ async def _settled_db(lease: CommandLease, service: InviteService) -> GuildDb:
     """This server's file once the joins the bot has already seen are recorded (at most `SETTLE_WAIT_S`, and
     before the file is leased: recording them needs it), so a count never lags behind a join just shown."""
     if lease.guild_id is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(service.tracker.settled(lease.guild_id), SETTLE_WAIT_S)
+        await service.tracker.settled(lease.guild_id, within_s=SETTLE_WAIT_S)
     return await lease.open()
 
 

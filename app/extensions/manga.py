@@ -39,11 +39,12 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, media: MediaLookup, clock: Clock) -> None:
         """Look the manga up (cached), check the chapter against its count, record it here (and in challenges)."""
-        progress.check_values(self.chapter, progress.parse_status(self.status), self.score)
+        status = progress.parse_status(self.status)  # the value or the word its choices show
+        progress.check_values(self.chapter, status, self.score)
         found = await media.resolve(self.title)  # AniList may take seconds: the server's file is not open yet
         db = await lease.open()
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
-                                              status=self.status, score=self.score)
+                                              status=status, score=self.score)
         await challenges.record_progress(db, int(ctx.user.id), entry, clock.now())
         await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.")
 

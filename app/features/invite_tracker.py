@@ -14,6 +14,7 @@ with hundreds of thousands of 429s, and 10,000 in 10 minutes get the bot banned 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -151,11 +152,13 @@ class InviteTracker:
         state.pending.append(Join(join.user_id, join.joined_at, join.source, state.snapshot is not None))
         self._kick(guild_id, state)
 
-    async def settled(self, guild_id: int) -> None:
-        """Wait until the joins seen so far in the server are recorded."""
+    async def settled(self, guild_id: int, *, within_s: float | None = None) -> None:
+        """Wait until the joins seen so far in the server are recorded; with `within_s`, at most that long
+        (they go on being recorded after)."""
         state = self._guilds.get(guild_id)
         if state is not None and state.task is not None and not state.task.done():
-            await asyncio.shield(state.task)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(state.task), within_s)
 
     def forget(self, guild_id: int) -> None:
         """The bot left the server."""

@@ -66,13 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         message = getattr(error, "user_message", str(error))
-        print(" ".join(message.split("\n")), file=sys.stderr)  # one line, whatever a name held
+        print(message.replace("\n", " "), file=sys.stderr)  # one line, whatever a name held
         return 1
     finally:
         close()
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.render())
     if report.status == "dry-run" and report.plan.get("would_stop"):
         stop = " ".join(report.plan["problems"] + report.plan["conflicts"])[:2000]
-        print("The split would stop: " + " ".join(stop.split("\n")), file=sys.stderr)
+        print("The split would stop: " + stop.replace("\n", " "), file=sys.stderr)
         return 1
     return 0

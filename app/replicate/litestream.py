@@ -41,9 +41,14 @@ def check_replica_url(url: str) -> str:
     """Raises:
         ConfigurationError: not a file:///path or s3://bucket/prefix[?endpoint=…] address.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or (parts.scheme == "file" and (not parts.path.startswith("/") or parts.query))\
-            or (parts.scheme == "s3" and not parts.netloc):
+    try:  # "[" can make urlsplit raise
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
+    # file://host/path names no local folder, file:/// the root itself
+    file_ok = not parts.netloc and parts.path.startswith("/") and bool(parts.path.strip("/")) and not parts.query
+    if parts.scheme not in SCHEMES or (parts.scheme == "file" and not file_ok) \
+            or (parts.scheme == "s3" and not parts.netloc) or any(c.isspace() or not c.isprintable() for c in url):
         raise ConfigurationError(
             f"LITESTREAM_REPLICA_URL must be file:///path or s3://bucket/prefix, not {url[:60]!r}.")
     return urlunsplit(parts._replace(path=parts.path.rstrip("/")))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from app.db.schema import own_tables
+from app.db.schema import is_sqlite_internal, own_tables
 
 EXPORT_FORMAT = "guildshelf-guild-export"
 EXPORT_FORMAT_VERSION = 1
@@ -68,9 +68,9 @@ def write_json_zip(src: sqlite3.Connection, target: Path, guild_id: int) -> tupl
     src.execute("BEGIN")  # one snapshot for every table
     try:
         version = int(src.execute("PRAGMA user_version").fetchone()[0])
-        schema = [r[0] for r in src.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND lower(substr(name, 1, 7)) != 'sqlite_' "
-            "ORDER BY type DESC, name")]
+        schema = [sql for name, sql in src.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name")
+                  if not is_sqlite_internal(name)]
         entries: dict[str, str] = {}
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for table in list_tables(src):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -166,8 +165,7 @@ async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
     if container is None or InviteService not in container:  # a bot without the invite tracker
         return
     service = await container.get(InviteService)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(service.tracker.settled(guild_id), JOIN_RECORD_WAIT_S)
+    await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)
 
 
 def _duration(seconds: float) -> str:
