@@ -49,9 +49,12 @@ def _bundled() -> ModuleType | None:
 
 
 def choose(choice: str, platform: ModuleType) -> ModuleType:
-    """The DB-API module for `choice` ("auto": pysqlite3 only when the platform's SQLite lacks the fix)."""
+    """The DB-API module for `choice` ("auto": pysqlite3 only when the platform's SQLite lacks the fix).
+
+    An unknown choice means "auto" here, silently: every command then refuses it in one sentence when it
+    reads its settings (app/config.py), and a warning printed at import would come before that sentence.
+    """
     if choice not in CHOICES:
-        log.warning("%s=%r is not one of %s; using auto", ENV, choice, ", ".join(CHOICES))
         choice = "auto"
     if choice == "stdlib":
         return platform

@@ -28,7 +28,7 @@ def test_auto_takes_the_bundled_engine_only_where_the_platforms_lacks_the_fix() 
     assert engine.choose("auto", new) is new
     assert engine.choose("stdlib", old) is old
     assert engine.choose("pysqlite3", new) is pysqlite3
-    assert engine.choose("nonsense", old) is pysqlite3  # logged, then auto
+    assert engine.choose("nonsense", old) is pysqlite3  # auto: app/config.py refuses it for every command
 
 
 def test_the_bots_engine_keeps_the_no_checkpoint_on_close_setting(tmp_path: Path) -> None:
@@ -74,3 +74,12 @@ def test_server_info_and_db_check_name_the_engine(tmp_path: Path, monkeypatch: p
     assert main(["db", "check", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["sqlite_engine"], out["sqlite_version"]) == (engine.describe().name, sqlite3.sqlite_version)
+
+
+def test_an_unknown_engine_choice_gets_one_sentence_not_a_warning_first(tmp_path: Path) -> None:
+    env = {**os.environ, engine.ENV: "bogus", "GUILD_DBS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "app", "guild", "list"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "GUILDSHELF_SQLITE must be one of AUTO, STDLIB, PYSQLITE3, not 'bogus'."]

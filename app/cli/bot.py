@@ -61,6 +61,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise ConfigurationError(BAD_TOKEN) from None
     ensure_fd_budget(settings.max_open_guild_dbs)
+    if settings.metrics_port is not None:
+        from app.ops.health import bind_metrics
+
+        bind_metrics(settings.metrics_host, settings.metrics_port).close()  # the bot binds it again once split
     from app.legacy.launch import split_at_launch  # the splitter's area
 
     report = split_at_launch(settings)

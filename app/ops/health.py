@@ -24,6 +24,22 @@ HEALTH_TIMEOUT_S = 2.0
 Check = Callable[[], Awaitable[str | None]]  # None when healthy, else the reason
 
 
+def bind_metrics(host: str, port: int) -> socket.socket:
+    """A listening socket on METRICS_HOST:METRICS_PORT (`run` also binds one and closes it before the legacy
+    split, so that a port in use stops the launch before anything changes).
+
+    Raises:
+        ConfigurationError: the address cannot be bound.
+    """
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host.strip("[]"), port), family=family)
+    except OSError as error:
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        raise ConfigurationError(f"METRICS_HOST:METRICS_PORT {host}:{port} cannot be used ({reason}); "
+                                 "choose another port or stop what listens there.") from error
+
+
 class OpsServer:
     """Binds at construction, serves from `await start()` to `await stop()`; `port` is the bound port.
 
@@ -38,13 +54,7 @@ class OpsServer:
         self._registry = registry
         self._check = check
         self.host = host
-        try:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self._sock: socket.socket | None = socket.create_server((host.strip("[]"), port), family=family)
-        except OSError as error:
-            reason = os.strerror(error.errno).lower() if error.errno else str(error)
-            raise ConfigurationError(f"METRICS_HOST:METRICS_PORT {host}:{port} cannot be used ({reason}); "
-                                     "choose another port or stop what listens there.") from error
+        self._sock: socket.socket | None = bind_metrics(host, port)
         self.port = int(self._sock.getsockname()[1])
         self._runner: web.AppRunner | None = None
 

@@ -1,5 +1,5 @@
-"""`python -m app run`: token and open-files checks first, then the legacy split, then the bot; a failed split
-stops the launch."""
+"""`python -m app run`: token, open-files and metrics-port checks first, then the legacy split, then the bot;
+a failed split stops the launch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,3 +77,16 @@ def test_run_with_more_open_files_than_allowed_neither_splits_nor_starts(
     assert main(["run"]) == 1
     assert launch_log == []
     assert "MAX_OPEN_GUILD_DBS=100000" in capsys.readouterr().err
+
+
+def test_run_with_the_metrics_port_in_use_neither_splits_nor_starts(
+        launch_log: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        monkeypatch.setenv("METRICS_PORT", str(taken.getsockname()[1]))
+
+        assert main(["run"]) == 1
+    assert launch_log == []  # the legacy database is not split for a bot that would stop at once
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("METRICS_HOST:METRICS_PORT 127.0.0.1:") and "cannot be used" in err
