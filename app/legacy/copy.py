@@ -121,22 +121,31 @@ class Stager:
 
     def _copy_row_by_row(self, job: Job, file_name: str) -> None:
         table = job.table
-        if not self._rowid(table):
+        keys = self._keys(table)
+        if not keys:
             raise LegacySplitError(f"Rows of legacy table {table.name} break the {file_name} schema and the "
-                                   "table has no rowid to set them aside one by one; map it with --map "
+                                   "table has no rowid or key to set them aside one by one; map it with --map "
                                    f"{table.name}=skip or fix those rows in a copy.")
         q, cols = quote_name(table.name), ", ".join(quote_name(c) for c in table.columns)
         where, params = self._filter(job)
-        rowids = [r[0] for r in self.conn.execute(f"SELECT rowid FROM main.{q} {where} ORDER BY rowid",  # noqa: S608
-                                                  params)]
-        insert = f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} WHERE rowid = ?"  # noqa: S608
-        for rowid in rowids:
+        listed, match = ", ".join(keys), " AND ".join(f"{k} = ?" for k in keys)
+        found = self.conn.execute(f"SELECT {listed} FROM main.{q} {where} ORDER BY {listed}",  # noqa: S608
+                                  params).fetchall()
+        insert = f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} WHERE {match}"  # noqa: S608
+        for key in found:
             try:
-                self.conn.execute(insert, (rowid,))
+                self.conn.execute(insert, key)
             except sqlite3.IntegrityError as error:
                 self._ensure_quarantine_table(table)
-                self.conn.execute(self._quarantine_sql(table, "rowid = ?"), (f"{error} (in {file_name})", rowid))
+                self.conn.execute(self._quarantine_sql(table, match), (f"{error} (in {file_name})", *key))
                 self.quarantined[table.name] += 1
+
+    def _keys(self, table: TablePlan) -> list[str]:
+        """What picks one row of a legacy table: its rowid, else (WITHOUT ROWID) its primary key's columns."""
+        if self._rowid(table):
+            return ["rowid"]
+        info = self.conn.execute(f"PRAGMA main.table_info({quote_name(table.name)})").fetchall()
+        return [quote_name(r[1]) for r in sorted(info, key=lambda r: r[5]) if r[5]]
 
     def _filter(self, job: Job) -> tuple[str, tuple[object, ...]]:
         if job.guild_id is None:

@@ -47,9 +47,17 @@ class Plan:
     problems: list[LegacySplitError] = field(default_factory=list)  # each stops the split
 
     def check(self) -> None:
-        """Raises: LegacySplitError (or a subclass): the first problem that stops the split."""
-        if self.problems:
+        """Raises: LegacySplitError (UnknownLegacyTablesError if tables are unknown): every problem, in one message.
+
+        All of them at once: an operator who fixes one should not have to run again to hear of the next.
+        """
+        if len(self.problems) == 1:
             raise self.problems[0]
+        if self.problems:
+            message = (f"{len(self.problems)} problems stop the split, so nothing was written: "
+                       + " ".join(f"({n}) {p.user_message}" for n, p in enumerate(self.problems, 1)))
+            unknown = [p.tables for p in self.problems if isinstance(p, UnknownLegacyTablesError)]
+            raise UnknownLegacyTablesError(message, tables=unknown[0]) if unknown else LegacySplitError(message)
 
     def destinations(self) -> dict[int, dict[str, int]]:
         """Rows per table for every guild that receives any, by guild id."""

@@ -8,11 +8,14 @@ files from the same backup. A kill after it: the rerun only finishes the moves.
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import multiprocessing
 import os
 import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -39,7 +42,7 @@ from app.legacy.manifest import (
     write_json_atomic,
 )
 from app.legacy.plan import Plan, make_plan
-from app.legacy.preview import dry_run_report
+from app.legacy.preview import dry_run_report, estimated_counts
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
 from app.legacy.source import fingerprint, open_read_only, read_error
@@ -118,7 +121,7 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
             plan = make_plan(conn, merge_rules(options.maps), options.home_guild_id)
             conflicts = find_conflicts(out, plan.destinations(), [n for n, r in plan.global_rows().items() if r])
             if options.dry_run:
-                return dry_run_report(plan, conflicts, time.monotonic() - started)
+                return _dry_run(conn, plan, conflicts, progress, started)
             plan.check()
             if conflicts:
                 raise conflict_error(out, conflicts)
@@ -131,6 +134,39 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
         backup.unlink(missing_ok=True)  # our copy; the legacy file itself is untouched
         raise
     return _complete(out, commit, started)
+
+
+def _dry_run(conn: sqlite3.Connection, plan: Plan, conflicts: list[str], progress: ProgressFn | None,
+             started: float) -> SplitReport:
+    problems: list[str] = []
+    try:
+        counts = _rehearse(conn, plan, progress)
+    except LegacySplitError as error:  # what would stop the copy itself (a damaged file …)
+        counts, problems = estimated_counts(plan), [error.user_message]
+    return dry_run_report(plan, conflicts, time.monotonic() - started, counts, problems)
+
+
+def _rehearse(conn: sqlite3.Connection, plan: Plan, progress: ProgressFn | None) -> dict[str, TableCounts]:
+    """The dry run's counts: the split's own copy, staged in a private temporary directory, then removed.
+
+    Rows the new schema refuses (its types, keys, NOT NULLs) show only when they are written, so
+    only the copy itself counts them as the split does. Without a home guild yet, its rows are
+    rehearsed under a stand-in id: where they go does not change which of them are refused.
+    """
+    taken = plan.destinations()
+    home = plan.home_guild_id or next(g for g in itertools.count(1) if g not in taken)
+    with tempfile.TemporaryDirectory(prefix="legacy-dry-run-") as name:
+        scratch = Path(name)
+        copy = sqlite3.connect(scratch / "legacy.db")
+        try:
+            conn.backup(copy)  # the plan's snapshot
+        finally:
+            copy.close()
+        staged, quarantined = _build(dataclasses.replace(plan, home_guild_id=home), scratch / "legacy.db",
+                                     scratch, scratch / "quarantine.sqlite3", progress)
+    counts = _counts(plan, staged, quarantined)
+    check_balance(counts)
+    return counts
 
 
 def _check_record(out: Path, record: dict[str, Any], path: Path) -> None:

@@ -45,7 +45,7 @@ def test_dry_run_lists_unknown_tables_and_quarantined_rows_and_exits_non_zero(
     plan = json.loads(captured.out)["plan"]
     assert code == 1
     assert plan["unknown_tables"] == {"giveaway_entries": ["guild_id", "user_id", "prize"]}
-    assert plan["quarantined_rows"] == {"invite_uses": 3}
+    assert plan["quarantined_rows"] == {"invite_uses": 3, "user_xp": 1}  # "lots" in an INTEGER column
     assert "giveaway_entries" in captured.err
     assert not (tmp_path / "guild_dbs").exists()
 
