@@ -13,12 +13,13 @@ from app.cli.guildfile import require_not_folder, require_writable_target
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db import GuildDatabaseManager, parse_guild_id
-from app.errors import InvalidInputError, NotFoundError
+from app.errors import InvalidInputError, NotFoundError, UserFacingError
 from app.rights.export import FORMATS, export_guild
-from app.rights.fanout import FanoutReport, export_user, forget_user, parse_user_id
+from app.rights.fanout import FanoutReport, export_user, file_problem, forget_user, parse_user_id
 from app.rights.guild_delete import delete_guild
 from app.rights.receipts import OPERATOR_CLI, list_receipts
 from app.rights.retention import purge_expired
+from app.shared.store import STORE_FILE_NAME
 
 T = TypeVar("T")
 
@@ -86,9 +87,13 @@ def _run(settings: Settings, job: Callable[[GuildDatabaseManager], Awaitable[T]]
 
 
 def _require_file(settings: Settings, guild_id: int) -> None:
-    require_not_folder(settings.guild_dbs_dir / f"{guild_id}.sqlite3")
-    if not (settings.guild_dbs_dir / f"{guild_id}.sqlite3").is_file():
+    path = settings.guild_dbs_dir / f"{guild_id}.sqlite3"
+    require_not_folder(path)
+    if not path.is_file():
         raise NotFoundError(f"Server {guild_id} has no data file in {settings.guild_dbs_dir}.")
+    # opening it through the manager would set a misnamed file aside: an export changes nothing
+    if (problem := file_problem(path, guild_id)) is not None:
+        raise UserFacingError(f"{problem}: nothing was exported, and the file was left as it is.")
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -176,6 +181,8 @@ def _print_report(report: FanoutReport, args: argparse.Namespace, verb: str) -> 
             print(f"{guild_id}: failed: {error}")
         for name, rows in sorted(report.legacy_files.items()):
             print(f"{name}: {rows} row(s) {verb}")
+        if report.published_removed:
+            print(f"{STORE_FILE_NAME}: the member's published cross-server row and joins withdrawn")
         print(f"User {report.user_id}: {len(report.touched)} of {report.guilds_total} guild(s) touched, "
               f"{sum(report.rows.values())} row(s) {verb}"
               + (f", {report.resumed} guild(s) done by an earlier run" if report.resumed else "") + ".")

@@ -94,11 +94,15 @@ def erase_warning() -> str:
 
 
 def member_erased(erased: MemberErasure) -> str:
+    withdrawn = "Your published totals were withdrawn from the global leaderboards everywhere."
     if not erased.rows_changed:
+        if erased.published:
+            return f"The bot stored nothing else about you in this server. {withdrawn}"
         return "The bot stored nothing about you in this server: there was nothing to erase."
     return (f"Erased {erased.rows_deleted} rows about you in this server and removed your id from "
-            f"{erased.rows_changed - erased.rows_deleted} other records. Using the bot again here "
-            "stores new data from then on.")
+            f"{erased.rows_changed - erased.rows_deleted} other records. "
+            + (f"{withdrawn} " if erased.published else "")
+            + "Using the bot again here stores new data from then on.")
 
 
 def privacy_embed(retention_days: int, legacy_keep_days: int = 30, backup_retention_days: int = 30) -> hikari.Embed:

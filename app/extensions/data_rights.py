@@ -228,10 +228,11 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
             forgetting.forget(files.guild_id, user_id)
             # the same member in this server, in the legacy copies kept after the split
             await erase_from_copies_async(files.path.parent, user_id=user_id, guild_id=files.guild_id)
-            if erased.rows_changed:
+            if erased.changed_anything:
                 async with files.connect_bot() as bot_db:
                     await create_receipt(bot_db, scope="member", guild_id=files.guild_id, user_id=user_id,
-                                         requested_by=requested_by_discord(user_id), reason="/my-data delete",
+                                         requested_by=requested_by_discord(user_id),
+                                         reason="/my-data delete" + erased.receipt_note(),
                                          rows_deleted=erased.rows_deleted)
             return text.member_erased(erased)
 

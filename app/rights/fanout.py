@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.db.manager import GuildDatabaseManager
-from app.errors import BotError, InvalidInputError
+from app.db.schema import GUILD_SCHEMA
+from app.errors import BotError, GuildDatabaseError, InvalidInputError
 from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
 from app.rights.legacy_copies import erase_from_copies_async, write_quarantine_export
-from app.rights.member import erase_member, export_member
+from app.rights.member import MemberErasure, erase_member, export_member
 from app.rights.receipts import OPERATOR_CLI, create_receipt
 
 Progress = Callable[[Sequence[int]], Iterable[int]]
@@ -47,6 +49,7 @@ class FanoutReport:
     failed: dict[int, str] = field(default_factory=dict)
     legacy_files: dict[str, int] = field(default_factory=dict)  # kept legacy copies, quarantine files
     legacy_failed: str | None = None
+    published_removed: bool = False  # forget: the member's cross-server row was withdrawn by this run
 
     @property
     def touched(self) -> list[int]:
@@ -58,7 +61,44 @@ class FanoutReport:
                 "rows": sum(self.rows.values()),
                 "rows_by_guild": {str(g): n for g, n in sorted(self.rows.items()) if n},
                 "failed": {str(g): e for g, e in sorted(self.failed.items())},
-                "legacy_files": self.legacy_files, "legacy_failed": self.legacy_failed}
+                "legacy_files": self.legacy_files, "legacy_failed": self.legacy_failed,
+                "published_row_removed": self.published_removed}
+
+
+def file_problem(path: Path, guild_id: int) -> str | None:
+    """Why the file named for `guild_id` is not that guild's readable database (None if it is), read only.
+
+    Asked before a file is opened through the manager, which would move a damaged or misnamed file
+    aside: an operator's export or erasure reports such a file and leaves it exactly as it is.
+    """
+    # without a -wal, nobody has the file open: read it without creating side files beside it
+    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=5.0)
+        try:
+            row = conn.execute(f"SELECT guild_id FROM {GUILD_SCHEMA.meta_table}").fetchone()  # noqa: S608
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as error:
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return None  # a writer elsewhere: the manager waits for it
+        if not path.exists():
+            return None  # deleted meanwhile: nothing of anyone is left there
+        return f"{path.name} is not a guild database ({error})"
+    except sqlite3.DatabaseError as error:
+        return f"{path.name} is not a readable database ({error})"
+    if row is None or row[0] != guild_id:
+        owner = "no guild" if row is None else f"guild {row[0]}"
+        return f"{path.name} records {owner}, not {guild_id} (a copy under the wrong name?)"
+    return None
+
+
+async def _require_own(path: Path, guild_id: int) -> None:
+    """Raises:
+        GuildDatabaseError: the file is not the guild's readable database (left as it is).
+    """
+    if (problem := await asyncio.to_thread(file_problem, path, guild_id)) is not None:
+        raise GuildDatabaseError(f"{problem}; it was left as it is for the operator.")
 
 
 def forget_journal(root: Path, user_id: int) -> Journal:
@@ -81,10 +121,13 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
     report.guilds_total = len(set(guild_ids) | set(done))
     for guild_id in _iterate([g for g in guild_ids if g not in done], progress):
         try:
-            report.rows[guild_id] = await _forget_in(manager, journal, guild_id, user_id, requested_by,
-                                                     reason, guild_id in interrupted)
+            erased = await _forget_in(manager, journal, guild_id, user_id, requested_by, reason,
+                                      guild_id in interrupted)
         except BotError as error:
             report.failed[guild_id] = getattr(error, "user_message", str(error))
+            continue
+        report.rows[guild_id] = erased.rows_changed if erased is not None else 0
+        report.published_removed |= erased is not None and erased.published
     try:
         report.legacy_files = await erase_from_copies_async(manager.root, user_id=user_id)
     except BotError as error:
@@ -95,23 +138,24 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
 
 
 async def _forget_in(manager: GuildDatabaseManager, journal: Journal, guild_id: int, user_id: int,
-                     requested_by: str, reason: str, was_interrupted: bool) -> int:
-    if not manager.path_for(guild_id).exists():
-        return 0  # deleted meanwhile: nothing of the member is left there
+                     requested_by: str, reason: str, was_interrupted: bool) -> MemberErasure | None:
+    path = manager.path_for(guild_id)
+    if not path.exists():
+        return None  # deleted meanwhile: nothing of the member is left there
+    await _require_own(path, guild_id)
     journal.append({"guild_id": guild_id, "state": "started"})
     async with manager.connect(guild_id) as db:
         erased = await erase_member(db, user_id)
-    neutralized = erased.rows_changed - erased.rows_deleted
-    if erased.rows_changed or was_interrupted:
-        note = f"; {neutralized} reference(s) neutralized" if neutralized else ""
-        if was_interrupted and not erased.rows_changed:
+    if erased.changed_anything or was_interrupted:
+        note = erased.receipt_note()
+        if was_interrupted and not erased.changed_anything:
             note += "; completes an interrupted run (rows erased then not counted)"
         async with manager.connect_bot() as bot_db:
             await create_receipt(bot_db, scope="member", guild_id=guild_id, user_id=user_id,
                                  requested_by=requested_by, reason=reason + note,
                                  rows_deleted=erased.rows_deleted)
     journal.append({"guild_id": guild_id, "state": "done", "rows": erased.rows_changed})
-    return erased.rows_changed
+    return erased
 
 
 async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path, *,
@@ -143,8 +187,10 @@ async def export_user(manager: GuildDatabaseManager, user_id: int, out_dir: Path
 
 
 async def _export_in(manager: GuildDatabaseManager, out_dir: Path, guild_id: int, user_id: int) -> int:
-    if not manager.path_for(guild_id).exists():
+    path = manager.path_for(guild_id)
+    if not path.exists():
         return 0
+    await _require_own(path, guild_id)
     async with manager.connect(guild_id) as db:
         data = await export_member(db, user_id)
     rows = int(data["rows"])

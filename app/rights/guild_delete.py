@@ -118,6 +118,10 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
                                            requested_by=requested_by, reason=reason,
                                            bytes_deleted=size, rows_deleted=rows)
             try:
+                if exists or set_aside:
+                    # before the files: killed after them, a rerun would find nothing to delete and
+                    # the server's name and figures would stay published across servers
+                    await forget_published_server(path.parent, guild_id, datetime.now(UTC))
                 if exists:
                     await asyncio.to_thread(remove_guild_files, path)
                 for copy in set_aside:
@@ -130,7 +134,8 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
             if not (exists or set_aside or legacy):
                 await delete_receipt(bot_db, receipt.id)
                 raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
-    await forget_published_server(path.parent, guild_id, datetime.now(UTC))  # and its cross-server figures
+    if not (exists or set_aside):  # only the legacy copies held the server: its cross-server figures too
+        await forget_published_server(path.parent, guild_id, datetime.now(UTC))
     log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s; also %s",
              guild_id, size, rows, receipt.id, requested_by, [p.name for p in set_aside] + list(legacy))
     return GuildDeletion(guild_id, size, rows + sum(legacy.values()), receipt,

@@ -7,6 +7,8 @@ reference is set to a neutral value and the other member's row stays.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +20,12 @@ from app.rights.export_json import iter_rows, list_tables, quote_identifier
 from app.rights.subjects import TablePolicy, ensure_covered, mapped_policies, table_columns
 from app.shared.publish import fetch_published_member, forget_published_member
 
+log = logging.getLogger(__name__)
+
 Action = Literal["delete", "neutralize"]
 _MAX_DEPTH = 8  # foreign-key chains deeper than this mean a cycle
+CHECKPOINT_WAIT_S = 10.0  # how long an erasure waits for readers of older snapshots (an export) to finish
+_CHECKPOINT_FIRST_WAIT_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,7 @@ class MemberErasure:
     user_id: int
     deleted: dict[str, int] = field(default_factory=dict)
     neutralized: dict[str, int] = field(default_factory=dict)
+    published: bool = False  # the member's cross-server row (and every join) was withdrawn by this erasure
 
     @property
     def rows_deleted(self) -> int:
@@ -45,10 +52,23 @@ class MemberErasure:
     def rows_changed(self) -> int:
         return self.rows_deleted + sum(self.neutralized.values())
 
+    @property
+    def changed_anything(self) -> bool:
+        """Something was erased: the receipt's condition (a withdrawn cross-server row counts)."""
+        return bool(self.rows_changed) or self.published
+
+    def receipt_note(self) -> str:
+        """What the receipt's reason adds to the request's own words."""
+        neutralized = self.rows_changed - self.rows_deleted
+        notes = [f"{neutralized} reference(s) neutralized"] if neutralized else []
+        if self.published:
+            notes.append("published cross-server row withdrawn")
+        return "".join(f"; {n}" for n in notes)
+
     def as_dict(self) -> dict[str, object]:
         return {"guild_id": self.guild_id, "user_id": self.user_id, "rows_deleted": self.rows_deleted,
                 "rows_neutralized": sum(self.neutralized.values()), "deleted": self.deleted,
-                "neutralized": self.neutralized}
+                "neutralized": self.neutralized, "published_row_removed": self.published}
 
 
 def _where(columns: tuple[str, ...]) -> str:
@@ -120,8 +140,8 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
     neutralized: dict[str, int] = {}
     if not db.is_copy:  # a guild never written holds no one's rows: no file is built to erase nothing
         await _erase_rows(db, user_id, deleted, neutralized)
-    await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
-    return MemberErasure(db.guild_id, user_id, deleted, neutralized)
+    published = await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
+    return MemberErasure(db.guild_id, user_id, deleted, neutralized, published)
 
 
 async def _erase_rows(db: GuildDb, user_id: int, deleted: dict[str, int], neutralized: dict[str, int]) -> None:
@@ -136,12 +156,30 @@ async def _erase_rows(db: GuildDb, user_id: int, deleted: dict[str, int], neutra
             if result.rowcount > 0:
                 counts[step.table] = counts.get(step.table, 0) + result.rowcount
     if deleted or neutralized:
-        await db.run(checkpoint_truncate)
+        await fold_wal(db)
 
 
-def checkpoint_truncate(conn: sqlite3.Connection) -> None:
-    """Copy the -wal into the file and empty it (a reader elsewhere may keep it from finishing: retried later)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
+    """Copy the -wal into the file and empty it; False when a reader of an older snapshot kept it from finishing."""
+    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
+
+async def fold_wal(db: GuildDb) -> None:
+    """Checkpoint until the erased values are in neither the -wal nor the file's old pages.
+
+    A reader of an older snapshot (an export running, a replica, another process) keeps the
+    checkpoint from finishing; it is tried again, from the event loop, until that reader is done.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CHECKPOINT_WAIT_S
+    wait = _CHECKPOINT_FIRST_WAIT_S
+    while not await db.run(checkpoint_truncate):
+        if loop.time() >= deadline:
+            log.warning("erasure in guild %s: a reader kept the -wal from being emptied for %.0f s; erased "
+                        "values stay in it until a later checkpoint", db.guild_id, CHECKPOINT_WAIT_S)
+            return
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 1.0)
 
 
 def collect_member_rows(conn: sqlite3.Connection, user_id: int,

@@ -129,3 +129,17 @@ def test_user_forget_waits_for_a_writer_in_another_process(root: Path, capsys: p
         assert check.execute("SELECT COUNT(*) FROM user_xp WHERE discord_id = ?", (ALICE,)).fetchone()[0] == 0
     finally:
         check.close()
+
+
+def test_guild_export_of_another_guilds_file_under_this_name_refuses_and_leaves_it(
+        root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    misnamed = root / "7777.sqlite3"
+    misnamed.write_bytes((root / f"{GUILD}.sqlite3").read_bytes())  # the fixture's manager closed: all in the file
+    before = sorted(p.name for p in root.iterdir())
+
+    code = main(["guild", "export", "7777", "--out", str(tmp_path / "x.sqlite3")])
+
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and f"records guild {GUILD}" in err and "nothing was exported" in err, err
+    assert sorted(p.name for p in root.iterdir()) == before  # not set aside: an export changes nothing
+    assert not (tmp_path / "x.sqlite3").exists()

@@ -112,3 +112,33 @@ def test_user_ids_are_validated() -> None:
     for bad in ("-1", "0", "12a", str(2**63), "１２"):
         with pytest.raises(InvalidInputError):
             parse_user_id(bad)
+
+
+def _folder(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir()) if p.is_file()}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("action", ["export", "forget"])
+async def test_a_foreign_or_damaged_file_is_reported_left_as_it_is_and_the_others_are_done(
+        mgr: GuildDatabaseManager, tmp_path: Path, action: str) -> None:
+    await _fleet(mgr)
+    await mgr.close_all()  # every file checkpointed: guild 11's bytes are all in its file
+    foreign, damaged = 55, 66
+    (mgr.root / f"{foreign}.sqlite3").write_bytes((mgr.root / "11.sqlite3").read_bytes())  # guild 11's, misnamed
+    (mgr.root / f"{damaged}.sqlite3").write_bytes(b"not a database " * 100)
+    before = {n: b for n, b in _folder(mgr.root).items() if n.startswith(("55.", "66."))}
+
+    async with GuildDatabaseManager(mgr.root, max_open=2) as fresh:
+        if action == "export":
+            report = await export_user(fresh, ALICE, tmp_path / "out")
+            rerun = await export_user(fresh, ALICE, tmp_path / "out")
+        else:
+            report = await forget_user(fresh, ALICE)
+            rerun = await forget_user(fresh, ALICE)
+
+    assert sorted(report.failed) == [foreign, damaged] and sorted(rerun.failed) == [foreign, damaged]
+    assert "11" in report.failed[foreign] and "left as it is" in report.failed[damaged]
+    assert report.touched == [11, 22, 33]
+    after = {n: b for n, b in _folder(mgr.root).items() if n.startswith(("55.", "66."))}
+    assert after == before  # neither moved aside, nor written to, nor given side files

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +131,33 @@ async def test_member_export_holds_exactly_the_members_own_rows(mgr: GuildDataba
                                                     "invite_uses.inviter_id": 1, "user_leaves.inviter_id": 1}
     assert all(row["discord_id"] == ALICE for row in exported["tables"]["users"])
     assert exported["guild_id"] == GUILD and exported["user_id"] == ALICE
+
+
+def _raw(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+@pytest.mark.asyncio
+async def test_erased_bytes_leave_the_wal_once_a_reader_that_held_an_older_snapshot_finishes(
+        mgr: GuildDatabaseManager) -> None:
+    marker = "Zq-reader-erase-91"
+    async with mgr.connect(GUILD) as db:
+        await populate(db)
+        await db.execute("UPDATE users SET username = ? WHERE discord_id = ?", (marker, ALICE))
+    path = mgr.path_for(GUILD)
+    # an export in progress (or a replica's reader) keeps the checkpoint from finishing for a moment
+    reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM users").fetchall()
+
+    async def erase() -> int:
+        async with mgr.connect(GUILD) as db:
+            return (await erase_member(db, ALICE)).rows_deleted
+    task = asyncio.create_task(erase())
+    await asyncio.sleep(0.3)
+    reader.execute("COMMIT")
+    reader.close()
+    deleted = await asyncio.wait_for(task, timeout=20)
+
+    assert deleted > 0
+    assert marker.encode() not in _raw(path)

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from app.db import GuildDatabaseManager, registry
 from app.rights.receipts import RETENTION, list_receipts
 from app.rights.retention import purge_expired, run_retention_forever
+from app.shared.consent import start_sharing
+from app.shared.store import SharedStore, connect_store
 from tests.rights.conftest import populate
 
 LEFT, REJOINED, RECENT, NO_FILE = 111, 222, 333, 444
@@ -114,3 +117,49 @@ async def test_a_failing_round_is_logged_and_the_next_one_still_runs(
     assert len(calls) >= 2
     assert not mgr.path_for(LEFT).exists()  # the round after the failing one did its work
     assert "retention purge round failed: bot-wide file unavailable" in caplog.text
+
+
+class _Killed(BaseException):
+    """The process dies here (kill -9): no handler of the code under test runs."""
+
+
+async def _sharing_row(root: Path, guild_id: int) -> list[tuple[object, ...]]:
+    async with connect_store(root) as store:
+        assert store is not None
+        return [tuple(r) for r in await store.execute_fetchall("SELECT guild_id, name FROM servers WHERE "
+                                                                "guild_id = ?", (guild_id,))]
+
+
+@pytest.mark.asyncio
+async def test_a_purge_killed_midway_leaves_no_published_row_of_the_deleted_server_after_the_rerun(
+        mgr: GuildDatabaseManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.rights import guild_delete
+
+    async with mgr.connect(LEFT) as db:
+        await populate(db, n=1)
+        shared = SharedStore(mgr.root)
+        try:
+            await start_sharing(shared, db, "Left Server", allow_compare=True, now=T0)
+        finally:
+            await shared.close()
+    async with mgr.connect_bot() as bot_db:
+        await registry.record_leave(bot_db, LEFT, retention_days=30, now=T0)
+    assert await _sharing_row(mgr.root, LEFT) == [(LEFT, "Left Server")]
+
+    async def killed(*_: object) -> bool:
+        raise _Killed
+    with monkeypatch.context() as patch:
+        patch.setattr(guild_delete, "forget_published_server", killed)
+        with pytest.raises(_Killed):
+            await purge_expired(mgr, now=T0 + timedelta(days=31))
+    await mgr.close_all()
+    async with GuildDatabaseManager(mgr.root, max_open=2) as restarted:  # the bot starts again: its first round
+        again = await purge_expired(restarted, now=T0 + timedelta(days=31, hours=1))
+        async with restarted.connect_bot() as bot_db:
+            receipts = await list_receipts(bot_db, guild_id=LEFT)
+            entry = await registry.fetch_entry(bot_db, LEFT)
+
+    assert [r.outcome for r in again] in (["deleted"], ["no file"])
+    assert not mgr.path_for(LEFT).exists() and receipts  # the file gone, its deletion recorded
+    assert entry is not None and entry.purge_after is None
+    assert await _sharing_row(mgr.root, LEFT) == []  # nor its name and figures left across servers

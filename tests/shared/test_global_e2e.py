@@ -19,6 +19,7 @@ from app.features.xp import add_xp
 from app.rights.fanout import forget_user
 from app.rights.guild_delete import delete_guild
 from app.rights.member import export_member
+from app.rights.receipts import list_receipts
 from app.sandbox.harness import BotHarness, running_bot
 from app.services.anilist_models import Media
 from app.shared.publisher import PUBLISH_INTERVAL_S
@@ -214,3 +215,66 @@ async def test_help_lists_the_cross_server_commands(bot: BotHarness) -> None:
     assert "/server compare" not in member and "/server-data sharing" not in member
     assert all(f"`/server-data sharing {sub}`" in admin for sub in ("on", "off", "status"))
     assert "`/server compare`" in admin
+
+
+def store_bytes(root: Path) -> bytes:
+    """The store file and its -wal, raw: an erased value must be in neither (not even in a free page or frame)."""
+    path = root / STORE_FILE_NAME
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+@pytest.mark.asyncio
+async def test_an_erased_members_display_name_is_in_no_byte_of_the_store_or_its_wal(bot: BotHarness) -> None:
+    marker = "Qz-erase-me-7c21"
+    await seed(bot, GUILD_A, CAL, xp=10)
+    await bot.command(GUILD_A, CAL, "global join", {"display-name": marker})
+    root = bot.bot.manager.root
+    assert marker.encode() in store_bytes(root)
+
+    await bot.command(GUILD_A, CAL, "my-data delete")
+    done = await bot.click(GUILD_A, CAL, "Erase my data")
+
+    assert done.content.startswith("Erased "), done.content
+    assert marker.encode() not in store_bytes(root)  # the bot keeps its own connection to the store open
+
+
+@pytest.mark.asyncio
+async def test_a_deleted_servers_name_is_in_no_byte_of_the_store_or_its_wal(bot: BotHarness) -> None:
+    root = bot.bot.manager.root
+    name = b"Server 1111"  # the double's name for GUILD_A, published by sharing on
+    assert name in store_bytes(root)
+
+    await delete_guild(bot.bot.manager, GUILD_A, requested_by="test", reason="test")
+
+    assert name not in store_bytes(root)
+
+
+@pytest.mark.asyncio
+async def test_erasing_where_only_the_published_row_is_held_says_so_and_leaves_a_receipt(bot: BotHarness) -> None:
+    await bot.command(GUILD_B, BEN, "my-data delete")  # BEN has nothing in B, and joined the leaderboards in A
+    done = await bot.click(GUILD_B, BEN, "Erase my data")
+    async with bot.bot.manager.connect_bot() as bot_db:
+        receipts = await list_receipts(bot_db)
+
+    assert "Ben" not in await board(bot)
+    assert "nothing to erase" not in done.content and "withdrawn" in done.content, done.content
+    assert [(r.scope, r.guild_id, r.user_id) for r in receipts] == [("member", GUILD_B, BEN)]
+    assert "cross-server" in receipts[0].reason
+
+
+@pytest.mark.asyncio
+async def test_forget_records_the_withdrawal_of_a_published_row_in_a_receipt(bot: BotHarness) -> None:
+    fresh = 444_444_444_444_444_444  # DEE holds nothing there: her only rows are in C, which does not share
+    await bot.add_bot_to_guild(fresh)
+    await bot.command(fresh, ADMIN, "server-data sharing on", admin=True)
+    joined = await bot.command(fresh, DEE, "global join", {"display-name": "Dee"})
+    assert joined.content.startswith("You are on the global leaderboards"), joined.content
+
+    report = await forget_user(bot.bot.manager, DEE)
+    async with bot.bot.manager.connect_bot() as bot_db:
+        receipts = [r for r in await list_receipts(bot_db) if r.user_id == DEE]
+
+    assert DEE not in store_values(bot.bot.manager.root) and "Dee" not in store_values(bot.bot.manager.root)
+    assert report.as_dict()["published_row_removed"] is True
+    assert GUILD_C in [r.guild_id for r in receipts]
+    assert any("cross-server" in r.reason for r in receipts)  # what was withdrawn is on record too
