@@ -5,8 +5,9 @@ A file whose source did not change since the previous generation is linked, not 
 a guild whose file is gone (deleted by its admins, purged after retention) is left out of the new
 generation, and generations older than BACKUP_RETENTION_DAYS are removed (the newest always stays):
 older backups keep a deleted guild at most that long. A file SQLite cannot read (damaged, not a database) is
-left out and named, the others are backed up, and no older generation is removed in that run: one of them may
-hold its last good copy.
+left out and named, and the others are backed up. Its last good copy is kept past the retention, alone: the
+generation that holds it is cut down to it (its manifest first), so that one damaged file never keeps anything
+else, a deleted guild or an erased member, longer than BACKUP_RETENTION_DAYS.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class BackupReport:
     dropped: list[str] = field(default_factory=list)  # in the previous generation, gone from the folder
     pruned: list[str] = field(default_factory=list)  # generations past BACKUP_RETENTION_DAYS
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, SQLite's reason): unreadable, left out
+    held: dict[str, list[str]] = field(default_factory=dict)  # generation past retention -> last good copies kept
     bytes_copied: int = 0
 
 
@@ -109,8 +111,8 @@ def backup_folder(root: Path, out: Path, *, retention_days: int, now: datetime |
     partial = target / (MANIFEST + ".partial")
     partial.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     os.replace(partial, target / MANIFEST)  # the generation is complete only with its manifest
-    if not report.failed:  # else an older generation may hold the last good copy of a damaged file: kept
-        report.pruned = _prune(out, keep=target, older_than=moment - timedelta(days=retention_days))
+    report.pruned, report.held = _prune(out, keep=target, older_than=moment - timedelta(days=retention_days),
+                                        unreadable=unreadable)
     return report
 
 
@@ -121,11 +123,37 @@ def _link_or_copy(existing: Path, new: Path) -> None:
         shutil.copy2(existing, new)  # a filesystem without hard links
 
 
-def _prune(out: Path, *, keep: Path, older_than: datetime) -> list[str]:
-    pruned = []
-    for generation in generations(out):
-        made = datetime.strptime(generation.name, STAMP).replace(tzinfo=UTC)
-        if generation != keep and made < older_than:
+def _prune(out: Path, *, keep: Path, older_than: datetime,
+           unreadable: set[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Remove the generations made before `older_than` (never `keep`); one holding the newest copy of an
+    `unreadable` file is cut down to those copies instead. Returns (removed, {cut down: copies kept})."""
+    found = [g for g in generations(out) if g != keep]
+    last_good = {name: g for g in found for name in read_manifest(g) if name in unreadable}  # newest wins
+    pruned, held = [], {}
+    for generation in found:
+        if datetime.strptime(generation.name, STAMP).replace(tzinfo=UTC) >= older_than:
+            continue
+        kept = sorted(name for name, g in last_good.items() if g == generation)
+        if kept:
+            _cut_down(generation, set(kept))
+            held[generation.name] = kept
+        else:
             shutil.rmtree(generation)
             pruned.append(generation.name)
-    return pruned
+    return pruned, held
+
+
+def _cut_down(generation: Path, names: set[str]) -> None:
+    """Keep only `names` in `generation`: its manifest first (a kill after it leaves copies it no longer lists,
+    removed at the next run), then the other copies."""
+    manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] = [f for f in manifest["files"] if f["name"] in names]
+    partial = generation / (MANIFEST + ".partial")
+    partial.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(partial, generation / MANIFEST)
+    for path in generation.iterdir():
+        if path.name not in names and path.name != MANIFEST:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()

@@ -60,7 +60,8 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
                            progress=bar)
     if args.json:
         emit_json({"backup": str(report.generation), "copied": report.copied, "linked": report.linked,
-                   "dropped": report.dropped, "pruned": report.pruned, "bytes_copied": report.bytes_copied,
+                   "dropped": report.dropped, "pruned": report.pruned, "held": report.held,
+                   "bytes_copied": report.bytes_copied,
                    "failed": [{"name": name, "error": error} for name, error in report.failed]})
     else:
         print(f"Backup {report.generation}: {len(report.copied)} file(s) copied "
@@ -69,6 +70,8 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Left out (their guild's file is gone): {', '.join(report.dropped)}")
         if report.pruned:
             print(f"Removed backups older than {settings.backup_retention_days} day(s): {', '.join(report.pruned)}")
+        for generation, kept in report.held.items():
+            print(f"Kept of {generation}, past the retention, only the last good copy of {', '.join(kept)}.")
         if report.failed:
             print(table(("file", "could not be read"), report.failed))
     if report.failed:

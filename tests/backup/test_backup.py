@@ -205,7 +205,33 @@ async def test_a_file_sqlite_cannot_read_is_left_out_and_named_and_the_rest_is_b
     assert not [p for p in second.generation.iterdir() if p.name.endswith(".partial")]
     # the last good copy of the damaged guild stays, whatever the retention says
     assert second.pruned == [] and users_in(first.generation / f"{GUILD_B}.sqlite3") == {1}
+    assert second.held == {first.generation.name: [f"{GUILD_B}.sqlite3"]}
 
+
+
+@pytest.mark.asyncio
+async def test_a_file_that_stays_unreadable_keeps_only_its_own_last_good_copy_past_retention(tmp_path: Path) -> None:
+    # One damaged file must not stop every later run from pruning: the retention promise (a deleted guild
+    # or an erased member gone from backups after BACKUP_RETENTION_DAYS) holds for everything else.
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    await two_guilds(root)
+    first = backup_folder(root, out, retention_days=2, now=T0)  # A and B, both readable
+    (root / f"{GUILD_B}.sqlite3").write_bytes(b"\x8f" * 8192)
+    remove_guild_files(root / f"{GUILD_A}.sqlite3")  # A deleted by its admins after the first backup
+
+    runs = [backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=d)) for d in (1, 3, 4)]
+
+    assert all([name for name, _ in r.failed] == [f"{GUILD_B}.sqlite3"] for r in runs)
+    held = first.generation / f"{GUILD_B}.sqlite3"
+    assert users_in(held) == {1}  # B's last good copy stays, whatever the retention says
+    assert set(read_manifest(first.generation)) == {f"{GUILD_B}.sqlite3"}  # and nothing else of that generation
+    assert not (first.generation / f"{GUILD_A}.sqlite3").exists()  # A: gone from backups after retention
+    assert runs[1].held == {first.generation.name: [f"{GUILD_B}.sqlite3"]}
+    assert [g.name for g in generations(out)] == [first.generation.name, runs[1].generation.name,
+                                                 runs[2].generation.name]  # the run of day 1: pruned
+    (tmp_path / "elsewhere").mkdir()
+    restored = restore_files(tmp_path / "elsewhere", first.generation, guild_id=GUILD_B)
+    assert [r.outcome for r in restored] == ["restored"]
 
 def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,6 +244,7 @@ def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monke
     made = json.loads(captured.out)
     assert made["copied"] == [f"{GUILD_A}.sqlite3"]
     assert [f["name"] for f in made["failed"]] == [f"{GUILD_B}.sqlite3"]
+    assert made["held"] == {}  # no older backup holds a good copy of it
     assert captured.err.strip().splitlines() == [
         f"1 file(s) could not be read and were left out of {made['backup']}: {GUILD_B}.sqlite3; "
         "run `python -m app db check`."]
