@@ -1,7 +1,9 @@
 """`restore --from DIR`: verified copies back into the guild folder, in the bot's process or beside it.
 
 Every copy is verified first (its SHA-256 against the manifest, integrity_check, the guild id of its
-meta row), and a live file modified after the copy was made is newer: it is kept unless `force`.
+meta row), and a live file modified after the copy was made is newer: it is kept unless `force`. A guild
+deleted after its copy was made (a deletion receipt in the live bot-wide file, read before anything is
+restored) stays deleted unless `force`: a restore never quietly undoes an admin's or a retention's deletion.
 
 The copy is never renamed over a live file (a bot that has it open would go on writing the unlinked
 inode). A missing file is created whole and linked into place (atomic; a file the bot creates meanwhile
@@ -28,12 +30,12 @@ from app.backup.copy import Entry, sha256_of
 from app.backup.generations import read_manifest
 from app.db import writeback
 from app.db.files import create_whole
-from app.db.ids import guild_file_name, guild_id_from_path
+from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.errors import BackupInvalidError, FileInUseError, NotFoundError
 from app.rights.atomic import fsync_path
 
-Outcome = Literal["restored", "kept newer", "in use", "invalid"]
+Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
 
 
@@ -154,12 +156,42 @@ def _entries(generation: Path, guild_id: int | None) -> list[Entry]:
     return [entry]
 
 
+def guild_deletions(root: Path) -> dict[int, datetime]:
+    """When each guild's file was last deleted, from the receipts of the live bot-wide file (none: empty)."""
+    bot_file = root / BOT_FILE_NAME
+    if not bot_file.is_file():
+        return {}
+    conn = sqlite3.connect(f"{bot_file.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        rows = conn.execute("SELECT guild_id, max(deleted_at) FROM deletion_receipts WHERE scope = 'guild' "
+                            "GROUP BY guild_id").fetchall()
+    except sqlite3.DatabaseError:
+        return {}  # a damaged bot-wide file is restored too; its receipts cannot be read: nothing to hold back
+    finally:
+        conn.close()
+    return {int(g): datetime.fromisoformat(at) for g, at in rows}
+
+
+def deleted_since(entry: Entry, deletions: dict[int, datetime]) -> RestoreResult | None:
+    """The outcome "deleted" if the copy's guild was deleted after the copy was made."""
+    guild_id = guild_id_from_path(Path(entry.name))
+    deleted = deletions.get(guild_id) if guild_id is not None else None
+    if deleted is None or deleted <= datetime.fromisoformat(entry.copied_at):
+        return None
+    return RestoreResult(entry.name, "deleted", f"deleted after this backup ({deleted:%Y-%m-%d %H:%M} UTC, see "
+                                                "`guild receipts`); --force brings it back")
+
+
 def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
                   force: bool = False) -> list[RestoreResult]:
     """From a process that does not run the bot: restore every file (or one guild's) of `generation`."""
     results = []
+    deletions = {} if force else guild_deletions(root)
     for entry in _entries(generation, guild_id):
         live, copy = root / entry.name, generation / entry.name
+        if (held_back := deleted_since(entry, deletions)) is not None:
+            results.append(held_back)
+            continue
         try:
             verify(copy, entry)
             if not force and is_newer(live, entry):
@@ -191,6 +223,8 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
     if manager.shards is not None:
         manager.shards.check(guild_id)
     entry = _entries(generation, guild_id)[0]
+    if not force and (held_back := deleted_since(entry, await asyncio.to_thread(guild_deletions, manager.root))):
+        return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
     async with manager.exclusive(guild_id) as live:

@@ -97,7 +97,8 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
         generation = latest_generation(args.source)
         where = str(generation)
         results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
-    failed = [r for r in results if r.outcome != "restored"]
+    # a guild deleted after the backup stays deleted: expected in a whole restore, a refusal when asked for by name
+    failed = [r for r in results if r.outcome != "restored" and (r.outcome != "deleted" or guild_id is not None)]
     if args.json:
         emit_json({"backup": where, "files": [{"name": r.name, "outcome": r.outcome,
                                                           "detail": r.detail} for r in results]})

@@ -233,6 +233,32 @@ async def test_a_file_that_stays_unreadable_keeps_only_its_own_last_good_copy_pa
     restored = restore_files(tmp_path / "elsewhere", first.generation, guild_id=GUILD_B)
     assert [r.outcome for r in restored] == ["restored"]
 
+
+def test_a_restore_does_not_bring_back_a_guild_deleted_after_the_backup(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.rights.guild_delete import delete_guild
+
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    _folder_for_the_cli(root, monkeypatch)
+    assert main(["backup", "--out", str(out)]) == 0
+
+    async def delete_a() -> None:
+        async with GuildDatabaseManager(root) as manager:
+            await delete_guild(manager, GUILD_A, requested_by="admin", reason="GDPR request")
+
+    asyncio.run(delete_a())
+    capsys.readouterr()
+
+    assert main(["restore", "--from", str(out), "--json"]) == 0  # the rest restored; A's deletion stands
+    outcomes = {f["name"]: f["outcome"] for f in json.loads(capsys.readouterr().out)["files"]}
+    assert outcomes[f"{GUILD_A}.sqlite3"] == "deleted"
+    assert not (root / f"{GUILD_A}.sqlite3").exists()
+    assert main(["restore", "--from", str(out), "--guild", str(GUILD_A)]) == 1  # asked for by name: still refused
+    assert "deleted after this backup" in capsys.readouterr().out
+    assert not (root / f"{GUILD_A}.sqlite3").exists()
+    assert main(["restore", "--from", str(out), "--guild", str(GUILD_A), "--force"]) == 0  # the operator insists
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {7}
+
 def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
