@@ -47,7 +47,14 @@ class SteamCatalogue:
 
     def __init__(self, players: list[Player]) -> None:
         self.players = {p.steamid: p for p in players}
-        self.by_vanity = {p.vanity.casefold(): p for p in players if p.vanity}
+        self._by_exact_vanity = {p.vanity: p for p in players if p.vanity}
+        self.by_vanity: dict[str, Player] = {}
+        for player in players:  # names differing only by case: an exact match wins, else the first listed
+            if player.vanity:
+                self.by_vanity.setdefault(player.vanity.casefold(), player)
+
+    def player_by_vanity(self, name: str) -> Player | None:
+        return self._by_exact_vanity.get(name) or self.by_vanity.get(name.casefold())
 
     @classmethod
     def builtin(cls) -> SteamCatalogue:
@@ -65,19 +72,64 @@ class SteamCatalogue:
         except ValueError as e:
             raise ConfigurationError(f"The Steam catalogue {path} is not valid JSON ({e}).") from None
         try:
-            return cls([_player(p) for p in raw["players"]])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigurationError(f"The Steam catalogue {path} is not in the catalogue format "
-                                     f"(players with steamid, personaname, vanity, public, games): {e!r}.") from None
+            if not isinstance(raw, dict):
+                raise _Invalid("the file must be a JSON object")
+            if not isinstance(raw.get("players"), list):
+                raise _Invalid("players must be a list")
+            players = [_player(p, f"players[{n}]") for n, p in enumerate(raw["players"])]
+            seen: set[str] = set()
+            for n, player in enumerate(players):
+                if player.steamid in seen:
+                    raise _Invalid(f"players[{n}].steamid {player.steamid} is given twice (each steamid is unique)")
+                seen.add(player.steamid)
+        except _Invalid as e:
+            raise ConfigurationError(f"The Steam catalogue {path} is not in the catalogue format: {e}.") from None
+        return cls(players)
 
 
-def _player(raw: dict[str, Any]) -> Player:
-    steamid = str(raw["steamid"])
-    if not (steamid.isdigit() and len(steamid) == 17):
-        raise ValueError(f"steamid {steamid!r} is not a SteamID64")
-    games = [{"appid": int(g["appid"]), "name": str(g["name"]), "playtime_forever": int(g.get("playtime_forever", 0))}
-             for g in raw.get("games", [])]
-    return Player(steamid, str(raw["personaname"]), raw.get("vanity") or None, bool(raw.get("public", True)), games)
+PERSON_ID64_PREFIX = "7656119"  # individual accounts (the reference, B7)
+APPID_MAX, PLAYTIME_MAX = 2**32 - 1, 2**31 - 1  # Steam's uint32 app ids and int32 minutes
+
+
+class _Invalid(ValueError):
+    """An entry off the format; the message names it ("players[2].public must be ...")."""
+
+
+def _player(raw: Any, where: str) -> Player:
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where} must be a JSON object")
+    steamid = str(raw.get("steamid"))
+    if isinstance(raw.get("steamid"), bool) or not (steamid.isdecimal() and len(steamid) == 17
+                                                    and steamid.startswith(PERSON_ID64_PREFIX)):
+        raise _Invalid(f"{where}.steamid must be a SteamID64 (17 digits starting {PERSON_ID64_PREFIX}, as a string)")
+    name, vanity, public = raw.get("personaname"), raw.get("vanity"), raw.get("public", True)
+    if not isinstance(name, str):
+        raise _Invalid(f"{where}.personaname must be a string")
+    if vanity is not None and not isinstance(vanity, str):
+        raise _Invalid(f"{where}.vanity must be a string or null")
+    if public is not None and not isinstance(public, bool):
+        raise _Invalid(f"{where}.public must be true, false or null")
+    games = raw.get("games")
+    if games is not None and not isinstance(games, list):
+        raise _Invalid(f"{where}.games must be a list or null")
+    return Player(steamid, name, vanity or None, public is not False,
+                  [_game(g, f"{where}.games[{n}]") for n, g in enumerate(games or [])])
+
+
+def _game(raw: Any, where: str) -> dict[str, Any]:
+    """A game as GetOwnedGames lists it; a game without a name has none in Steam's answer either."""
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where} must be a JSON object")
+    appid, name, minutes = raw.get("appid"), raw.get("name"), raw.get("playtime_forever")
+    if isinstance(appid, bool) or not isinstance(appid, int) or not 1 <= appid <= APPID_MAX:
+        raise _Invalid(f"{where}.appid must be a whole number from 1 to {APPID_MAX}")
+    if name is not None and not isinstance(name, str):
+        raise _Invalid(f"{where}.name must be a string or null")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)
+                                or not 0 <= minutes <= PLAYTIME_MAX):
+        raise _Invalid(f"{where}.playtime_forever must be a whole number of minutes from 0 to {PLAYTIME_MAX} or null")
+    game: dict[str, Any] = {"appid": appid, "playtime_forever": minutes or 0}
+    return game if name is None else {**game, "name": name}
 
 
 class SteamDouble(Served):
@@ -132,7 +184,7 @@ class SteamDouble(Served):
         return route
 
     def _resolve(self, query: Any) -> dict[str, Any]:
-        player = self.catalogue.by_vanity.get(str(query.get("vanityurl", "")).casefold())
+        player = self.catalogue.player_by_vanity(str(query.get("vanityurl", "")))
         if player is None:
             return {"success": 42, "message": "No match"}
         return {"steamid": player.steamid, "success": 1}
@@ -147,7 +199,8 @@ class SteamDouble(Served):
             return {}
         with_info = query.get("include_appinfo") in ("1", "true")
         games = [g if with_info else {k: v for k, v in g.items() if k != "name"} for g in player.games]
-        return {"game_count": len(games), "games": games}
+        # a protobuf-backed service method: an empty list is left out, as GetRecentlyPlayedGames does
+        return {"game_count": len(games), "games": games} if games else {"game_count": 0}
 
     def _recent(self, query: Any) -> dict[str, Any]:
         player = self.catalogue.players.get(str(query.get("steamid", "")))

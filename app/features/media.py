@@ -114,7 +114,8 @@ class MediaLookup:
         if row is None:
             return None
         return Media(id=row["manga_id"], romaji=row["title_romaji"], english=row["title_english"],
-                     chapters=row["chapters"], volumes=row["volumes"], genres=tuple(json.loads(row["genres"] or "[]")))
+                     chapters=row["chapters"] or None, volumes=row["volumes"] or None,  # 0: unknown, as from AniList
+                     genres=tuple(json.loads(row["genres"] or "[]")))
 
     async def _store(self, found: list[Media]) -> None:
         if not found:

@@ -48,7 +48,7 @@ class Media:
     romaji: str | None = None
     english: str | None = None
     native: str | None = None
-    chapters: int | None = None  # None while releasing (or unknown)
+    chapters: int | None = None  # None while releasing (or unknown; a count of 0 is read as unknown)
     volumes: int | None = None
     genres: tuple[str, ...] = ()
     status: str | None = None
@@ -57,7 +57,7 @@ class Media:
 
     @property
     def title(self) -> str:
-        """The title a member most likely recognises ("" native titles count as missing)."""
+        """The title a member most likely recognises (blank titles count as missing)."""
         return self.english or self.romaji or self.native or f"AniList #{self.id}"
 
     def titles(self) -> list[str]:
@@ -66,9 +66,9 @@ class Media:
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> Media:
         title = raw.get("title") or {}
-        return cls(id=int(raw["id"]), romaji=title.get("romaji") or None, english=title.get("english") or None,
-                   native=title.get("native") or None, chapters=_opt_int(raw.get("chapters")),
-                   volumes=_opt_int(raw.get("volumes")), genres=tuple(g for g in raw.get("genres") or () if g),
+        return cls(id=int(raw["id"]), romaji=_opt_text(title.get("romaji")), english=_opt_text(title.get("english")),
+                   native=_opt_text(title.get("native")), chapters=_opt_int(raw.get("chapters")) or None,
+                   volumes=_opt_int(raw.get("volumes")) or None, genres=tuple(g for g in raw.get("genres") or () if g),
                    status=raw.get("status"), average_score=_opt_int(raw.get("averageScore")),
                    is_adult=bool(raw.get("isAdult")))
 
@@ -99,6 +99,12 @@ class MangaStats:
         return cls(count=int(manga.get("count") or 0), chapters_read=int(manga.get("chaptersRead") or 0),
                    volumes_read=int(manga.get("volumesRead") or 0), mean_score=float(manga.get("meanScore") or 0),
                    genres=genres)
+
+
+def _opt_text(value: Any) -> str | None:
+    """A title as shown, or None when AniList has none ("" and blank native titles occur)."""
+    text = "" if value is None else str(value).strip()
+    return text or None
 
 
 def _opt_int(value: Any) -> int | None:

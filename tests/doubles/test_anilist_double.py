@@ -134,3 +134,61 @@ def test_a_catalogue_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path.write_text('{"users": [], "media": []}', encoding="utf-8-sig")
 
     assert Catalogue.load(path).users == {}
+
+
+@pytest.mark.parametrize(("raw", "where"), [
+    ({"media": [{"id": 1, "recommendations": ["abc"]}]}, "media[0].recommendations[0]"),
+    ({"media": [{"id": 1, "recommendations": 5}]}, "media[0].recommendations"),
+    ({"media": [{"id": 1, "title": "Plain"}]}, "media[0].title"),
+    ({"media": [{"id": 1, "title": {"romaji": 5}}]}, "media[0].title.romaji"),
+    ({"media": [{"id": 1, "chapters": "many"}]}, "media[0].chapters"),
+    ({"media": [{"id": 1, "genres": "Action"}]}, "media[0].genres"),
+    ({"media": [{"id": 1, "isAdult": "yes"}]}, "media[0].isAdult"),
+    ({"media": [{"id": 10**20}]}, "media[0].id"),  # AniList's ids are GraphQL Ints (32-bit)
+    ({"media": [{"id": 3}, {"id": 3}]}, "media[1].id"),
+    ({"users": [{"id": 1, "name": None}]}, "users[0].name"),
+    ({"users": [{"id": True, "name": "x"}]}, "users[0].id"),
+    ({"users": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}, "users[1].id"),
+    ({"users": [{"id": 1, "name": "Kai"}, {"id": 2, "name": "Kai"}]}, "users[1].name"),
+    ({"users": [{"id": 1, "name": "x", "lists": [{"mediaId": 1, "progress": "lots"}]}]}, "users[0].lists[0].progress"),
+    ({"users": [{"id": 1, "name": "x", "lists": [{"mediaId": 1, "status": "WATCHING"}]}]}, "users[0].lists[0].status"),
+    ({"users": [{"id": 1, "name": "x", "lists": [{"mediaId": 1, "score": 1000}]}]}, "users[0].lists[0].score"),
+    ({"users": [{"id": 1, "name": "x", "lists": {"mediaId": 1}}]}, "users[0].lists"),
+    ({"users": "nobody"}, "users"),
+    ([], "the file"),
+])
+def test_an_entry_off_the_format_is_refused_in_one_sentence_naming_it(raw: Any, where: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Catalogue.from_dict(raw, source="c.json")
+
+    message = caught.value.user_message
+    assert message.startswith(f"The AniList catalogue c.json is not in the catalogue format: {where} ")
+    assert message.endswith(".") and ". " not in message and "Error(" not in message
+
+
+def test_every_optional_field_may_be_null_or_missing() -> None:
+    catalogue = Catalogue.from_dict({
+        "users": [{"id": 1, "name": "Nulls", "private": None, "lists": [
+            {"mediaId": 5, "status": None, "progress": None, "progressVolumes": None, "score": None},
+            {"mediaId": 404, "status": "REPEATING", "progress": 3, "score": 7.5},
+            {"mediaId": 6, "status": " current ", "progress": 1}]},  # a hand-written status in lower case
+            {"id": 2, "name": "NoLists", "lists": None}, {"id": 3, "name": "Bare"}],
+        "media": [{"id": 5, "title": None, "chapters": None, "volumes": None, "genres": None, "status": None,
+                   "averageScore": None, "isAdult": None, "recommendations": None}, {"id": 6}]})
+    nulls = catalogue.user_by_name("Nulls")
+
+    assert nulls is not None and catalogue.stats(nulls)["count"] == 3
+    assert nulls.lists[-1]["status"] == "CURRENT"
+    assert catalogue.media[6]["title"] == {"romaji": None, "english": None, "native": None}
+
+
+@pytest.mark.asyncio
+async def test_names_differing_only_by_case_each_find_their_own_user() -> None:
+    catalogue = Catalogue.from_dict({"users": [{"id": 1, "name": "Alpha"}, {"id": 2, "name": "alpha"}]})
+    async with AniListDouble(catalogue) as double:
+        upper = await post(double, USER_QUERY, {"name": "Alpha"})
+        lower = await post(double, USER_QUERY, {"name": "alpha"})
+        shouted = await post(double, USER_QUERY, {"name": "ALPHA"})
+
+    assert (upper[2]["data"]["User"]["id"], lower[2]["data"]["User"]["id"]) == (1, 2)
+    assert shouted[0] == 200 and shouted[2]["data"]["User"]["id"] == 1  # no exact match: the first by case

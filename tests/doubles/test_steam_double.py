@@ -76,3 +76,65 @@ def test_a_catalogue_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path.write_text(json.dumps({"players": []}), encoding="utf-8-sig")
 
     assert SteamCatalogue.load(path).players == {}
+
+
+def _catalogue(tmp_path: Path, players: Any) -> Path:
+    path = tmp_path / "players.json"
+    path.write_text(json.dumps({"players": players}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("players", "where"), [
+    ([{"steamid": GABE, "personaname": "G", "public": "false"}], "players[0].public"),
+    ([{"steamid": GABE, "personaname": None}], "players[0].personaname"),
+    ([{"steamid": GABE, "personaname": "G", "games": {"appid": 1}}], "players[0].games"),
+    ([{"steamid": GABE, "personaname": "G", "games": [{"appid": "x", "name": "A"}]}], "players[0].games[0].appid"),
+    ([{"steamid": GABE, "personaname": "G", "games": [{"appid": 1, "playtime_forever": -5}]}],
+     "players[0].games[0].playtime_forever"),
+    ([{"steamid": GABE, "personaname": "G", "vanity": 12}], "players[0].vanity"),
+    ([{"steamid": "12345678901234567", "personaname": "G"}], "players[0].steamid"),  # not a person's SteamID64
+    ([{"steamid": GABE, "personaname": "G", "games": [{"appid": 2**64, "name": "A"}]}], "players[0].games[0].appid"),
+    ([{"steamid": GABE, "personaname": "G", "games": [{"appid": 1, "playtime_forever": 2**63}]}],
+     "players[0].games[0].playtime_forever"),
+    ([{"steamid": GABE, "personaname": "G"}, {"steamid": GABE, "personaname": "H"}], "players[1].steamid"),
+    ("everyone", "players"),
+])
+def test_an_entry_off_the_format_is_refused_in_one_sentence_naming_it(tmp_path: Path, players: Any,
+                                                                      where: str) -> None:
+    path = _catalogue(tmp_path, players)
+    with pytest.raises(ConfigurationError) as caught:
+        SteamCatalogue.load(path)
+
+    message = caught.value.user_message
+    assert message.startswith(f"The Steam catalogue {path} is not in the catalogue format: {where} ")
+    assert message.endswith(".") and "Error(" not in message
+
+
+@pytest.mark.asyncio
+async def test_null_games_names_and_playtimes_load_and_are_answered_as_steam_would(tmp_path: Path) -> None:
+    catalogue = SteamCatalogue.load(_catalogue(tmp_path, [
+        {"steamid": GABE, "personaname": "G", "vanity": None, "public": None, "games": None},
+        {"steamid": QUIET, "personaname": "Q", "games": [{"appid": 7, "name": None, "playtime_forever": None}]}]))
+    async with SteamDouble(catalogue) as steam:
+        _, empty = await _get(steam, "/IPlayerService/GetOwnedGames/v1/", key=steam.key, steamid=GABE,
+                              include_appinfo="1")
+        _, nameless = await _get(steam, "/IPlayerService/GetOwnedGames/v1/", key=steam.key, steamid=QUIET,
+                                 include_appinfo="1")
+
+    # Steam's service methods leave out empty lists and names it does not have
+    assert empty == {"response": {"game_count": 0}}
+    assert nameless == {"response": {"game_count": 1, "games": [{"appid": 7, "playtime_forever": 0}]}}
+
+
+@pytest.mark.asyncio
+async def test_vanity_names_differing_only_by_case_each_resolve_to_their_own_player(tmp_path: Path) -> None:
+    catalogue = SteamCatalogue.load(_catalogue(tmp_path, [
+        {"steamid": GABE, "personaname": "G", "vanity": "many"},
+        {"steamid": QUIET, "personaname": "Q", "vanity": "MANY"}]))
+    async with SteamDouble(catalogue) as steam:
+        lower = await _get(steam, "/ISteamUser/ResolveVanityURL/v1/", key=steam.key, vanityurl="many")
+        upper = await _get(steam, "/ISteamUser/ResolveVanityURL/v1/", key=steam.key, vanityurl="MANY")
+        mixed = await _get(steam, "/ISteamUser/ResolveVanityURL/v1/", key=steam.key, vanityurl="Many")
+
+    assert (lower[1]["response"]["steamid"], upper[1]["response"]["steamid"]) == (GABE, QUIET)
+    assert mixed[1]["response"]["steamid"] == GABE  # no exact match: the first listed

@@ -79,3 +79,15 @@ async def test_resolve_takes_an_id_or_prefers_an_exact_title(anilist: AniListDou
     assert (by_id.id, by_title.id) == (30002, 30001)
     assert caught.value.user_message == ("AniList has no manga called “\\`@\u200beveryone\\` no such manga”; "
                                          "pick one of the suggestions while typing the title.")
+
+
+@pytest.mark.asyncio
+async def test_a_cached_chapter_count_of_0_reads_as_unknown(anilist: AniListDouble,
+                                                            manager: GuildDatabaseManager) -> None:
+    async with manager.connect_bot() as bot_db, bot_db.transaction():  # as a legacy bot's cache may hold it
+        await bot_db.execute("INSERT INTO manga_cache (manga_id, title_romaji, chapters, volumes, genres, fetched_at) "
+                             "VALUES (424242, 'Zero', 0, 0, '[]', CURRENT_TIMESTAMP)")
+    media = await lookup(anilist, manager).fetch(424242)
+
+    assert media is not None and (media.title, media.chapters, media.volumes) == ("Zero", None, None)
+    assert anilist.requests == []

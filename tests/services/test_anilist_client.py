@@ -8,6 +8,7 @@ import pytest
 import pytest_asyncio
 
 from app.doubles.anilist import AniListDouble
+from app.doubles.anilist_catalogue import Catalogue
 from app.errors import ConfigurationError, ServiceUnavailableError
 from app.services.anilist import DOWN, SLOW, UNREACHABLE, AniListClient
 
@@ -248,3 +249,22 @@ async def test_429_without_retry_after_falls_back_to_the_reset_time(anilist: Ani
 
     assert caught.value.user_message in ("AniList is busy; please try again in 40 seconds.",
                                          "AniList is busy; please try again in 39 seconds.")  # a second may tick
+
+
+@pytest.mark.asyncio
+async def test_a_chapter_or_volume_count_of_0_means_unknown() -> None:
+    catalogue = Catalogue.from_dict({"media": [{"id": 1, "title": {"romaji": "Zero"}, "chapters": 0, "volumes": 0}]})
+    async with AniListDouble(catalogue) as double:
+        media = await client_for(double).fetch_media(1)
+
+    assert media is not None and (media.chapters, media.volumes) == (None, None)
+
+
+@pytest.mark.asyncio
+async def test_a_blank_title_counts_as_missing() -> None:
+    catalogue = Catalogue.from_dict({"media": [{"id": 1, "title": {"romaji": "Real Title", "english": "  ",
+                                                                   "native": ""}}]})
+    async with AniListDouble(catalogue) as double:
+        media = await client_for(double).fetch_media(1)
+
+    assert media is not None and media.title == "Real Title" and media.titles() == ["Real Title"]
