@@ -111,11 +111,13 @@ def test_db_migrate_goes_on_when_a_file_is_deleted_meanwhile_and_never_brings_it
     assert not (folder / "41.sqlite3").exists()
 
 
-def test_a_file_set_aside_fails_in_one_sentence_that_says_where_it_went(folder: Path) -> None:
-    (folder / "43.sqlite3").write_bytes(os.urandom(8192))
+def test_exporting_a_damaged_file_fails_in_one_sentence_and_leaves_it_as_it_is(folder: Path) -> None:
+    garbage = os.urandom(8192)
+    (folder / "43.sqlite3").write_bytes(garbage)
     line = one_line(run_cli(folder, "guild", "export", "43", "--out", str(folder.parent / "out.sqlite3")))
-    moved = [p.name for p in folder.iterdir() if p.name.startswith("43.sqlite3.quarantined-")]
-    assert len(moved) == 1 and moved[0] in line
+    assert "43.sqlite3 is not a readable database" in line and "left as it is" in line
+    assert (folder / "43.sqlite3").read_bytes() == garbage  # an export is a read: nothing set aside
+    assert not [p.name for p in folder.iterdir() if ".quarantined-" in p.name]
     assert not (folder.parent / "out.sqlite3").exists()
 
 
