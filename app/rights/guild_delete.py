@@ -14,6 +14,7 @@ import math
 import os
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,19 +88,25 @@ def bind(manager: GuildDatabaseManager, guild_id: int) -> GuildFileAccess:
     return _BoundGuild(manager, guild_id)
 
 
-async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requested_by: str,
-                       reason: str) -> GuildDeletion:
+async def delete_guild(manager: GuildDatabaseManager, guild_id: int, *, requested_by: str, reason: str,
+                       still_wanted: Callable[[BotDb], Awaitable[None]] | None = None) -> GuildDeletion:
     """Delete a guild's file once its in-flight work is done; new work waits, then starts empty.
 
     Raises:
         NotFoundError: the guild has no file (nothing is recorded).
         FileInUseError: another process (a running bot) has the file open.
     """
-    return await delete_guild_files(bind(manager, guild_id), requested_by=requested_by, reason=reason)
+    return await delete_guild_files(bind(manager, guild_id), requested_by=requested_by, reason=reason,
+                                    still_wanted=still_wanted)
 
 
-async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reason: str) -> GuildDeletion:
+async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reason: str,
+                             still_wanted: Callable[[BotDb], Awaitable[None]] | None = None) -> GuildDeletion:
     """`delete_guild` for a caller that holds only its own guild (a slash command).
+
+    `still_wanted(bot_db)`, if given, runs once the guild is held, before anything changes, and raises
+    to call the deletion off: what it checks (the retention purge: the bot was not added back) may
+    have changed while the hold waited for the guild's work.
 
     Raises:
         NotFoundError: the guild has no file (nothing is recorded).
@@ -107,6 +114,9 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
     """
     guild_id = access.guild_id
     async with access.exclusive() as path:
+        if still_wanted is not None:
+            async with access.connect_bot() as bot_db:
+                await still_wanted(bot_db)
         await asyncio.to_thread(finish_interrupted_deletions, path.parent, path.name)
         set_aside = set_aside_copies(path)
         exists = path.exists()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from app.db import registry
+from app.db.connection import BotDb
 from app.db.manager import GuildDatabaseManager
 from app.errors import BotError
 from app.legacy.kept import retire_expired
@@ -65,20 +66,35 @@ def _after(stamp: str, moment: datetime) -> bool:
     return datetime.fromisoformat(stamp) > moment
 
 
+class _Rejoined(Exception):
+    """The bot was added back to the guild: its purge is off."""
+
+
+async def _due(bot_db: BotDb, guild_id: int, moment: datetime) -> bool:
+    current = await registry.fetch_entry(bot_db, guild_id)
+    return not (current is None or current.purge_after is None or _after(current.purge_after, moment))
+
+
 async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntry,
                      moment: datetime) -> PurgeResult:
     guild_id = entry.guild_id
     async with manager.connect_bot() as bot_db:
-        current = await registry.fetch_entry(bot_db, guild_id)
-        if current is None or current.purge_after is None or _after(current.purge_after, moment):
+        if not await _due(bot_db, guild_id, moment):
             return PurgeResult(guild_id, "rejoined", entry.left_at, entry.purge_after)
         path = manager.path_for(guild_id)
         if not path.exists() and not set_aside_copies(path):
             await registry.clear_purge(bot_db, guild_id)
             return PurgeResult(guild_id, "no file", entry.left_at, entry.purge_after)
+
+    async def still_due(bot_db: BotDb) -> None:  # asked again once the guild is held (its work done)
+        if not await _due(bot_db, guild_id, moment):
+            raise _Rejoined
+
     try:
-        deletion = await delete_guild(manager, guild_id, requested_by=RETENTION,
+        deletion = await delete_guild(manager, guild_id, requested_by=RETENTION, still_wanted=still_due,
                                       reason=f"retention period over (bot left at {entry.left_at})")
+    except _Rejoined:
+        return PurgeResult(guild_id, "rejoined", entry.left_at, entry.purge_after)
     except BotError as error:
         log.warning("retention purge of guild %s failed: %s", guild_id, error)
         return PurgeResult(guild_id, "failed", entry.left_at, entry.purge_after,

@@ -163,3 +163,25 @@ async def test_a_purge_killed_midway_leaves_no_published_row_of_the_deleted_serv
     assert not mgr.path_for(LEFT).exists() and receipts  # the file gone, its deletion recorded
     assert entry is not None and entry.purge_after is None
     assert await _sharing_row(mgr.root, LEFT) == []  # nor its name and figures left across servers
+
+
+@pytest.mark.asyncio
+async def test_a_rejoin_while_the_purge_waits_for_the_guilds_work_keeps_its_file(mgr: GuildDatabaseManager) -> None:
+    # The purge decides, then waits for the guild's in-flight work before deleting: a GUILD_CREATE handled
+    # meanwhile (the bot added back) must win, as it does when it comes before the decision.
+    await _scenario(mgr)
+    async with mgr.connect(LEFT) as db:  # in-flight work on the guild: the deletion's hold waits for it
+        purge = asyncio.create_task(purge_expired(mgr, now=T0 + timedelta(days=31)))
+        for _ in range(500):  # until the purge holds the guild, waiting for this lease
+            if LEFT in mgr._gates:
+                break
+            await asyncio.sleep(0.001)
+        assert LEFT in mgr._gates and not purge.done()
+        async with mgr.connect_bot() as bot_db:
+            await registry.record_join(bot_db, LEFT, now=T0 + timedelta(days=31))
+        await db.execute_fetchall("SELECT 1")
+    results = await purge
+    assert {r.guild_id: r.outcome for r in results}[LEFT] == "rejoined"
+    assert LEFT in mgr.guild_ids_on_disk()
+    async with mgr.connect_bot() as bot_db:
+        assert [r.guild_id for r in await list_receipts(bot_db)] == []
