@@ -3,7 +3,8 @@
 Every copy is verified first (its SHA-256 against the manifest, integrity_check, the guild id of its
 meta row), and a live file modified after the copy was made is newer: it is kept unless `force`. A guild
 deleted after its copy was made (a deletion receipt in the live bot-wide file, read before anything is
-restored) stays deleted unless `force`: a restore never quietly undoes an admin's or a retention's deletion.
+restored) stays deleted unless `force`, and a member erased from a guild after its copy was made is erased
+again from the restored file: a restore never quietly undoes a deletion or an erasure.
 
 The copy is never renamed over a live file (a bot that has it open would go on writing the unlinked
 inode). A missing file is created whole and linked into place (atomic; a file the bot creates meanwhile
@@ -34,6 +35,7 @@ from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.errors import BackupInvalidError, FileInUseError, NotFoundError
 from app.rights.atomic import fsync_path
+from app.rights.member import erase_member
 
 Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
@@ -44,6 +46,15 @@ class RestoreResult:
     name: str
     outcome: Outcome
     detail: str = ""
+    erase_again: tuple[int, ...] = ()  # members erased from this guild after its copy was made
+
+
+@dataclass(frozen=True, slots=True)
+class Receipts:
+    """What the live bot-wide file records, read before anything is restored (the restore may replace it)."""
+
+    deletions: dict[int, datetime]  # guild -> when its file was last deleted
+    erasures: dict[int, list[tuple[int, datetime]]]  # guild -> (member, when) of each member erasure
 
 
 def verify(copy: Path, entry: Entry) -> None:
@@ -156,40 +167,70 @@ def _entries(generation: Path, guild_id: int | None) -> list[Entry]:
     return [entry]
 
 
-def guild_deletions(root: Path) -> dict[int, datetime]:
-    """When each guild's file was last deleted, from the receipts of the live bot-wide file (none: empty)."""
+def read_receipts(root: Path) -> Receipts:
+    """The deletions and member erasures the live bot-wide file records (none if it is missing or unreadable)."""
     bot_file = root / BOT_FILE_NAME
+    receipts = Receipts({}, {})
     if not bot_file.is_file():
-        return {}
+        return receipts
     conn = sqlite3.connect(f"{bot_file.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
     try:
-        rows = conn.execute("SELECT guild_id, max(deleted_at) FROM deletion_receipts WHERE scope = 'guild' "
-                            "GROUP BY guild_id").fetchall()
+        rows = conn.execute("SELECT scope, guild_id, user_id, deleted_at FROM deletion_receipts "
+                            "WHERE scope = 'guild' OR (scope = 'member' AND user_id IS NOT NULL)").fetchall()
     except sqlite3.DatabaseError:
-        return {}  # a damaged bot-wide file is restored too; its receipts cannot be read: nothing to hold back
+        return receipts  # a damaged bot-wide file is restored too; its receipts cannot be read
     finally:
         conn.close()
-    return {int(g): datetime.fromisoformat(at) for g, at in rows}
+    for scope, guild_id, user_id, at in rows:
+        when = datetime.fromisoformat(at)
+        if scope == "guild":
+            receipts.deletions[guild_id] = max(when, receipts.deletions.get(guild_id, when))
+        else:
+            receipts.erasures.setdefault(guild_id, []).append((int(user_id), when))
+    return receipts
 
 
-def deleted_since(entry: Entry, deletions: dict[int, datetime]) -> RestoreResult | None:
+def deleted_since(entry: Entry, receipts: Receipts) -> RestoreResult | None:
     """The outcome "deleted" if the copy's guild was deleted after the copy was made."""
     guild_id = guild_id_from_path(Path(entry.name))
-    deleted = deletions.get(guild_id) if guild_id is not None else None
+    deleted = receipts.deletions.get(guild_id) if guild_id is not None else None
     if deleted is None or deleted <= datetime.fromisoformat(entry.copied_at):
         return None
     return RestoreResult(entry.name, "deleted", f"deleted after this backup ({deleted:%Y-%m-%d %H:%M} UTC, see "
                                                 "`guild receipts`); --force brings it back")
 
 
+def restored(entry: Entry, receipts: Receipts) -> RestoreResult:
+    """The outcome "restored", with the members erased from the guild after the copy was made, to erase again."""
+    guild_id = guild_id_from_path(Path(entry.name))
+    copied = datetime.fromisoformat(entry.copied_at)
+    users = sorted({u for u, when in receipts.erasures.get(guild_id or 0, []) if when > copied})
+    if not users:
+        return RestoreResult(entry.name, "restored")
+    return RestoreResult(entry.name, "restored", f"{len(users)} member erasure{'s' if len(users) > 1 else ''} "
+                                                 "made since the backup applied again", tuple(users))
+
+
+async def erase_again(manager: GuildDatabaseManager, results: list[RestoreResult]) -> None:
+    """Erase from each restored file the members erased from it after its copy was made (no new receipt:
+    the erasure's own stands)."""
+    for result in results:
+        guild_id = guild_id_from_path(Path(result.name))
+        if guild_id is None or not result.erase_again:
+            continue
+        async with manager.connect(guild_id) as db:
+            for user_id in result.erase_again:
+                await erase_member(db, user_id)
+
+
 def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
                   force: bool = False) -> list[RestoreResult]:
     """From a process that does not run the bot: restore every file (or one guild's) of `generation`."""
     results = []
-    deletions = {} if force else guild_deletions(root)
+    receipts = read_receipts(root)
     for entry in _entries(generation, guild_id):
         live, copy = root / entry.name, generation / entry.name
-        if (held_back := deleted_since(entry, deletions)) is not None:
+        if not force and (held_back := deleted_since(entry, receipts)) is not None:
             results.append(held_back)
             continue
         try:
@@ -206,7 +247,7 @@ def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
         except FileInUseError as error:
             results.append(RestoreResult(entry.name, "in use", error.user_message))
             continue
-        results.append(RestoreResult(entry.name, "restored"))
+        results.append(restored(entry, receipts))
     return results
 
 
@@ -223,7 +264,8 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
     if manager.shards is not None:
         manager.shards.check(guild_id)
     entry = _entries(generation, guild_id)[0]
-    if not force and (held_back := deleted_since(entry, await asyncio.to_thread(guild_deletions, manager.root))):
+    receipts = await asyncio.to_thread(read_receipts, manager.root)
+    if not force and (held_back := deleted_since(entry, receipts)):
         return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
@@ -232,4 +274,6 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
             await asyncio.to_thread(install, copy, live, keep=None if force else lambda: is_newer(live, entry))
         except LiveFileNewer:
             return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
-    return RestoreResult(entry.name, "restored")
+    result = restored(entry, receipts)
+    await erase_again(manager, [result])
+    return result

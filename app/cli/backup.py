@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 from app.backup import backup_folder, restore_files
 from app.backup.generations import latest_generation
+from app.backup.restore import RestoreResult, erase_again
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
+from app.db import GuildDatabaseManager
 from app.db.files import make_folder
 from app.db.fleet import files_to_check
 from app.db.ids import parse_guild_id
@@ -82,6 +85,11 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _erase_again(settings: Settings, results: list[RestoreResult]) -> None:
+    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs) as manager:
+        await erase_again(manager, results)
+
+
 def restore_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild) if args.guild is not None else None
     make_folder(settings.guild_dbs_dir)  # a new disk: the folder itself may be gone
@@ -97,6 +105,8 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
         generation = latest_generation(args.source)
         where = str(generation)
         results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
+        if any(r.erase_again for r in results):
+            asyncio.run(_erase_again(settings, results))
     # a guild deleted after the backup stays deleted: expected in a whole restore, a refusal when asked for by name
     failed = [r for r in results if r.outcome != "restored" and (r.outcome != "deleted" or guild_id is not None)]
     if args.json:

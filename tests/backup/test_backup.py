@@ -259,6 +259,31 @@ def test_a_restore_does_not_bring_back_a_guild_deleted_after_the_backup(
     assert main(["restore", "--from", str(out), "--guild", str(GUILD_A), "--force"]) == 0  # the operator insists
     assert users_in(root / f"{GUILD_A}.sqlite3") == {7}
 
+
+def test_a_restore_erases_again_the_members_erased_after_the_backup(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from app.rights.fanout import forget_user
+
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    _folder_for_the_cli(root, monkeypatch)  # guild A holds user 7
+
+    async def add_8_then_back_up_then_forget_8() -> None:
+        async with GuildDatabaseManager(root) as manager:
+            await add_user(manager, GUILD_A, 8)
+        assert main(["backup", "--out", str(out)]) == 0
+        async with GuildDatabaseManager(root) as manager:
+            await forget_user(manager, 8)
+
+    asyncio.run(add_8_then_back_up_then_forget_8())
+    remove_guild_files(root / f"{GUILD_A}.sqlite3")  # a lost disk: the backup is all there is
+    capsys.readouterr()
+
+    assert main(["restore", "--from", str(out), "--json"]) == 0
+    files = {f["name"]: f for f in json.loads(capsys.readouterr().out)["files"]}
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {7}  # 8 asked to be forgotten after the backup: still is
+    assert files[f"{GUILD_A}.sqlite3"]["outcome"] == "restored"
+    assert "1 member erasure made since the backup applied again" in files[f"{GUILD_A}.sqlite3"]["detail"]
+
 def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
