@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.errors import LegacySplitError
+from app.legacy.collations import register_stand_ins
 from app.rights.atomic import make_private
 
 BACKUP_INFIX = ".backup-"
+_NO_LIMIT = 2**31 - 1  # findings integrity_check reports before it stops
 
 
 def timestamp() -> str:
@@ -34,11 +36,21 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
 
 
 def check_integrity(path: Path, *, quick: bool = False) -> None:
-    """Raises: LegacySplitError: SQLite's integrity check reports a problem."""
+    """SQLite's integrity check, but for the indexes ordered by a collation we only have a stand-in for.
+
+    Raises:
+        LegacySplitError: SQLite's integrity check reports a problem.
+    """
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA trusted_schema = OFF")
-        rows = [r[0] for r in conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check")]
+        stand_ins = register_stand_ins(conn)
+        pragma = "quick_check" if quick else "integrity_check"
+        if stand_ins.indexes:  # their findings are set aside: no limit, so that none hides another
+            found = [r[0] for r in conn.execute(f"PRAGMA {pragma}({_NO_LIMIT})")]
+            rows = [r for r in found if not stand_ins.excuses(r)] or ["ok"]
+        else:
+            rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}")]
     except sqlite3.DatabaseError as error:
         rows = [str(error)]
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.db.ids import BOT_FILE_NAME, guild_file_name
 from app.errors import LegacySplitConflictError
-from app.legacy.rules import quote_name
+from app.legacy.rules import folded, quote_name
 from app.legacy.source import open_read_only
 
 _NOT_DATA = frozenset({"guild_meta", "bot_meta", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"})
@@ -23,7 +23,8 @@ def rows_in(path: Path, tables: Iterable[str] | None = None) -> dict[str, int]:
     """Rows per table of an existing destination file (never modifying it); only non-zero counts."""
     with open_read_only(path, "existing file") as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        wanted = [n for n in names if n not in _NOT_DATA and (tables is None or n in set(tables))]
+        asked = None if tables is None else {folded(t) for t in tables}  # SQLite's names: any ASCII case
+        wanted = [n for n in names if n not in _NOT_DATA and (asked is None or folded(n) in asked)]
         counts = {n: conn.execute(f"SELECT count(*) FROM {quote_name(n)}").fetchone()[0]  # noqa: S608
                   for n in wanted}
     return {n: c for n, c in counts.items() if c}

@@ -16,12 +16,24 @@ from pathlib import Path
 
 from app.db.schema import Schema
 from app.errors import LegacySplitError
+from app.legacy.collations import register_stand_ins
 from app.legacy.digest import TableDigest
 from app.legacy.plan import TablePlan
-from app.legacy.rules import quote_name
+from app.legacy.rowid import rowid_name
+from app.legacy.rules import folded, quote_name
 from app.rights.atomic import private_file
 
 INVALID_GUILD_REASON = "the guild id is not a Discord server id (an integer, 0 < id < 2**63)"
+
+
+def quarantine_columns(legacy_columns: list[str]) -> tuple[str, str]:
+    """The names of a quarantine table's own two columns: `_legacy_rowid` and `_reason`, or with more
+    leading underscores when the legacy table has a column of either name."""
+    taken = {folded(c) for c in legacy_columns}
+    prefix = "_"
+    while folded(f"{prefix}legacy_rowid") in taken or folded(f"{prefix}reason") in taken:
+        prefix += "_"
+    return f"{prefix}legacy_rowid", f"{prefix}reason"
 
 
 @dataclass(slots=True)
@@ -51,10 +63,11 @@ class Stager:
         self.conn.execute("PRAGMA trusted_schema = OFF")  # the backup's schema is the legacy file's
         self.conn.execute("PRAGMA foreign_keys = OFF")  # orphans are copied, not refused
         self.conn.execute("PRAGMA cache_size = -131072")
+        register_stand_ins(self.conn)  # the old bot's own collations, if it had any
         self.quarantine_path = quarantine
         self.quarantined: Counter[str] = Counter()
         self._quarantine_tables: set[str] = set()
-        self._has_rowid: dict[str, bool] = {}
+        self._rowid_names: dict[str, str | None] = {}
         quarantine.unlink(missing_ok=True)
         with private_file(quarantine):
             pass  # SQLite fills an empty file; created 0600 first, whatever the umask
@@ -68,9 +81,11 @@ class Stager:
         """Index the guild column of every guild-mapped table of the backup (per-guild reads)."""
         for table in tables:
             if table.rule.kind == "guild" and table.read:
-                name = quote_name(f"legacy_split_{table.name}_{table.rule.column}")
-                self.conn.execute(f"CREATE INDEX IF NOT EXISTS main.{name} "
-                                  f"ON {quote_name(table.name)} ({quote_name(table.rule.column or '')})")
+                # BINARY: guild ids are integers, which no collation orders; the old bot's own collation
+                # would be a stand-in here (collations.py), and an index ordered by it misleads its real one
+                name = quote_name(f"legacy_split_{table.name}_{table.rule.column}_binary")
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS main.{name} ON {quote_name(table.name)} "
+                                  f"({quote_name(table.rule.column or '')} COLLATE BINARY)")
 
     def quarantine_invalid_guilds(self, table: TablePlan) -> None:
         """Move (copy) the rows whose guild id is not a snowflake to the quarantine file."""
@@ -112,7 +127,8 @@ class Stager:
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS g.{q} ({columns})")
         cols = ", ".join(quote_name(c) for c in table.columns)
         where, params = self._filter(job)
-        order = "ORDER BY rowid" if self._rowid(table) else ""
+        rowid = self._rowid(table)
+        order = f"ORDER BY {rowid}" if rowid else ""
         try:
             self.conn.execute(f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} {where} {order}",  # noqa: S608
                               params)
@@ -142,8 +158,9 @@ class Stager:
 
     def _keys(self, table: TablePlan) -> list[str]:
         """What picks one row of a legacy table: its rowid, else (WITHOUT ROWID) its primary key's columns."""
-        if self._rowid(table):
-            return ["rowid"]
+        rowid = self._rowid(table)
+        if rowid:
+            return [rowid]
         info = self.conn.execute(f"PRAGMA main.table_info({quote_name(table.name)})").fetchall()
         return [quote_name(r[1]) for r in sorted(info, key=lambda r: r[5]) if r[5]]
 
@@ -151,29 +168,27 @@ class Stager:
         if job.guild_id is None:
             return "", ()
         col = quote_name(job.table.rule.column or "")
-        return f"WHERE {col} = ? AND typeof({col}) = 'integer'", (job.guild_id,)
+        return f"WHERE {col} = ? COLLATE BINARY AND typeof({col}) = 'integer'", (job.guild_id,)
 
-    def _rowid(self, table: TablePlan) -> bool:
-        if table.name not in self._has_rowid:
-            try:
-                self.conn.execute(f"SELECT rowid FROM main.{quote_name(table.name)} LIMIT 0")  # noqa: S608
-                self._has_rowid[table.name] = True
-            except sqlite3.OperationalError:
-                self._has_rowid[table.name] = False
-        return self._has_rowid[table.name]
+    def _rowid(self, table: TablePlan) -> str | None:
+        """The name reaching the table's rowid (a column may be called `rowid`); None: it has none to reach."""
+        if table.name not in self._rowid_names:
+            self._rowid_names[table.name] = rowid_name(self.conn, "main", table.name)
+        return self._rowid_names[table.name]
 
     def _ensure_quarantine_table(self, table: TablePlan) -> None:
         if table.name in self._quarantine_tables:
             return
         columns = ", ".join(quote_name(c.name) for c in table.legacy_columns)
+        rowid, reason = quarantine_columns([c.name for c in table.legacy_columns])
         # untyped columns keep every legacy value exactly as it was stored
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS q.{quote_name(table.name)} "
-                          f"(_legacy_rowid, _reason, {columns})")
+                          f"({quote_name(rowid)}, {quote_name(reason)}, {columns})")
         self._quarantine_tables.add(table.name)
 
     def _quarantine_sql(self, table: TablePlan, condition: str) -> str:
         q = quote_name(table.name)
-        rowid = "rowid" if self._rowid(table) else "NULL"
+        rowid = self._rowid(table) or "NULL"
         columns = ", ".join(quote_name(c.name) for c in table.legacy_columns)
         return (f"INSERT INTO q.{q} SELECT {rowid}, ?, {columns} FROM main.{q} "  # noqa: S608
                 f"WHERE {condition}")

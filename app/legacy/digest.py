@@ -1,7 +1,9 @@
 """Row counts and content checksums of tables, computed mostly inside SQLite.
 
 A table's checksum is the SHA-256 of its rows in rowid order, each row the SQL
-`quote()` of its columns joined by `|`, rows joined by newlines. SQLite builds
+`quote()` of its columns joined by `|`, rows joined by newlines (a table whose columns
+are named `rowid`, `_rowid_` and `oid` has no rowid to read: its rows go in the order of
+their text). SQLite builds
 the text in chunks (`group_concat`), Python only hashes the bytes: about as fast as
 reading the table. The manifest records it for each table of each file as
 written (recompute it from the file to check the file); the copy itself is
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.legacy.rowid import rowid_name
 from app.legacy.rules import quote_name
 
 _CHUNK = 20_000
@@ -36,11 +39,14 @@ def table_digest(conn: sqlite3.Connection, schema: str, table: str, columns: Seq
     """
     row_text = "||'|'||".join(f"quote({quote_name(c)})" for c in columns) or "''"
     condition = f"AND ({where})" if where else ""
+    rowid = rowid_name(conn, schema, table)
+    if rowid is None:
+        return _digest_by_text(conn, f"{quote_name(schema)}.{quote_name(table)}", row_text, where, params)
     sql = (f"SELECT count(*), CAST(group_concat(x, char(10)) AS BLOB), max(r) FROM ("  # noqa: S608 (quoted identifiers)
-           f"SELECT rowid AS r, {row_text} AS x FROM {quote_name(schema)}.{quote_name(table)} "
-           f"WHERE rowid > ? {condition} ORDER BY rowid LIMIT ?)")
+           f"SELECT {rowid} AS r, {row_text} AS x FROM {quote_name(schema)}.{quote_name(table)} "
+           f"WHERE {rowid} >= ? {condition} ORDER BY {rowid} LIMIT ?)")
     hasher = hashlib.sha256()
-    total, after, first, limit = 0, -(2**63), True, _CHUNK
+    total, after, first, limit = 0, -(2**63), True, _CHUNK  # `after`: the next rowid to read, at least
     while True:
         try:
             count, text, last = conn.execute(sql, (after, *params, limit)).fetchone()
@@ -50,16 +56,28 @@ def table_digest(conn: sqlite3.Connection, schema: str, table: str, columns: Seq
             if limit > 1:
                 limit = max(1, limit // 16)
                 continue
-            count, text, last = _one_row(conn, schema, table, columns, after, condition, params)
+            count, text, last = _one_row(conn, schema, table, columns, after, condition, params, rowid)
         if not count:
             break
         if not first:
             hasher.update(b"\n")
         hasher.update(text)
-        total, after, first = total + count, last, False
-        if count < limit:
+        total, after, first = total + count, last + 1, False
+        if count < limit or last == 2**63 - 1:
             break
         limit = min(_CHUNK, limit * 2)
+    return TableDigest(total, hasher.hexdigest())
+
+
+def _digest_by_text(conn: sqlite3.Connection, source: str, row_text: str, where: str,
+                    params: Sequence[object]) -> TableDigest:
+    """Count and checksum a table with no rowid to read, its rows in the order of their text (deterministic)."""
+    condition = f"WHERE {where}" if where else ""
+    hasher, total = hashlib.sha256(), 0
+    for (text,) in conn.execute(f"SELECT CAST({row_text} AS BLOB) FROM {source} {condition} "  # noqa: S608
+                                "ORDER BY 1", tuple(params)):
+        hasher.update(b"\n" + text if total else text)
+        total += 1
     return TableDigest(total, hasher.hexdigest())
 
 
@@ -68,22 +86,22 @@ def _too_big(error: sqlite3.Error) -> bool:
 
 
 def _one_row(conn: sqlite3.Connection, schema: str, table: str, columns: Sequence[str], after: int,
-             condition: str, params: Sequence[object]) -> tuple[int, bytes, int]:
+             condition: str, params: Sequence[object], key: str) -> tuple[int, bytes, int]:
     """The next row's text, a column at a time (its `quote()` text is over SQLite's length limit)."""
     source = f"{quote_name(schema)}.{quote_name(table)}"
-    (rowid,) = conn.execute(f"SELECT rowid FROM {source} WHERE rowid > ? {condition} "  # noqa: S608
-                            "ORDER BY rowid LIMIT 1", (after, *params)).fetchone()
+    (rowid,) = conn.execute(f"SELECT {key} FROM {source} WHERE {key} >= ? {condition} "  # noqa: S608
+                            f"ORDER BY {key} LIMIT 1", (after, *params)).fetchone()
     parts = []
     for column in columns:
         col = quote_name(column)
         try:
-            part = conn.execute(f"SELECT CAST(quote({col}) AS BLOB) FROM {source} WHERE rowid = ?",  # noqa: S608
+            part = conn.execute(f"SELECT CAST(quote({col}) AS BLOB) FROM {source} WHERE {key} = ?",  # noqa: S608
                                 (rowid,)).fetchone()[0]
         except sqlite3.DataError as error:
             if not _too_big(error):
                 raise
             kind, raw = conn.execute(f"SELECT typeof({col}), CAST({col} AS BLOB) FROM {source} "  # noqa: S608
-                                     "WHERE rowid = ?", (rowid,)).fetchone()
+                                     f"WHERE {key} = ?", (rowid,)).fetchone()
             part = _quote(kind, raw)
         parts.append(part)
     return 1, b"|".join(parts), rowid

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.db.schema import own_tables
-from app.legacy.rules import DEFAULT_RULES, Rule, parse_rule, quote_name
+from app.legacy.collations import register_stand_ins
+from app.legacy.rules import DEFAULT_RULES, Rule, find_name, folded, parse_rule, quote_name
 
 _BUSY_MS = 5000
 
@@ -52,14 +53,21 @@ def legacy_map(rules: Mapping[str, str] | None = None) -> dict[str, LegacyPolicy
     """The legacy subject map, with the operator's mapped tables (rules as a manifest records them)."""
     policies = {name: LegacyPolicy(DEFAULT_RULES[name], *_PEOPLE[name]) for name in _PEOPLE}
     policies |= {name: LegacyPolicy(DEFAULT_RULES[name], ("discord_id",)) for name in _SUBJECT_IS_DISCORD_ID}
-    for name, text in (rules or {}).items():
+    for recorded, text in (rules or {}).items():
         rule = parse_rule(text)
+        name = find_name(policies, recorded) or recorded  # a manifest may spell a known table `Users`
         known = policies.get(name)
         if rule.subjects or known is None:
             policies[name] = LegacyPolicy(rule, rule.subjects)
         else:
             policies[name] = LegacyPolicy(rule, known.subject, known.counterpart)
     return policies
+
+
+def policy_for(policies: Mapping[str, LegacyPolicy], table: str) -> LegacyPolicy | None:
+    """The table's policy, its name matched as SQLite matches names (a legacy `Users` is `users`)."""
+    name = find_name(policies, table)
+    return None if name is None else policies[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,8 @@ class Scope:
 
 
 def _tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    return {n: {r[1] for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")} for n in own_tables(conn)}
+    """Every table's columns, folded: SQLite takes `Discord_ID` for `discord_id`."""
+    return {n: {folded(r[1]) for r in conn.execute(f"PRAGMA table_info({quote_name(n)})")} for n in own_tables(conn)}
 
 
 def _in_guild(policy: LegacyPolicy, scope: Scope, columns: set[str]) -> str | None:
@@ -80,7 +89,7 @@ def _in_guild(policy: LegacyPolicy, scope: Scope, columns: set[str]) -> str | No
     if scope.guild_id is None:
         return "1" if scope.user_id is not None else None
     rule = policy.rule
-    if rule.kind == "guild" and rule.column in columns:
+    if rule.kind == "guild" and rule.column and folded(rule.column) in columns:
         column = quote_name(rule.column)  # a REAL or text id is no guild's: never compared as a number
         return f"(typeof({column}) = 'integer' AND {column} = {int(scope.guild_id)})"
     if rule.kind == "home" and scope.guild_id == scope.home_guild_id:
@@ -99,12 +108,12 @@ def _statements(policy: LegacyPolicy, table: str, tables: Mapping[str, set[str]]
     user = int(scope.user_id)
     is_user = f"IN ({user}, '{user}')"  # untyped quarantine columns may hold the id as text
     out = [f"UPDATE {q} SET {quote_name(c)} = NULL WHERE {quote_name(c)} {is_user} AND {where_guild}"  # noqa: S608
-           for c in policy.counterpart if c in columns]
-    subjects = [c for c in policy.subject if c in columns]
+           for c in policy.counterpart if folded(c) in columns]
+    subjects = [c for c in policy.subject if folded(c) in columns]
     if subjects:
         who = " OR ".join(f"{quote_name(c)} {is_user}" for c in subjects)
         dependent = _DEPENDENTS.get(table)
-        if dependent and dependent[0] in tables:  # a quarantine file may hold the parent alone
+        if dependent and find_name(tables, dependent[0]):  # a quarantine file may hold the parent alone
             child, fk, key = dependent
             out.append(f"DELETE FROM {quote_name(child)} WHERE {quote_name(fk)} IN (SELECT {quote_name(key)} "  # noqa: S608
                        f"FROM {q} WHERE ({who}) AND {where_guild})")
@@ -123,16 +132,19 @@ def erase_in_file(path: Path, scope: Scope, policies: Mapping[str, LegacyPolicy]
         conn.execute("PRAGMA trusted_schema = OFF")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = OFF")
+        stand_ins = register_stand_ins(conn)  # the old bot's own collations, if it had any
         tables = _tables(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for index in stand_ins.droppable:  # ordered by a collation we lack: a delete may not find its entries
+                conn.execute(f"DROP INDEX {quote_name(index)}")
             for table in sorted(tables):
-                policy = policies.get(table)
+                policy = policy_for(policies, table)
                 if policy is None:
                     continue
                 for sql in _statements(policy, table, tables, scope):
                     changed += conn.execute(sql).rowcount
-            conn.execute("COMMIT")
+            conn.execute("COMMIT" if changed else "ROLLBACK")  # nothing of the scope: the file stays as it was
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -32,8 +32,8 @@ def _move_into_place(staged: Path, final: Path) -> None:
 
 def _merge_table(conn: sqlite3.Connection, name: str, columns: list[str], expected: dict[str, Any]) -> None:
     q = quote_name(name)
-    exists = conn.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?",
-                          (name,)).fetchone()
+    exists = conn.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                          (name,)).fetchone()  # NOCASE folds ASCII only, as SQLite matches table names
     if exists is None:
         ddl = conn.execute("SELECT sql FROM s.sqlite_master WHERE type = 'table' AND name = ?",
                            (name,)).fetchone()[0]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from app.db.ids import parse_guild_id, validate_guild_id
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema, own_tables
 from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
-from app.legacy.rules import MAP_SYNTAX, Rule, looks_like_person, quote_name
+from app.legacy.rules import DEFAULT_RULES, MAP_SYNTAX, Rule, find_name, looks_like_person, quote_name
 
 # a row belongs to a guild only if its id is a snowflake: an integer, 0 < id < 2**63
 VALID_ID = "(typeof({col}) = 'integer' AND {col} > 0)"
@@ -121,11 +121,35 @@ def unknown_tables_message(unknown: Mapping[str, tuple[Column, ...]]) -> str:
             f"(for example --map {example}=skip) when running scripts/split_legacy_db.py.")
 
 
+def canonical_name(name: str, rule: Rule) -> str:
+    """The name the split gives a legacy table: a known table's (a legacy `Users` is `users`), else its own.
+
+    SQLite takes table names in any ASCII case, so `Users` reads and writes `users`; the manifest and
+    the data-rights map then name it as the destination does.
+    """
+    schema = BOT_SCHEMA if rule.kind == "global" else GUILD_SCHEMA
+    return find_name(destination_tables(schema), name) or find_name(DEFAULT_RULES, name) or name
+
+
+def _as_named(name: str, rule: Rule, names: list[str]) -> Rule:
+    """The rule with its columns spelled as the legacy table spells them (`--map t=guild:GUILD_ID`).
+
+    Raises:
+        LegacySplitError: the rule's guild column is not a column of the table.
+    """
+    column = rule.column
+    if rule.kind == "guild":
+        column = find_name(names, rule.column or "")
+        if column is None:
+            raise LegacySplitError(f"Legacy table {name} has no column {rule.column} to take the guild id "
+                                   f"from (its columns: {', '.join(names)}); fix its {MAP_SYNTAX} option.")
+    subjects = tuple(dict.fromkeys(find_name(names, s) or s for s in rule.subjects))
+    return Rule(rule.kind, column, subjects)
+
+
 def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan:
     names = [c.name for c in columns]
-    if rule.kind == "guild" and rule.column not in names:
-        raise LegacySplitError(f"Legacy table {name} has no column {rule.column} to take the guild id "
-                               f"from (its columns: {', '.join(names)}); fix its {MAP_SYNTAX} option.")
+    rule = _as_named(name, rule, names)
     copied = tuple(n for n in names if not (rule.kind == "guild" and n == rule.column))
     if not copied and rule.kind != "skip":
         raise LegacySplitError(f"Legacy table {name} holds nothing but its guild column {rule.column}, so "
@@ -133,7 +157,7 @@ def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan
     schema = BOT_SCHEMA if rule.kind == "global" else GUILD_SCHEMA
     dest = destination_tables(schema).get(name)
     if dest is not None and rule.kind != "skip":
-        missing = [n for n in copied if n not in dest]
+        missing = [n for n in copied if find_name(dest, n) is None]
         if missing:
             raise LegacySplitError(f"Legacy column(s) {', '.join(missing)} of table {name} have no place in "
                                    f"the {schema.kind} file's {name} table; map the table with "
@@ -181,7 +205,7 @@ def not_tables(conn: sqlite3.Connection, rules: Mapping[str, Rule]) -> list[Lega
     return [LegacySplitError(f"The legacy {name} is a {kind}, not a table, so nothing was split: it cannot be "
                              "a database the old bot wrote; check the file.")
             for name, kind in conn.execute("SELECT name, type FROM sqlite_master WHERE type != 'table'")
-            if name in rules]
+            if find_name(rules, name) is not None]
 
 
 def resolve_home(conn: sqlite3.Connection, explicit: int | None, *, settings_table: bool = True) -> int | None:
@@ -220,22 +244,24 @@ def make_plan(conn: sqlite3.Connection, rules: Mapping[str, Rule], home_guild_id
         conn.execute("BEGIN")
     try:
         found = legacy_tables(conn)
-        plan = Plan({}, None, unknown={n: cols for n, cols in found.items() if n not in rules})
+        known = {n: rules[key] for n in found if (key := find_name(rules, n)) is not None}
+        plan = Plan({}, None, unknown={n: cols for n, cols in found.items() if n not in known})
         plan.problems += not_tables(conn, rules)
         if plan.unknown:
             plan.problems.append(UnknownLegacyTablesError(unknown_tables_message(plan.unknown),
                                                           tables=list(plan.unknown)))
-        for name, cols in found.items():
-            if name in rules:
-                try:
-                    plan.tables[name] = _table_plan(name, rules[name], cols)
-                except LegacySplitError as error:
-                    plan.problems.append(error)
+        for legacy_name, rule in known.items():
+            name = canonical_name(legacy_name, rule)
+            try:
+                plan.tables[name] = _table_plan(name, rule, found[legacy_name])
+            except LegacySplitError as error:
+                plan.problems.append(error)
         for table in plan.tables.values():
             _count(conn, table)
         home_error = None
         try:
-            plan.home_guild_id = resolve_home(conn, home_guild_id, settings_table="bot_settings" in found)
+            settings = find_name(found, "bot_settings") is not None
+            plan.home_guild_id = resolve_home(conn, home_guild_id, settings_table=settings)
         except LegacySplitError as error:
             home_error = error
     finally:

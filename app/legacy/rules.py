@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,7 @@ GLOBAL_TABLES = ("manga_cache", "bot_settings")
 RESERVED_TABLES = frozenset({"guild_meta", "bot_meta", "guild_registry", "deletion_receipts"})
 
 _NAME = re.compile(r"^[^\x00]+\Z")  # any name SQLite allows: every identifier is quoted where used
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def parse_map(text: str) -> tuple[str, Rule]:
         raise bad
     if target == "skip":
         return table, Rule("skip", subjects=subjects)
-    if table in RESERVED_TABLES:
+    if folded(table) in RESERVED_TABLES:
         raise InvalidInputError(f"Legacy table {table} cannot be written into the destination's own "
                                 f"{table} table; map it with --map {table}=skip.")
     if target in ("home", "global"):
@@ -82,8 +84,20 @@ def merge_rules(overrides: Iterable[str]) -> dict[str, Rule]:
     rules = dict(DEFAULT_RULES)
     for text in overrides:
         table, rule = parse_map(text)
+        rules.pop(find_name(rules, table) or table, None)  # `Users=…` overrides the known `users`
         rules[table] = rule
     return rules
+
+
+def folded(name: str) -> str:
+    """A name as SQLite compares table, column and collation names: ASCII letters in any case, the rest as is."""
+    return name.translate(_ASCII_LOWER)
+
+
+def find_name(names: Iterable[str] | Mapping[str, object], name: str) -> str | None:
+    """The one of `names` that SQLite takes for `name` (`Users` for `users`), or None."""
+    wanted = folded(name)
+    return next((n for n in names if folded(n) == wanted), None)
 
 
 def looks_like_person(column: str) -> bool:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.errors import LegacySplitError
+from app.legacy.collations import register_stand_ins
 
 _HEADER = b"SQLite format 3\x00"
 _COPY_ATTEMPTS = 3
@@ -112,6 +113,7 @@ def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite
             conn.execute("PRAGMA trusted_schema = OFF")  # no function in the file's schema runs on our behalf
             bound_in_time(conn, READ_DEADLINE_S)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            register_stand_ins(conn)  # the old bot's own collations, if it had any
         except sqlite3.DatabaseError as error:
             conn.close()
             raise read_error(path, error, what) from error

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import GuildDatabaseError
-from app.legacy.erasure import LegacyPolicy, Scope, erase_in_file, legacy_map
+from app.legacy.erasure import LegacyPolicy, Scope, erase_in_file, legacy_map, policy_for
 from app.legacy.kept import holding_data, list_quarantine, split_record
+from app.legacy.rules import folded
 from app.rights.atomic import atomic_output
 from app.rights.export_json import iter_rows, list_tables, quote_identifier
 
@@ -64,9 +65,9 @@ def quarantined_rows_of(root: Path, user_id: int) -> dict[str, Any]:
             conn.execute("PRAGMA trusted_schema = OFF")
             tables: dict[str, list[dict[str, Any]]] = {}
             for table in list_tables(conn):
-                policy = policies.get(table)
-                columns = {r[1] for r in conn.execute(f"PRAGMA table_info({quote_identifier(table)})")}
-                subjects = [c for c in (policy.subject if policy else ()) if c in columns]
+                policy = policy_for(policies, table)
+                columns = {folded(r[1]) for r in conn.execute(f"PRAGMA table_info({quote_identifier(table)})")}
+                subjects = [c for c in (policy.subject if policy else ()) if folded(c) in columns]
                 if not subjects:
                     continue
                 # untyped quarantine columns may hold the id as text
