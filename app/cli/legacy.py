@@ -64,7 +64,9 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
 def split_command(args: argparse.Namespace, settings: Settings) -> int:
     report = split_at_launch(settings)
     if report is None:
-        message = f"Nothing to split: {settings.legacy_db} does not exist (split and set aside before?)."
+        legacy = settings.legacy_db
+        message = (f"Nothing to split: {legacy} is empty (0 bytes); delete it, or point LEGACY_DB elsewhere."
+                   if legacy.exists() else f"Nothing to split: {legacy} does not exist (split and set aside before?).")
         emit_json({"status": "nothing-to-split", "message": message}) if args.json else print(message)
         return 0
     emit_json(report.to_json()) if args.json else print(report.render())

@@ -105,10 +105,18 @@ def check_not_written_since(legacy: Path, out: Path) -> None:
                                f"bot, move {out} aside and start again.")
 
 
+def is_empty(legacy: Path) -> bool:
+    """0 bytes and no content in a side file: what `touch` or an SQLite shell opened by mistake leaves, which
+    SQLite reads as an empty database (a 0-byte file beside a non-empty -wal may hold everything: not empty)."""
+    return all(not Path(f"{legacy}{suffix}").exists() or Path(f"{legacy}{suffix}").stat().st_size == 0
+               for suffix in ("", "-wal", "-journal"))
+
+
 def split_at_launch(settings: Settings) -> SplitReport | None:
     """Split `LEGACY_DB` into `GUILD_DBS_DIR` if it exists and is not split yet, then set it aside.
 
-    Returns None when there is no legacy file (none configured, or split and set aside before).
+    Returns None when there is no legacy file (none configured, or split and set aside before), or an empty one
+    (0 bytes, left as it is, with a warning).
 
     Raises:
         LegacySplitError: the split could not be done; the legacy file and the guild folder
@@ -117,6 +125,10 @@ def split_at_launch(settings: Settings) -> SplitReport | None:
     legacy = settings.legacy_db
     remove_orphaned_sides(legacy)
     if not legacy.exists():
+        return None
+    if is_empty(legacy):
+        log.warning("%s is empty (0 bytes): nothing to split; it is left as it is (delete it, or point LEGACY_DB "
+                    "elsewhere, to silence this)", legacy)
         return None
     report = split_legacy(SplitOptions(legacy, settings.guild_dbs_dir, settings.home_guild_id))
     check_not_written_since(legacy, settings.guild_dbs_dir)

@@ -53,6 +53,8 @@ def check_is_database(path: Path, what: str = "legacy database") -> None:
             header = handle.read(len(_HEADER))
     except OSError as error:
         raise LegacySplitError(f"The {what} {path} cannot be read: {error.strerror}.") from error
+    if not header:
+        raise LegacySplitError(f"The {what} {path} is empty (0 bytes): there is nothing in it to read.")
     if header != _HEADER:
         raise LegacySplitError(f"The {what} {path} is not an SQLite database.")
 

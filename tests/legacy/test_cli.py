@@ -111,3 +111,11 @@ def test_out_and_home_default_to_guild_dbs_dir_and_home_guild_id(legacy: Path, t
     payload = json.loads(capsys.readouterr().out)
     assert payload["home_guild_id"] == 1234567890
     assert (tmp_path / "from_env" / "1234567890.sqlite3").is_file()
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "database.db"
+    empty.write_bytes(b"")
+    assert main([str(empty), "--out", str(tmp_path / "o")]) == 1
+    assert "is empty (0 bytes): there is nothing in it to read." in capsys.readouterr().err
+    assert empty.read_bytes() == b"" and not (tmp_path / "o").exists()

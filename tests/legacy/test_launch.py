@@ -27,6 +27,31 @@ def test_no_legacy_file_means_nothing_to_do(tmp_path: Path) -> None:
     assert not (tmp_path / "guild_dbs").exists()
 
 
+
+def test_an_empty_legacy_file_holds_nothing_to_split_and_is_left_alone(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `touch database.db`, or an SQLite shell opened by mistake: SQLite reads 0 bytes as an empty database
+    legacy = tmp_path / "database.db"
+    legacy.write_bytes(b"")
+    with caplog.at_level("WARNING", logger="app.legacy.launch"):
+        assert split_at_launch(_settings(legacy, tmp_path)) is None  # `run` goes on
+    assert legacy.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["database.db"]
+    assert "database.db is empty (0 bytes): nothing to split" in caplog.text
+
+    from app.cli import main
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "guild_dbs"))
+    assert main(["legacy", "split"]) == 0
+    assert "is empty (0 bytes)" in capsys.readouterr().out
+
+
+def test_an_empty_legacy_file_with_a_wal_beside_it_is_split(legacy: Path, tmp_path: Path) -> None:
+    write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
+    assert Path(f"{legacy}-wal").stat().st_size > 0  # its content may all be in the -wal: not empty
+    report = split_at_launch(_settings(legacy, tmp_path))
+    assert report is not None and report.status == "split"
+
 def test_launch_splits_then_sets_the_legacy_file_aside_with_its_wal(legacy: Path, tmp_path: Path) -> None:
     write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
     wal = snapshot(legacy)["-wal"]
