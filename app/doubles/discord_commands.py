@@ -11,6 +11,16 @@ from app.doubles.discord_errors import FormErrors, check_form, max_items, max_le
 CHAT_INPUT = 1
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 NUMBERS = (4, 10)  # integer, number
+STRING_MAX = 6000  # a string option's min_length/max_length bound
+COMMAND_TOTAL = 4000  # names, descriptions and choice values of a command and all its options
+MAX_COMMANDS = 100  # chat input commands per scope (global, or one guild)
+
+
+def _size(node: dict[str, Any]) -> int:
+    """What counts toward a command's 4000 characters: every name, description and choice name and value."""
+    total = len(str(node.get("name") or "")) + len(str(node.get("description") or ""))
+    total += sum(len(str(c.get("name") or "")) + len(str(c.get("value") or "")) for c in node.get("choices") or [])
+    return total + sum(_size(o) for o in node.get("options") or [])
 
 
 def _valid_name(name: str, *, chat_input: bool) -> bool:
@@ -25,6 +35,15 @@ def _valid_name(name: str, *, chat_input: bool) -> bool:
 def _check_name(errors: FormErrors, at: tuple[str | int, ...], name: object, *, chat_input: bool) -> None:
     if not isinstance(name, str) or not _valid_name(name, chat_input=chat_input):
         errors.append(((*at, "name"), "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}"))
+
+
+def _check_lengths(errors: FormErrors, here: tuple[str | int, ...], option: dict[str, Any]) -> None:
+    """A string option's min_length 0–6000 and max_length 1–6000."""
+    for key, least in (("min_length", 0), ("max_length", 1)):
+        length = option.get(key)
+        if length is not None and not least <= int(length) <= STRING_MAX:
+            errors.append(((*here, key), "NUMBER_TYPE_MAX" if int(length) > STRING_MAX else "NUMBER_TYPE_MIN",
+                           f"{key} must be between {least} and {STRING_MAX}"))
 
 
 def _check_options(errors: FormErrors, at: tuple[str | int, ...], options: list[dict[str, Any]]) -> None:
@@ -48,6 +67,9 @@ def _check_options(errors: FormErrors, at: tuple[str | int, ...], options: list[
         max_items(errors, (*here, "choices"), choices, 25)
         for j, choice in enumerate(choices):
             max_length(errors, (*here, "choices", j, "name"), choice.get("name") or "", 100, minimum=1)
+            if isinstance(choice.get("value"), str):
+                max_length(errors, (*here, "choices", j, "value"), choice["value"], 100)
+        _check_lengths(errors, here, option)
         low, high = option.get("min_value"), option.get("max_value")
         if kind in NUMBERS and low is not None and high is not None and low > high:
             errors.append(((*here, "min_value"), "NUMBER_TYPE_MIN",
@@ -61,9 +83,11 @@ def check_commands(commands: list[dict[str, Any]]) -> None:
     """Validate a bulk overwrite.
 
     Raises:
-        RestError: 50035 with the paths of every invalid name, description, option or count.
+        RestError: 50035 with the paths of every invalid name, description, option, size or count.
     """
     errors: FormErrors = []
+    if sum(int(c.get("type") or CHAT_INPUT) == CHAT_INPUT for c in commands) > MAX_COMMANDS:
+        errors.append(((), "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_COMMANDS} or fewer in length."))
     names: set[tuple[int, str]] = set()
     for i, command in enumerate(commands):
         kind = int(command.get("type") or CHAT_INPUT)
@@ -71,6 +95,9 @@ def check_commands(commands: list[dict[str, Any]]) -> None:
         if kind == CHAT_INPUT:
             max_length(errors, (i, "description"), command.get("description") or "", 100, minimum=1)
             _check_options(errors, (i,), list(command.get("options") or []))
+            if _size(command) > COMMAND_TOTAL:
+                errors.append(((i,), "APPLICATION_COMMAND_TOO_LARGE",
+                               f"Command exceeds maximum size ({COMMAND_TOTAL})"))
         key = (kind, str(command.get("name")))
         if key in names:
             errors.append(((i, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME",

@@ -71,6 +71,19 @@ def _chosen(declared: dict[str, Any], raw: str) -> Any:
     return _typed(declared, raw)
 
 
+def _check_typed(field: dict[str, Any], typed: str) -> None:
+    """Discord's client submits a form only when each field is empty and optional or within its lengths.
+
+    Raises:
+        DoubleError: a value the client would not let the member submit.
+    """
+    low, high = int(field.get("min_length") or 0), int(field.get("max_length") or 4000)
+    if (typed or field.get("required", True)) and not max(low, 1) <= len(typed) <= high:
+        needed = "" if field.get("required", True) else "empty or "
+        raise DoubleError(f"field {field.get('label') or field['custom_id']!r} takes {needed}between "
+                          f"{max(low, 1)} and {high} characters, not {len(typed)}")
+
+
 def _find(options: list[dict[str, Any]], name: str, kinds: tuple[int, ...]) -> dict[str, Any] | None:
     return next((o for o in options if o["name"] == name and o.get("type") in kinds), None)
 
@@ -200,11 +213,16 @@ class InteractionsMixin:
         form = modal.modal or {}
         rows = []
         for row in form.get("components", []):
+            for field in row.get("components", []):
+                _check_typed(field, values.get(field["custom_id"], ""))
             inputs = [{"type": 4, "id": c.get("id") or 0, "custom_id": c["custom_id"],
                        "value": values.get(c["custom_id"], "")} for c in row.get("components", [])]
             rows.append({"type": 1, "id": row.get("id") or 0, "components": inputs})
         data = {"custom_id": form.get("custom_id", ""), "components": rows}
-        return await self._send(MODAL_SUBMIT, guild_id, user_id, data, admin=admin)
+        # a modal opened from a button carries that button's message, which the submission may update (6, 7)
+        opener = next((r for r in self.interactions.values() if modal in r.replies), None)
+        message = self.messages.get(opener.source_message_id or 0) if opener is not None else None
+        return await self._send(MODAL_SUBMIT, guild_id, user_id, data, admin=admin, message=message)
 
     async def _send(self, kind: int, guild_id: int | None, user_id: int, data: dict[str, Any], *,
                     admin: bool, message: Reply | None = None) -> InteractionRecord:

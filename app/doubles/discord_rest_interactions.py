@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 _MESSAGE, _DEFERRED_UPDATE, _UPDATE, _AUTOCOMPLETE, _MODAL = 4, 6, 7, 8, 9
 INITIAL_RESPONSE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
-# interaction type → callback types Discord accepts (receiving-and-responding.mdx)
+# interaction type → callback types Discord accepts (receiving-and-responding.mdx); a modal submission updates
+# (6, 7) only the message of the button that opened the modal
 ALLOWED_CALLBACKS = {2: {_MESSAGE, DEFERRED_MESSAGE, _MODAL},
                      3: {_MESSAGE, DEFERRED_MESSAGE, _DEFERRED_UPDATE, _UPDATE, _MODAL},
                      4: {_AUTOCOMPLETE}, 5: {_MESSAGE, DEFERRED_MESSAGE, _DEFERRED_UPDATE, _UPDATE}}
@@ -91,7 +92,8 @@ class InteractionRoutes:
             raise RestError(400, ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged.")
         body, files = await read_body(request)
         kind, data = int(body.get("type") or 0), body.get("data") or {}
-        if kind not in ALLOWED_CALLBACKS.get(record.kind, set()):
+        updates_nothing = kind in (_DEFERRED_UPDATE, _UPDATE) and record.source_message_id is None
+        if kind not in ALLOWED_CALLBACKS.get(record.kind, set()) or updates_nothing:
             raise invalid_form([(("type",), "INTERACTION_CALLBACK_TYPE_INVALID",
                                  f"Interaction callback type {kind} is not valid for interaction type {record.kind}")])
         self._check_callback(record, kind, data, files)
@@ -117,6 +119,8 @@ class InteractionRoutes:
             limits.max_items(errors, ("data", "choices"), choices, 25)
             for i, choice in enumerate(choices):
                 limits.max_length(errors, ("data", "choices", i, "name"), choice.get("name") or "", 100, minimum=1)
+                if isinstance(choice.get("value"), str):  # up to 100 characters if a string
+                    limits.max_length(errors, ("data", "choices", i, "value"), choice["value"], 100)
             limits.check_form(errors)
         elif kind in (_MESSAGE, _UPDATE):
             limits.check_message(data, files=len(files), path=("data",), edit=kind == _UPDATE)
