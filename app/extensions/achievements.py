@@ -5,6 +5,7 @@ import lightbulb
 
 from app.bot.announce import announce_unlocks
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.clock import Clock
 from app.bot.deferral import Deferral
 from app.bot.names import display_name
 from app.bot.pages import respond_paginated
@@ -23,12 +24,12 @@ class Achievements(lightbulb.SlashCommand, name="achievements",
     member = lightbulb.user("member", "Whose achievements (default: yours)", default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, clock: Clock) -> None:
         """Evaluate the rules for the member, record new unlocks once, show every achievement."""
         target = self.member or ctx.user
         if target.is_bot:
             raise InvalidInputError(BOTS_HAVE_NONE)
-        new = await check_achievements(db, int(target.id))
+        new = await check_achievements(db, int(target.id), clock.now())
         statuses = await list_achievement_status(db, int(target.id))
         done = sum(s.unlocked_at is not None for s in statuses)
         title = f"Achievements of {display_name(target)} ({done} of {len(RULES)} unlocked)"

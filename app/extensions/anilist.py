@@ -4,6 +4,7 @@ from __future__ import annotations
 import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
+from app.bot.clock import Clock
 from app.bot.di import CommandLease
 from app.db import GuildDb
 from app.extensions._unlocks import respond_with_unlocks
@@ -23,13 +24,13 @@ class AniListLink(lightbulb.SlashCommand, name="link", description="Link your An
                                 max_length=anilist_link.USERNAME_MAX)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, client: AniListClient) -> None:
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, client: AniListClient, clock: Clock) -> None:
         """Link after AniList confirms the account (the server's file opens only then)."""
         account = await anilist_link.find_account(client, self.username)
         db = await lease.open()
         link = await anilist_link.store_link(db, int(ctx.user.id), ctx.user.username, account)
         await respond_with_unlocks(ctx, db, f"Linked to the AniList account **{shown(link.anilist_name)}** in this "
-                                            "server (other servers keep their own links).")
+                                            "server (other servers keep their own links).", clock)
 
 
 @anilist.register

@@ -89,8 +89,13 @@ invites_admin = lightbulb.Group("invites-admin", "Invite tracker settings and bo
                                 contexts=GUILD_CONTEXT, default_member_permissions=ADMIN_DEFAULT)
 
 
+def invites_word(count: int) -> str:
+    return "invite" if abs(count) == 1 else "invites"
+
+
 def stats_embed(stats: inv.InviterStats) -> hikari.Embed:
-    embed = hikari.Embed(title="Invites", description=f"<@{stats.inviter_id}> has **{stats.score}** invites.")
+    embed = hikari.Embed(title="Invites", description=f"<@{stats.inviter_id}> has **{stats.score}** "
+                                                      f"{invites_word(stats.score)}.")
     for name, value in (("Joined", stats.total), ("Stayed", stats.valid), ("Left", stats.left),
                         ("Fake", stats.fake), ("Bonus", stats.bonus)):
         embed.add_field(name, str(value), inline=True)
@@ -100,6 +105,15 @@ def stats_embed(stats: inv.InviterStats) -> hikari.Embed:
 def leaderboard_line(rank: int, stats: inv.InviterStats) -> str:
     return (f"**#{rank}** <@{stats.inviter_id}> — {stats.score} ({stats.valid} stayed, {stats.left} left, "
             f"{stats.fake} fake, {stats.bonus:+d} bonus)")
+
+
+def leaderboard_lines(rows: list[inv.InviterStats]) -> list[str]:
+    """One line per inviter; equal scores share a rank (1, 2, 2, 4), as on /leaderboard."""
+    lines, rank = [], 0
+    for position, stats in enumerate(rows, start=1):
+        rank = rank if position > 1 and stats.score == rows[position - 2].score else position
+        lines.append(leaderboard_line(rank, stats))
+    return lines
 
 
 async def _settled_db(lease: CommandLease, service: InviteService) -> GuildDb:
@@ -128,8 +142,7 @@ class InvitesLeaderboard(lightbulb.SlashCommand, name="leaderboard", description
     async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, service: InviteService) -> None:
         """Inviters by score (stayed + bonus), ten a page."""
         db = await _settled_db(lease, service)
-        rows = await inv.list_leaderboard(db)
-        lines = [leaderboard_line(rank, stats) for rank, stats in enumerate(rows, start=1)]
+        lines = leaderboard_lines(await inv.list_leaderboard(db))
         await respond_paginated(ctx, "Invite leaderboard", lines, ephemeral=True)
 
 
@@ -186,8 +199,8 @@ class InvitesBonus(lightbulb.SlashCommand, name="bonus", description="Add (or re
     async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
         """Add bonus invites to a member's score in this server."""
         stats = await inv.add_bonus(db, int(self.member.id), self.amount)
-        await ctx.respond(f"<@{stats.inviter_id}> now has {stats.score} invites ({stats.bonus:+d} bonus).",
-                          ephemeral=True)
+        await ctx.respond(f"<@{stats.inviter_id}> now has {stats.score} {invites_word(stats.score)} "
+                          f"({stats.bonus:+d} bonus).", ephemeral=True)
 
 
 loader.command(invites)

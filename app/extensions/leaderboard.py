@@ -5,8 +5,9 @@ import lightbulb
 
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.deferral import Deferral
+from app.bot.di import CommandLease
 from app.bot.pages import respond_paginated
-from app.db import GuildDb
+from app.extensions.xp import XpService
 from app.features.leaderboard import Kind, Leaderboard, describe_value, fetch_leaderboard, parse_kind
 
 loader = lightbulb.Loader()
@@ -15,7 +16,10 @@ TITLES = {Kind.XP: "XP leaderboard", Kind.CHAPTERS: "Chapters read", Kind.ACHIEV
 
 
 def leaderboard_lines(board: Leaderboard) -> list[str]:
-    return [f"**#{e.rank}** <@{e.user_id}> — {describe_value(board.kind, e.value)}" for e in board.entries]
+    lines = [f"**#{e.rank}** <@{e.user_id}> — {describe_value(board.kind, e.value)}" for e in board.entries]
+    if board.ranked > len(board.entries):  # the list stops at MAX_LISTED: say so rather than look complete
+        lines.append(f"… and {board.ranked - len(board.entries):,} more ranked below #{len(board.entries):,}")
+    return lines
 
 
 def own_rank_line(board: Leaderboard) -> str:
@@ -34,7 +38,10 @@ class LeaderboardCommand(lightbulb.SlashCommand, name="leaderboard", description
                                      lightbulb.Choice("Achievements", Kind.ACHIEVEMENTS.value)])
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
-        """Show the leaderboard, the caller's own rank in every page's footer."""
-        board = await fetch_leaderboard(db, parse_kind(self.kind), int(ctx.user.id))
+    async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, xp: XpService) -> None:
+        """Show the leaderboard (with the messages already counted written), the caller's rank on every page."""
+        kind = parse_kind(self.kind)
+        if lease.guild_id is not None:
+            await xp.settled(lease.guild_id)
+        board = await fetch_leaderboard(await lease.open(), kind, int(ctx.user.id))
         await respond_paginated(ctx, TITLES[board.kind], leaderboard_lines(board), footer=own_rank_line(board))

@@ -43,10 +43,11 @@ class MangaUpdate(lightbulb.SlashCommand, name="update", description="Record the
         progress.check_values(self.chapter, status, self.score)
         found = await media.resolve(self.title)  # AniList may take seconds: the server's file is not open yet
         db = await lease.open()
+        now = clock.now()
         entry = await progress.record_chapter(db, found, int(ctx.user.id), ctx.user.username, self.chapter,
-                                              status=status, score=self.score)
-        await challenges.record_progress(db, int(ctx.user.id), entry, clock.now())
-        await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.")
+                                              status=status, score=self.score, now=now)
+        await challenges.record_progress(db, int(ctx.user.id), entry, now)
+        await respond_with_unlocks(ctx, db, f"Recorded in this server: {progress.describe(entry)}.", clock)
 
 
 @manga.register

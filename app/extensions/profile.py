@@ -9,6 +9,7 @@ from app.bot.deferral import Deferral
 from app.bot.names import display_name, plain
 from app.db import GuildDb
 from app.errors import InvalidInputError
+from app.extensions.xp import XpService
 from app.features.profile import Profile, fetch_profile, progress_bar
 
 loader = lightbulb.Loader()
@@ -41,10 +42,11 @@ class ProfileCommand(lightbulb.SlashCommand, name="profile", description="A memb
     member = lightbulb.user("member", "Whose profile (default: yours)", default=None)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
-        """Show the profile kept in this server's file."""
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, xp: XpService) -> None:
+        """Show the profile kept in this server's file (with the messages already counted written)."""
         target = self.member or ctx.user
         if target.is_bot:
             raise InvalidInputError(BOTS_HAVE_NONE)
+        await xp.settled(db.guild_id)  # the writer shares this open file: holding it does not hold the writer back
         profile = await fetch_profile(db, int(target.id))
         await ctx.respond(embed=profile_embed(display_name(target), profile))

@@ -10,6 +10,7 @@ from app.bot.names import plain
 from app.bot.provide import Provide
 from app.config import Settings
 from app.db import GuildDb
+from app.extensions._unlocks import respond_with_unlocks
 from app.features import steam as st
 from app.services.steam import OwnedGame, SteamClient
 
@@ -37,12 +38,12 @@ class SteamLinkCommand(lightbulb.SlashCommand, name="link", description="Link yo
                                max_length=200)
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: SteamClient) -> None:
-        """Resolve the profile through Steam and link it."""
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, client: SteamClient, clock: Clock) -> None:
+        """Resolve the profile through Steam and link it (Player Two unlocks here)."""
         summary = await st.link_steam(db, client, int(ctx.user.id), self.profile)
         note = "" if summary.public else " Its game details are private, so /steam games cannot show them."
-        await ctx.respond(f"Linked Steam account **{plain(summary.personaname)}** ({summary.steamid}).{note}",
-                          ephemeral=True)
+        await respond_with_unlocks(ctx, db, f"Linked Steam account **{plain(summary.personaname)}** "
+                                            f"({summary.steamid}).{note}", clock)
 
 
 @steam.register

@@ -8,6 +8,7 @@ its connections, and commits every gain still pending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 WRITE_CONCURRENCY = 8
 MAX_WRITE_ATTEMPTS = 3
+SETTLE_WAIT_S = 3.0  # a command showing XP waits at most this for the messages already counted to be written
 LAG_SAMPLES = 200_000
 
 loader = lightbulb.Loader()
@@ -85,6 +87,8 @@ class XpService:
         self._writer: asyncio.Task[None] | None = None
         self._announcing: set[asyncio.Task[None]] = set()
         self._rest: hikari.api.RESTClient | None = None
+        self._writing: set[int] = set()  # guilds whose taken gains are being written now
+        self._flushed = asyncio.Event()  # set (and replaced) each time a flush ends
         self.closed = False
         self.figures = XpFigures()
 
@@ -121,7 +125,26 @@ class XpService:
             async with gate:
                 await self._write_guild(guild_id, pending, taken_at)
 
-        await asyncio.gather(*(one(g, p) for g, p in taken.items()))
+        self._writing = set(taken)
+        try:
+            await asyncio.gather(*(one(g, p) for g, p in taken.items()))
+        finally:
+            self._writing = set()
+            flushed, self._flushed = self._flushed, asyncio.Event()
+            flushed.set()
+
+    async def settled(self, guild_id: int, *, within_s: float = SETTLE_WAIT_S) -> None:
+        """Wait until the messages counted so far in this server are written (at most `within_s`), so that a
+        member who just wrote sees that XP in /profile or /leaderboard."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while not self.closed and self._writer is not None and (
+                guild_id in self.recorder.pending or guild_id in self._writing):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flushed.wait(), left)
 
     async def _write_guild(self, guild_id: int, pending: PendingGuild, taken_at: int) -> None:
         if not self.recorder.still_wanted(guild_id, pending, taken_at):

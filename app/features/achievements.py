@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from app.db import GuildDb
+from app.features.stats import sql_time
 from app.shared.store import mark_dirty
 
 
@@ -122,12 +123,12 @@ async def list_unlocked(db: GuildDb, user_id: int) -> dict[str, str]:
     return {str(key): str(at or "") for key, at in rows}
 
 
-def _record(conn: sqlite3.Connection, user_id: int, keys: list[str]) -> list[str]:
+def _record(conn: sqlite3.Connection, user_id: int, keys: list[str], at: str) -> list[str]:
     new = []
     for key in keys:
-        row = conn.execute("INSERT INTO achievements (discord_id, achievement_key) VALUES (?, ?) "
+        row = conn.execute("INSERT INTO achievements (discord_id, achievement_key, unlocked_at) VALUES (?, ?, ?) "
                            "ON CONFLICT (discord_id, achievement_key) DO NOTHING RETURNING achievement_key",
-                           (user_id, key)).fetchone()
+                           (user_id, key, at)).fetchone()
         if row is not None:
             new.append(key)
     return new
@@ -137,15 +138,17 @@ def _met(facts: MemberFacts) -> list[str]:
     return [rule.key for rule in RULES if rule.met(facts)]
 
 
-async def check_achievements(db: GuildDb, user_id: int) -> list[Achievement]:
-    """Evaluate every rule for this member, record what is newly met, return only those (never twice)."""
+async def check_achievements(db: GuildDb, user_id: int, now: datetime | None = None) -> list[Achievement]:
+    """Evaluate every rule for this member, record what is newly met (unlocked at `now`, the bot's clock),
+    return only those (never twice)."""
     if db.is_copy and not _met(await fetch_member_facts(db, user_id)):
         return []  # a guild never written, and nothing met: no file is built (a transaction would) to say so
     async with db.transaction():
         met = _met(await fetch_member_facts(db, user_id))
         if not met:
             return []
-        new = await db.run(lambda conn: _record(conn, user_id, met))
+        at = sql_time(now or datetime.now(UTC))
+        new = await db.run(lambda conn: _record(conn, user_id, met, at))
     if new:
         mark_dirty(db, user_id)  # cross-server figures: the next batch, if shared
     return [BY_KEY[key] for key in new]

@@ -1,14 +1,16 @@
 """Leaderboards of this server: XP, chapters read, achievements; ranks shared on ties (1, 2, 2, 4)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.db import GuildDb
 from app.errors import InvalidInputError
+from app.features.achievements import RULES
 from app.features.xp import level_for_xp
 
-MAX_LISTED = 250
+MAX_LISTED = 1_000  # 100 pages: a member further down still sees their own rank on every page
 
 
 class Kind(StrEnum):
@@ -18,7 +20,8 @@ class Kind(StrEnum):
 
 
 # Each board is (discord_id, value) with value > 0; chapters are the larger of the progress kept here
-# and the AniList totals cached here, as on /profile and for the chapter achievements.
+# and the AniList totals cached here, as on /profile and for the chapter achievements. Achievements are
+# those /achievements shows (`RULES`): keys the legacy bot left (first_login …) are not counted.
 _BOARDS: dict[Kind, str] = {
     Kind.XP: "SELECT discord_id, xp AS value FROM user_xp WHERE xp > 0",
     Kind.CHAPTERS: """
@@ -26,8 +29,10 @@ _BOARDS: dict[Kind, str] = {
             SELECT discord_id, chapters_read AS progress, 0 AS cached FROM user_manga_progress
             UNION ALL SELECT discord_id, 0, total_chapters FROM cached_stats)
         GROUP BY discord_id HAVING value > 0""",
-    Kind.ACHIEVEMENTS: "SELECT discord_id, COUNT(*) AS value FROM achievements GROUP BY discord_id",
+    Kind.ACHIEVEMENTS: "SELECT discord_id, COUNT(*) AS value FROM achievements "
+                       "WHERE achievement_key IN (SELECT value FROM json_each(:keys)) GROUP BY discord_id",
 }
+_RULE_KEYS = json.dumps([rule.key for rule in RULES])
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +62,12 @@ async def fetch_leaderboard(db: GuildDb, kind: Kind, user_id: int, *, limit: int
     """The top `limit` of this server for `kind`, how many are ranked, and the caller's own rank."""
     board = _BOARDS[kind]
     rows = await db.execute_fetchall(
-        f"WITH board AS ({board}) SELECT discord_id, value FROM board ORDER BY value DESC, discord_id LIMIT ?",  # noqa: S608
-        (limit,))
+        f"WITH board AS ({board}) SELECT discord_id, value FROM board ORDER BY value DESC, discord_id "  # noqa: S608
+        "LIMIT :limit", {"keys": _RULE_KEYS, "limit": limit})
     summary = await db.execute_fetchone(
         f"WITH board AS ({board}) SELECT (SELECT COUNT(*) FROM board), mine.value, "  # noqa: S608
         "(SELECT COUNT(*) FROM board WHERE value > mine.value) + 1 "
-        "FROM (SELECT 1) LEFT JOIN board AS mine ON mine.discord_id = ?", (user_id,))
+        "FROM (SELECT 1) LEFT JOIN board AS mine ON mine.discord_id = :user", {"keys": _RULE_KEYS, "user": user_id})
     ranked, own_value, own_rank = summary if summary else (0, None, None)
     own = Entry(int(own_rank or 0), user_id, int(own_value)) if own_value is not None else None
     return Leaderboard(kind, _ranked(rows), int(ranked), own)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.db import GuildDb
 from app.errors import InvalidInputError, NotFoundError
+from app.features.stats import sql_time
 from app.features.text import shown
 from app.services.anilist_models import Media
 from app.shared.store import mark_dirty
@@ -67,8 +69,8 @@ def check_entry(media: Media, chapter: int, status: str | None, score: int | Non
 
 
 async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: str, chapter: int, *,
-                         status: str | None = None, score: int | None = None) -> Entry:
-    """Record that this member read `media` up to `chapter` in this server.
+                         status: str | None = None, score: int | None = None, now: datetime | None = None) -> Entry:
+    """Record that this member read `media` up to `chapter` in this server, at `now` (the bot's clock).
 
     Without a status, a new entry is "reading", or "completed" at the last known chapter;
     an existing one keeps its status. Raises what `check_entry` raises.
@@ -86,10 +88,10 @@ async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: 
                          (user_id, display_name))
         await db.execute(
             "INSERT INTO user_manga_progress (discord_id, manga_id, title, chapters_read, volumes_read, status, "
-            "score, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, CURRENT_TIMESTAMP) ON CONFLICT (discord_id, manga_id) "
+            "score, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (discord_id, manga_id) "
             "DO UPDATE SET title = excluded.title, chapters_read = excluded.chapters_read, status = excluded.status, "
             "score = excluded.score, updated_at = excluded.updated_at",
-            (user_id, media.id, title, chapter, status, kept_score))
+            (user_id, media.id, title, chapter, status, kept_score, sql_time(now or datetime.now(UTC))))
     mark_dirty(db, user_id)  # cross-server figures: published in the next batch, if shared
     return Entry(media.id, title, chapter, status, kept_score)
 

@@ -70,7 +70,7 @@ async def test_invites_stats_right_after_a_join_shows_that_join(tmp_path: Path) 
         "111 2000 /invites leaderboard",
     ])
     stats = replies(objects, 5)[0]["embeds"][0]
-    assert stats["description"] == "<@2000> has **1** invites."
+    assert stats["description"] == "<@2000> has **1** invite."
     assert {"name": "Joined", "value": "1"} in stats["fields"]
     assert replies(objects, 6)[0]["embeds"][0]["description"].startswith("**#1** <@2000> — 1 (1 stayed")
 

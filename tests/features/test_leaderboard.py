@@ -52,7 +52,7 @@ async def test_chapters_and_achievements_boards(manager: GuildDatabaseManager) -
                              [(MEMBER, 1, 30), (MEMBER, 2, 20), (ADMIN, 1, 40)])
         await db.execute("INSERT INTO cached_stats (discord_id, total_chapters) VALUES (?, 900)", (ADMIN,))
         await db.executemany("INSERT INTO achievements (discord_id, achievement_key) VALUES (?, ?)",
-                             [(MEMBER, "a"), (MEMBER, "b"), (ADMIN, "a")])
+                             [(MEMBER, "first_link"), (MEMBER, "steam_linked"), (ADMIN, "first_link")])
         chapters = await fetch_leaderboard(db, Kind.CHAPTERS, MEMBER)
         assert [(e.rank, e.user_id, e.value) for e in chapters.entries] == [(1, ADMIN, 900), (2, MEMBER, 50)]
         achievements = await fetch_leaderboard(db, Kind.ACHIEVEMENTS, ADMIN)

@@ -40,7 +40,8 @@ async def rows(h: BotHarness, guild_id: int, sql: str) -> list[tuple[Any, ...]]:
 @pytest.mark.asyncio
 async def test_link_by_id_url_or_vanity_then_games_by_playtime(bot: BotHarness, profile: str) -> None:
     reply = await bot.command(GUILD_A, MEMBER, "steam link", {"profile": profile})
-    assert reply.ephemeral and reply.content == f"Linked Steam account **Gabe** ({GABE})."
+    assert reply.ephemeral and reply.content == (f"Linked Steam account **Gabe** ({GABE}).\n"
+                                                 "🏆 Achievement unlocked: **Player Two** — Link your Steam account.")
     assert await rows(bot, GUILD_A, "SELECT discord_id, steam_id, vanity_name FROM steam_users") == [
         (MEMBER, GABE, "gabelogannewell")]
     reply = await bot.command(GUILD_A, ADMIN, "steam games", {"member": str(MEMBER)})
@@ -64,7 +65,7 @@ async def test_games_are_cached_for_an_hour_of_the_bots_clock(bot: BotHarness, s
 @pytest.mark.asyncio
 async def test_a_private_profile_and_an_unknown_vanity_each_give_one_sentence(bot: BotHarness) -> None:
     reply = await bot.command(GUILD_A, MEMBER, "steam link", {"profile": "quietone"})
-    assert reply.content.endswith("Its game details are private, so /steam games cannot show them.")
+    assert reply.content.split("\n")[0].endswith("Its game details are private, so /steam games cannot show them.")
     reply = await bot.command(GUILD_A, MEMBER, "steam games")
     assert reply.content == ("This Steam profile's game details are private, so its games cannot be shown; they "
                              "can be made public in Steam's privacy settings.")

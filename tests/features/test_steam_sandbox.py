@@ -20,7 +20,7 @@ async def test_the_sandbox_answers_steam_from_the_builtin_or_a_given_catalogue(
     script = ["555 bot join", *SCRIPT]
     assert await run_sandbox(settings, script=script, demo=False, as_json=True, dbs=None) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert out[1]["content"] == "Linked Steam account **Gabe** (76561197960287930)."
+    assert out[1]["content"].split("\n")[0] == "Linked Steam account **Gabe** (76561197960287930)."
     assert "Stardew Valley" in out[2]["embeds"][0]["description"]
     assert out[3]["content"].startswith("No Steam profile has the custom URL “solo”")
 
@@ -32,7 +32,7 @@ async def test_the_sandbox_answers_steam_from_the_builtin_or_a_given_catalogue(
                              steam=catalogue)
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and out[1]["content"].startswith("No Steam profile has the custom URL “gabelogannewell”")
-    assert out[3]["content"] == "Linked Steam account **Solo** (76561198000000042)."
+    assert out[3]["content"].split("\n")[0] == "Linked Steam account **Solo** (76561198000000042)."
     assert "**1.** Only Game — 1.0 h" in out[4]["embeds"][0]["description"]
     assert not (tmp_path / "unused").exists()
 
