@@ -7,6 +7,7 @@ achievement_key) makes "never twice" hold even when two commands evaluate the sa
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ RULES: tuple[Achievement, ...] = (
                 lambda f: f.valid_invites),
 )
 BY_KEY = {rule.key: rule for rule in RULES}
+# The keys /achievements shows, as JSON for `IN (SELECT value FROM json_each(?))`: the legacy bot's own keys
+# (first_login, bookworm_100 …) stay in the file but are counted nowhere (profile, boards, cross-server figures).
+SHOWN_KEYS_JSON = json.dumps([rule.key for rule in RULES])
 
 _CHALLENGES_WON = """
 WITH totals AS (SELECT challenge_id, discord_id, SUM(points_earned) AS points,

@@ -1,13 +1,12 @@
 """Leaderboards of this server: XP, chapters read, achievements; ranks shared on ties (1, 2, 2, 4)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 
 from app.db import GuildDb
 from app.errors import InvalidInputError
-from app.features.achievements import RULES
+from app.features.achievements import SHOWN_KEYS_JSON
 from app.features.xp import level_for_xp
 
 MAX_LISTED = 1_000  # 100 pages: a member further down still sees their own rank on every page
@@ -32,7 +31,6 @@ _BOARDS: dict[Kind, str] = {
     Kind.ACHIEVEMENTS: "SELECT discord_id, COUNT(*) AS value FROM achievements "
                        "WHERE achievement_key IN (SELECT value FROM json_each(:keys)) GROUP BY discord_id",
 }
-_RULE_KEYS = json.dumps([rule.key for rule in RULES])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +61,12 @@ async def fetch_leaderboard(db: GuildDb, kind: Kind, user_id: int, *, limit: int
     board = _BOARDS[kind]
     rows = await db.execute_fetchall(
         f"WITH board AS ({board}) SELECT discord_id, value FROM board ORDER BY value DESC, discord_id "  # noqa: S608
-        "LIMIT :limit", {"keys": _RULE_KEYS, "limit": limit})
+        "LIMIT :limit", {"keys": SHOWN_KEYS_JSON, "limit": limit})
     summary = await db.execute_fetchone(
         f"WITH board AS ({board}) SELECT (SELECT COUNT(*) FROM board), mine.value, "  # noqa: S608
         "(SELECT COUNT(*) FROM board WHERE value > mine.value) + 1 "
-        "FROM (SELECT 1) LEFT JOIN board AS mine ON mine.discord_id = :user", {"keys": _RULE_KEYS, "user": user_id})
+        "FROM (SELECT 1) LEFT JOIN board AS mine ON mine.discord_id = :user",
+        {"keys": SHOWN_KEYS_JSON, "user": user_id})
     ranked, own_value, own_rank = summary if summary else (0, None, None)
     own = Entry(int(own_rank or 0), user_id, int(own_value)) if own_value is not None else None
     return Leaderboard(kind, _ranked(rows), int(ranked), own)

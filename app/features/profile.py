@@ -1,15 +1,12 @@
 """A member's profile in this server, read from this server's file only (never from AniList)."""
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 
 from app.db import GuildDb
-from app.features.achievements import RULES
+from app.features.achievements import RULES, SHOWN_KEYS_JSON
 from app.features.xp import LevelProgress, progress_for
-
-_RULE_KEYS = json.dumps([rule.key for rule in RULES])  # what /achievements shows (not the legacy bot's keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +34,7 @@ def _read(conn: sqlite3.Connection, user_id: int) -> Profile:
                                 "WHERE discord_id = ?", (user_id,)).fetchone()[0]
     cached = conn.execute("SELECT total_chapters FROM cached_stats WHERE discord_id = ?", (user_id,)).fetchone()
     unlocked = conn.execute("SELECT COUNT(*) FROM achievements WHERE discord_id = ? AND achievement_key IN "
-                            "(SELECT value FROM json_each(?))", (user_id, _RULE_KEYS)).fetchone()[0]
+                            "(SELECT value FROM json_each(?))", (user_id, SHOWN_KEYS_JSON)).fetchone()[0]
     steam = conn.execute("SELECT vanity_name, steam_id FROM steam_users WHERE discord_id = ?", (user_id,)).fetchone()
     return Profile(
         user_id=user_id, anilist_name=link[0] if link and link[1] is not None else None,

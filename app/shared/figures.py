@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.db import GuildDb
+from app.features.achievements import SHOWN_KEYS_JSON
 
 TOP_GENRES = 5
 
@@ -21,7 +22,8 @@ _CHAPTERS = """
     GROUP BY discord_id"""
 _MEMBER = (f"SELECT (SELECT COALESCE(MAX(value), 0) FROM ({_CHAPTERS}) WHERE discord_id = :u), "  # noqa: S608
            "(SELECT COALESCE(MAX(xp), 0) FROM user_xp WHERE discord_id = :u), "
-           "(SELECT COUNT(*) FROM achievements WHERE discord_id = :u)")
+           "(SELECT COUNT(*) FROM achievements WHERE discord_id = :u "
+           "AND achievement_key IN (SELECT value FROM json_each(:shown)))")
 _GENRES = ("SELECT g.value, COUNT(*) AS n FROM cached_stats, json_each(cached_stats.top_genres) AS g "
            "WHERE json_valid(cached_stats.top_genres) AND g.type = 'text' GROUP BY g.value "
            "ORDER BY n DESC, g.value LIMIT ?")
@@ -51,7 +53,7 @@ def month_start(now: datetime) -> str:
 def member_figures(conn: sqlite3.Connection, user_ids: list[int]) -> dict[int, MemberFigures]:
     figures = {}
     for user_id in user_ids:
-        chapters, xp, achievements = conn.execute(_MEMBER, {"u": user_id}).fetchone()
+        chapters, xp, achievements = conn.execute(_MEMBER, {"u": user_id, "shown": SHOWN_KEYS_JSON}).fetchone()
         figures[user_id] = MemberFigures(int(chapters), int(xp), int(achievements))
     return figures
 

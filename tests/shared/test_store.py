@@ -158,3 +158,17 @@ async def test_a_publish_that_raced_with_withdrawals_brings_nothing_back(tmp_pat
     assert _store(tmp_path, "SELECT COUNT(*) FROM servers") == [(0,)]
     assert _store(tmp_path, "SELECT COUNT(*) FROM members") == [(0,)]
     assert _store(tmp_path, "SELECT COUNT(*) FROM member_joins") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_a_members_published_achievements_are_those_achievements_shows(tmp_path: Path) -> None:
+    # keys the legacy bot left (first_login, bookworm_100 …) are not shown by /achievements, /profile or the
+    # server's board: the cross-server figures count the same achievements
+    from app.features.achievements import RULES
+    from app.shared.figures import member_figures
+
+    async with GuildDatabaseManager(tmp_path) as manager, manager.connect(11) as db:
+        await db.executemany("INSERT INTO achievements (discord_id, achievement_key) VALUES (?, ?)",
+                             [(1, RULES[0].key), (1, "first_login"), (1, "bookworm_100")])
+        figures = await db.run(lambda conn: member_figures(conn, [1]))
+    assert figures[1].achievements == 1
