@@ -192,6 +192,10 @@ class XpService:
             await writer
         while self.recorder.pending:
             await self.flush()
+        await self.announced()
+
+    async def announced(self) -> None:
+        """Wait for the level-up announcements under way (their failures are logged where they happen)."""
         if self._announcing:
             await asyncio.gather(*self._announcing, return_exceptions=True)
 

@@ -44,6 +44,7 @@ class BotHarness:
         self.app: BotApp | None = None
         self.clock = Clock()  # the bot's; `advance()` moves it and Discord's together
         self._last_modal: dict[tuple[int | None, int], Reply] = {}
+        self._invites_made: set[tuple[int, str]] = set()  # (guild, code) of every invite created here
         self.anilist: AniListDouble | None = None  # set by running_bot when it started one
 
     @property
@@ -267,6 +268,7 @@ class BotHarness:
     async def create_invite(self, guild_id: int, user_id: int, code: str, *, max_uses: int = 0) -> bool:
         """The member creates an invite (INVITE_CREATE); whether the bot was told (Manage Channels)."""
         guild = self.double.ensure_guild(guild_id)
+        self._invites_made.add((guild_id, code))
         if not guild.permissions_of(self.double.app_id) & perm.MANAGE_CHANNELS:
             await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
             return False
@@ -276,11 +278,17 @@ class BotHarness:
 
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None, vanity: bool = False,
                           delete_first: bool = False) -> None:
-        """A user joins; by `invite` if given (created by the server owner first if it does not exist), or by
+        """A user joins; by `invite` if given (created by the server owner first if it was never made), or by
         the vanity URL; `delete_first`: a used-up invite's INVITE_DELETE comes before the join.
+
+        Raises:
+            DoubleError: the invite was made, then used up or deleted: nobody can join by it any more.
         """
         guild = self.double.ensure_guild(guild_id)
         if invite is not None and invite not in guild.invites:
+            if (guild_id, invite) in self._invites_made:
+                raise DoubleError(f"invite {invite} no longer exists in server {guild_id} (used up or deleted), so "
+                                  "nobody can join by it; make it again with an `invite` line")
             await self.create_invite(guild_id, guild.owner_id, invite)
         async with self.received(hikari.MemberCreateEvent, guild_id):
             await self.double.member_join(guild_id, user_id, invite=invite, vanity=vanity, delete_first=delete_first)

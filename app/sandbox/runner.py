@@ -21,6 +21,7 @@ from app.doubles.discord_permissions import parse_permission
 from app.doubles.steam import SteamCatalogue
 from app.errors import UserFacingError
 from app.extensions._invite_service import InviteService
+from app.extensions.xp import XpService, service_of
 from app.sandbox.harness import BotHarness, running_bot
 from app.sandbox.render import action_text, choices_object, error_object, event_object, reply_object, reply_text
 from app.sandbox.script import USAGE, Action, parse_line
@@ -28,6 +29,7 @@ from app.sandbox.script import USAGE, Action, parse_line
 Emit = Callable[[dict[str, Any]], None]
 log = logging.getLogger(__name__)
 JOIN_RECORD_WAIT_S = 10.0  # a join line waits at most this for the invite tracker to record it
+XP_RECORD_WAIT_S = 5.0  # a say line waits at most this for its XP to be written and its level-up posted
 MAX_PACE_WAIT_S = 10.0  # an autocomplete line waits at most this for the bot's AniList pace (longer: a 429's ban)
 LAST_YEAR = 9000  # the clock stops short of datetime's 9999, leaving room for the dates the bot computes ahead
 
@@ -59,6 +61,9 @@ class ScriptRunner:
             self._out(text)
 
     async def run_line(self, text: str, line: int) -> None:
+        if text.strip().lower() == "help":  # the line forms, in a script as at the prompt
+            self.emit({"line": line, "guild_id": None, "user_id": None, "event": USAGE})
+            return
         try:
             action = parse_line(text, line)
         except UserFacingError as error:
@@ -94,7 +99,10 @@ class ScriptRunner:
             return
         self._check_bot_is_in(action)
         if action.kind in ("bot_join", "bot_leave", "say", "join", "leave", "invite", "role"):
+            posted = len(h.double.channel_posts)
             self.emit(event_object(action, await self._world(action)))
+            for post in h.double.channel_posts[posted:]:  # a level-up the message earned
+                self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
             return
         guild_id, user_id = action.guild_id, action.user_id or 0
         if action.kind == "autocomplete":
@@ -139,7 +147,11 @@ class ScriptRunner:
             await h.remove_bot_from_guild(guild_id)
             return f"the bot was removed from server {guild_id} (its file is kept for the retention period)"
         if action.kind == "say":
+            xp = service_of(h.bot.client)
+            seen = xp.figures.messages if xp is not None else 0
             await h.say(guild_id, user_id, action.text)
+            if xp is not None:
+                await _recorded_xp(xp, guild_id, seen)
             return f"user {user_id} posted a message"
         if action.kind == "join":
             await h.member_join(guild_id, user_id, invite=action.options.get("invite"))
@@ -166,6 +178,16 @@ async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
         return
     service = await container.get(InviteService)
     await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)
+
+
+async def _recorded_xp(service: XpService, guild_id: int, seen: int) -> None:
+    """Until the XP the message earned is written and its level-up announced: the next line sees both."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + XP_RECORD_WAIT_S
+    while service.figures.messages <= seen and loop.time() < deadline:  # the bot's listener counts it
+        await asyncio.sleep(0.001)
+    await service.settled(guild_id, within_s=XP_RECORD_WAIT_S)
+    await service.announced()
 
 
 def _duration(seconds: float) -> str:

@@ -293,3 +293,42 @@ async def test_an_embeds_footer_reaches_the_json(tmp_path: Path) -> None:
 
     footer = objects[2]["embeds"][0]["footer"]  # type: ignore[index]
     assert isinstance(footer, str) and "#1" in footer, footer
+
+
+@pytest.mark.asyncio
+async def test_a_say_line_ends_once_its_xp_is_written_and_shows_the_level_up_it_posted(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 7 admin /settings xp_amount:500 levelup_announcements:true",
+        "555 8 say hello",
+        "555 8 /profile",
+    ])
+    said = [o for o in objects if o["line"] == 3]
+    assert said[0].get("event") == "user 8 posted a message"
+    assert [str(o.get("event")).split(": ", 1)[-1] for o in said][1:] == ["<@8> reached level 2!"]
+    profile = json.dumps([o for o in objects if o["line"] == 4])
+    assert "500" in profile  # the XP of the line before, written before the next line runs
+
+
+@pytest.mark.asyncio
+async def test_a_help_line_in_a_script_lists_the_line_forms(tmp_path: Path) -> None:
+    from app.sandbox.script import USAGE
+
+    objects = await _run(tmp_path, ["help", "555 bot join"])
+    assert objects[0] == {"line": 1, "guild_id": None, "user_id": None, "event": USAGE}
+    assert "error" not in objects[1]
+
+
+@pytest.mark.asyncio
+async def test_joining_by_a_used_up_invite_is_refused_not_credited_to_the_owner(tmp_path: Path) -> None:
+    objects = await _run(tmp_path, [
+        "555 bot join",
+        "555 7 invite def max_uses:1",
+        "555 8 join invite:def",
+        "555 9 join invite:def",  # def was single-use: Discord deleted it after user 8
+        "555 10 join invite:new",  # never made: the server's owner makes it (the sandbox's convenience)
+    ])
+    by_line = {int(str(o["line"])): o for o in objects}
+    assert "error" not in by_line[3]
+    assert "invite def no longer exists" in str(by_line[4]["error"])
+    assert by_line[5]["event"] == "user 10 joined server 555"
