@@ -7,11 +7,14 @@ rowid order and compares guild ids as integers, which no collation orders, so a 
 case-insensitive compare) registered on our own connection, for those names only, lets it read
 every row. No collation reaches a guild file: declared types are reduced to their affinity.
 
-A stand-in cannot agree with an index that the real collation ordered: under it such an index may
-look misordered, and a delete may not find its entry. So the integrity check skips the verification
-of those indexes alone (and of a WITHOUT ROWID table whose key uses one), and erasure drops those
-indexes from a kept copy before it deletes (an index holds no row of its own). A constraint's own
-index cannot be dropped: a delete the stand-in cannot place there fails, and the file is unchanged.
+A stand-in cannot agree with an index that the real collation ordered (or whose WHERE it decides):
+under it such an index may look misordered, and a delete may not find its entry. So the integrity
+check excuses what only the order can cause in those indexes (an entry not found, a false duplicate,
+and of a WITHOUT ROWID table keyed by one, its order); an index holding more or fewer entries than
+its table has rows is damage whatever the order, unless a stand-in decides which rows it holds (a
+partial index). Erasure drops those indexes from a kept copy before it deletes (an index holds no row
+of its own). A constraint's own index cannot be dropped: a delete the stand-in cannot place there
+fails, and the file is unchanged.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from app.legacy.rules import folded, quote_name
 
 _COLLATE = re.compile(r"""\bCOLLATE\s+("(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|'(?:[^']|'')+'|[^\s,();]+)""",
                       re.IGNORECASE)
-_INDEX_FINDINGS = ("wrong # of entries in index {}", "non-unique entry in index {}")
+_ORDER_FINDING = "non-unique entry in index {}"
+_COUNT_FINDING = "wrong # of entries in index {}"
 
 
 def stand_in(a: str, b: str) -> int:
@@ -37,16 +41,19 @@ class StandIns:
     """The collations a connection got stand-ins for, and the indexes that use them."""
 
     names: tuple[str, ...] = ()
-    indexes: tuple[str, ...] = ()  # every index with a key in a stand-in collation
+    indexes: tuple[str, ...] = ()  # every index with a key in a stand-in collation, or a WHERE using one
     droppable: tuple[str, ...] = ()  # those made by CREATE INDEX (a constraint's own index is not)
-    keyed_tables: tuple[str, ...] = ()  # WITHOUT ROWID tables whose primary key uses one
+    keyed_tables: tuple[str, ...] = ()  # tables whose primary key uses one (WITHOUT ROWID: the table's order)
+    partial: tuple[str, ...] = ()  # indexes whose WHERE uses one: the stand-in decides which rows they hold
 
     def excuses(self, finding: str) -> bool:
-        """An integrity-check finding about an index the stand-in orders differently (not damage we can see)."""
+        """An integrity-check finding that only the stand-in's order can explain (not damage we can see)."""
         for index in self.indexes:
-            if finding in [f.format(index) for f in _INDEX_FINDINGS] or (
+            if finding == _ORDER_FINDING.format(index) or (
                     finding.startswith("row ") and finding.endswith(f" missing from index {index}")):
                 return True
+        if any(finding == _COUNT_FINDING.format(index) for index in self.partial):
+            return True
         return any(finding == f"row not in PRIMARY KEY order for {table}" for table in self.keyed_tables)
 
 
@@ -83,15 +90,19 @@ def register_stand_ins(conn: sqlite3.Connection) -> StandIns:
     for name in missing:
         conn.create_collation(name, stand_in)
     wanted = {folded(n) for n in missing}
-    indexes, droppable, keyed = [], [], []
+    indexes, droppable, keyed, partial = [], [], [], []
     tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
     for table in tables:
-        for _, index, _, origin, _ in conn.execute(f"PRAGMA index_list({quote_name(table)})"):
+        for _, index, _, origin, is_partial in conn.execute(f"PRAGMA index_list({quote_name(table)})"):
             colls = {folded(r[4] or "") for r in conn.execute(f"PRAGMA index_xinfo({quote_name(index)})")}
-            if colls & wanted:
+            in_where = is_partial and bool(wanted & {folded(_unquoted(t)) for t in _COLLATE.findall(sql[index])})
+            if colls & wanted or in_where:
                 indexes.append(index)
                 if origin == "c":
                     droppable.append(index)
                 elif origin == "pk":
                     keyed.append(table)
-    return StandIns(tuple(missing), tuple(indexes), tuple(droppable), tuple(keyed))
+            if in_where:
+                partial.append(index)
+    return StandIns(tuple(missing), tuple(indexes), tuple(droppable), tuple(keyed), tuple(partial))

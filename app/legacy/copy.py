@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.db.schema import Schema
-from app.errors import LegacySplitError
 from app.legacy.collations import register_stand_ins
 from app.legacy.digest import TableDigest
 from app.legacy.plan import TablePlan
@@ -137,32 +136,46 @@ class Stager:
 
     def _copy_row_by_row(self, job: Job, file_name: str) -> None:
         table = job.table
-        keys = self._keys(table)
-        if not keys:
-            raise LegacySplitError(f"Rows of legacy table {table.name} break the {file_name} schema and the "
-                                   "table has no rowid or key to set them aside one by one; map it with --map "
-                                   f"{table.name}=skip or fix those rows in a copy.")
-        q, cols = quote_name(table.name), ", ".join(quote_name(c) for c in table.columns)
+        q, rowid = quote_name(table.name), self._rowid(table)
         where, params = self._filter(job)
-        listed, match = ", ".join(keys), " AND ".join(f"{k} = ?" for k in keys)
-        found = self.conn.execute(f"SELECT {listed} FROM main.{q} {where} ORDER BY {listed}",  # noqa: S608
+        if rowid is None:  # WITHOUT ROWID, or its columns take all three names: no rowid picks one row
+            source, rowid = self._set_apart(job, where, params), "rowid"
+            where, params = "", ()
+            picked = [f"c{i}" for i, c in enumerate(table.legacy_columns) if c.name in table.columns]
+            every, legacy_rowid = ", ".join(f"c{i}" for i in range(len(table.legacy_columns))), "NULL"
+        else:
+            source, legacy_rowid = f"main.{q}", rowid
+            picked = [quote_name(c) for c in table.columns]
+            every = ", ".join(quote_name(c.name) for c in table.legacy_columns)
+        found = self.conn.execute(f"SELECT {rowid} FROM {source} {where} ORDER BY {rowid}",  # noqa: S608
                                   params).fetchall()
-        insert = f"INSERT INTO g.{q} ({cols}) SELECT {cols} FROM main.{q} WHERE {match}"  # noqa: S608
-        for key in found:
+        insert = (f"INSERT INTO g.{q} ({', '.join(quote_name(c) for c in table.columns)}) "  # noqa: S608
+                  f"SELECT {', '.join(picked)} FROM {source} WHERE {rowid} = ?")
+        set_aside = f"INSERT INTO q.{q} SELECT {legacy_rowid}, ?, {every} FROM {source} WHERE {rowid} = ?"  # noqa: S608
+        for (key,) in found:
             try:
-                self.conn.execute(insert, key)
+                self.conn.execute(insert, (key,))
             except sqlite3.IntegrityError as error:
                 self._ensure_quarantine_table(table)
-                self.conn.execute(self._quarantine_sql(table, match), (f"{error} (in {file_name})", *key))
+                self.conn.execute(set_aside, (f"{error} (in {file_name})", key))
                 self.quarantined[table.name] += 1
+        if source != f"main.{q}":
+            self.conn.execute(f"DROP TABLE {source}")
 
-    def _keys(self, table: TablePlan) -> list[str]:
-        """What picks one row of a legacy table: its rowid, else (WITHOUT ROWID) its primary key's columns."""
-        rowid = self._rowid(table)
-        if rowid:
-            return [rowid]
-        info = self.conn.execute(f"PRAGMA main.table_info({quote_name(table.name)})").fetchall()
-        return [quote_name(r[1]) for r in sorted(info, key=lambda r: r[5]) if r[5]]
+    def _set_apart(self, job: Job, where: str, params: tuple[object, ...]) -> str:
+        """The job's rows copied, as they are, into a temporary table with a rowid; returns its name.
+
+        Picking them by their primary key would compare with the key's collation, and a stand-in for
+        the old bot's own (collations.py) may take two keys for one: a row inserted twice, another lost.
+        """
+        columns = ", ".join(quote_name(c.name) for c in job.table.legacy_columns)
+        self.conn.execute("DROP TABLE IF EXISTS temp.legacy_split_rows")
+        # untyped columns named c0, c1, …: no affinity changes a value, no column hides the rowid
+        self.conn.execute(f"CREATE TEMP TABLE legacy_split_rows "
+                          f"({', '.join(f'c{i}' for i in range(len(job.table.legacy_columns)))})")
+        self.conn.execute(f"INSERT INTO temp.legacy_split_rows SELECT {columns} "  # noqa: S608
+                          f"FROM main.{quote_name(job.table.name)} {where}", params)
+        return "temp.legacy_split_rows"
 
     def _filter(self, job: Job) -> tuple[str, tuple[object, ...]]:
         if job.guild_id is None:

@@ -112,7 +112,7 @@ def _statements(policy: LegacyPolicy, table: str, tables: Mapping[str, set[str]]
     subjects = [c for c in policy.subject if folded(c) in columns]
     if subjects:
         who = " OR ".join(f"{quote_name(c)} {is_user}" for c in subjects)
-        dependent = _DEPENDENTS.get(table)
+        dependent = _DEPENDENTS.get(find_name(_DEPENDENTS, table) or "")  # a kept copy may spell it `Recommendations`
         if dependent and find_name(tables, dependent[0]):  # a quarantine file may hold the parent alone
             child, fk, key = dependent
             out.append(f"DELETE FROM {quote_name(child)} WHERE {quote_name(fk)} IN (SELECT {quote_name(key)} "  # noqa: S608

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from app.errors import LegacySplitError
 from app.legacy.collations import register_stand_ins
+from app.legacy.scratch import private_scratch
 
 _HEADER = b"SQLite format 3\x00"
 _COPY_ATTEMPTS = 3
@@ -102,10 +102,10 @@ def open_read_only(path: Path, what: str = "legacy database") -> Iterator[sqlite
         LegacySplitError: the file is missing, not a database, or cannot be opened.
     """
     check_is_database(path, what)
-    with tempfile.TemporaryDirectory(prefix="legacy-read-") as scratch:
+    with private_scratch("legacy-read-") as scratch:
         how = _how_to_read(path)
         if how == "copy":
-            conn = sqlite3.connect(_private_copy(path, Path(scratch)), isolation_level=None)
+            conn = sqlite3.connect(_private_copy(path, scratch), isolation_level=None)
         else:
             flags = "immutable=1" if how == "immutable" else "mode=ro&readonly_shm=1"
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None)

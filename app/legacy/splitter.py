@@ -45,6 +45,7 @@ from app.legacy.plan import Plan, make_plan
 from app.legacy.preview import dry_run_report, estimated_counts
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
+from app.legacy.scratch import private_scratch, sweep_stale
 from app.legacy.source import fingerprint, open_read_only, read_error
 from app.rights.atomic import private_dir
 
@@ -115,6 +116,7 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
                                   "finishes it. Nothing was written.")
     if commit is not None:
         return _complete(out, commit, started)
+    sweep_stale()  # copies of the legacy file that killed runs left in TMPDIR
     with open_read_only(options.legacy) as conn:
         conn.execute("BEGIN")  # one snapshot: the plan and the backup see the same rows
         try:
@@ -141,6 +143,8 @@ def _dry_run(conn: sqlite3.Connection, plan: Plan, conflicts: list[str], progres
     problems: list[str] = []
     try:
         counts = _rehearse(conn, plan, progress)
+    except _NoRoomToRehearse:
+        raise  # the dry run's own problem, not the split's
     except LegacySplitError as error:  # what would stop the copy itself (a damaged file …)
         counts, problems = estimated_counts(plan), [error.user_message]
     return dry_run_report(plan, conflicts, time.monotonic() - started, counts, problems)
@@ -155,18 +159,34 @@ def _rehearse(conn: sqlite3.Connection, plan: Plan, progress: ProgressFn | None)
     """
     taken = plan.destinations()
     home = plan.home_guild_id or next(g for g in itertools.count(1) if g not in taken)
-    with tempfile.TemporaryDirectory(prefix="legacy-dry-run-") as name:
-        scratch = Path(name)
-        copy = sqlite3.connect(scratch / "legacy.db")
-        try:
-            conn.backup(copy)  # the plan's snapshot
-        finally:
-            copy.close()
-        staged, quarantined = _build(dataclasses.replace(plan, home_guild_id=home), scratch / "legacy.db",
-                                     scratch, scratch / "quarantine.sqlite3", progress)
+    try:
+        with private_scratch("legacy-dry-run-") as scratch:
+            copy = sqlite3.connect(scratch / "legacy.db")
+            try:
+                conn.backup(copy)  # the plan's snapshot
+            finally:
+                copy.close()
+            staged, quarantined = _build(dataclasses.replace(plan, home_guild_id=home), scratch / "legacy.db",
+                                         scratch, scratch / "quarantine.sqlite3", progress)
+    except (OSError, sqlite3.Error) as error:
+        if isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error):
+            raise  # the legacy file's read bound, said as the split says it
+        raise _NoRoomToRehearse(_no_room(conn, error)) from error
     counts = _counts(plan, staged, quarantined)
     check_balance(counts)
     return counts
+
+
+class _NoRoomToRehearse(LegacySplitError):
+    """The dry run's private copy could not be made (a small or unwritable TMPDIR); the split is not concerned."""
+
+
+def _no_room(conn: sqlite3.Connection, error: OSError | sqlite3.Error) -> str:
+    pages, page_size = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
+    need = max(1, round(2 * pages * page_size / 2**20))
+    return (f"The dry run could not rehearse the split in the temporary folder {tempfile.gettempdir()} "
+            f"({getattr(error, 'strerror', None) or error}): it needs about {need:,} MB free there, so set "
+            "TMPDIR to a folder with room and run it again; nothing was written and the legacy database is untouched.")
 
 
 def _check_record(out: Path, record: dict[str, Any], path: Path) -> None:

@@ -1,0 +1,62 @@
+"""Private temporary folders of the split's reads and of the dry run, and the sweep of those a kill left behind.
+
+They hold a copy of the legacy database: every member of every guild, which no erasure reaches.
+A run killed with -9 cannot remove its own, so each run removes those that no live run holds: a
+folder is held by an exclusive `flock` on its lock file for as long as it is used (the kernel
+drops it when the holder dies), and one younger than a minute is never touched (it may be being
+made).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PREFIXES = ("legacy-dry-run-", "legacy-read-")
+_LOCK = ".in-use"
+_GRACE_S = 60.0
+
+
+def _stale(folder: Path) -> bool:
+    """Ours, not in use by a live run, and not being made."""
+    st = folder.lstat()
+    if not folder.is_dir() or folder.is_symlink() or st.st_uid != os.getuid() or time.time() - st.st_mtime < _GRACE_S:
+        return False
+    try:
+        fd = os.open(folder / _LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return True  # made, never used: killed before it was locked
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def sweep_stale() -> None:
+    """Remove the scratch folders that killed runs left in the temporary directory."""
+    for folder in Path(tempfile.gettempdir()).glob("legacy-*"):
+        try:
+            if folder.name.startswith(PREFIXES) and _stale(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another run's, or gone meanwhile
+
+
+@contextmanager
+def private_scratch(prefix: str) -> Iterator[Path]:
+    """A private (0700) temporary folder, held while in use, then removed (`sweep_stale` removes it after a kill)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        fd = os.open(Path(name) / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield Path(name)
+        finally:
+            os.close(fd)
