@@ -1,10 +1,12 @@
 """`restore --from DIR`: verified copies back into the guild folder, in the bot's process or beside it.
 
 Every copy is verified first (its SHA-256 against the manifest, integrity_check, the guild id of its
-meta row), and a live file modified after the copy was made is newer: it is kept unless `force`. A guild
-deleted after its copy was made (a deletion receipt in the live bot-wide file, read before anything is
-restored) stays deleted unless `force`, and a member erased from a guild after its copy was made is erased
-again from the restored file: a restore never quietly undoes a deletion or an erasure.
+meta row), and a live file modified after the copy was made is newer: it is kept unless `force`. The
+receipts are read before anything is restored (`app/backup/receipts.py`: the live bot-wide file's and the
+backups' own). A guild deleted after its copy was made stays deleted; `force` brings it back only when the
+restore names it. A member erased from a guild after its copy was made is erased from a private copy of it
+before it is put in place, and a restored bot-wide file keeps the receipts and the guild registry newer than
+its copy (`app/backup/prepare.py`): a restore never quietly undoes a deletion or an erasure.
 
 The copy is never renamed over a live file (a bot that has it open would go on writing the unlinked
 inode). A missing file is created whole and linked into place (atomic; a file the bot creates meanwhile
@@ -21,21 +23,22 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from app.backup.copy import Entry, sha256_of
-from app.backup.generations import read_manifest
+from app.backup.generations import generations, read_manifest
+from app.backup.prepare import Prepared, prepare
+from app.backup.receipts import Receipts, copy_time, read_receipts
 from app.db import writeback
 from app.db.files import create_whole
-from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
+from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
-from app.errors import BackupInvalidError, FileInUseError, NotFoundError
+from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, NotFoundError
 from app.rights.atomic import fsync_path
-from app.rights.member import erase_member
 
 Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
@@ -46,15 +49,7 @@ class RestoreResult:
     name: str
     outcome: Outcome
     detail: str = ""
-    erase_again: tuple[int, ...] = ()  # members erased from this guild after its copy was made
-
-
-@dataclass(frozen=True, slots=True)
-class Receipts:
-    """What the live bot-wide file records, read before anything is restored (the restore may replace it)."""
-
-    deletions: dict[int, datetime]  # guild -> when its file was last deleted
-    erasures: dict[int, list[tuple[int, datetime]]]  # guild -> (member, when) of each member erasure
+    erase_again: tuple[int, ...] = ()  # members erased from this guild after its copy was made: erased from it
 
 
 def verify(copy: Path, entry: Entry) -> None:
@@ -82,7 +77,7 @@ def verify(copy: Path, entry: Entry) -> None:
 
 def is_newer(live: Path, entry: Entry) -> bool:
     """The live file (or its -wal) was modified after the copy was made."""
-    copied = datetime.fromisoformat(entry.copied_at).timestamp()
+    copied = copy_time(entry.copied_at).timestamp()
     stamps = []
     for path in (live, live.with_name(live.name + "-wal")):
         try:
@@ -167,87 +162,88 @@ def _entries(generation: Path, guild_id: int | None) -> list[Entry]:
     return [entry]
 
 
-def read_receipts(root: Path) -> Receipts:
-    """The deletions and member erasures the live bot-wide file records (none if it is missing or unreadable)."""
-    bot_file = root / BOT_FILE_NAME
-    receipts = Receipts({}, {})
-    if not bot_file.is_file():
-        return receipts
-    conn = sqlite3.connect(f"{bot_file.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
-    try:
-        rows = conn.execute("SELECT scope, guild_id, user_id, deleted_at FROM deletion_receipts "
-                            "WHERE scope = 'guild' OR (scope = 'member' AND user_id IS NOT NULL)").fetchall()
-    except sqlite3.DatabaseError:
-        return receipts  # a damaged bot-wide file is restored too; its receipts cannot be read
-    finally:
-        conn.close()
-    for scope, guild_id, user_id, at in rows:
-        when = datetime.fromisoformat(at)
-        if scope == "guild":
-            receipts.deletions[guild_id] = max(when, receipts.deletions.get(guild_id, when))
-        else:
-            receipts.erasures.setdefault(guild_id, []).append((int(user_id), when))
-    return receipts
+def backups_beside(generation: Path) -> list[Path]:
+    """`generation` and the other backups in its folder: their bot-wide copies hold receipts too."""
+    return list(dict.fromkeys([*generations(generation.parent), generation]))
 
 
-def deleted_since(entry: Entry, receipts: Receipts) -> RestoreResult | None:
-    """The outcome "deleted" if the copy's guild was deleted after the copy was made."""
+def deleted_since(entry: Entry, receipts: Receipts, *, named: bool) -> RestoreResult | None:
+    """The outcome "deleted" if the copy's guild was deleted after the copy was made (`named`: the restore
+    asked for this guild alone, where --force brings it back)."""
     guild_id = guild_id_from_path(Path(entry.name))
-    deleted = receipts.deletions.get(guild_id) if guild_id is not None else None
-    if deleted is None or deleted <= datetime.fromisoformat(entry.copied_at):
+    deleted = receipts.deleted_after(guild_id, entry.copied_at) if guild_id is not None else None
+    if deleted is None:
         return None
-    return RestoreResult(entry.name, "deleted", f"deleted after this backup ({deleted:%Y-%m-%d %H:%M} UTC, see "
-                                                "`guild receipts`); --force brings it back")
+    how = "--force brings it back" if named else f"restore it alone (--guild {guild_id} --force) to bring it back"
+    return RestoreResult(entry.name, "deleted", f"deleted after this backup ({deleted:%Y-%m-%d %H:%M:%S} UTC, "
+                                                f"see `guild receipts`); {how}")
 
 
-def restored(entry: Entry, receipts: Receipts) -> RestoreResult:
-    """The outcome "restored", with the members erased from the guild after the copy was made, to erase again."""
-    guild_id = guild_id_from_path(Path(entry.name))
-    copied = datetime.fromisoformat(entry.copied_at)
-    users = sorted({u for u, when in receipts.erasures.get(guild_id or 0, []) if when > copied})
-    if not users:
-        return RestoreResult(entry.name, "restored")
-    return RestoreResult(entry.name, "restored", f"{len(users)} member erasure{'s' if len(users) > 1 else ''} "
-                                                 "made since the backup applied again", tuple(users))
+def restored(entry: Entry, prepared: Prepared) -> RestoreResult:
+    """The outcome "restored", saying what was erased again or put back."""
+    notes = []
+    if prepared.erased:
+        n = len(prepared.erased)
+        notes.append(f"{n} member erasure{'s' if n > 1 else ''} made since the backup applied again")
+    if prepared.receipts_put_back:
+        n = prepared.receipts_put_back
+        notes.append(f"{n} deletion receipt{'s' if n > 1 else ''} newer than the backup kept")
+    return RestoreResult(entry.name, "restored", "; ".join(notes), prepared.erased)
 
 
-async def erase_again(manager: GuildDatabaseManager, results: list[RestoreResult]) -> None:
-    """Erase from each restored file the members erased from it after its copy was made (no new receipt:
-    the erasure's own stands)."""
-    for result in results:
-        guild_id = guild_id_from_path(Path(result.name))
-        if guild_id is None or not result.erase_again:
-            continue
-        async with manager.connect(guild_id) as db:
-            for user_id in result.erase_again:
-                await erase_member(db, user_id)
+def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts, scratch: Path, *,
+                 force: bool) -> RestoreResult:
+    live, copy = root / entry.name, generation / entry.name
+    try:
+        verify(copy, entry)
+        if not force and is_newer(live, entry):
+            raise LiveFileNewer
+        prepared = _prepare(copy, entry, receipts, root, scratch)
+        try:
+            install(prepared.path, live, keep=None if force else lambda: is_newer(live, entry))
+        finally:
+            if prepared.path != copy:
+                prepared.path.unlink(missing_ok=True)  # a whole restore keeps one scratch copy at a time
+    except LiveFileNewer:
+        return RestoreResult(entry.name, "kept newer", "modified after the backup; --force")
+    except BackupInvalidError as error:
+        return RestoreResult(entry.name, "invalid", error.user_message)
+    except FileInUseError as error:
+        return RestoreResult(entry.name, "in use", error.user_message)
+    return restored(entry, prepared)
+
+
+def _prepare(copy: Path, entry: Entry, receipts: Receipts, root: Path, scratch: Path) -> Prepared:
+    """Raises:
+        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
+    """
+    try:
+        return prepare(copy, entry, receipts, root=root, scratch=scratch)
+    except (sqlite3.Error, GuildDatabaseError) as error:
+        raise BackupInvalidError(f"{copy.name} in {copy.parent}: what was erased or deleted since the backup cannot "
+                                 f"be applied to it ({error}), so it is not restored.") from error
 
 
 def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
                   force: bool = False) -> list[RestoreResult]:
-    """From a process that does not run the bot: restore every file (or one guild's) of `generation`."""
+    """From a process that does not run the bot: restore every file (or one guild's) of `generation`.
+
+    A guild deleted since the copy stays deleted; `force` brings it back only when it is asked for by name.
+
+    Raises:
+        NotFoundError: `guild_id` is not in the backup.
+        DatabaseUnreadableError: the live bot-wide file cannot be read (unless `force`).
+    """
+    entries = _entries(generation, guild_id)
+    receipts = read_receipts(root, backups_beside(generation), force=force)
     results = []
-    receipts = read_receipts(root)
-    for entry in _entries(generation, guild_id):
-        live, copy = root / entry.name, generation / entry.name
-        if not force and (held_back := deleted_since(entry, receipts)) is not None:
-            results.append(held_back)
-            continue
-        try:
-            verify(copy, entry)
-            if not force and is_newer(live, entry):
-                raise LiveFileNewer
-            install(copy, live, keep=None if force else lambda: is_newer(live, entry))  # noqa: B023 (called here)
-        except LiveFileNewer:
-            results.append(RestoreResult(entry.name, "kept newer", "modified after the backup; --force"))
-            continue
-        except BackupInvalidError as error:
-            results.append(RestoreResult(entry.name, "invalid", error.user_message))
-            continue
-        except FileInUseError as error:
-            results.append(RestoreResult(entry.name, "in use", error.user_message))
-            continue
-        results.append(restored(entry, receipts))
+    with tempfile.TemporaryDirectory(prefix="guildshelf-restore-") as scratch:
+        for entry in entries:
+            if not (force and guild_id is not None) and (held := deleted_since(entry, receipts,
+                                                                               named=guild_id is not None)):
+                results.append(held)
+                continue
+            results.append(_restore_one(root, generation, entry, receipts, Path(scratch), force=force))
     return results
 
 
@@ -260,20 +256,22 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         WrongShardError: the guild is not on this process's shards.
         BackupInvalidError: the copy fails verification (nothing changed).
         FileInUseError: another process is writing the file (nothing changed).
+        DatabaseUnreadableError: the bot-wide file cannot be read (unless `force`).
     """
     if manager.shards is not None:
         manager.shards.check(guild_id)
     entry = _entries(generation, guild_id)[0]
-    receipts = await asyncio.to_thread(read_receipts, manager.root)
-    if not force and (held_back := deleted_since(entry, receipts)):
+    receipts = await asyncio.to_thread(read_receipts, manager.root, backups_beside(generation), force=force)
+    if not force and (held_back := deleted_since(entry, receipts, named=True)):
         return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
-    async with manager.exclusive(guild_id) as live:
-        try:
-            await asyncio.to_thread(install, copy, live, keep=None if force else lambda: is_newer(live, entry))
-        except LiveFileNewer:
-            return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
-    result = restored(entry, receipts)
-    await erase_again(manager, [result])
-    return result
+    with tempfile.TemporaryDirectory(prefix="guildshelf-restore-") as scratch:
+        prepared = await asyncio.to_thread(_prepare, copy, entry, receipts, manager.root, Path(scratch))
+        async with manager.exclusive(guild_id) as live:
+            try:
+                await asyncio.to_thread(install, prepared.path, live,
+                                        keep=None if force else lambda: is_newer(live, entry))
+            except LiveFileNewer:
+                return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
+    return restored(entry, prepared)

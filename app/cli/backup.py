@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,10 +9,8 @@ from typing import Any
 
 from app.backup import backup_folder, restore_files
 from app.backup.generations import latest_generation
-from app.backup.restore import RestoreResult, erase_again
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
-from app.db import GuildDatabaseManager
 from app.db.files import make_folder
 from app.db.fleet import files_to_check
 from app.db.ids import parse_guild_id
@@ -37,7 +34,9 @@ def register(groups: dict[str, Any]) -> None:
                        description="Restore every file (or one guild's) from the newest backup in DIR (or "
                                    "from DIR itself if it is one dated backup). Each copy is verified first "
                                    "(SHA-256, integrity_check, its guild id). A live file modified after the "
-                                   "backup is kept unless --force. Safe beside a running bot: an existing "
+                                   "backup is kept unless --force. A guild deleted since stays deleted (only "
+                                   "--guild ID --force brings it back); members erased since are erased from "
+                                   "the copy first. Safe beside a running bot: an existing "
                                    "file is written into through SQLite (the bot's open connections read "
                                    "the restored rows next); a file being written at that moment is "
                                    "refused at once (\"in use\"): try again.")
@@ -46,7 +45,8 @@ def register(groups: dict[str, Any]) -> None:
     source.add_argument("--from-replica", action="store_true",
                         help="restore from LITESTREAM_REPLICA_URL with `litestream restore` instead")
     p.add_argument("--guild", metavar="ID", help="restore only this guild's file")
-    p.add_argument("--force", action="store_true", help="overwrite files modified after the backup")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite files modified after the backup (with --guild: also a guild deleted since)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=restore_command, guild_folder="created")
 
@@ -64,6 +64,7 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit_json({"backup": str(report.generation), "copied": report.copied, "linked": report.linked,
                    "dropped": report.dropped, "pruned": report.pruned, "held": report.held,
+                   "set_aside": report.set_aside, "incomplete": report.incomplete,
                    "bytes_copied": report.bytes_copied,
                    "failed": [{"name": name, "error": error} for name, error in report.failed]})
     else:
@@ -73,6 +74,11 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Left out (their guild's file is gone): {', '.join(report.dropped)}")
         if report.pruned:
             print(f"Removed backups older than {settings.backup_retention_days} day(s): {', '.join(report.pruned)}")
+        if report.incomplete:
+            print(f"Removed backups left without a manifest (a run stopped half-way): {', '.join(report.incomplete)}")
+        if report.set_aside:
+            print("Set aside by the bot as damaged (their last copy from before is kept): "
+                  f"{', '.join(report.set_aside)}")
         for generation, kept in report.held.items():
             print(f"Kept of {generation}, past the retention, only the last good copy of {', '.join(kept)}.")
         if report.failed:
@@ -83,11 +89,6 @@ def backup_command(args: argparse.Namespace, settings: Settings) -> int:
               "run `python -m app db check`.", file=sys.stderr)
         return 1
     return 0
-
-
-async def _erase_again(settings: Settings, results: list[RestoreResult]) -> None:
-    async with GuildDatabaseManager(settings.guild_dbs_dir, max_open=settings.max_open_guild_dbs) as manager:
-        await erase_again(manager, results)
 
 
 def restore_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,8 +106,6 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
         generation = latest_generation(args.source)
         where = str(generation)
         results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
-        if any(r.erase_again for r in results):
-            asyncio.run(_erase_again(settings, results))
     # a guild deleted after the backup stays deleted: expected in a whole restore, a refusal when asked for by name
     failed = [r for r in results if r.outcome != "restored" and (r.outcome != "deleted" or guild_id is not None)]
     if args.json:

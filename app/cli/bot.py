@@ -62,9 +62,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(BAD_TOKEN) from None
     ensure_fd_budget(settings.max_open_guild_dbs)
     if settings.metrics_port is not None:
-        from app.ops.health import bind_metrics
+        from app.ops.health import reserve_metrics
 
-        bind_metrics(settings.metrics_host, settings.metrics_port).close()  # the bot binds it again once split
+        reserve_metrics(settings.metrics_host, settings.metrics_port)  # held through the split, then served
     from app.legacy.launch import split_at_launch  # the splitter's area
 
     report = split_at_launch(settings)
@@ -93,7 +93,7 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.script is not None and not args.script.is_file():
         raise ConfigurationError(f"There is no script file {args.script}.")
     if settings.log_level != "DEBUG":  # the replies are the output; library chatter would bury them
-        for name in ("hikari", "lightbulb", "app.bot.lifecycle"):
+        for name in ("hikari", "lightbulb", "app.bot.lifecycle", "app.db.checkpoint"):
             logging.getLogger(name).setLevel(logging.WARNING)
     if args.metrics_port is not None:
         if not 0 <= args.metrics_port <= 65_535:

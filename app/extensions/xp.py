@@ -91,10 +91,12 @@ class XpService:
         self._flushed = asyncio.Event()  # set (and replaced) each time a flush ends
         self.closed = False
         self.figures = XpFigures()
+        self.heard = 0  # message events the listener got, a bot's or a member's (the sandbox waits for its own)
 
     # -- counting ----------------------------------------------------------
     def on_message(self, event: hikari.GuildMessageCreateEvent) -> None:
         """Count a member's message: memory only, never a database access or an await."""
+        self.heard += 1
         if self.closed or not event.is_human:
             return
         self.figures.seen(time.time())

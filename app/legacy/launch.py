@@ -106,10 +106,12 @@ def check_not_written_since(legacy: Path, out: Path) -> None:
 
 
 def is_empty(legacy: Path) -> bool:
-    """0 bytes and no content in a side file: what `touch` or an SQLite shell opened by mistake leaves, which
-    SQLite reads as an empty database (a 0-byte file beside a non-empty -wal may hold everything: not empty)."""
+    """0 bytes and nothing in a -wal: what `touch` or an SQLite shell opened by mistake leaves, which SQLite reads
+    as an empty database (a 0-byte file beside a non-empty -wal may hold everything: not empty). A -journal
+    beside a 0-byte file changes nothing: it holds the pages to put back, and a file of 0 bytes had none (SQLite
+    never truncates a database to 0 bytes itself)."""
     return all(not Path(f"{legacy}{suffix}").exists() or Path(f"{legacy}{suffix}").stat().st_size == 0
-               for suffix in ("", "-wal", "-journal"))
+               for suffix in ("", "-wal"))
 
 
 def split_at_launch(settings: Settings) -> SplitReport | None:

@@ -24,9 +24,23 @@ HEALTH_TIMEOUT_S = 2.0
 Check = Callable[[], Awaitable[str | None]]  # None when healthy, else the reason
 
 
+_reserved: dict[tuple[str, int], socket.socket] = {}
+
+
+def reserve_metrics(host: str, port: int) -> None:
+    """Bind METRICS_HOST:METRICS_PORT now and keep it for the OpsServer this process makes later (`run`, before
+    the legacy split: a port in use stops the launch before anything changes, and nothing can take the port
+    while the split runs).
+
+    Raises:
+        ConfigurationError: the address cannot be bound.
+    """
+    if (host, port) not in _reserved:
+        _reserved[(host, port)] = bind_metrics(host, port)
+
+
 def bind_metrics(host: str, port: int) -> socket.socket:
-    """A listening socket on METRICS_HOST:METRICS_PORT (`run` also binds one and closes it before the legacy
-    split, so that a port in use stops the launch before anything changes).
+    """A listening socket on METRICS_HOST:METRICS_PORT.
 
     Raises:
         ConfigurationError: the address cannot be bound.
@@ -54,7 +68,7 @@ class OpsServer:
         self._registry = registry
         self._check = check
         self.host = host
-        self._sock: socket.socket | None = bind_metrics(host, port)
+        self._sock: socket.socket | None = _reserved.pop((host, port), None) or bind_metrics(host, port)
         self.port = int(self._sock.getsockname()[1])
         self._runner: web.AppRunner | None = None
 

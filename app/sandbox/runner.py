@@ -21,7 +21,7 @@ from app.doubles.discord_permissions import parse_permission
 from app.doubles.steam import SteamCatalogue
 from app.errors import UserFacingError
 from app.extensions._invite_service import InviteService
-from app.extensions.xp import XpService, service_of
+from app.extensions.xp import XpService
 from app.sandbox.harness import BotHarness, running_bot
 from app.sandbox.render import action_text, choices_object, error_object, event_object, reply_object, reply_text
 from app.sandbox.script import USAGE, Action, parse_line
@@ -61,7 +61,7 @@ class ScriptRunner:
             self._out(text)
 
     async def run_line(self, text: str, line: int) -> None:
-        if text.strip().lower() == "help":  # the line forms, in a script as at the prompt
+        if _word(text) == "help":  # the line forms, in a script as at the prompt
             self.emit({"line": line, "guild_id": None, "user_id": None, "event": USAGE})
             return
         try:
@@ -139,7 +139,8 @@ class ScriptRunner:
     async def _world(self, action: Action) -> str:
         h, guild_id, user_id = self.harness, action.guild_id, action.user_id or 0
         if guild_id is None:
-            raise DoubleError("members and the bot join and leave servers, not direct messages")
+            raise DoubleError(f"a {action.kind.replace('_', ' ')} line is for a server, not direct messages "
+                              "(`dm` is for slash commands)")
         if action.kind == "bot_join":
             await h.add_bot_to_guild(guild_id)
             return f"the bot was added to server {guild_id}"
@@ -147,11 +148,11 @@ class ScriptRunner:
             await h.remove_bot_from_guild(guild_id)
             return f"the bot was removed from server {guild_id} (its file is kept for the retention period)"
         if action.kind == "say":
-            xp = service_of(h.bot.client)
-            seen = xp.figures.messages if xp is not None else 0
+            xp = await _xp_service(h)
+            heard = xp.heard if xp is not None else 0
             await h.say(guild_id, user_id, action.text)
             if xp is not None:
-                await _recorded_xp(xp, guild_id, seen)
+                await _recorded_xp(xp, guild_id, heard)
             return f"user {user_id} posted a message"
         if action.kind == "join":
             await h.member_join(guild_id, user_id, invite=action.options.get("invite"))
@@ -180,14 +181,28 @@ async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
     await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)
 
 
-async def _recorded_xp(service: XpService, guild_id: int, seen: int) -> None:
+async def _xp_service(h: BotHarness) -> XpService | None:
+    """The bot's XP service, made now if no message or command made it yet (the first `say` waits as the others
+    do); None for a bot without the XP extension."""
+    container = h.bot.client.di.default_container
+    if container is None or XpService not in container:
+        return None
+    return await container.get(XpService)
+
+
+async def _recorded_xp(service: XpService, guild_id: int, heard: int) -> None:
     """Until the XP the message earned is written and its level-up announced: the next line sees both."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + XP_RECORD_WAIT_S
-    while service.figures.messages <= seen and loop.time() < deadline:  # the bot's listener counts it
+    while service.heard <= heard and loop.time() < deadline:  # the bot's listener got it (counted or not)
         await asyncio.sleep(0.001)
     await service.settled(guild_id, within_s=XP_RECORD_WAIT_S)
     await service.announced()
+
+
+def _word(text: str) -> str:
+    """A line as one bare word (`help`, `quit`): any case, spaces and a byte order mark around it."""
+    return text.lstrip("\ufeff").strip().lower()
 
 
 def _duration(seconds: float) -> str:
@@ -226,9 +241,9 @@ async def _lines_from_stdin(runner: ScriptRunner) -> None:
         if not text:
             return
         number += 1
-        if text.strip() in ("quit", "exit"):
+        if _word(text) in ("quit", "exit"):
             return
-        if text.strip() == "help":
+        if _word(text) == "help":
             print(USAGE)
             continue
         await runner.run_line(text, number)

@@ -2,6 +2,7 @@
 a failed split stops the launch."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,34 @@ def test_run_with_the_metrics_port_in_use_neither_splits_nor_starts(
     assert launch_log == []  # the legacy database is not split for a bot that would stop at once
     err = capsys.readouterr().err.strip()
     assert err.startswith("METRICS_HOST:METRICS_PORT 127.0.0.1:") and "cannot be used" in err
+
+
+def test_the_metrics_port_checked_before_the_split_is_held_through_it_for_the_bot(
+        launch_log: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Bound, closed, then bound again after the split: whatever took the port meanwhile (the split can take
+    # minutes) made the bot stop once the guild files were already split.
+    import socket
+
+    from app.ops import health
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("METRICS_PORT", str(port))
+
+    def split(settings: Settings) -> None:
+        with pytest.raises(OSError):
+            socket.create_server(("127.0.0.1", port)).close()  # another program cannot take it now
+        launch_log.append("split")
+
+    def run(self: BotApp) -> None:
+        server = self.ops.server  # made with the bot, on the socket held for it
+        assert server is not None
+        launch_log.append(f"served on {server.port}")
+        asyncio.run(server.stop())
+
+    monkeypatch.setattr("app.legacy.launch.split_at_launch", split)
+    monkeypatch.setattr(BotApp, "run", run)
+
+    assert main(["run"]) == 0
+    assert launch_log == ["split", f"served on {port}"]
+    assert health._reserved == {}  # the bot took the socket held for it

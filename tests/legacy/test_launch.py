@@ -46,6 +46,17 @@ def test_an_empty_legacy_file_holds_nothing_to_split_and_is_left_alone(
     assert "is empty (0 bytes)" in capsys.readouterr().out
 
 
+def test_an_empty_legacy_file_with_a_journal_beside_it_is_still_empty(tmp_path: Path) -> None:
+    # A shell killed while creating its first table leaves 0 bytes and a hot journal whose rollback gives
+    # back 0 bytes: `run` used to take it for a database, and stop, saying it was empty.
+    legacy = tmp_path / "database.db"
+    legacy.write_bytes(b"")
+    journal = Path(f"{legacy}-journal")
+    journal.write_bytes(bytes.fromhex("d9d505f920a163d7") + bytes(504))
+    assert split_at_launch(_settings(legacy, tmp_path)) is None
+    assert legacy.read_bytes() == b"" and journal.stat().st_size == 512  # both left as they are
+
+
 def test_an_empty_legacy_file_with_a_wal_beside_it_is_split(legacy: Path, tmp_path: Path) -> None:
     write_and_leave_in_wal(legacy, "INSERT INTO bot_settings VALUES ('last_write', 'in the wal')")
     assert Path(f"{legacy}-wal").stat().st_size > 0  # its content may all be in the -wal: not empty

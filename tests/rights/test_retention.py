@@ -185,3 +185,26 @@ async def test_a_rejoin_while_the_purge_waits_for_the_guilds_work_keeps_its_file
     assert LEFT in mgr.guild_ids_on_disk()
     async with mgr.connect_bot() as bot_db:
         assert [r.guild_id for r in await list_receipts(bot_db)] == []
+
+
+@pytest.mark.asyncio
+async def test_added_back_and_removed_again_while_the_purge_waits_starts_a_new_retention_period(
+        mgr: GuildDatabaseManager) -> None:
+    # The purge's second look must read the guild's purge time as it is now, not only whether it has one: the
+    # bot removed again gets its full retention period from that second leave.
+    await _scenario(mgr)
+    moment = T0 + timedelta(days=31)
+    async with mgr.connect(LEFT) as db:
+        purge = asyncio.create_task(purge_expired(mgr, now=moment))
+        for _ in range(500):
+            if LEFT in mgr._gates:
+                break
+            await asyncio.sleep(0.001)
+        async with mgr.connect_bot() as bot_db:
+            await registry.record_join(bot_db, LEFT, now=moment)
+            await registry.record_leave(bot_db, LEFT, retention_days=30, now=moment)
+        await db.execute_fetchall("SELECT 1")
+    results = {r.guild_id: r.outcome for r in await purge}
+    assert results[LEFT] == "rejoined" and LEFT in mgr.guild_ids_on_disk()
+    later = {r.guild_id: r.outcome for r in await purge_expired(mgr, now=moment + timedelta(days=30))}
+    assert later[LEFT] == "deleted"  # exactly 30 days after the second leave: due, as at the first

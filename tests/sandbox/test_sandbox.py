@@ -332,3 +332,44 @@ async def test_joining_by_a_used_up_invite_is_refused_not_credited_to_the_owner(
     assert "error" not in by_line[3]
     assert "invite def no longer exists" in str(by_line[4]["error"])
     assert by_line[5]["event"] == "user 10 joined server 555"
+
+
+@pytest.mark.asyncio
+async def test_the_first_say_of_a_sandbox_waits_for_its_xp_like_the_others(tmp_path: Path) -> None:
+    # No command had made the bot's XP service yet, so the first `say` did not wait: its level-up came under the
+    # next line, or after the script's end (then never shown).
+    settings = Settings(guild_dbs_dir=tmp_path / "unused")
+    setup = tmp_path / "setup.txt"
+    setup.write_text("555 bot join\n555 7 admin /settings xp_amount:100 levelup_announcements:true xp_cooldown:0\n",
+                     encoding="utf-8")
+    from app.cli.bot import script_lines
+
+    assert await run_sandbox(settings, script=script_lines(setup), demo=False, as_json=True,
+                             dbs=tmp_path / "kept") == 0
+    out: list[str] = []
+    async with running_bot(tmp_path / "kept", settings=settings) as harness:  # a new process on those files
+        runner = ScriptRunner(harness, as_json=True, out=out.append)
+        for number, text in enumerate(["555 bot join", "555 8 say hi", "555 8 say again"], start=1):
+            await runner.run_line(text, number)
+    objects = [json.loads(o) for o in out]
+
+    posted = [(o["line"], str(o["event"]).split(": ", 1)[-1]) for o in objects if "posted in" in str(o.get("event"))]
+    assert posted == [(2, "<@8> reached level 1!")]  # 100 XP; the second line's 200 reach no new level
+
+
+@pytest.mark.asyncio
+async def test_help_as_a_line_in_any_case_with_spaces_or_a_byte_order_mark(tmp_path: Path) -> None:
+    from app.sandbox.script import USAGE
+
+    objects = await _run(tmp_path, ["\ufeffhelp", "  HELP\t", "Help", "help me"])
+
+    assert [o.get("event") for o in objects[:3]] == [USAGE] * 3
+    assert "error" in objects[3]  # not a bare `help`: an ordinary line, refused as one
+
+
+def test_cli_sandbox_prompt_takes_help_and_quit_in_any_case(tmp_path: Path) -> None:
+    result = _cli("sandbox", "--json", cwd=tmp_path, stdin="HELP\n9 bot join\n QUIT \n9 1 admin /server info\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "say <text>" in result.stdout  # the line forms
+    assert "This server's database" not in result.stdout  # nothing after QUIT ran
