@@ -15,6 +15,7 @@ from app.backup.generations import generations, latest_generation, read_manifest
 from app.cli import main
 from app.db import GuildDatabaseManager
 from app.rights.guild_delete import remove_guild_files
+from tests.backup.helpers import users_in
 
 GUILD_A = 111_111_111_111_111_111
 GUILD_B = 222_222_222_222_222_222
@@ -31,14 +32,6 @@ async def two_guilds(root: Path) -> None:
     async with GuildDatabaseManager(root) as manager:
         await add_user(manager, GUILD_A, 1)
         await add_user(manager, GUILD_B, 1)
-
-
-def users_in(path: Path) -> set[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {r[0] for r in conn.execute("SELECT discord_id FROM users")}
-    finally:
-        conn.close()
 
 
 @pytest.mark.asyncio

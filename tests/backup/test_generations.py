@@ -7,7 +7,6 @@ import fcntl
 import json
 import os
 import shutil
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,9 @@ import pytest
 
 from app.backup import backup_folder, restore_files
 from app.backup.generations import LOCK, MANIFEST, STAMP, generations, latest_generation, read_manifest
-from app.db import GuildDatabaseManager
 from app.db.files import quarantine
 from app.errors import FileInUseError
+from tests.backup.helpers import add_users, users_in
 
 GUILD_A = 111_111_111_111_111_111
 GUILD_B = 222_222_222_222_222_222
@@ -29,28 +28,12 @@ def name(guild_id: int) -> str:
     return f"{guild_id}.sqlite3"
 
 
-async def add_user(root: Path, guild_id: int, user_id: int) -> None:
-    async with GuildDatabaseManager(root) as manager:
-        async with manager.connect_bot():  # the bot-wide file, as a running bot has it
-            pass
-        async with manager.connect(guild_id) as db, db.transaction():
-            await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, f"u{user_id}"))
-
-
-def users_in(path: Path) -> set[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {r[0] for r in conn.execute("SELECT discord_id FROM users")}
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """Guilds A and B, user 1 in each."""
     folder = tmp_path / "dbs"
-    asyncio.run(add_user(folder, GUILD_A, 1))
-    asyncio.run(add_user(folder, GUILD_B, 1))
+    asyncio.run(add_users(folder, GUILD_A, 1))
+    asyncio.run(add_users(folder, GUILD_B, 1))
     return folder
 
 
@@ -106,7 +89,7 @@ def test_backups_into_one_folder_take_turns(root: Path, tmp_path: Path) -> None:
 def test_two_runs_at_the_same_time_make_two_generations_in_order(root: Path, tmp_path: Path) -> None:
     out = tmp_path / "backups"
     first = backup_folder(root, out, retention_days=30, now=T0)
-    asyncio.run(add_user(root, GUILD_A, 2))
+    asyncio.run(add_users(root, GUILD_A, 2))
     second = backup_folder(root, out, retention_days=30, now=T0)  # the same instant (or a clock set back)
     earlier = backup_folder(root, out, retention_days=30, now=T0 - timedelta(hours=1))
 
@@ -137,7 +120,7 @@ def test_a_file_the_bot_set_aside_keeps_its_last_copy_from_before(root: Path, tm
     set_aside = quarantine(root / name(GUILD_B), "damaged")  # as the bot does, here half a day after the backup
     set_aside = set_aside.rename(set_aside.with_name(f"{name(GUILD_B)}.quarantined-{T0 + timedelta(hours=12):{STAMP}}"))
     gone = backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=1))
-    asyncio.run(add_user(root, GUILD_B, 5))  # the guild's new file
+    asyncio.run(add_users(root, GUILD_B, 5))  # the guild's new file
 
     runs = [backup_folder(root, out, retention_days=2, now=T0 + timedelta(days=d)) for d in (3, 4)]
 

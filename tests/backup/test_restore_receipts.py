@@ -22,6 +22,7 @@ from app.rights.fanout import forget_user
 from app.rights.guild_delete import delete_guild, remove_guild_files
 from app.rights.member import erase_member
 from app.rights.receipts import create_receipt, list_receipts
+from tests.backup.helpers import add_users, users_in
 
 GUILD_A = 111_111_111_111_111_111
 GUILD_B = 222_222_222_222_222_222
@@ -31,23 +32,6 @@ BOT = "bot-wide.sqlite3"
 
 def name(guild_id: int) -> str:
     return f"{guild_id}.sqlite3"
-
-
-async def add_user(root: Path, guild_id: int, *user_ids: int) -> None:
-    async with GuildDatabaseManager(root) as manager:
-        async with manager.connect_bot():  # the bot-wide file, as a running bot has it
-            pass
-        for user_id in user_ids:
-            async with manager.connect(guild_id) as db, db.transaction():
-                await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (user_id, f"u{user_id}"))
-
-
-def users_in(path: Path) -> set[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {r[0] for r in conn.execute("SELECT discord_id FROM users")}
-    finally:
-        conn.close()
 
 
 def receipts_in(root: Path) -> list[tuple[str, int, int | None]]:
@@ -91,8 +75,8 @@ def restore(capsys: pytest.CaptureFixture[str], *args: str) -> Restore:
 def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """GUILD_DBS_DIR (guild A holds users 7 and 8, guild B user 8) and a backup folder."""
     root, out = tmp_path / "dbs", tmp_path / "backups"
-    asyncio.run(add_user(root, GUILD_A, 7, 8))
-    asyncio.run(add_user(root, GUILD_B, 8))
+    asyncio.run(add_users(root, GUILD_A, 7, 8))
+    asyncio.run(add_users(root, GUILD_B, 8))
     monkeypatch.setenv("GUILD_DBS_DIR", str(root))
     return root, out
 
@@ -167,7 +151,7 @@ def test_a_guild_deleted_then_added_back_keeps_its_new_file_unless_named_with_fo
     root, out = folders
     assert main(["backup", "--out", str(out)]) == 0
     asyncio.run(delete(root, GUILD_A))
-    asyncio.run(add_user(root, GUILD_A, 9))  # the bot added back, and written to
+    asyncio.run(add_users(root, GUILD_A, 9))  # the bot added back, and written to
 
     ran = restore(capsys, "--from", str(out), "--force")
     assert ran.code == 0 and ran.files[name(GUILD_A)]["outcome"] == "deleted"
@@ -202,7 +186,7 @@ def test_a_member_erased_in_one_guild_is_erased_again_there_and_nowhere_else(fol
 @pytest.mark.asyncio
 async def test_restore_in_the_bots_process_erases_again_before_the_file_is_written(tmp_path: Path) -> None:
     root, out = tmp_path / "dbs", tmp_path / "backups"
-    await add_user(root, GUILD_A, 7, 8)
+    await add_users(root, GUILD_A, 7, 8)
     report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
     await erase_in_one_guild(root, GUILD_A, 8)
     async with GuildDatabaseManager(root) as manager:
@@ -264,7 +248,7 @@ async def test_a_deletion_receipt_is_dated_once_the_file_is_gone(tmp_path: Path,
     import app.rights.guild_delete as guild_delete
 
     root = tmp_path / "dbs"
-    await add_user(root, GUILD_A, 7)
+    await add_users(root, GUILD_A, 7)
     removed: list[datetime] = []
 
     def slow_removal(path: Path) -> None:
