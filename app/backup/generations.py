@@ -30,6 +30,7 @@ from pathlib import Path
 
 from app.backup.copy import Entry, online_copy, sha256_of, source_signature
 from app.backup.receipts import copy_time
+from app.db.files import QUARANTINE_INFIX, SIDE_FILES
 from app.db.fleet import list_guild_files
 from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.errors import FileInUseError, NotFoundError
@@ -39,8 +40,6 @@ MANIFEST = "manifest.json"
 STAMP = "%Y%m%dT%H%M%S%fZ"
 LOCK = ".backup.lock"
 LOCK_WAIT_S = 60.0  # a backup waits at most this for another one into the same folder (two crons overlapping)
-SET_ASIDE = ".quarantined-"  # app/db/files.quarantine: `<name>.quarantined-<STAMP>`
-_SIDES = ("-wal", "-shm", "-journal")
 Progress = Callable[[list[Path]], Iterable[Path]]
 Hold = set[tuple[str, datetime]]  # (file, the newest copy made before this moment is kept)
 
@@ -200,9 +199,9 @@ def _set_aside(root: Path) -> Hold:
     found: Hold = set()
     if not root.is_dir():
         return found
-    for path in root.glob(f"*.sqlite3{SET_ASIDE}*"):
-        name, _, stamp = path.name.partition(SET_ASIDE)
-        when = stamp_of(Path(stamp)) if not stamp.endswith(_SIDES) else None
+    for path in root.glob(f"*.sqlite3{QUARANTINE_INFIX}*"):
+        name, _, stamp = path.name.partition(QUARANTINE_INFIX)
+        when = stamp_of(Path(stamp)) if not stamp.endswith(SIDE_FILES) else None
         if when is not None and (name == BOT_FILE_NAME or guild_id_from_path(Path(name)) is not None):
             found.add((name, when))
     return found
@@ -249,9 +248,7 @@ def _cut_down(generation: Path, names: set[str]) -> None:
     removed at the next run), then the other copies."""
     manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     manifest["files"] = [f for f in manifest["files"] if f["name"] in names]
-    partial = generation / (MANIFEST + ".partial")
-    partial.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    os.replace(partial, generation / MANIFEST)
+    _write_manifest(generation, manifest)
     for path in generation.iterdir():
         if path.name not in names and path.name != MANIFEST:
             if path.is_dir() and not path.is_symlink():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from app.db.fleet import open_read_only
+from app.db.fleet import recorded_guild
 from app.db.schema import GUILD_SCHEMA
 from app.errors import InvalidInputError, UserFacingError
 
@@ -27,18 +27,17 @@ def identity_problem(path: Path, guild_id: int) -> str | None:
     A file SQLite cannot read at all is left to the integrity check, which says why.
     """
     try:
-        with open_read_only(path) as conn:
-            row = conn.execute(f"SELECT guild_id FROM {META}").fetchone()  # noqa: S608 (the schema's own name)
+        recorded = recorded_guild(path)
     except sqlite3.OperationalError as error:
         if str(error).startswith("no such "):
             return f"is not a guild database (no {META} table)"
         return None
     except sqlite3.DatabaseError:
         return None
-    if row is None:
+    if recorded is None:
         return f"is not a guild database (no {META} row)"
-    if row[0] != guild_id:
-        return f"records guild {row[0]}, not {guild_id}"
+    if recorded != guild_id:
+        return f"records guild {recorded}, not {guild_id}"
     return None
 
 

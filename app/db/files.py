@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SIDE_FILES = ("-wal", "-shm", "-journal")
 FILE_MODE = 0o600  # a server's data is readable by the bot's user only (side files inherit it)
 FOLDER_MODE = 0o700
+QUARANTINE_INFIX = ".quarantined-"  # a file set aside: `<name>.quarantined-<UTC stamp>` (and its side files)
 _BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _swept: set[Path] = set()  # folders whose build leftovers this process removed (remove_stale_builds)
 
@@ -147,7 +148,7 @@ def set_aside_orphans(path: Path) -> None:
     for suffix in SIDE_FILES:
         side = path.with_name(path.name + suffix)
         if side.exists():
-            target = path.with_name(f"{path.name}.quarantined-{stamp}{suffix}")
+            target = path.with_name(f"{path.name}{QUARANTINE_INFIX}{stamp}{suffix}")
             side.rename(target)
             log.warning("set aside %s as %s: its database file is missing", side.name, target.name)
 
@@ -155,7 +156,7 @@ def set_aside_orphans(path: Path) -> None:
 def quarantine(path: Path, reason: str) -> Path:
     """Move `path` and its side files aside under a dated name; never delete them."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = path.with_name(f"{path.name}.quarantined-{stamp}")
+    target = path.with_name(f"{path.name}{QUARANTINE_INFIX}{stamp}")
     for suffix in SIDE_FILES:
         side = path.with_name(path.name + suffix)
         if side.exists():

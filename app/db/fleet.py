@@ -77,6 +77,22 @@ def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def recorded_guild(path: Path) -> int | None:
+    """The guild id the file's meta row records (None: no row), read without writing to the file or, when no
+    other connection has it open (no -wal), creating side files beside it.
+
+    Raises:
+        sqlite3.Error: it cannot be read (locked, damaged, not a database, no meta table).
+    """
+    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "mode=ro&immutable=1"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=5.0)
+    try:
+        row = conn.execute(f"SELECT guild_id FROM {GUILD_SCHEMA.meta_table}").fetchone()  # noqa: S608 (the schema's)
+    finally:
+        conn.close()
+    return None if row is None else row[0]
+
+
 def open_guild_read_only(path: Path | None, guild_id: int) -> AbstractContextManager[sqlite3.Connection]:
     """The guild's file, read-only; `path` None (a guild never written, so no file): a copy of a new one."""
     if path is None:

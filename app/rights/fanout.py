@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.db.fleet import recorded_guild
 from app.db.manager import GuildDatabaseManager
-from app.db.schema import GUILD_SCHEMA
 from app.errors import BotError, GuildDatabaseError, InvalidInputError
 from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
@@ -71,14 +71,8 @@ def file_problem(path: Path, guild_id: int) -> str | None:
     Asked before a file is opened through the manager, which would move a damaged or misnamed file
     aside: an operator's export or erasure reports such a file and leaves it exactly as it is.
     """
-    # without a -wal, nobody has the file open: read it without creating side files beside it
-    mode = "mode=ro" if path.with_name(path.name + "-wal").exists() else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=5.0)
-        try:
-            row = conn.execute(f"SELECT guild_id FROM {GUILD_SCHEMA.meta_table}").fetchone()  # noqa: S608
-        finally:
-            conn.close()
+        recorded = recorded_guild(path)
     except sqlite3.OperationalError as error:
         if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return None  # a writer elsewhere: the manager waits for it
@@ -87,8 +81,8 @@ def file_problem(path: Path, guild_id: int) -> str | None:
         return f"{path.name} is not a guild database ({error})"
     except sqlite3.DatabaseError as error:
         return f"{path.name} is not a readable database ({error})"
-    if row is None or row[0] != guild_id:
-        owner = "no guild" if row is None else f"guild {row[0]}"
+    if recorded != guild_id:
+        owner = "no guild" if recorded is None else f"guild {recorded}"
         return f"{path.name} records {owner}, not {guild_id} (a copy under the wrong name?)"
     return None
 

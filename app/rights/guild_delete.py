@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from app.db.connection import BotDb
-from app.db.files import SIDE_FILES
+from app.db.files import QUARANTINE_INFIX, SIDE_FILES
 from app.db.fleet import file_size, table_counts
 from app.db.ids import validate_guild_id
 from app.db.manager import GuildDatabaseManager
@@ -165,7 +165,7 @@ async def _stamp_done(bot_db: BotDb, receipt: Receipt) -> Receipt:
 
 def set_aside_copies(path: Path) -> list[Path]:
     """Damaged copies of a guild's file that opening it set aside (`<id>.sqlite3.quarantined-<stamp>`)."""
-    return sorted(p for p in path.parent.glob(f"{path.name}.quarantined-*")
+    return sorted(p for p in path.parent.glob(f"{path.name}{QUARANTINE_INFIX}*")
                   if not p.name.endswith(SIDE_FILES))
 
 

@@ -268,14 +268,14 @@ class BotHarness:
     async def create_invite(self, guild_id: int, user_id: int, code: str, *, max_uses: int = 0) -> bool:
         """The member creates an invite (INVITE_CREATE); whether the bot was told (Manage Channels)."""
         guild = self.double.ensure_guild(guild_id)
-        if not guild.permissions_of(self.double.app_id) & perm.MANAGE_CHANNELS:
-            await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
-            self._invites_made.add((guild_id, code))
-            return False
-        async with self.received(hikari.InviteCreateEvent, guild_id):
+        told = bool(guild.permissions_of(self.double.app_id) & perm.MANAGE_CHANNELS)
+        if told:
+            async with self.received(hikari.InviteCreateEvent, guild_id):
+                await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
+        else:
             await self.double.create_invite(guild_id, user_id, code=code, max_uses=max_uses)
         self._invites_made.add((guild_id, code))  # made: once gone, nobody joins by it any more
-        return True
+        return told
 
     async def member_join(self, guild_id: int, user_id: int, *, invite: str | None = None, vanity: bool = False,
                           delete_first: bool = False) -> None:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.config import Settings
 from app.doubles import DoubleError
@@ -27,6 +27,7 @@ from app.sandbox.render import action_text, choices_object, error_object, event_
 from app.sandbox.script import USAGE, Action, parse_line
 
 Emit = Callable[[dict[str, Any]], None]
+S = TypeVar("S")
 log = logging.getLogger(__name__)
 JOIN_RECORD_WAIT_S = 10.0  # a join line waits at most this for the invite tracker to record it
 XP_RECORD_WAIT_S = 5.0  # a say line waits at most this for its XP to be written and its level-up posted
@@ -94,15 +95,13 @@ class ScriptRunner:
             await h.advance(delta)
             self.emit(event_object(action, f"the clock moved forward {_duration(action.seconds)}; "
                                            f"it is now {h.clock.now():%Y-%m-%d %H:%M} UTC"))
-            for post in h.double.channel_posts[posted:]:  # what fell due was announced (a challenge's winners)
-                self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
+            self._posts_since(action, posted)  # what fell due was announced (a challenge's winners)
             return
         self._check_bot_is_in(action)
         if action.kind in ("bot_join", "bot_leave", "say", "join", "leave", "invite", "role"):
             posted = len(h.double.channel_posts)
             self.emit(event_object(action, await self._world(action)))
-            for post in h.double.channel_posts[posted:]:  # a level-up the message earned
-                self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
+            self._posts_since(action, posted)  # a level-up the message earned
             return
         guild_id, user_id = action.guild_id, action.user_id or 0
         if action.kind == "autocomplete":
@@ -124,6 +123,11 @@ class ScriptRunner:
         await h.answer(record)
         for reply in await h.settle(record):
             self.emit(reply_object(action, reply))
+
+    def _posts_since(self, action: Action, posted: int) -> None:
+        """Emit what the bot posted in channels on its own since there were `posted` posts."""
+        for post in self.harness.double.channel_posts[posted:]:
+            self.emit(event_object(action, f"the bot posted in channel {post.channel_id}: {post.content}"))
 
     def _check_bot_is_in(self, action: Action) -> None:
         """Raises:
@@ -148,7 +152,7 @@ class ScriptRunner:
             await h.remove_bot_from_guild(guild_id)
             return f"the bot was removed from server {guild_id} (its file is kept for the retention period)"
         if action.kind == "say":
-            xp = await _xp_service(h)
+            xp = await _service(h, XpService)
             heard = xp.heard if xp is not None else 0
             await h.say(guild_id, user_id, action.text)
             if xp is not None:
@@ -174,20 +178,18 @@ class ScriptRunner:
 async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
     """Until the invite tracker has recorded the joins it has seen: a script's joins come milliseconds apart,
     which the tracker takes for a raid (nobody can say whose invite each used); members arrive slower."""
-    container = h.bot.client.di.default_container
-    if container is None or InviteService not in container:  # a bot without the invite tracker
-        return
-    service = await container.get(InviteService)
-    await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)
+    service = await _service(h, InviteService)
+    if service is not None:
+        await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)
 
 
-async def _xp_service(h: BotHarness) -> XpService | None:
-    """The bot's XP service, made now if no message or command made it yet (the first `say` waits as the others
-    do); None for a bot without the XP extension."""
+async def _service(h: BotHarness, kind: type[S]) -> S | None:
+    """The bot's service of `kind`, made now if nothing made it yet (the first `say` waits as the others do);
+    None for a bot without the extension that provides it."""
     container = h.bot.client.di.default_container
-    if container is None or XpService not in container:
+    if container is None or kind not in container:
         return None
-    return await container.get(XpService)
+    return await container.get(kind)
 
 
 async def _recorded_xp(service: XpService, guild_id: int, heard: int) -> None:
