@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, NotFoundError
 from app.rights.atomic import fsync_path
+from app.scratch import private_scratch
 
 Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
@@ -237,13 +237,13 @@ def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
     entries = _entries(generation, guild_id)
     receipts = read_receipts(root, backups_beside(generation), force=force)
     results = []
-    with tempfile.TemporaryDirectory(prefix="guildshelf-restore-") as scratch:
+    with private_scratch("guildshelf-restore-") as scratch:
         for entry in entries:
             if not (force and guild_id is not None) and (held := deleted_since(entry, receipts,
                                                                                named=guild_id is not None)):
                 results.append(held)
                 continue
-            results.append(_restore_one(root, generation, entry, receipts, Path(scratch), force=force))
+            results.append(_restore_one(root, generation, entry, receipts, scratch, force=force))
     return results
 
 
@@ -266,8 +266,8 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
-    with tempfile.TemporaryDirectory(prefix="guildshelf-restore-") as scratch:
-        prepared = await asyncio.to_thread(_prepare, copy, entry, receipts, manager.root, Path(scratch))
+    with private_scratch("guildshelf-restore-") as scratch:
+        prepared = await asyncio.to_thread(_prepare, copy, entry, receipts, manager.root, scratch)
         async with manager.exclusive(guild_id) as live:
             try:
                 await asyncio.to_thread(install, prepared.path, live,

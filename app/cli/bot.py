@@ -66,7 +66,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
         reserve_metrics(settings.metrics_host, settings.metrics_port)  # held through the split, then served
     from app.legacy.launch import split_at_launch  # the splitter's area
+    from app.scratch import sweep_stale
 
+    sweep_stale()  # copies of members' data that runs killed with -9 left in TMPDIR
     report = split_at_launch(settings)
     if report is not None:
         print(report.message, flush=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from app.errors import LegacySplitError
 from app.legacy.collations import register_stand_ins
-from app.legacy.scratch import private_scratch
+from app.scratch import private_scratch
 
 _HEADER = b"SQLite format 3\x00"
 _COPY_ATTEMPTS = 3

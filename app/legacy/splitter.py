@@ -45,9 +45,9 @@ from app.legacy.plan import Plan, make_plan
 from app.legacy.preview import dry_run_report, estimated_counts
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
-from app.legacy.scratch import private_scratch, sweep_stale
 from app.legacy.source import fingerprint, open_read_only, read_error
 from app.rights.atomic import private_dir
+from app.scratch import private_scratch, sweep_stale
 
 PAUSE_ENV = "GUILDSHELF_SPLIT_PAUSE"  # tests only: "stage:N" / "finish:N" stops there, to be killed
 ProgressFn = Callable[[int, int], None]

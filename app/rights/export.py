@@ -12,7 +12,6 @@ import asyncio
 import gzip
 import shutil
 import sqlite3
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from app.db.fleet import open_guild_read_only, table_counts
 from app.errors import InvalidInputError
 from app.rights.atomic import atomic_output
 from app.rights.export_json import write_json_zip
+from app.scratch import private_scratch
 
 ExportFormat = Literal["sqlite", "json"]
 FORMATS: tuple[ExportFormat, ...] = ("sqlite", "json")
@@ -115,9 +115,9 @@ async def export_packed(db: GuildDb, *, max_bytes: int) -> PackedExport:
 
 def _pack(source: Path | None, guild_id: int, max_bytes: int) -> PackedExport:
     name = f"guild-{guild_id}.sqlite3"
-    with tempfile.TemporaryDirectory(prefix="guildshelf-export-") as tmp:
-        result = _export(source, guild_id, Path(tmp) / name, "sqlite", False)
-        packed = Path(tmp) / f"{name}.gz"
+    with private_scratch("guildshelf-export-") as tmp:
+        result = _export(source, guild_id, tmp / name, "sqlite", False)
+        packed = tmp / f"{name}.gz"
         size = gzip_file(result.path, packed)
         data = packed.read_bytes() if size <= max_bytes else None
     return PackedExport(f"{name}.gz", size, data, result)

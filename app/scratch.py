@@ -1,10 +1,11 @@
-"""Private temporary folders of the split's reads and of the dry run, and the sweep of those a kill left behind.
+"""Private temporary folders that hold copies of members' data, and the sweep of those a kill left behind.
 
-They hold a copy of the legacy database: every member of every guild, which no erasure reaches.
-A run killed with -9 cannot remove its own, so each run removes those that no live run holds: a
-folder is held by an exclusive `flock` on its lock file for as long as it is used (the kernel
-drops it when the holder dies), and one younger than a minute is never touched (it may be being
-made).
+The legacy split's reads and its dry run copy the legacy database (every member of every guild); a restore
+copies a guild file to erase from it the members erased since the backup; the bot packs a guild's export
+for Discord. No erasure reaches those copies, and a run killed with -9 cannot remove its own, so every run
+that makes one, and the bot's launch, removes those that no live run holds: a folder is held by an exclusive
+`flock` on its lock file for as long as it is used (the kernel drops it when the holder dies), and one
+younger than a minute is never touched (it may be being made).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-PREFIXES = ("legacy-dry-run-", "legacy-read-")
+PREFIXES = ("legacy-dry-run-", "legacy-read-", "guildshelf-restore-", "guildshelf-export-")
 _LOCK = ".in-use"
 _GRACE_S = 60.0
 
@@ -42,7 +43,7 @@ def _stale(folder: Path) -> bool:
 
 def sweep_stale() -> None:
     """Remove the scratch folders that killed runs left in the temporary directory."""
-    for folder in Path(tempfile.gettempdir()).glob("legacy-*"):
+    for folder in Path(tempfile.gettempdir()).iterdir():
         try:
             if folder.name.startswith(PREFIXES) and _stale(folder):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -52,7 +53,13 @@ def sweep_stale() -> None:
 
 @contextmanager
 def private_scratch(prefix: str) -> Iterator[Path]:
-    """A private (0700) temporary folder, held while in use, then removed (`sweep_stale` removes it after a kill)."""
+    """A private (0700) temporary folder, held while in use, then removed (`sweep_stale` removes it after a kill).
+
+    Those that killed runs left are swept first.
+    """
+    if not prefix.startswith(PREFIXES):
+        raise ValueError(f"{prefix!r} is not a prefix the sweep knows")
+    sweep_stale()
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         fd = os.open(Path(name) / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
         try:
