@@ -60,12 +60,15 @@ class Receipts:
     registry: list[Row] | None = None  # the live file's guild registry (None: no live file)
     deletions: dict[int, datetime] = field(default_factory=dict)  # guild -> its file's last deletion
     erasures: dict[int, list[tuple[int, datetime]]] = field(default_factory=dict)  # guild -> (member, when)
+    everywhere: list[tuple[int, datetime]] = field(default_factory=list)  # (member, when): `user forget`
 
     def add(self, receipt_id: int, row: Row) -> None:
         if row in self.rows:
             return
         self.rows[row] = receipt_id
         scope, guild_id, user_id, when = row[0], row[1], row[2], receipt_time(row[7])
+        if guild_id is None and scope == "member" and isinstance(user_id, int):
+            self.everywhere.append((user_id, when))
         if not isinstance(guild_id, int):
             return
         if scope == "guild":
@@ -79,9 +82,10 @@ class Receipts:
         return deleted if deleted is not None and deleted >= copy_time(copied_at) else None
 
     def erased_after(self, guild_id: int, copied_at: str) -> tuple[int, ...]:
-        """The members erased from the guild after (or in the millisecond of) the copy."""
+        """The members erased from the guild, or from every guild, after (or in the millisecond of) the copy."""
         copied = copy_time(copied_at)
-        return tuple(sorted({user for user, when in self.erasures.get(guild_id, []) if when >= copied}))
+        return tuple(sorted({user for user, when in (*self.erasures.get(guild_id, []), *self.everywhere)
+                             if when >= copied}))
 
 
 def _read(path: Path, receipts: Receipts, *, live: bool) -> None:

@@ -85,7 +85,8 @@ class Replication:
                 return [], last
             seen = int(self._seen_file.read_text(encoding="utf-8").strip() or 0)
             rows = await bot_db.execute_fetchall(
-                "SELECT DISTINCT guild_id FROM deletion_receipts WHERE scope = 'member' AND id > ? AND id <= ?",
+                "SELECT DISTINCT guild_id FROM deletion_receipts WHERE scope = 'member' AND guild_id IS NOT NULL "
+                "AND id > ? AND id <= ?",
                 (seen, last))
         return [int(r[0]) for r in rows], last
 

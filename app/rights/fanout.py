@@ -106,7 +106,9 @@ def _iterate(guild_ids: list[int], progress: Progress | None) -> Iterable[int]:
 async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_by: str = OPERATOR_CLI,
                       reason: str = "member erasure requested to the operator",
                       progress: Progress | None = None) -> FanoutReport:
-    """Erase the member in every guild file; one receipt per guild where anything changed."""
+    """Erase the member in every guild file; one receipt per guild where anything changed, and one for the
+    request itself (no guild: every guild), which a restore applies to every copy older than it, even of a
+    guild whose file was missing or set aside while this ran."""
     journal = forget_journal(manager.root, user_id)
     done, interrupted = journal.done(), journal.started_not_done()
     report = FanoutReport(user_id, "forget", resumed=len(done))
@@ -126,6 +128,9 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
         report.legacy_files = await erase_from_copies_async(manager.root, user_id=user_id)
     except BotError as error:
         report.legacy_failed = str(error)
+    async with manager.connect_bot() as bot_db:  # after every file it reached: later than each copy it erased
+        await create_receipt(bot_db, scope="member", guild_id=None, user_id=user_id, requested_by=requested_by,
+                             reason=f"{reason} (every guild)", rows_deleted=sum(report.rows.values()))
     if not report.failed and report.legacy_failed is None:
         journal.remove()  # it names the member: keep it no longer than the job
     return report

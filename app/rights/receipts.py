@@ -41,15 +41,22 @@ _COLUMNS = ("id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, 
             "deleted_at")
 
 
-async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int, requested_by: str,
+async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int | None, requested_by: str,
                          reason: str, user_id: int | None = None, bytes_deleted: int = 0,
                          rows_deleted: int = 0) -> Receipt:
-    """Record one deletion (a guild's file, or one member's rows in one guild)."""
+    """Record one deletion: a guild's file, one member's rows in one guild, or (`guild_id` None, scope
+    "member") a member erased from every guild, which a restore applies to every older copy.
+
+    Raises:
+        ValueError: a guild deletion without its guild, or a member erasure without its member.
+    """
+    if guild_id is None and (scope != "member" or user_id is None):
+        raise ValueError("only a member's erasure from every guild is recorded without a guild")
     result = await bot_db.execute(
         "INSERT INTO deletion_receipts (scope, guild_id, user_id, requested_by, reason, "  # noqa: S608
         f"bytes_deleted, rows_deleted) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-        (scope, validate_guild_id(guild_id), user_id, requested_by, reason, bytes_deleted,
-         rows_deleted))
+        (scope, None if guild_id is None else validate_guild_id(guild_id), user_id, requested_by, reason,
+         bytes_deleted, rows_deleted))
     return Receipt(*result.rows[0])
 
 

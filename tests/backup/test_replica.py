@@ -164,6 +164,8 @@ def test_a_member_erasure_reaches_the_replica_as_a_fresh_snapshot(tmp_path: Path
                 async with manager.connect_bot() as bot_db:
                     await create_receipt(bot_db, scope="member", guild_id=GUILD, user_id=erased,
                                          requested_by=OPERATOR_CLI, reason="test")
+                    await create_receipt(bot_db, scope="member", guild_id=None, user_id=erased,  # as `user forget`
+                                         requested_by=OPERATOR_CLI, reason="test (every guild)")
                 snapshotted = await replication.snapshot_erasures()
                 after = replica_files(folder / path.name)
                 again = await replication.snapshot_erasures()  # handled once

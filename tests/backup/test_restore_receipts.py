@@ -104,7 +104,7 @@ def test_a_forced_whole_restore_keeps_every_receipt_and_brings_back_no_deleted_g
         assert not (root / name(GUILD_B)).exists()
         assert ran.files[BOT]["outcome"] == "restored"
         assert receipts_in(root) == receipts
-    assert "3 deletion receipts newer than the backup kept" in ran.files[BOT]["detail"]
+    assert "4 deletion receipts newer than the backup kept" in ran.files[BOT]["detail"]  # 8 in A, in B, everywhere
 
     ran = restore(capsys, "--from", str(out), "--guild", str(GUILD_B), "--force")  # asked for by name
     assert ran.code == 0 and users_in(root / name(GUILD_B)) == set()  # back, and 8's erasure applied again
@@ -263,3 +263,39 @@ async def test_a_deletion_receipt_is_dated_once_the_file_is_gone(tmp_path: Path,
             stored = (await list_receipts(bot_db))[0]
     assert stored.deleted_at == deletion.receipt.deleted_at
     assert moment(stored.deleted_at) >= moment(removed[0].isoformat())
+
+
+def test_user_forget_reaches_a_guild_whose_file_was_missing_at_the_time(
+        folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    # `user forget` wrote receipts only where it found the member: guild B's file, lost when it ran, came back
+    # from the backup with the member in it.
+    root, out = folders
+    assert main(["backup", "--out", str(out)]) == 0
+    (root / name(GUILD_B)).unlink()  # lost (a failed disk, a file set aside) while the member asks to be forgotten
+
+    assert main(["user", "forget", "8", "--yes"]) == 0
+    everywhere = [r for r in receipts_in(root) if r[1] is None]
+    assert everywhere == [("member", None, 8)]  # one receipt for the request, whatever the files held
+
+    ran = restore(capsys, "--from", str(out), "--guild", str(GUILD_B))
+    assert ran.code == 0 and ran.files[name(GUILD_B)]["outcome"] == "restored"
+    assert users_in(root / name(GUILD_B)) == set()
+    assert "1 member erasure made since the backup applied again" in ran.files[name(GUILD_B)]["detail"]
+
+    capsys.readouterr()
+    assert main(["guild", "receipts"]) == 0
+    assert "every guild" in capsys.readouterr().out
+
+
+def test_a_copy_newer_than_the_user_forget_keeps_the_member_who_came_back(
+        folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = folders
+    assert main(["user", "forget", "8", "--yes"]) == 0
+    time.sleep(0.01)
+    asyncio.run(add_users(root, GUILD_B, 8))  # joined again and wrote, after the erasure
+    assert main(["backup", "--out", str(out)]) == 0
+    (root / name(GUILD_B)).unlink()
+
+    ran = restore(capsys, "--from", str(out), "--guild", str(GUILD_B))
+
+    assert ran.code == 0 and users_in(root / name(GUILD_B)) == {8}

@@ -56,7 +56,9 @@ async def test_forget_erases_the_member_in_every_guild_with_one_receipt_per_guil
         assert await _alice_rows(mgr, guild_id) == 0
     async with mgr.connect_bot() as bot_db:
         receipts = await list_receipts(bot_db)
-    assert [(r.scope, r.guild_id, r.user_id) for r in receipts] == [("member", g, ALICE) for g in (11, 22, 33)]
+    assert [(r.scope, r.guild_id, r.user_id) for r in receipts] == [
+        *(("member", g, ALICE) for g in (11, 22, 33)), ("member", None, ALICE)]  # None: the request, every guild
+    assert receipts[-1].rows_deleted == sum(report.rows.values()) > 0
     assert not forget_journal(mgr.root, ALICE).path.exists()
 
 
@@ -73,7 +75,7 @@ async def test_forget_resumes_after_an_interruption(mgr: GuildDatabaseManager) -
     for guild_id in GUILDS:
         assert await _alice_rows(mgr, guild_id) == 0
     async with mgr.connect_bot() as bot_db:
-        assert [r.guild_id for r in await list_receipts(bot_db)] == [11, 22, 33]
+        assert [r.guild_id for r in await list_receipts(bot_db)] == [11, 22, 33, None]  # the request: at the end
 
 
 @pytest.mark.asyncio
@@ -87,7 +89,7 @@ async def test_a_guild_erased_but_not_journaled_before_a_crash_still_gets_a_rece
     await forget_user(mgr, ALICE)
     async with mgr.connect_bot() as bot_db:
         receipts = {r.guild_id: r for r in await list_receipts(bot_db)}
-    assert set(receipts) == {11, 22, 33}
+    assert set(receipts) == {11, 22, 33, None}
     assert "interrupted" in receipts[11].reason
 
 
