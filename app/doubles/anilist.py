@@ -5,7 +5,8 @@
         anilist.fail("429", retry_after=30)   # or "403" (outage), "500" (HTML), "stall"; fail(None) heals
 
 Behaves as ../shared/reference/anilist.md §3-§4 says AniList does: POST / only, 404 with `data.<Root>: null`
-for unknown or private users and unknown media, 200 with [] for an empty search, perPage capped at 50,
+for unknown or private users and unknown media, 200 with [] for an empty search, `Page(page:, perPage:)`
+followed (perPage capped at 50, `hasNextPage` exact),
 a fixed one-minute window of `limit` requests (then 429 with Retry-After for the rest of the minute)
 while the headers advertise `advertised`. It is not a GraphQL engine: it recognises the root field of
 each query and answers the reference's shapes whole.
@@ -31,6 +32,9 @@ GATEWAY_HTML = "<html><head><title>502 Bad Gateway</title></head><body><center><
 TOO_MANY_BODY = '{"data": null,"errors": [{"message": "Too Many Requests.","status": 429}]}'  # AniList's 74 bytes
 FAULTS = ("429", "403", "500", "stall")
 _ROOT = re.compile(r"\b(User|Page|Media|MediaListCollection)\s*\(")
+_PAGE_ARGS = re.compile(r"\bPage\s*\(([^)]*)\)")
+_ARGUMENT = re.compile(r"(\w+)\s*:\s*(\$\w+|-?\d+)")
+_VARIABLE_DEFAULT = re.compile(r"\$(\w+)\s*:\s*\w+!?\s*=\s*(-?\d+)")
 
 
 class AniListDouble(Served):
@@ -150,14 +154,30 @@ class AniListDouble(Served):
             if user is None or user.private:
                 return _errors(404, "Private User" if user else "Not Found.", {"MediaListCollection": None})
             return _data({"MediaListCollection": self.catalogue.list_collection(user)})
-        per_page = max(1, min(50, _int(variables.get("perPage")) or 10))
+        per_page = max(1, min(50, _page_argument(query, variables, "perPage") or 10))
+        page = max(1, _page_argument(query, variables, "page") or 1)
         found = self.catalogue.search(str(variables.get("search") or ""))
-        return _data({"Page": {"pageInfo": {"hasNextPage": len(found) > per_page}, "media": found[:per_page]}})
+        start = (page - 1) * per_page
+        return _data({"Page": {"pageInfo": {"hasNextPage": len(found) > start + per_page},
+                               "media": found[start:start + per_page]}})
 
     def _user(self, variables: dict[str, Any]) -> CatalogueUser | None:
         if variables.get("id") is not None:
             return self.catalogue.user_by_id(_int(variables.get("id")))
         return self.catalogue.user_by_name(str(variables.get("name") or ""))
+
+
+def _page_argument(query: str, variables: dict[str, Any], name: str) -> int | None:
+    """An argument of the query's `Page(...)` as GraphQL reads it: a literal, or a variable (given, else its
+    default in the operation's signature); None if absent."""
+    args = _PAGE_ARGS.search(query)
+    value = dict(_ARGUMENT.findall(args.group(1))).get(name) if args else None
+    if value is None or not value.startswith("$"):
+        return _int(value)
+    name = value[1:]
+    if variables.get(name) is not None:
+        return _int(variables[name])
+    return _int(dict(_VARIABLE_DEFAULT.findall(query)).get(name))
 
 
 def _int(value: Any) -> int | None:

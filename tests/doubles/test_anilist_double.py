@@ -64,6 +64,24 @@ async def test_empty_search_is_200_and_per_page_is_capped_at_50() -> None:
 
 
 @pytest.mark.asyncio
+async def test_search_pages_follow_page_and_per_page_from_variables_literals_and_defaults() -> None:
+    media = [{"id": i, "title": {"romaji": f"Same {i}"}} for i in range(1, 8)]
+    paged = ("query ($search: String, $p: Int, $n: Int = 3) { Page(page: $p, perPage: $n) { pageInfo { hasNextPage } "
+             "media(search: $search, type: MANGA) { id } } }")
+    literal = ("query ($search: String) { Page(page: 2, perPage: 5) { pageInfo { hasNextPage } "
+               "media(search: $search) { id } } }")
+    async with AniListDouble(Catalogue.from_dict({"media": media})) as double:
+        pages = [(await post(double, paged, {"search": "same", "p": p}))[2]["data"]["Page"] for p in (1, 2, 3, 4)]
+        second = (await post(double, literal, {"search": "same"}))[2]["data"]["Page"]
+        first = (await post(double, paged, {"search": "same"}))[2]["data"]["Page"]  # no page: the first
+
+    assert [[m["id"] for m in page["media"]] for page in pages] == [[1, 2, 3], [4, 5, 6], [7], []]
+    assert [page["pageInfo"]["hasNextPage"] for page in pages] == [True, True, False, False]
+    assert [m["id"] for m in second["media"]] == [6, 7] and second["pageInfo"]["hasNextPage"] is False
+    assert first == pages[0]
+
+
+@pytest.mark.asyncio
 async def test_headers_advertise_90_while_30_are_enforced_then_a_minute_ban() -> None:
     async with AniListDouble(limit=30, advertised=90) as double:
         answers = [await post(double, MEDIA_QUERY, {"id": 30013}) for _ in range(31)]
