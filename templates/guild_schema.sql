@@ -11,7 +11,7 @@
 -- This file is always the *current* schema. A file built from an older version
 -- is brought forward by templates/migrations/NNNN_*.sql, one version each.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 CREATE TABLE guild_meta (
     id              INTEGER PRIMARY KEY DEFAULT 1 CHECK (id = 1),
@@ -19,7 +19,7 @@ CREATE TABLE guild_meta (
     schema_version  INTEGER NOT NULL,
     created_at      TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 ) STRICT;
-INSERT INTO guild_meta (guild_id, schema_version) VALUES (0, 2);
+INSERT INTO guild_meta (guild_id, schema_version) VALUES (0, 3);
 
 -- ------------------------------------------------------------ invite tracker
 CREATE TABLE invites (
@@ -95,6 +95,14 @@ CREATE TABLE user_manga_progress (
     PRIMARY KEY (discord_id, manga_id)
 ) STRICT;
 CREATE INDEX idx_user_manga_progress_manga ON user_manga_progress (manga_id);
+
+-- v3: one row per member per day on which they recorded progress (user_manga_progress keeps only
+-- each manga's last update, so a daily reader of one manga would have one day)
+CREATE TABLE reading_days (
+    discord_id  INTEGER NOT NULL,
+    day         TEXT    NOT NULL CHECK (date(day) IS day),  -- YYYY-MM-DD, UTC, by the bot's clock
+    PRIMARY KEY (discord_id, day)
+) WITHOUT ROWID, STRICT;
 
 CREATE TABLE achievements (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -153,8 +153,8 @@ def _strip_comments_only(text: str) -> str:
     return stripped
 
 
-# 1 KiB pages for guild files: an empty guild is 41 b-trees of one page each, so the page size is
-# most of a small guild's bytes (4 KiB pages: 180 KiB; 1 KiB: 52 KiB; measured in bench_storage.py).
+# 1 KiB pages for guild files: an empty guild is 42 b-trees of one page each (schema version 3), so the page
+# size is most of a small guild's bytes (4 KiB pages: 184 KiB; 1 KiB: 54 KiB; measured in bench_storage.py).
 GUILD_SCHEMA = Schema("guild", TEMPLATES_DIR / "guild_schema.sql", TEMPLATES_DIR / "migrations",
                       "guild_meta", page_size=1024)
 BOT_SCHEMA = Schema("bot-wide", TEMPLATES_DIR / "bot_schema.sql", TEMPLATES_DIR / "bot_migrations",

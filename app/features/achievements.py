@@ -77,6 +77,15 @@ WHERE ranked.discord_id = ? AND ranked.place = 1 AND ranked.points > 0 AND chall
 """  # the winner as /challenge leaderboard ranks them: a tie goes to whoever got there first
 
 
+# The days a member recorded progress, plus the day of each progress row's last update: rows written before
+# reading_days existed (the legacy bot's, or before migration 3) still count.
+_READING_DAYS = """
+SELECT day FROM reading_days WHERE discord_id = ?
+UNION
+SELECT substr(updated_at, 1, 10) FROM user_manga_progress WHERE discord_id = ? AND updated_at IS NOT NULL
+"""
+
+
 def streak_from(days: list[date]) -> int:
     """The longest run of consecutive days among `days`."""
     longest = run = 0
@@ -97,9 +106,8 @@ def _facts(conn: sqlite3.Connection, user_id: int) -> MemberFacts:
         "SELECT COALESCE(SUM(chapters_read), 0), COALESCE(SUM(status = 'COMPLETED'), 0) "
         "FROM user_manga_progress WHERE discord_id = ?", (user_id,)).fetchone()
     cached = _one(conn, "SELECT total_chapters FROM cached_stats WHERE discord_id = ?", user_id)
-    dates = [day for (text,) in conn.execute(
-        "SELECT DISTINCT substr(updated_at, 1, 10) FROM user_manga_progress "
-        "WHERE discord_id = ? AND updated_at IS NOT NULL", (user_id,)) if (day := _as_date(text)) is not None]
+    dates = [day for (text,) in conn.execute(_READING_DAYS, (user_id, user_id))
+             if (day := _as_date(text)) is not None]
     return MemberFacts(
         chapters_read=max(int(chapters), cached), completed=int(completed),
         anilist_linked=bool(_one(conn, "SELECT anilist_id IS NOT NULL FROM users WHERE discord_id = ?", user_id)),

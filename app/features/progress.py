@@ -70,7 +70,8 @@ def check_entry(media: Media, chapter: int, status: str | None, score: int | Non
 
 async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: str, chapter: int, *,
                          status: str | None = None, score: int | None = None, now: datetime | None = None) -> Entry:
-    """Record that this member read `media` up to `chapter` in this server, at `now` (the bot's clock).
+    """Record that this member read `media` up to `chapter` in this server, at `now` (the bot's clock),
+    and that they read on that day (`reading_days`, for Week Streak).
 
     Without a status, a new entry is "reading", or "completed" at the last known chapter;
     an existing one keeps its status. Raises what `check_entry` raises.
@@ -83,6 +84,7 @@ async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: 
         status = "COMPLETED" if finished else (old.status if old else "CURRENT")
     kept_score = float(score) if score is not None else (old.score if old else None)
     title = media.title[:TITLE_MAX]
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
     async with db.transaction():
         await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?) ON CONFLICT (discord_id) DO NOTHING",
                          (user_id, display_name))
@@ -91,7 +93,10 @@ async def record_chapter(db: GuildDb, media: Media, user_id: int, display_name: 
             "score, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (discord_id, manga_id) "
             "DO UPDATE SET title = excluded.title, chapters_read = excluded.chapters_read, status = excluded.status, "
             "score = excluded.score, updated_at = excluded.updated_at",
-            (user_id, media.id, title, chapter, status, kept_score, sql_time(now or datetime.now(UTC))))
+            (user_id, media.id, title, chapter, status, kept_score, sql_time(moment)))
+        # the row above keeps only this manga's last update: Week Streak needs every day
+        await db.execute("INSERT INTO reading_days (discord_id, day) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (user_id, moment.date().isoformat()))
     mark_dirty(db, user_id)  # cross-server figures: published in the next batch, if shared
     return Entry(media.id, title, chapter, status, kept_score)
 

@@ -47,6 +47,7 @@ SUBJECT_MAP: dict[str, TablePolicy] = {
     # members and reading
     "users": TablePolicy(subject=("discord_id",), not_person=("anilist_id",)),
     "user_manga_progress": TablePolicy(subject=("discord_id",), not_person=("manga_id",)),
+    "reading_days": TablePolicy(subject=("discord_id",)),
     "achievements": TablePolicy(subject=("discord_id",)),
     "cached_stats": TablePolicy(subject=("discord_id",)),
     "user_xp": TablePolicy(subject=("discord_id",)),

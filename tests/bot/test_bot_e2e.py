@@ -40,7 +40,7 @@ async def test_server_info_shows_this_guilds_file_to_an_admin(harness: BotHarnes
 
     assert reply.ephemeral
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
-    assert fields["Schema version"] == "2"
+    assert fields["Schema version"] == "3"
     assert "guild_meta: 1" in next(v for k, v in fields.items() if k.startswith("Rows"))
     assert (harness.settings.guild_dbs_dir / f"{GUILD_A}.sqlite3").is_file()
     assert not (harness.settings.guild_dbs_dir / f"{GUILD_B}.sqlite3").exists()
@@ -53,7 +53,7 @@ async def test_server_info_of_a_guild_never_written_shows_an_empty_one_and_creat
         reply = await harness.command(GUILD_A, ADMIN, "server info", admin=True)
 
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
-    assert fields["Database size"] == "0 B" and fields["Schema version"] == "2"
+    assert fields["Database size"] == "0 B" and fields["Schema version"] == "3"
     assert "guild_meta: 1" in next(v for k, v in fields.items() if k.startswith("Rows"))
     assert not (harness.settings.guild_dbs_dir / f"{GUILD_A}.sqlite3").exists()
 

@@ -39,7 +39,7 @@ async def test_guild_list_and_info_show_what_is_on_disk(tmp_path: Path) -> None:
     info = json.loads(run_cli(tmp_path, "guild", "info", "12", "--json").stdout)
     text = run_cli(tmp_path, "guild", "list").stdout
     assert [g["guild_id"] for g in listed["guilds"]] == [11, 12]
-    assert info["schema_version"] == 2 and info["tables"]["users"] == 1 and info["tables"]["user_xp"] == 0
+    assert info["schema_version"] == 3 and info["tables"]["users"] == 1 and info["tables"]["user_xp"] == 0
     assert "2 guild file(s)" in text
 
 

@@ -31,7 +31,7 @@ async def test_the_first_write_builds_the_file_and_records_its_guild(manager: Gu
     async with manager.connect(42) as db:
         await _add_xp(manager, 42, member=1, amount=1)
         (row,) = await db.execute_fetchall("SELECT guild_id, schema_version FROM guild_meta")
-    assert tuple(row) == (42, 2)
+    assert tuple(row) == (42, 3)
     assert manager.path_for(42).is_file()
     assert manager.stats().creates == 1
 

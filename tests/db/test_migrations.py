@@ -24,7 +24,7 @@ def _version_and_tables(path: Path) -> tuple[int, int, set[str]]:
 
 
 @pytest.mark.asyncio
-async def test_a_v1_file_is_migrated_to_v2_on_first_open_and_keeps_its_data(tmp_path: Path) -> None:
+async def test_a_v1_file_is_migrated_to_v3_on_first_open_and_keeps_its_data(tmp_path: Path) -> None:
     path = build_v1_file(tmp_path, 31)
     before = _version_and_tables(path)
     manager = GuildDatabaseManager(tmp_path, max_open=1)
@@ -34,7 +34,7 @@ async def test_a_v1_file_is_migrated_to_v2_on_first_open_and_keeps_its_data(tmp_
     await manager.close_all()
     after = _version_and_tables(path)
     assert before[:2] == (1, 1) and "guild_settings" not in before[2]
-    assert after[:2] == (2, 2) and {"guild_settings", "idx_user_xp_rank"} <= after[2]
+    assert after[:2] == (3, 3) and {"guild_settings", "idx_user_xp_rank", "reading_days"} <= after[2]
     assert xp == [(1, 10), (2, 20), (3, 30)]
 
 
@@ -106,9 +106,11 @@ def test_the_migrated_schema_equals_the_template_schema(tmp_path: Path) -> None:
 def test_the_comparison_sees_a_migration_that_changes_the_schema(tmp_path: Path, change: str) -> None:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
-    real = next(GUILD_SCHEMA.migrations_dir.glob("0002_*.sql")).read_text(encoding="utf-8")
+    for existing in GUILD_SCHEMA.migrations_dir.glob("*.sql"):
+        (migrations / existing.name).write_text(existing.read_text(encoding="utf-8"), encoding="utf-8")
+    real = next(migrations.glob("0002_*.sql"))
     statements = change.replace("; ", ";\n")  # one statement a line, as split_statements expects
-    (migrations / "0002_changed.sql").write_text(f"{real}\n{statements};\n", encoding="utf-8")
+    real.write_text(f"{real.read_text(encoding='utf-8')}\n{statements};\n", encoding="utf-8")
     schema = Schema("guild", GUILD_SCHEMA.sql_path, migrations, "guild_meta")
     migrated, template = _migrated_and_template(tmp_path / "dbs", schema)
     assert migrated != template
@@ -140,7 +142,7 @@ def test_migrations_that_stop_short_of_the_template_version_are_refused(tmp_path
     with pytest.raises(GuildDatabaseError) as caught:
         migrate(conn, Schema("guild", GUILD_SCHEMA.sql_path, empty, "guild_meta"))
     conn.close()
-    assert str(caught.value) == "migrations end at version 1, the schema is 2"
+    assert str(caught.value) == "migrations end at version 1, the schema is 3"
     assert _version_and_tables(path)[:2] == (1, 1)
 
 
@@ -153,29 +155,30 @@ def test_a_second_migrator_finds_the_work_done_and_changes_nothing(tmp_path: Pat
         results = (migrate(first, GUILD_SCHEMA), migrate(second, GUILD_SCHEMA))  # the version is re-read
     first.close()
     second.close()
-    assert results == (1, 2)
-    assert [r.getMessage() for r in caplog.records] == ["migrated guild from schema version 1 to 2"]
+    assert results == (1, 3)
+    assert [r.getMessage() for r in caplog.records] == ["migrated guild from schema version 1 to 3"]
 
 
 def test_only_the_migrations_after_the_files_version_run(tmp_path: Path) -> None:
+    current, following = GUILD_SCHEMA.version, GUILD_SCHEMA.version + 1
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     for existing in GUILD_SCHEMA.migrations_dir.glob("*.sql"):
         (migrations / existing.name).write_text(existing.read_text(encoding="utf-8"), encoding="utf-8")
-    (migrations / "0003_reading_goals.sql").write_text("CREATE TABLE reading_goals (discord_id INTEGER);\n")
+    (migrations / f"{following:04d}_reading_goals.sql").write_text("CREATE TABLE reading_goals (discord_id INTEGER);\n")
     template = GUILD_SCHEMA.sql_path.read_text(encoding="utf-8")
-    v3 = tmp_path / "guild_schema_v3.sql"
-    v3.write_text(template.replace("PRAGMA user_version = 2;", "PRAGMA user_version = 3;")
-                  .replace("VALUES (0, 2);", "VALUES (0, 3);")
-                  + "\nCREATE TABLE reading_goals (discord_id INTEGER);\n", encoding="utf-8")
+    next_sql = tmp_path / "guild_schema_next.sql"
+    next_sql.write_text(template.replace(f"PRAGMA user_version = {current};", f"PRAGMA user_version = {following};")
+                        .replace(f"VALUES (0, {current});", f"VALUES (0, {following});")
+                        + "\nCREATE TABLE reading_goals (discord_id INTEGER);\n", encoding="utf-8")
     path = build_v1_file(tmp_path / "dbs", 36)
     conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, GUILD_SCHEMA)  # to v2: guild_settings exists, 0002 must not run again
-    before = migrate(conn, Schema("guild", v3, migrations, "guild_meta"))
+    migrate(conn, GUILD_SCHEMA)  # to the current version: the migrations up to it must not run again
+    before = migrate(conn, Schema("guild", next_sql, migrations, "guild_meta"))
     conn.close()
     version, meta, names = _version_and_tables(path)
-    assert before == 2 and (version, meta) == (3, 3)
-    assert {"guild_settings", "reading_goals"} <= names
+    assert before == current and (version, meta) == (following, following)
+    assert {"guild_settings", "reading_days", "reading_goals"} <= names
 
 
 def test_split_statements_keeps_triggers_whole() -> None:

@@ -35,6 +35,7 @@ def _member_rows(me: int, other: int, n: int) -> list[tuple[str, tuple[Any, ...]
         ("INSERT INTO steam_users (discord_id, steam_id) VALUES (?, ?)", (me, "7656119")),
         ("INSERT INTO steam_games (discord_id, app_id, name) VALUES (?, ?, ?)", (me, 570, "Dota")),
         ("INSERT INTO user_preferences (discord_id, profile_color) VALUES (?, ?)", (me, "#fff")),
+        ("INSERT INTO reading_days (discord_id, day) VALUES (?, ?)", (me, "2026-03-01")),
         *[("INSERT INTO user_manga_progress (discord_id, manga_id, title, score) VALUES (?, ?, ?, ?)",
            (me, m, f"Manga ✓ {m}", 8.5)) for m in range(n)],
     ]

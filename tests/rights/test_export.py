@@ -49,7 +49,7 @@ async def test_json_export_holds_every_row_of_every_table_with_a_manifest(
     manifest, tables = _rows_from_zip(result.path)
     assert tables == expected
     assert manifest["guild_id"] == GUILD
-    assert manifest["schema_version"] == 2
+    assert manifest["schema_version"] == 3
     assert manifest["tables"] == {t: len(rows) for t, rows in expected.items()}
     with zipfile.ZipFile(result.path) as archive:
         assert "CREATE TABLE users" in archive.read("schema.sql").decode()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,11 @@ import pytest
 
 from app.db import GUILD_SCHEMA, GuildDatabaseManager
 from app.errors import GuildDatabaseError
+from app.features.achievements import fetch_member_facts
+from app.features.progress import record_chapter
 from app.rights.member import erase_member, export_member
 from app.rights.subjects import SUBJECT_MAP, check_against
+from app.services.anilist_models import Media
 from tests.rights.conftest import ALICE, BOB, CAROL, dump, populate
 
 GUILD = 8080
@@ -74,6 +78,23 @@ async def test_erasure_removes_every_row_of_the_member_table_by_table(mgr: Guild
     assert {k: v for k, v in bob_after.items() if v != bob_before[k]} == {"recommendation_feedback.discord_id": 1}
     assert erased.neutralized == {"challenges": 1, "guild_settings": 1, "invite_uses": 1, "user_leaves": 1}
     assert erased.rows_deleted == sum(len(before[t]) - len(after[t]) for t in before)
+
+
+@pytest.mark.asyncio
+async def test_erasure_removes_the_members_reading_days_and_with_them_the_streak(mgr: GuildDatabaseManager) -> None:
+    start, manga = datetime(2026, 3, 1, 20, tzinfo=UTC), Media(id=30013, english="One Piece")
+    async with mgr.connect(GUILD) as db:
+        for day in range(7):
+            await record_chapter(db, manga, ALICE, "alice", day, now=start + timedelta(days=day))
+        await record_chapter(db, manga, BOB, "bob", 1, now=start)
+        exported = await export_member(db, ALICE)
+        streak_before = (await fetch_member_facts(db, ALICE)).streak_days
+        await erase_member(db, ALICE)
+        left = [tuple(r) for r in await db.execute_fetchall("SELECT discord_id, day FROM reading_days ORDER BY 1, 2")]
+        streak_after = (await fetch_member_facts(db, ALICE)).streak_days
+    assert [row["day"] for row in exported["tables"]["reading_days"]] == [f"2026-03-0{d}" for d in range(1, 8)]
+    assert (streak_before, streak_after) == (7, 0)
+    assert left == [(BOB, "2026-03-01")]
 
 
 @pytest.mark.asyncio
