@@ -100,7 +100,7 @@ CREATE INDEX idx_user_manga_progress_manga ON user_manga_progress (manga_id);
 -- each manga's last update, so a daily reader of one manga would have one day)
 CREATE TABLE reading_days (
     discord_id  INTEGER NOT NULL,
-    day         TEXT    NOT NULL CHECK (date(day) IS day),  -- YYYY-MM-DD, UTC, by the bot's clock
+    day         TEXT    NOT NULL CHECK (date(day, '+0 days') IS day),  -- YYYY-MM-DD, UTC, by the bot's clock
     PRIMARY KEY (discord_id, day)
 ) WITHOUT ROWID, STRICT;
 
