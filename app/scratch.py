@@ -43,23 +43,29 @@ def _stale(folder: Path) -> bool:
 
 def sweep_stale() -> None:
     """Remove the scratch folders that killed runs left in the temporary directory."""
-    for folder in Path(tempfile.gettempdir()).iterdir():
+    try:
+        folders = [p for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(PREFIXES)]
+    except OSError:
+        return  # a TMPDIR one may write in but not list (mode 1733): folders are made there, none can be found
+    for folder in folders:
         try:
-            if folder.name.startswith(PREFIXES) and _stale(folder):
+            if _stale(folder):
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue  # another run's, or gone meanwhile
 
 
 @contextmanager
-def private_scratch(prefix: str) -> Iterator[Path]:
+def private_scratch(prefix: str, *, sweep: bool = True) -> Iterator[Path]:
     """A private (0700) temporary folder, held while in use, then removed (`sweep_stale` removes it after a kill).
 
-    Those that killed runs left are swept first.
+    Those that killed runs left are swept first, unless `sweep` is False (an event loop sweeps in a thread first:
+    the sweep lists all of TMPDIR and removes what it finds, a legacy copy can be gigabytes).
     """
     if not prefix.startswith(PREFIXES):
         raise ValueError(f"{prefix!r} is not a prefix the sweep knows")
-    sweep_stale()
+    if sweep:
+        sweep_stale()
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         fd = os.open(Path(name) / _LOCK, os.O_CREAT | os.O_RDWR, 0o600)
         try:

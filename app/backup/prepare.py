@@ -3,7 +3,9 @@
 The backup's own copy is never changed (its SHA-256 is in the manifest, other backups may share it by hard
 link): the changes go into a private scratch copy, and that is what is put in place. So the live file never
 holds, even for a moment, a member erased since the backup, whatever stops the restore half-way, and a
-restored bot-wide file has every receipt from its first instant.
+restored bot-wide file has every receipt from its first instant. A copy of an older schema version is migrated
+there too: written into a live file that a running bot has open, it would take away the tables that bot's
+connection (migrated when it opened) writes to.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pathlib import Path
 
 from app.backup.copy import Entry
 from app.backup.receipts import Receipts, put_back
+from app.db.files import migrate
 from app.db.ids import BOT_FILE_NAME, guild_id_from_path
+from app.db.schema import GUILD_SCHEMA
 from app.rights.member import plan_erasure
 from app.rights.subjects import mapped_policies
 
@@ -33,11 +37,33 @@ def prepare(copy: Path, entry: Entry, receipts: Receipts, *, root: Path, scratch
         target = _scratch_copy(copy, scratch)
         return Prepared(target, receipts_put_back=put_back(target, receipts))
     users = receipts.erased_after(guild_id, entry.copied_at) if guild_id is not None else ()
-    if not users:
+    older = guild_id is not None and _version(copy) < GUILD_SCHEMA.version
+    if not users and not older:
         return Prepared(copy)
     target = _scratch_copy(copy, scratch)
-    erase_members(target, users, root)
+    if older:  # written into a live file, it would take the tables of later versions from a running bot's connection
+        migrate_copy(target)
+    if users:
+        erase_members(target, users, root)
     return Prepared(target, erased=users)
+
+
+def _version(path: Path) -> int:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def migrate_copy(path: Path) -> None:
+    """Bring the guild file at `path` (a copy nobody else has open) to the current schema, no journal left."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")  # one file, as install copies it
+        migrate(conn, GUILD_SCHEMA)
+    finally:
+        conn.close()
 
 
 def _scratch_copy(copy: Path, scratch: Path) -> Path:

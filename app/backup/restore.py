@@ -38,7 +38,7 @@ from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, NotFoundError
 from app.rights.atomic import fsync_path
-from app.scratch import private_scratch
+from app.scratch import private_scratch, sweep_stale
 
 Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
@@ -266,7 +266,8 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
-    with private_scratch("guildshelf-restore-") as scratch:
+    await asyncio.to_thread(sweep_stale)
+    with private_scratch("guildshelf-restore-", sweep=False) as scratch:
         prepared = await asyncio.to_thread(_prepare, copy, entry, receipts, manager.root, scratch)
         async with manager.exclusive(guild_id) as live:
             try:
