@@ -96,8 +96,22 @@ def _require_file(settings: Settings, guild_id: int) -> None:
         raise UserFacingError(f"{problem}: nothing was exported, and the file was left as it is.")
 
 
+def _refuse_before_split(settings: Settings) -> None:
+    """Raises:
+        UserFacingError: `LEGACY_DB` still waits for its split, which would bring back what is erased or deleted
+            now, and holds rows an export now would lack.
+    """
+    from app.legacy.launch import pending_split  # the splitter's area
+
+    if (legacy := pending_split(settings)) is not None:
+        raise UserFacingError(f"The legacy database {legacy} (LEGACY_DB) is not split yet, so its rows are not in "
+                              "the guild files (an erasure or deletion now would come back with the split, an export "
+                              "would lack them): run `python -m app legacy split` first, then this command again.")
+
+
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild_id)
+    _refuse_before_split(settings)
     _require_file(settings, guild_id)  # an export never creates a file
     require_writable_target(args.out)
 
@@ -120,6 +134,7 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild_id)
     if not args.yes:
         raise InvalidInputError(f"This deletes all data of server {guild_id}: add --yes to confirm.")
+    _refuse_before_split(settings)
     require_not_folder(settings.guild_dbs_dir / f"{guild_id}.sqlite3")
     deletion = _run(settings, lambda m: delete_guild(m, guild_id, requested_by=OPERATOR_CLI,
                                                      reason=args.reason))
@@ -197,6 +212,7 @@ def _print_report(report: FanoutReport, args: argparse.Namespace, verb: str) -> 
 
 def user_export_command(args: argparse.Namespace, settings: Settings) -> int:
     user_id = parse_user_id(args.user_id)
+    _refuse_before_split(settings)
     report = _run(settings, lambda m: export_user(m, user_id, args.out, progress=_bar(args, "exporting")))
     return _print_report(report, args, "exported")
 
@@ -205,5 +221,6 @@ def user_forget_command(args: argparse.Namespace, settings: Settings) -> int:
     user_id = parse_user_id(args.user_id)
     if not args.yes:
         raise InvalidInputError(f"This erases user {user_id}'s data in every server: add --yes to confirm.")
+    _refuse_before_split(settings)
     report = _run(settings, lambda m: forget_user(m, user_id, progress=_bar(args, "erasing")))
     return _print_report(report, args, "erased")

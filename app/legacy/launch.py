@@ -114,6 +114,15 @@ def is_empty(legacy: Path) -> bool:
                for suffix in ("", "-wal"))
 
 
+def pending_split(settings: Settings) -> Path | None:
+    """The legacy file the next `run` would split into `GUILD_DBS_DIR` (None: nothing waits for a split, or a
+    split into that folder is recorded there, which makes the next one change nothing)."""
+    legacy = settings.legacy_db
+    if not legacy.exists() or is_empty(legacy) or manifest_path(settings.guild_dbs_dir).exists():
+        return None
+    return legacy
+
+
 def split_at_launch(settings: Settings) -> SplitReport | None:
     """Split `LEGACY_DB` into `GUILD_DBS_DIR` if it exists and is not split yet, then set it aside.
 

@@ -143,3 +143,40 @@ def test_guild_export_of_another_guilds_file_under_this_name_refuses_and_leaves_
     assert code == 1 and f"records guild {GUILD}" in err and "nothing was exported" in err, err
     assert sorted(p.name for p in root.iterdir()) == before  # not set aside: an export changes nothing
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+@pytest.mark.parametrize("command", [["user", "forget", "7", "--yes"], ["user", "export", "7", "--out", "x"],
+                                     ["guild", "delete", str(GUILD), "--yes"],
+                                     ["guild", "export", str(GUILD), "--out", "g.sqlite3"]])
+def test_rights_commands_refuse_while_the_legacy_database_waits_for_its_split(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: list[str]) -> None:
+    # The next `run` splits LEGACY_DB into these files: a member forgotten (or a server deleted) now would come
+    # back from it, and an export now would lack the member's legacy rows.
+    from app.legacy.testing import build_legacy_db
+
+    legacy = tmp_path / "database.db"
+    build_legacy_db(legacy, users=5, guilds=2, seed=1)
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+    before = sorted((p.name, p.stat().st_size) for p in root.iterdir())
+    capsys.readouterr()
+
+    assert main(command) == 1
+
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(legacy) in err and "legacy split" in err, err
+    assert sorted((p.name, p.stat().st_size) for p in root.iterdir()) == before
+    assert not (tmp_path / "x").exists() and not (tmp_path / "g.sqlite3").exists()
+
+
+def test_once_split_by_hand_the_legacy_file_left_in_place_stops_nothing(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.legacy.splitter import SplitOptions, split_legacy
+    from app.legacy.testing import build_legacy_db
+
+    legacy = tmp_path / "database.db"
+    build_legacy_db(legacy, users=5, guilds=2, seed=1)
+    split_legacy(SplitOptions(legacy, root, None))  # as scripts/split_legacy_db.py does: the file stays
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+
+    assert legacy.exists() and main(["user", "forget", "7", "--yes"]) == 0  # the next split changes nothing
