@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +17,6 @@ from app.rights.fanout import forget_user
 from tests.backup.helpers import add_users, users_in
 
 GUILD = 111_111_111_111_111_111
-
-
-@pytest.fixture
-def tmpdir_(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _backup_then_forget(root: Path, out: Path) -> Path:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -63,14 +62,6 @@ def _a_minute_ago(tmpdir: Path) -> None:
     """No live run made these just now (a folder younger than a minute is never swept)."""
     for folder in tmpdir.iterdir():
         os.utime(folder, (time.time() - 3600, time.time() - 3600))
-
-
-@pytest.fixture
-def tmpdir_(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def test_a_restore_killed_with_minus_9_leaves_its_scratch_copy_only_until_the_next_restore(
