@@ -56,6 +56,15 @@ def _version(path: Path) -> int:
         conn.close()
 
 
+def migrate_if_older(path: Path) -> bool:
+    """Bring the guild file at `path` (a copy nobody else has open) to the current schema if it is older;
+    whether it was."""
+    if _version(path) >= GUILD_SCHEMA.version:
+        return False
+    migrate_copy(path)
+    return True
+
+
 def migrate_copy(path: Path) -> None:
     """Bring the guild file at `path` (a copy nobody else has open) to the current schema, no journal left."""
     conn = sqlite3.connect(path, isolation_level=None)

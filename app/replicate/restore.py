@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.backup.prepare import migrate_if_older
 from app.backup.restore import LiveFileNewer, RestoreResult, install
 from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
@@ -58,6 +59,8 @@ def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None =
         try:
             litestream.restore(replica_url, live, copy)
             _check(copy)
+            if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
+                migrate_if_older(copy)
             install(copy, live, keep=None if force else live.exists)
         except LiveFileNewer:
             results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))

@@ -237,3 +237,37 @@ def test_files_past_the_daemons_open_files_limit_are_not_registered(tmp_path: Pa
         assert "1 file(s) not replicated" in caplog.text and "shard blocks" in caplog.text
     finally:
         daemon.stop()
+
+
+def test_a_replica_of_an_older_schema_restored_beside_a_running_bot_leaves_its_file_current(tmp_path: Path) -> None:
+    # Written into the live file as it was, a version 2 replica took reading_days from the bot's open connection,
+    # which had migrated the file to version 3 when it opened it.
+    from app.db.schema import GUILD_SCHEMA
+    from tests.features.test_attack_reading_days import _to_v2, _version
+
+    root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
+    create(root, GUILD)
+    path = root / f"{GUILD}.sqlite3"
+    _to_v2(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    daemon = Litestream(tmp_path / "ls", replica)
+    daemon.start()
+    try:
+        daemon.reconcile([path])
+        daemon.sync(path)  # the replica holds version 2; then the daemon stops (the upgrade)
+    finally:
+        daemon.stop()
+
+    async def beside_the_bot() -> tuple[str, int]:
+        async with GuildDatabaseManager(root) as bot:
+            async with bot.connect(GUILD) as db:  # opened, migrated to version 3, kept open
+                await db.execute("INSERT INTO reading_days (discord_id, day) VALUES (1, '2026-03-01')")
+            [result] = await asyncio.to_thread(restore_from_replica, root, replica, guild_id=GUILD, force=True)
+            async with bot.connect(GUILD) as db:
+                await db.execute("INSERT INTO reading_days (discord_id, day) VALUES (1, '2026-03-02')")
+                return result.outcome, len(await db.execute_fetchall("SELECT * FROM reading_days"))
+
+    assert asyncio.run(beside_the_bot()) == ("restored", 1)
+    assert _version(path) == GUILD_SCHEMA.version
