@@ -40,7 +40,7 @@ from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, N
 from app.rights.atomic import fsync_path
 from app.scratch import private_scratch, sweep_stale
 
-Outcome = Literal["restored", "kept newer", "in use", "invalid", "deleted"]
+Outcome = Literal["restored", "unchanged", "kept newer", "in use", "invalid", "deleted"]
 _IN_USE_WAIT_S = 0.2
 
 
@@ -87,6 +87,16 @@ def is_newer(live: Path, entry: Entry) -> bool:
         if st.st_size or path == live:  # an empty -wal (made by a reader, the backup's own) changes nothing
             stamps.append(st.st_mtime)
     return bool(stamps) and max(stamps) > copied
+
+
+def same_as_copy(live: Path, entry: Entry) -> bool:
+    """The live file holds exactly the copy's bytes, nothing pending in a -wal (a restore of it ran already)."""
+    wal = live.with_name(live.name + "-wal")
+    try:
+        return (not wal.exists() or wal.stat().st_size == 0) and live.stat().st_size == entry.size \
+            and sha256_of(live) == entry.sha256
+    except FileNotFoundError:
+        return False
 
 
 class LiveFileNewer(Exception):
@@ -197,6 +207,8 @@ def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts,
     try:
         verify(copy, entry)
         if not force and is_newer(live, entry):
+            if same_as_copy(live, entry):
+                return RestoreResult(entry.name, "unchanged", "already as in this backup")
             raise LiveFileNewer
         prepared = _prepare(copy, entry, receipts, root, scratch)
         try:
@@ -274,5 +286,7 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
                 await asyncio.to_thread(install, prepared.path, live,
                                         keep=None if force else lambda: is_newer(live, entry))
             except LiveFileNewer:
+                if await asyncio.to_thread(same_as_copy, live, entry):
+                    return RestoreResult(entry.name, "unchanged", "already as in this backup")
                 return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
     return restored(entry, prepared)

@@ -107,13 +107,16 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
         where = str(generation)
         results = restore_files(settings.guild_dbs_dir, generation, guild_id=guild_id, force=args.force)
     # a guild deleted after the backup stays deleted: expected in a whole restore, a refusal when asked for by name
-    failed = [r for r in results if r.outcome != "restored" and (r.outcome != "deleted" or guild_id is not None)]
+    failed = [r for r in results if r.outcome not in ("restored", "unchanged")
+              and (r.outcome != "deleted" or guild_id is not None)]
     if args.json:
         emit_json({"backup": where, "files": [{"name": r.name, "outcome": r.outcome,
                                                           "detail": r.detail} for r in results]})
     else:
         print(table(("file", "outcome", "detail"), ((r.name, r.outcome, r.detail) for r in results)))
-        print(f"{len(results) - len(failed)} of {len(results)} file(s) restored from {where}.")
+        unchanged = sum(r.outcome == "unchanged" for r in results)
+        print(f"{len(results) - len(failed) - unchanged} of {len(results)} file(s) restored from {where}"
+              + (f", {unchanged} already as in it." if unchanged else "."))
     if failed:
         print(f"{len(failed)} file(s) not restored; see the list above.", file=sys.stderr)
         return 1

@@ -292,3 +292,21 @@ def test_the_backup_command_names_a_file_it_could_not_read(tmp_path: Path, monke
     assert captured.err.strip().splitlines() == [
         f"1 file(s) could not be read and were left out of {made['backup']}: {GUILD_B}.sqlite3; "
         "run `python -m app db check`."]
+
+
+@pytest.mark.asyncio
+async def test_restore_in_the_bots_process_run_twice_says_unchanged(tmp_path: Path) -> None:
+    root, out = tmp_path / "dbs", tmp_path / "backups"
+    async with GuildDatabaseManager(root) as manager:
+        await add_user(manager, GUILD_A, 1)
+        report = await asyncio.to_thread(backup_folder, root, out, retention_days=30)
+        async with manager.exclusive(GUILD_A) as path:
+            remove_guild_files(path)  # lost
+        await asyncio.sleep(0.01)
+
+        first = await restore_guild(manager, report.generation, GUILD_A)
+        await asyncio.sleep(0.01)
+        again = await restore_guild(manager, report.generation, GUILD_A)
+
+    assert (first.outcome, again.outcome) == ("restored", "unchanged")
+    assert users_in(root / f"{GUILD_A}.sqlite3") == {1}

@@ -299,3 +299,18 @@ def test_a_copy_newer_than_the_user_forget_keeps_the_member_who_came_back(
     ran = restore(capsys, "--from", str(out), "--guild", str(GUILD_B))
 
     assert ran.code == 0 and users_in(root / name(GUILD_B)) == {8}
+
+
+def test_the_same_restore_run_twice_says_the_file_is_already_as_in_the_backup(
+        folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, out = folders
+    assert main(["backup", "--out", str(out)]) == 0
+    (root / name(GUILD_B)).unlink()  # lost
+
+    first = restore(capsys, "--from", str(out), "--guild", str(GUILD_B))
+    time.sleep(0.01)
+    again = restore(capsys, "--from", str(out), "--guild", str(GUILD_B))
+
+    assert first.code == 0 and first.files[name(GUILD_B)]["outcome"] == "restored"
+    assert again.code == 0 and again.files[name(GUILD_B)]["outcome"] == "unchanged"
+    assert users_in(root / name(GUILD_B)) == {8}
