@@ -21,7 +21,7 @@ from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
 from app.rights.legacy_copies import erase_from_copies_async, write_quarantine_export
 from app.rights.member import MemberErasure, erase_member, export_member
-from app.rights.receipts import OPERATOR_CLI, create_receipt
+from app.rights.receipts import OPERATOR_CLI, create_receipt, receipt_now
 
 Progress = Callable[[Sequence[int]], Iterable[int]]
 MAX_SNOWFLAKE = 2**63
@@ -111,6 +111,10 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
     guild whose file was missing or set aside while this ran."""
     journal = forget_journal(manager.root, user_id)
     done, interrupted = journal.done(), journal.started_not_done()
+    begun = journal.begun_at()
+    if begun is None:
+        begun = receipt_now()
+        journal.mark_begun(begun)
     report = FanoutReport(user_id, "forget", resumed=len(done))
     report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
     guild_ids = manager.guild_ids_on_disk()
@@ -128,9 +132,12 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
         report.legacy_files = await erase_from_copies_async(manager.root, user_id=user_id)
     except BotError as error:
         report.legacy_failed = str(error)
-    async with manager.connect_bot() as bot_db:  # after every file it reached: later than each copy it erased
+    async with manager.connect_bot() as bot_db:  # written once every file was reached, dated when the request
+        # began: a copy older than that holds the member wherever it was taken, and a copy taken while a rerun was
+        # pending is covered by the receipts of the guilds erased after it (a member back since keeps new rows)
         await create_receipt(bot_db, scope="member", guild_id=None, user_id=user_id, requested_by=requested_by,
-                             reason=f"{reason} (every guild)", rows_deleted=sum(report.rows.values()))
+                             reason=f"{reason} (every guild)", rows_deleted=sum(report.rows.values()),
+                             deleted_at=begun)
     if not report.failed and report.legacy_failed is None:
         journal.remove()  # it names the member: keep it no longer than the job
     return report

@@ -32,6 +32,13 @@ class Journal:
         """Finished guilds and what was recorded for each."""
         return {int(e["guild_id"]): e for e in self.entries() if e.get("state") == "done"}
 
+    def begun_at(self) -> str | None:
+        """When the job's first run began (`mark_begun`), if it was recorded."""
+        return next((str(e["at"]) for e in self.entries() if e.get("state") == "begun" and "at" in e), None)
+
+    def mark_begun(self, at: str) -> None:
+        self.append({"state": "begun", "at": at})
+
     def started_not_done(self) -> set[int]:
         entries = self.entries()
         done = {int(e["guild_id"]) for e in entries if e.get("state") == "done"}

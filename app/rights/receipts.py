@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from app.db.connection import BotDb
@@ -43,9 +43,11 @@ _COLUMNS = ("id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, 
 
 async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int | None, requested_by: str,
                          reason: str, user_id: int | None = None, bytes_deleted: int = 0,
-                         rows_deleted: int = 0) -> Receipt:
+                         rows_deleted: int = 0, deleted_at: str | None = None) -> Receipt:
     """Record one deletion: a guild's file, one member's rows in one guild, or (`guild_id` None, scope
     "member") a member erased from every guild, which a restore applies to every older copy.
+
+    `deleted_at` (`receipt_now()`'s format) dates it; by default, now.
 
     Raises:
         ValueError: a guild deletion without its guild, or a member erasure without its member.
@@ -54,10 +56,17 @@ async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int | None, r
         raise ValueError("only a member's erasure from every guild is recorded without a guild")
     result = await bot_db.execute(
         "INSERT INTO deletion_receipts (scope, guild_id, user_id, requested_by, reason, "  # noqa: S608
-        f"bytes_deleted, rows_deleted) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+        f"bytes_deleted, rows_deleted, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+        f"COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) RETURNING {_COLUMNS}",
         (scope, None if guild_id is None else validate_guild_id(guild_id), user_id, requested_by, reason,
-         bytes_deleted, rows_deleted))
+         bytes_deleted, rows_deleted, deleted_at))
     return Receipt(*result.rows[0])
+
+
+def receipt_now() -> str:
+    """Now, as receipts store it (`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`: UTC, milliseconds)."""
+    now = datetime.now(UTC)
+    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
 
 
 async def delete_receipt(bot_db: BotDb, receipt_id: int) -> None:

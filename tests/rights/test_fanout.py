@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -76,6 +77,23 @@ async def test_forget_resumes_after_an_interruption(mgr: GuildDatabaseManager) -
         assert await _alice_rows(mgr, guild_id) == 0
     async with mgr.connect_bot() as bot_db:
         assert [r.guild_id for r in await list_receipts(bot_db)] == [11, 22, 33, None]  # the request: at the end
+
+
+@pytest.mark.asyncio
+async def test_a_resumed_forget_dates_its_every_guild_receipt_at_the_first_runs_start(
+        mgr: GuildDatabaseManager) -> None:
+    # Dated at the rerun, it covered backups taken between the two runs: a member who came back to a server the
+    # first run had finished, and wrote there, would be erased again from such a backup by a restore.
+    await _fleet(mgr)
+    with pytest.raises(KeyboardInterrupt):
+        await forget_user(mgr, ALICE, progress=_interrupt_after(2))
+    await asyncio.sleep(0.01)
+    await forget_user(mgr, ALICE)
+    async with mgr.connect_bot() as bot_db:
+        receipts = await list_receipts(bot_db)
+    first_guild, everywhere = receipts[0], receipts[-1]
+    assert everywhere.guild_id is None and first_guild.guild_id == 11
+    assert everywhere.deleted_at <= first_guild.deleted_at < receipts[-2].deleted_at
 
 
 @pytest.mark.asyncio
