@@ -36,6 +36,7 @@ from app.db import writeback
 from app.db.files import create_whole
 from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
+from app.db.schema import GUILD_SCHEMA
 from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, NotFoundError
 from app.rights.atomic import fsync_path
 from app.scratch import private_scratch, sweep_stale
@@ -65,6 +66,7 @@ def verify(copy: Path, entry: Entry) -> None:
         rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
         guild_id = guild_id_from_path(copy)
         meta = conn.execute("SELECT guild_id FROM guild_meta").fetchone() if guild_id is not None else None
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as error:
         raise BackupInvalidError(f"{copy.name} in {copy.parent} is not a readable database: {error}.") from error
     finally:
@@ -73,6 +75,18 @@ def verify(copy: Path, entry: Entry) -> None:
         raise BackupInvalidError(f"{copy.name} in {copy.parent} fails integrity_check: {'; '.join(rows[:3])}.")
     if guild_id is not None and (meta is None or meta[0] != guild_id):
         raise BackupInvalidError(f"{copy.name} in {copy.parent} holds the data of guild {meta and meta[0]}.")
+    if guild_id is not None:
+        check_not_newer(copy.name, version)
+
+
+def check_not_newer(name: str, version: int) -> None:
+    """Raises:
+        BackupInvalidError: the guild copy was written by a newer bot, which this bot refuses to open.
+    """
+    if version > GUILD_SCHEMA.version:
+        raise BackupInvalidError(f"{name} has schema version {version}, newer than this bot's "
+                                 f"{GUILD_SCHEMA.version} (the backup was made by a newer bot): restore it with "
+                                 "that version of the bot.")
 
 
 def is_newer(live: Path, entry: Entry) -> bool:
@@ -89,12 +103,13 @@ def is_newer(live: Path, entry: Entry) -> bool:
     return bool(stamps) and max(stamps) > copied
 
 
-def same_as_copy(live: Path, entry: Entry) -> bool:
-    """The live file holds exactly the copy's bytes, nothing pending in a -wal (a restore of it ran already)."""
+def same_as_copy(live: Path, prepared: Path) -> bool:
+    """The live file holds exactly the bytes of what a restore puts in place (the backup's copy, or the private
+    copy prepared from it), nothing pending in a -wal: a restore of it ran already."""
     wal = live.with_name(live.name + "-wal")
     try:
-        return (not wal.exists() or wal.stat().st_size == 0) and live.stat().st_size == entry.size \
-            and sha256_of(live) == entry.sha256
+        return (not wal.exists() or wal.stat().st_size == 0) and live.stat().st_size == prepared.stat().st_size \
+            and sha256_of(live) == sha256_of(prepared)
     except FileNotFoundError:
         return False
 
@@ -206,12 +221,12 @@ def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts,
     live, copy = root / entry.name, generation / entry.name
     try:
         verify(copy, entry)
-        if not force and is_newer(live, entry):
-            if same_as_copy(live, entry):
-                return RestoreResult(entry.name, "unchanged", "already as in this backup")
-            raise LiveFileNewer
         prepared = _prepare(copy, entry, receipts, root, scratch)
         try:
+            if not force and is_newer(live, entry):
+                if same_as_copy(live, prepared.path):  # what this restore puts in place: erasures applied again
+                    return RestoreResult(entry.name, "unchanged", "already as in this backup")
+                raise LiveFileNewer
             install(prepared.path, live, keep=None if force else lambda: is_newer(live, entry))
         finally:
             if prepared.path != copy:
@@ -286,7 +301,7 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
                 await asyncio.to_thread(install, prepared.path, live,
                                         keep=None if force else lambda: is_newer(live, entry))
             except LiveFileNewer:
-                if await asyncio.to_thread(same_as_copy, live, entry):
+                if await asyncio.to_thread(same_as_copy, live, prepared.path):
                     return RestoreResult(entry.name, "unchanged", "already as in this backup")
                 return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
     return restored(entry, prepared)

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.backup import backup_folder, restore_files
 from app.backup.generations import latest_generation
+from app.backup.restore import RestoreResult
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db.files import make_folder
@@ -114,10 +115,18 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
                                                           "detail": r.detail} for r in results]})
     else:
         print(table(("file", "outcome", "detail"), ((r.name, r.outcome, r.detail) for r in results)))
-        unchanged = sum(r.outcome == "unchanged" for r in results)
-        print(f"{len(results) - len(failed) - unchanged} of {len(results)} file(s) restored from {where}"
-              + (f", {unchanged} already as in it." if unchanged else "."))
+        print(_summary(results, where, failed))
     if failed:
         print(f"{len(failed)} file(s) not restored; see the list above.", file=sys.stderr)
         return 1
     return 0
+
+
+def _summary(results: list[RestoreResult], where: str, failed: list[RestoreResult]) -> str:
+    """How many files were restored, with those already as in the backup and those deleted since (kept deleted)."""
+    count = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("restored", "unchanged")}
+    kept_deleted = sum(r.outcome == "deleted" for r in results) - sum(r.outcome == "deleted" for r in failed)
+    notes = [f"{count['unchanged']} already as in it"] if count["unchanged"] else []
+    notes += [f"{kept_deleted} deleted since (stays deleted)"] if kept_deleted else []
+    return f"{count['restored']} of {len(results)} file(s) restored from {where}" + "".join(f", {n}" for n in notes) \
+        + "."

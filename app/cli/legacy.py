@@ -9,7 +9,7 @@ from app.cli.output import emit_json, human_bytes, table
 from app.config import Settings
 from app.errors import InvalidInputError
 from app.legacy.kept import list_kept, list_quarantine, retire, retire_at
-from app.legacy.launch import split_at_launch
+from app.legacy.launch import pending_split, split_at_launch
 from app.rights.receipts import OPERATOR_CLI
 
 
@@ -43,13 +43,14 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     root, now = settings.guild_dbs_dir, datetime.now(UTC)
     kept = list_kept(root, settings.legacy_db) + list_quarantine(root)
     due = retire_at(root, settings.legacy_keep_days)
+    pending = pending_split(settings)  # exactly when the rights commands refuse (app/cli/rights.py)
     if args.json:
-        emit_json({"legacy_db": str(settings.legacy_db), "pending_split": settings.legacy_db.exists(),
+        emit_json({"legacy_db": str(settings.legacy_db), "pending_split": pending is not None,
                    "retire_after": due.isoformat(timespec="seconds") if due else None,
                    "keep_days": settings.legacy_keep_days, "files": [k.as_dict(now) for k in kept]})
         return 0
-    if settings.legacy_db.exists():
-        print(f"{settings.legacy_db} is not split yet: `python -m app legacy split` (or `run`) splits it.")
+    if pending is not None:
+        print(f"{pending} is not split yet: `python -m app legacy split` (or `run`) splits it.")
     if not kept:
         print("No kept legacy copy, split backup or quarantine file.")
         return 0

@@ -116,9 +116,13 @@ def is_empty(legacy: Path) -> bool:
 
 def pending_split(settings: Settings) -> Path | None:
     """The legacy file the next `run` would split into `GUILD_DBS_DIR` (None: nothing waits for a split, or a
-    split into that folder is recorded there, which makes the next one change nothing)."""
+    split of this very file is recorded there, which makes the next one change nothing). A split recorded of
+    another file (or of this one before it was written to) leaves its rows in no guild file: still pending."""
     legacy = settings.legacy_db
-    if not legacy.exists() or is_empty(legacy) or manifest_path(settings.guild_dbs_dir).exists():
+    if not legacy.exists() or is_empty(legacy):
+        return None
+    recorded = read_json(manifest_path(settings.guild_dbs_dir))
+    if recorded is not None and recorded.get("legacy_fingerprint") in (None, fingerprint(legacy)):
         return None
     return legacy
 

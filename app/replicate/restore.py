@@ -10,10 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.backup.prepare import migrate_if_older
-from app.backup.restore import LiveFileNewer, RestoreResult, install
+from app.backup.restore import LiveFileNewer, RestoreResult, check_not_newer, install
 from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
-from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, ReplicationError
+from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, GuildDatabaseError, ReplicationError
 from app.replicate import litestream
 
 
@@ -38,10 +38,24 @@ def _check(copy: Path) -> None:
         ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         guild_id = guild_id_from_path(Path(copy.name.removesuffix(".from-replica")))
         meta = conn.execute("SELECT guild_id FROM guild_meta").fetchone() if guild_id is not None else (None,)
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     finally:
         conn.close()
     if not ok or (guild_id is not None and (meta is None or meta[0] != guild_id)):
         raise BackupInvalidError(f"The replica of {copy.name.removesuffix('.from-replica')} fails verification.")
+    if guild_id is not None:
+        check_not_newer(f"The replica of {copy.name.removesuffix('.from-replica')}", version)
+
+
+def _migrate(copy: Path, name: str) -> None:
+    """Raises:
+        BackupInvalidError: the replica's copy of an older schema cannot be migrated (nothing is put in place).
+    """
+    try:
+        migrate_if_older(copy)
+    except (sqlite3.Error, GuildDatabaseError) as error:
+        raise BackupInvalidError(f"The replica of {name} is of an older schema that could not be brought to this "
+                                 f"bot's ({error}), so it is not restored.") from error
 
 
 def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None = None,
@@ -60,7 +74,7 @@ def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None =
             litestream.restore(replica_url, live, copy)
             _check(copy)
             if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
-                migrate_if_older(copy)
+                _migrate(copy, name)
             install(copy, live, keep=None if force else live.exists)
         except LiveFileNewer:
             results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))

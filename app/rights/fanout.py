@@ -21,7 +21,7 @@ from app.rights.atomic import atomic_output, private_dir
 from app.rights.journal import Journal
 from app.rights.legacy_copies import erase_from_copies_async, write_quarantine_export
 from app.rights.member import MemberErasure, erase_member, export_member
-from app.rights.receipts import OPERATOR_CLI, create_receipt, receipt_now
+from app.rights.receipts import OPERATOR_CLI, create_receipt, is_receipt_time, receipt_now
 
 Progress = Callable[[Sequence[int]], Iterable[int]]
 MAX_SNOWFLAKE = 2**63
@@ -111,10 +111,7 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
     guild whose file was missing or set aside while this ran."""
     journal = forget_journal(manager.root, user_id)
     done, interrupted = journal.done(), journal.started_not_done()
-    begun = journal.begun_at()
-    if begun is None:
-        begun = receipt_now()
-        journal.mark_begun(begun)
+    begun = _request_began(journal)
     report = FanoutReport(user_id, "forget", resumed=len(done))
     report.rows = {g: int(e.get("rows", 0)) for g, e in done.items()}
     guild_ids = manager.guild_ids_on_disk()
@@ -143,11 +140,26 @@ async def forget_user(manager: GuildDatabaseManager, user_id: int, *, requested_
     return report
 
 
+def _request_began(journal: Journal) -> str:
+    """When the request's first run began, as its journal says (recorded now by a first run). A time the
+    journal holds in another form, or later than now (edited by hand, a clock set back), is not trusted: this
+    run's start dates the receipt then, as a later date only erases the member from more copies."""
+    now, begun = receipt_now(), journal.begun_at()
+    if begun is None:
+        journal.mark_begun(now)
+        return now
+    return begun if is_receipt_time(begun) and begun <= now else now
+
+
 async def _forget_in(manager: GuildDatabaseManager, journal: Journal, guild_id: int, user_id: int,
                      requested_by: str, reason: str, was_interrupted: bool) -> MemberErasure | None:
     path = manager.path_for(guild_id)
-    if not path.exists():
-        return None  # deleted meanwhile: nothing of the member is left there
+    if not path.exists():  # deleted or set aside meanwhile: a receipt of its own, as the request's is dated when
+        # it began, and a backup taken since may hold the member in this guild (a restore erases them from it)
+        async with manager.connect_bot() as bot_db:
+            await create_receipt(bot_db, scope="member", guild_id=guild_id, user_id=user_id, requested_by=requested_by,
+                                 reason=reason + "; its file was gone when reached")
+        return None
     await _require_own(path, guild_id)
     journal.append({"guild_id": guild_id, "state": "started"})
     async with manager.connect(guild_id) as db:

@@ -1,6 +1,7 @@
 """Deletion receipts in the bot-wide file: who asked, when, how much. Never any content."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -37,6 +38,7 @@ class Receipt:
                 "deleted_at": self.deleted_at}
 
 
+_RECEIPT_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _COLUMNS = ("id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, rows_deleted, "
             "deleted_at")
 
@@ -67,6 +69,17 @@ def receipt_now() -> str:
     """Now, as receipts store it (`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`: UTC, milliseconds)."""
     now = datetime.now(UTC)
     return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+
+
+def is_receipt_time(text: object) -> bool:
+    """`text` is a real time in `receipt_now()`'s form (receipts are compared and sorted as that text)."""
+    if not isinstance(text, str) or _RECEIPT_TIME.fullmatch(text) is None:
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return False
+    return True
 
 
 async def delete_receipt(bot_db: BotDb, receipt_id: int) -> None:
