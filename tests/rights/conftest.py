@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
-from app.db import GuildDatabaseManager, GuildDb
+from app.db import GuildDatabaseManager, GuildDb, registry
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
 
@@ -74,3 +76,20 @@ def dump_file(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return dump(conn)
     finally:
         conn.close()
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """GUILD_DBS_DIR for the command-line tests: servers 9001 and 9002 with members, 9002 left (retention 0)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "dbs"))
+
+    async def build() -> None:
+        async with GuildDatabaseManager(tmp_path / "dbs", max_open=2) as mgr:
+            for guild_id in (9001, 9002):
+                async with mgr.connect(guild_id) as db:
+                    await populate(db, n=2)
+            async with mgr.connect_bot() as bot_db:
+                await registry.record_leave(bot_db, 9002, retention_days=0)
+    asyncio.run(build())
+    return tmp_path / "dbs"

@@ -2,34 +2,16 @@
 `legacy status` would do with the same LEGACY_DB."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
-from app.db import GuildDatabaseManager
 from app.legacy.splitter import SplitOptions, split_legacy
 from app.legacy.testing import build_legacy_db
-from tests.rights.conftest import populate
 
 GUILD = 9001
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "dbs"))
-
-    async def build() -> None:
-        async with GuildDatabaseManager(tmp_path / "dbs", max_open=2) as mgr:
-            async with mgr.connect(GUILD) as db:
-                await populate(db, n=2)
-            async with mgr.connect_bot():
-                pass
-    asyncio.run(build())
-    return tmp_path / "dbs"
 
 
 def test_a_split_of_another_legacy_file_in_the_folder_does_not_let_forget_run(

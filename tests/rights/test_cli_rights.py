@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
@@ -9,26 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser, main
-from app.db import GuildDatabaseManager, registry
-from tests.rights.conftest import ALICE, populate
+from tests.rights.conftest import ALICE
 
 GUILD, OTHER = 9001, 9002
-
-
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GUILD_DBS_DIR", str(tmp_path / "dbs"))
-
-    async def build() -> None:
-        async with GuildDatabaseManager(tmp_path / "dbs", max_open=2) as mgr:
-            for guild_id in (GUILD, OTHER):
-                async with mgr.connect(guild_id) as db:
-                    await populate(db, n=2)
-            async with mgr.connect_bot() as bot_db:
-                await registry.record_leave(bot_db, OTHER, retention_days=0)
-    asyncio.run(build())
-    return tmp_path / "dbs"
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict:
