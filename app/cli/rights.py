@@ -177,9 +177,8 @@ def receipts_command(args: argparse.Namespace, settings: Settings) -> int:
         emit_json({"receipts": [r.as_dict() for r in receipts]})
         return 0
     print(table(("#", "when", "scope", "guild", "user", "asked by", "bytes", "rows", "reason"),
-                ((r.id, r.deleted_at, r.scope, "every guild" if r.guild_id is None else r.guild_id, r.user_id or "",
-                  r.requested_by,
-                  r.bytes_deleted, r.rows_deleted, r.reason) for r in receipts)))
+                ((r.id, r.deleted_at, r.scope, "every guild" if r.guild_id is None else r.guild_id,
+                  r.user_id or "", r.requested_by, r.bytes_deleted, r.rows_deleted, r.reason) for r in receipts)))
     return 0
 
 
