@@ -17,6 +17,7 @@ from pathlib import Path
 from app.backup.copy import Entry
 from app.backup.receipts import Receipts, put_back
 from app.db.files import migrate
+from app.db.fleet import schema_version_of
 from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.db.schema import GUILD_SCHEMA
 from app.rights.member import plan_erasure
@@ -37,7 +38,7 @@ def prepare(copy: Path, entry: Entry, receipts: Receipts, *, root: Path, scratch
         target = _scratch_copy(copy, scratch)
         return Prepared(target, receipts_put_back=put_back(target, receipts))
     users = receipts.erased_after(guild_id, entry.copied_at) if guild_id is not None else ()
-    older = guild_id is not None and _version(copy) < GUILD_SCHEMA.version
+    older = guild_id is not None and schema_version_of(copy) < GUILD_SCHEMA.version
     if not users and not older:
         return Prepared(copy)
     target = _scratch_copy(copy, scratch)
@@ -48,18 +49,10 @@ def prepare(copy: Path, entry: Entry, receipts: Receipts, *, root: Path, scratch
     return Prepared(target, erased=users)
 
 
-def _version(path: Path) -> int:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        conn.close()
-
-
 def migrate_if_older(path: Path) -> bool:
     """Bring the guild file at `path` (a copy nobody else has open) to the current schema if it is older;
     whether it was."""
-    if _version(path) >= GUILD_SCHEMA.version:
+    if schema_version_of(path) >= GUILD_SCHEMA.version:
         return False
     migrate_copy(path)
     return True

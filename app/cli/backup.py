@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,9 @@ def restore_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _summary(results: list[RestoreResult], where: str, failed: list[RestoreResult]) -> str:
     """How many files were restored, with those already as in the backup and those deleted since (kept deleted)."""
-    count = {outcome: sum(r.outcome == outcome for r in results) for outcome in ("restored", "unchanged")}
-    kept_deleted = sum(r.outcome == "deleted" for r in results) - sum(r.outcome == "deleted" for r in failed)
-    notes = [f"{count['unchanged']} already as in it"] if count["unchanged"] else []
-    notes += [f"{kept_deleted} deleted since (stays deleted)"] if kept_deleted else []
-    return f"{count['restored']} of {len(results)} file(s) restored from {where}" + "".join(f", {n}" for n in notes) \
+    counts = Counter(r.outcome for r in results)
+    kept_deleted = counts["deleted"] - sum(r.outcome == "deleted" for r in failed)  # not a refusal: a whole restore's
+    notes = [note for n, note in ((counts["unchanged"], f"{counts['unchanged']} already as in it"),
+                                  (kept_deleted, f"{kept_deleted} deleted since (stays deleted)")) if n]
+    return f"{counts['restored']} of {len(results)} file(s) restored from {where}" + "".join(f", {n}" for n in notes) \
         + "."

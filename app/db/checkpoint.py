@@ -34,16 +34,21 @@ def with_wal(paths: list[Path]) -> list[Path]:
     return found
 
 
+def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
+    """Fold the -wal into the file and empty it; False when a reader of an older snapshot (another connection)
+    kept it from finishing."""
+    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
+
 def checkpoint_file(path: Path) -> bool:
     """Fold the file's WAL into it and truncate the WAL; False if another connection kept it busy."""
     # mode=rw: a file deleted since it was listed is not created again (empty, then quarantined)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S,
                            isolation_level=None)
     try:
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return checkpoint_truncate(conn)
     finally:
         conn.close()
-    return not busy
 
 
 async def checkpoint_files(candidates: list[Path], pool: WorkerPool) -> int:

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from app.db.checkpoint import checkpoint_truncate
 from app.db.worker import Worker
 from app.errors import DatabaseBusyError, GuildDatabaseError, ManagerClosedError
 
@@ -315,11 +316,6 @@ def _finish(conn: sqlite3.Connection, verb: str) -> None:
     conn.execute(verb)
 
 
-def _checkpoint(conn: sqlite3.Connection) -> bool:
-    """Fold the WAL back and truncate it; False if a reader (another process) kept it busy."""
-    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-
-
 def _end_transaction(conn: sqlite3.Connection, tx: _TxState, commit: bool) -> None:
     """COMMIT (or ROLLBACK) whatever the transaction's statements left open; a failed COMMIT rolls back."""
     tx.open = False
@@ -537,7 +533,7 @@ class Database:
         if size < self._checkpoint_at or self._worker.stopping:
             return
         self._checkpoint_at = size + WAL_CHECKPOINT_BYTES  # a busy checkpoint is not retried at every commit
-        self._submit(_checkpoint, self._conn).add_done_callback(self._checkpointed)
+        self._submit(checkpoint_truncate, self._conn).add_done_callback(self._checkpointed)
 
     def _checkpointed(self, fut: asyncio.Future[bool]) -> None:
         if fut.cancelled():

@@ -47,7 +47,7 @@ from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
 from app.legacy.source import fingerprint, open_read_only, read_error
 from app.rights.atomic import private_dir
-from app.scratch import private_scratch, sweep_stale
+from app.scratch import private_scratch
 
 PAUSE_ENV = "GUILDSHELF_SPLIT_PAUSE"  # tests only: "stage:N" / "finish:N" stops there, to be killed
 ProgressFn = Callable[[int, int], None]
@@ -116,8 +116,7 @@ def _split(options: SplitOptions, progress: ProgressFn | None) -> SplitReport:
                                   "finishes it. Nothing was written.")
     if commit is not None:
         return _complete(out, commit, started)
-    sweep_stale()  # copies of the legacy file that killed runs left in TMPDIR
-    with open_read_only(options.legacy) as conn:
+    with open_read_only(options.legacy) as conn:  # its private scratch sweeps what killed runs left in TMPDIR
         conn.execute("BEGIN")  # one snapshot: the plan and the backup see the same rows
         try:
             plan = make_plan(conn, merge_rules(options.maps), options.home_guild_id)

@@ -29,7 +29,7 @@ from app.db.manager import GuildDatabaseManager
 from app.errors import FileInUseError, NotFoundError, RateLimitedError
 from app.rights.atomic import fsync_path
 from app.rights.legacy_copies import erase_from_copies_async
-from app.rights.receipts import Receipt, create_receipt, delete_receipt, fetch_last_deletion
+from app.rights.receipts import Receipt, create_receipt, delete_receipt, fetch_last_deletion, restamp_now
 from app.shared.publish import forget_published_server
 
 log = logging.getLogger(__name__)
@@ -144,23 +144,15 @@ async def delete_guild_files(access: GuildFileAccess, *, requested_by: str, reas
             if not (exists or set_aside or legacy):
                 await delete_receipt(bot_db, receipt.id)
                 raise NotFoundError(f"Server {guild_id} has no data file in {path.parent}; nothing to delete.")
-            receipt = await _stamp_done(bot_db, receipt)
+            # dated when the files are gone: written before them (a kill leaves a receipt), it would predate a backup
+            # that started in between and still copied the file, and a restore would take that copy for newer
+            receipt = await restamp_now(bot_db, receipt)
     if not (exists or set_aside):  # only the legacy copies held the server: its cross-server figures too
         await forget_published_server(path.parent, guild_id, datetime.now(UTC))
     log.info("deleted guild %s's file (%d bytes, %d rows), receipt %d, asked by %s; also %s",
              guild_id, size, rows, receipt.id, requested_by, [p.name for p in set_aside] + list(legacy))
     return GuildDeletion(guild_id, size, rows + sum(legacy.values()), receipt,
                          tuple(p.name for p in set_aside), legacy)
-
-
-async def _stamp_done(bot_db: BotDb, receipt: Receipt) -> Receipt:
-    """The receipt dated when the files are gone: written before them (a kill leaves a receipt), it would predate
-    a backup that started in between and still copied the file, and a restore would take that copy for newer."""
-    result = await bot_db.execute(
-        "UPDATE deletion_receipts SET deleted_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? "
-        "RETURNING id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, rows_deleted, deleted_at",
-        (receipt.id,))
-    return Receipt(*result.rows[0]) if result.rows else receipt
 
 
 def set_aside_copies(path: Path) -> list[Path]:

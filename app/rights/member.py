@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from app.db.checkpoint import checkpoint_truncate
 from app.db.connection import GuildDb
 from app.rights.export_json import iter_rows, list_tables, quote_identifier
 from app.rights.subjects import TablePolicy, ensure_covered, mapped_policies, table_columns
@@ -157,11 +158,6 @@ async def _erase_rows(db: GuildDb, user_id: int, deleted: dict[str, int], neutra
                 counts[step.table] = counts.get(step.table, 0) + result.rowcount
     if deleted or neutralized:
         await fold_wal(db)
-
-
-def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
-    """Copy the -wal into the file and empty it; False when a reader of an older snapshot kept it from finishing."""
-    return not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
 
 async def fold_wal(db: GuildDb) -> None:

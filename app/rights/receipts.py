@@ -39,6 +39,7 @@ class Receipt:
 
 
 _RECEIPT_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # milliseconds, UTC: `receipt_now()` in Python
 _COLUMNS = ("id, scope, guild_id, user_id, requested_by, reason, bytes_deleted, rows_deleted, "
             "deleted_at")
 
@@ -59,10 +60,18 @@ async def create_receipt(bot_db: BotDb, *, scope: Scope, guild_id: int | None, r
     result = await bot_db.execute(
         "INSERT INTO deletion_receipts (scope, guild_id, user_id, requested_by, reason, "  # noqa: S608
         f"bytes_deleted, rows_deleted, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-        f"COALESCE(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) RETURNING {_COLUMNS}",
+        f"COALESCE(?, {_NOW_SQL})) RETURNING {_COLUMNS}",
         (scope, None if guild_id is None else validate_guild_id(guild_id), user_id, requested_by, reason,
          bytes_deleted, rows_deleted, deleted_at))
     return Receipt(*result.rows[0])
+
+
+async def restamp_now(bot_db: BotDb, receipt: Receipt) -> Receipt:
+    """The receipt dated now (a deletion that ends after its receipt was written); as it was if it is gone."""
+    result = await bot_db.execute(
+        f"UPDATE deletion_receipts SET deleted_at = {_NOW_SQL} WHERE id = ? RETURNING {_COLUMNS}",  # noqa: S608
+        (receipt.id,))
+    return Receipt(*result.rows[0]) if result.rows else receipt
 
 
 def receipt_now() -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from app.db.checkpoint import checkpoint_truncate
 from app.db.connection import Database
 from app.errors import UserFacingError
 from app.features.xp import level_for_xp
@@ -73,21 +74,13 @@ def _withdraw(conn: sqlite3.Connection, guild_id: int, now: str) -> int:
     return removed
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    """Fold the -wal into the file and empty it: frames written before a withdrawal still hold its values.
-
-    (secure_delete, set on every connection, zeroes the freed space in the file itself.) A reader in
-    another process may keep it from finishing; the next withdrawal or the last close tries again.
-    """
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-
 async def withdraw_server(store: Database, guild_id: int, now: datetime) -> bool:
     """Sharing off: the server's row, its members' joins there and their contribution to totals go at once."""
     async with store.transaction():
         removed = await store.run(lambda conn: _withdraw(conn, guild_id, stamp(now)))
-    if removed:
-        await store.run(_checkpoint)
+    if removed:  # frames written before the withdrawal still hold its values (secure_delete clears the file's
+        # freed space); a reader in another process may keep it from finishing: the next one or the last close retries
+        await store.run(checkpoint_truncate)
     return bool(removed)
 
 
@@ -131,7 +124,7 @@ async def leave_member(store: Database, user_id: int) -> bool:
     async with store.transaction():
         removed = await store.run(lambda conn: _forget(conn, user_id))
     if removed:
-        await store.run(_checkpoint)
+        await store.run(checkpoint_truncate)
     return bool(removed)
 
 

@@ -253,13 +253,13 @@ async def test_a_statement_waits_behind_a_call_queued_for_its_connection(tmp_pat
 async def test_a_growing_wal_is_checkpointed_on_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "WAL_CHECKPOINT_BYTES", 64 * 1024)
     threads: list[str] = []
-    checkpoint = connection._checkpoint
+    checkpoint = connection.checkpoint_truncate
 
     def recorded(conn: sqlite3.Connection) -> bool:
         threads.append(threading.current_thread().name)
         return checkpoint(conn)
 
-    monkeypatch.setattr(connection, "_checkpoint", recorded)
+    monkeypatch.setattr(connection, "checkpoint_truncate", recorded)
     async with GuildDatabaseManager(tmp_path, max_open=4) as manager, manager.connect(1) as db:
         for member in range(200):
             async with db.transaction():
