@@ -14,7 +14,6 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.backup.copy import Entry
 from app.backup.receipts import Receipts, put_back
 from app.db.files import migrate
 from app.db.fleet import schema_version_of
@@ -31,13 +30,14 @@ class Prepared:
     receipts_put_back: int = 0  # receipts (a bot-wide file) its copy predates, put back
 
 
-def prepare(copy: Path, entry: Entry, receipts: Receipts, *, root: Path, scratch: Path) -> Prepared:
-    """The file to install for `entry` (verified `copy`); scratch copies go in the private folder `scratch`."""
-    guild_id = guild_id_from_path(Path(entry.name))
-    if entry.name == BOT_FILE_NAME:
+def prepare(copy: Path, name: str, copied_at: str, receipts: Receipts, *, root: Path, scratch: Path) -> Prepared:
+    """The file to install as `name` from the verified `copy` of it, whose content is as of `copied_at` (ISO-8601:
+    a backup's copy time, a replica's last transaction); scratch copies go in the private folder `scratch`."""
+    guild_id = guild_id_from_path(Path(name))
+    if name == BOT_FILE_NAME:
         target = _scratch_copy(copy, scratch)
         return Prepared(target, receipts_put_back=put_back(target, receipts))
-    users = receipts.erased_after(guild_id, entry.copied_at) if guild_id is not None else ()
+    users = receipts.erased_after(guild_id, copied_at) if guild_id is not None else ()
     older = guild_id is not None and schema_version_of(copy) < GUILD_SCHEMA.version
     if not users and not older:
         return Prepared(copy)

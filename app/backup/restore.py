@@ -192,28 +192,29 @@ def backups_beside(generation: Path) -> list[Path]:
     return list(dict.fromkeys([*generations(generation.parent), generation]))
 
 
-def deleted_since(entry: Entry, receipts: Receipts, *, named: bool) -> RestoreResult | None:
+def deleted_since(name: str, copied_at: str, receipts: Receipts, *, named: bool,
+                  source: str = "backup") -> RestoreResult | None:
     """The outcome "deleted" if the copy's guild was deleted after the copy was made (`named`: the restore
-    asked for this guild alone, where --force brings it back)."""
-    guild_id = guild_id_from_path(Path(entry.name))
-    deleted = receipts.deleted_after(guild_id, entry.copied_at) if guild_id is not None else None
+    asked for this guild alone, where --force brings it back; `source`: "backup" or "replica")."""
+    guild_id = guild_id_from_path(Path(name))
+    deleted = receipts.deleted_after(guild_id, copied_at) if guild_id is not None else None
     if deleted is None:
         return None
     how = "--force brings it back" if named else f"restore it alone (--guild {guild_id} --force) to bring it back"
-    return RestoreResult(entry.name, "deleted", f"deleted after this backup ({deleted:%Y-%m-%d %H:%M:%S} UTC, "
-                                                f"see `guild receipts`); {how}")
+    return RestoreResult(name, "deleted", f"deleted after this {source} ({deleted:%Y-%m-%d %H:%M:%S} UTC, "
+                                          f"see `guild receipts`); {how}")
 
 
-def restored(entry: Entry, prepared: Prepared) -> RestoreResult:
+def restored(name: str, prepared: Prepared, source: str = "backup") -> RestoreResult:
     """The outcome "restored", saying what was erased again or put back."""
     notes = []
     if prepared.erased:
         n = len(prepared.erased)
-        notes.append(f"{n} member erasure{'s' if n > 1 else ''} made since the backup applied again")
+        notes.append(f"{n} member erasure{'s' if n > 1 else ''} made since the {source} applied again")
     if prepared.receipts_put_back:
         n = prepared.receipts_put_back
-        notes.append(f"{n} deletion receipt{'s' if n > 1 else ''} newer than the backup kept")
-    return RestoreResult(entry.name, "restored", "; ".join(notes), prepared.erased)
+        notes.append(f"{n} deletion receipt{'s' if n > 1 else ''} newer than the {source} kept")
+    return RestoreResult(name, "restored", "; ".join(notes), prepared.erased)
 
 
 def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts, scratch: Path, *,
@@ -237,7 +238,7 @@ def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts,
         return RestoreResult(entry.name, "invalid", error.user_message)
     except FileInUseError as error:
         return RestoreResult(entry.name, "in use", error.user_message)
-    return restored(entry, prepared)
+    return restored(entry.name, prepared)
 
 
 def _prepare(copy: Path, entry: Entry, receipts: Receipts, root: Path, scratch: Path) -> Prepared:
@@ -245,7 +246,7 @@ def _prepare(copy: Path, entry: Entry, receipts: Receipts, root: Path, scratch: 
         BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
     """
     try:
-        return prepare(copy, entry, receipts, root=root, scratch=scratch)
+        return prepare(copy, entry.name, entry.copied_at, receipts, root=root, scratch=scratch)
     except (sqlite3.Error, GuildDatabaseError) as error:
         raise BackupInvalidError(f"{copy.name} in {copy.parent}: what was erased or deleted since the backup cannot "
                                  f"be applied to it ({error}), so it is not restored.") from error
@@ -266,7 +267,7 @@ def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,
     results = []
     with private_scratch("guildshelf-restore-") as scratch:
         for entry in entries:
-            if not (force and guild_id is not None) and (held := deleted_since(entry, receipts,
+            if not (force and guild_id is not None) and (held := deleted_since(entry.name, entry.copied_at, receipts,
                                                                                named=guild_id is not None)):
                 results.append(held)
                 continue
@@ -289,7 +290,7 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
         manager.shards.check(guild_id)
     entry = _entries(generation, guild_id)[0]
     receipts = await asyncio.to_thread(read_receipts, manager.root, backups_beside(generation), force=force)
-    if not force and (held_back := deleted_since(entry, receipts, named=True)):
+    if not force and (held_back := deleted_since(entry.name, entry.copied_at, receipts, named=True)):
         return held_back
     copy = generation / entry.name
     await asyncio.to_thread(verify, copy, entry)
@@ -304,4 +305,4 @@ async def restore_guild(manager: GuildDatabaseManager, generation: Path, guild_i
                 if await asyncio.to_thread(same_as_copy, live, prepared.path):
                     return RestoreResult(entry.name, "unchanged", "already as in this backup")
                 return RestoreResult(entry.name, "kept newer", "modified after the backup; use force")
-    return restored(entry, prepared)
+    return restored(entry.name, prepared)

