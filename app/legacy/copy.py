@@ -124,6 +124,8 @@ class Stager:
             columns = ", ".join(f"{quote_name(c.name)} {c.decl_type}".rstrip()
                                 for c in table.legacy_columns if c.name in table.columns)
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS g.{q} ({columns})")
+        if table.added:
+            self._add_columns(table)
         cols = ", ".join(quote_name(c) for c in table.columns)
         where, params = self._filter(job)
         rowid = self._rowid(table)
@@ -133,6 +135,15 @@ class Stager:
                               params)
         except sqlite3.IntegrityError:
             self._copy_row_by_row(job, file_name)
+
+    def _add_columns(self, table: TablePlan) -> None:
+        """The legacy columns the destination table lacks, added untyped (`ANY` in a STRICT table): every value
+        is kept exactly as it was stored, as no affinity or type check can change or refuse it."""
+        strict = self.conn.execute("SELECT strict FROM pragma_table_list WHERE schema = 'g' AND name = ?",
+                                   (table.name,)).fetchone()  # (`g.pragma_table_list` lists every schema's)
+        kind = " ANY" if strict and strict[0] else ""
+        for column in table.added:
+            self.conn.execute(f"ALTER TABLE g.{quote_name(table.name)} ADD COLUMN {quote_name(column.name)}{kind}")
 
     def _copy_row_by_row(self, job: Job, file_name: str) -> None:
         table = job.table

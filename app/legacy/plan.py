@@ -30,6 +30,7 @@ class TablePlan:
     columns: tuple[str, ...]  # legacy columns copied (the guild column of a guild rule excluded)
     legacy_columns: tuple[Column, ...]  # every legacy column, as declared
     dest_exists: bool  # the destination schema has this table; else it is created, untyped
+    added: tuple[Column, ...] = ()  # legacy columns its destination table lacks: added to it in the files
     read: int = 0
     per_guild: dict[int, int] = field(default_factory=dict)
     invalid_guild: int = 0  # guild rules: rows whose guild id is not a snowflake
@@ -69,6 +70,10 @@ class Plan:
             elif table.rule.kind == "home" and table.read and self.home_guild_id is not None:
                 out.setdefault(self.home_guild_id, {})[table.name] = table.read
         return dict(sorted(out.items()))
+
+    def added_columns(self) -> dict[str, list[str]]:
+        """The legacy columns added to destination tables that lack them, by table."""
+        return {n: [c.name for c in t.added] for n, t in sorted(self.tables.items()) if t.added}
 
     def global_rows(self) -> dict[str, int]:
         return {t.name: t.read for t in self.tables.values() if t.rule.kind == "global"}
@@ -156,15 +161,35 @@ def _table_plan(name: str, rule: Rule, columns: tuple[Column, ...]) -> TablePlan
                                f"there is nothing to copy; map it with --map {name}=skip.")
     schema = BOT_SCHEMA if rule.kind == "global" else GUILD_SCHEMA
     dest = destination_tables(schema).get(name)
+    added: tuple[Column, ...] = ()
     if dest is not None and rule.kind != "skip":
-        missing = [n for n in copied if find_name(dest, n) is None]
-        if missing:
-            raise LegacySplitError(f"Legacy column(s) {', '.join(missing)} of table {name} have no place in "
-                                   f"the {schema.kind} file's {name} table; map the table with "
-                                   f"--map {name}=skip or update the schema first.")
+        added = tuple(c for c in columns if c.name in copied and find_name(dest, c.name) is None)
+        _check_added(name, rule, schema, added)
     if dest is None and rule.kind != "skip":
         _check_subjects(name, rule, copied)
-    return TablePlan(name, rule, copied, columns, dest_exists=dest is not None)
+    return TablePlan(name, rule, copied, columns, dest_exists=dest is not None, added=added)
+
+
+def _check_added(name: str, rule: Rule, schema: Schema, added: tuple[Column, ...]) -> None:
+    """Legacy columns the destination table lacks (the old bot's `ALTER TABLE … ADD COLUMN`) are added to it in
+    the guild files, where they go with their row: exported and erased with it.
+
+    Raises:
+        LegacySplitError: a column the split cannot place: in the bot-wide file (merged into a live file), or
+            one that may name a member (export and erasure could not tell whose row it makes it).
+    """
+    if not added:
+        return
+    listed = ", ".join(shown(c.name) for c in added)
+    if rule.kind == "global":
+        raise LegacySplitError(f"Legacy column(s) {listed} of table {name} have no place in the {schema.kind} "
+                               f"file's {name} table; map the table with --map {name}=skip or update the schema "
+                               "first.")
+    people = [shown(c.name) for c in added if looks_like_person(c.name)]
+    if people:
+        raise LegacySplitError(f"Legacy column(s) {', '.join(people)} of table {name} may name members, and the new "
+                               f"{name} table has no such column, so member export and erasure could not tell "
+                               f"whose they are; map the table with --map {name}=skip or update the schema first.")
 
 
 def _check_subjects(name: str, rule: Rule, copied: tuple[str, ...]) -> None:

@@ -32,5 +32,6 @@ def dry_run_report(plan: Plan, conflicts: list[str], seconds: float, tables: dic
         plan={"destinations": {str(g): rows for g, rows in destinations.items()},
               "bot_wide": {n: r for n, r in plan.global_rows().items() if r},
               "unknown_tables": {n: [c.name for c in cols] for n, cols in plan.unknown.items()},
+              "added_columns": plan.added_columns(),
               "quarantined_rows": {n: c.quarantined for n, c in tables.items() if c.quarantined},
               "problems": problems, "conflicts": conflicts, "would_stop": blocked})

@@ -355,6 +355,8 @@ def _commit_record(plan: Plan, backup: Path, stamp: str, options: SplitOptions, 
             # tables the split created in guild files: the data-rights subject map covers them by their rule
             "created_tables": {n: list(t.columns) for n, t in sorted(plan.tables.items())
                                if not t.dest_exists and t.rule.kind in ("guild", "home")},
+            # legacy columns added to tables of the new schema that lack them (the old bot's own ALTER TABLEs)
+            "extended_tables": plan.added_columns(),
             "tables": {n: asdict(c) for n, c in sorted(counts.items())},
             "quarantine": quarantine, "files": files}
 
@@ -367,4 +369,8 @@ def _complete(out: Path, commit: dict[str, Any], started: float) -> SplitReport:
     guilds = sum(1 for f in commit["files"].values() if f["guild_id"] is not None)
     message = (f"Split {written} row(s) into {guilds} guild file(s) and the bot-wide file; "
                f"{quarantined} row(s) quarantined; manifest {manifest.name}.")
+    if added := [f"{table}.{column}" for table, columns in (commit.get("extended_tables") or {}).items()
+                 for column in columns]:
+        message += (f" Kept {len(added)} legacy column(s) the new schema lacks, added to their tables in the guild "
+                    f"files: {', '.join(added)}.")
     return report_from_record(out, commit, "split", time.monotonic() - started, message)

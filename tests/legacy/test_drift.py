@@ -112,12 +112,12 @@ def test_refused_rows_of_a_without_rowid_table_are_quarantined_by_their_key(lega
 
 def test_every_problem_that_stops_the_split_is_named_in_one_run(legacy: Path, tmp_path: Path) -> None:
     alter(legacy, "CREATE TABLE old_notes (note TEXT)", "CREATE TABLE old_stats (n INTEGER)",
-          "ALTER TABLE users ADD COLUMN locale TEXT", "DELETE FROM bot_settings WHERE key = 'default_guild'")
+          "ALTER TABLE users ADD COLUMN referrer_id INTEGER", "DELETE FROM bot_settings WHERE key = 'default_guild'")
     before = snapshot(legacy)
     done = subprocess.run([sys.executable, str(SCRIPT), str(legacy), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
-    for named in ("old_notes", "old_stats", "locale", "No home guild"):
+    for named in ("old_notes", "old_stats", "referrer_id", "No home guild"):
         assert named in done.stderr
     assert not (tmp_path / "o").exists() and snapshot(legacy) == before
 
