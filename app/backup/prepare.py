@@ -19,6 +19,7 @@ from app.db.files import migrate
 from app.db.fleet import schema_version_of
 from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.db.schema import GUILD_SCHEMA
+from app.errors import BackupInvalidError, GuildDatabaseError
 from app.rights.member import plan_erasure
 from app.rights.subjects import mapped_policies
 
@@ -47,6 +48,20 @@ def prepare(copy: Path, name: str, copied_at: str, receipts: Receipts, *, root: 
     if users:
         erase_members(target, users, root)
     return Prepared(target, erased=users)
+
+
+def prepare_or_refuse(copy: Path, name: str, copied_at: str, receipts: Receipts, *, root: Path, scratch: Path,
+                      what: str) -> Prepared:
+    """`prepare`, its failure said of `what` (the backup's copy, the replica's).
+
+    Raises:
+        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
+    """
+    try:
+        return prepare(copy, name, copied_at, receipts, root=root, scratch=scratch)
+    except (sqlite3.Error, GuildDatabaseError) as error:
+        raise BackupInvalidError(f"{what}: what was erased or deleted since it was made cannot be applied to it "
+                                 f"({error}), so it is not restored.") from error
 
 
 def migrate_if_older(path: Path) -> bool:

@@ -30,14 +30,14 @@ from typing import BinaryIO, Literal
 
 from app.backup.copy import Entry, sha256_of
 from app.backup.generations import generations, read_manifest
-from app.backup.prepare import Prepared, prepare
+from app.backup.prepare import Prepared, prepare_or_refuse
 from app.backup.receipts import Receipts, copy_time, read_receipts
 from app.db import writeback
 from app.db.files import create_whole
 from app.db.ids import guild_file_name, guild_id_from_path
 from app.db.manager import GuildDatabaseManager
 from app.db.schema import GUILD_SCHEMA
-from app.errors import BackupInvalidError, FileInUseError, GuildDatabaseError, NotFoundError
+from app.errors import BackupInvalidError, FileInUseError, NotFoundError
 from app.rights.atomic import fsync_path
 from app.scratch import private_scratch, sweep_stale
 
@@ -242,14 +242,8 @@ def _restore_one(root: Path, generation: Path, entry: Entry, receipts: Receipts,
 
 
 def _prepare(copy: Path, entry: Entry, receipts: Receipts, root: Path, scratch: Path) -> Prepared:
-    """Raises:
-        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
-    """
-    try:
-        return prepare(copy, entry.name, entry.copied_at, receipts, root=root, scratch=scratch)
-    except (sqlite3.Error, GuildDatabaseError) as error:
-        raise BackupInvalidError(f"{copy.name} in {copy.parent}: what was erased or deleted since the backup cannot "
-                                 f"be applied to it ({error}), so it is not restored.") from error
+    return prepare_or_refuse(copy, entry.name, entry.copied_at, receipts, root=root, scratch=scratch,
+                             what=f"{copy.name} in {copy.parent}")
 
 
 def restore_files(root: Path, generation: Path, *, guild_id: int | None = None,

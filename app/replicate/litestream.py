@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SCHEMES = ("file", "s3")
 START_WAIT_S = 15.0
 CALL_TIMEOUT_S = 30
+RESTORE_TIMEOUT_S = 300
 # Litestream 0.5's own defaults, written out because /privacy states them: a full snapshot of each file
 # every SNAPSHOT_INTERVAL, and replica files older than SNAPSHOT_RETENTION removed (with the snapshots
 # they depend on) — the longest an older replica generation can keep erased rows in an s3:// replica.
@@ -230,8 +231,11 @@ def replica_time(replica_url: str, path: Path) -> datetime | None:
 
     What a restore from it holds was committed before that time; nothing committed after it is there.
     """
-    done = subprocess.run([binary(), "ltx", replica_of(replica_url, path)], capture_output=True, text=True,
-                          timeout=CALL_TIMEOUT_S, check=False)
+    try:
+        done = subprocess.run([binary(), "ltx", replica_of(replica_url, path)], capture_output=True, text=True,
+                              timeout=CALL_TIMEOUT_S, check=False)
+    except (subprocess.TimeoutExpired, OSError):
+        return None  # an unreachable bucket: as unknown as a refused listing
     if done.returncode != 0:
         return None
     files = []
@@ -244,7 +248,8 @@ def replica_time(replica_url: str, path: Path) -> datetime | None:
     if not files:
         return None
     highest = max(txid for txid, _ in files)
-    return min(created for txid, created in files if txid == highest)
+    when = min(created for txid, created in files if txid == highest)
+    return when if when.year > 1 else None  # Go's zero time: a listing that knows no time
 
 
 def restore(replica_url: str, path: Path, out: Path) -> None:
@@ -253,8 +258,11 @@ def restore(replica_url: str, path: Path, out: Path) -> None:
     Raises:
         ReplicationError: litestream could not restore it.
     """
-    done = subprocess.run([binary(), "restore", "-o", str(out), replica_of(replica_url, path)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    try:
+        done = subprocess.run([binary(), "restore", "-o", str(out), replica_of(replica_url, path)],
+                              capture_output=True, text=True, timeout=RESTORE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise ReplicationError(f"litestream restore of {path.name} did not end within {error.timeout} s") from None
     if done.returncode != 0 or not out.exists():
         detail = (done.stderr or done.stdout).strip()[:200]
         raise ReplicationError(f"litestream restore of {path.name} failed: {detail}")

@@ -6,17 +6,25 @@ so a running bot's open connection (or Litestream's own) reads the restored rows
 """
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.backup.prepare import Prepared, migrate_if_older, prepare
+from app.backup.prepare import migrate_if_older, prepare_or_refuse
 from app.backup.receipts import Receipts, read_receipts
 from app.backup.restore import LiveFileNewer, RestoreResult, check_not_newer, deleted_since, install, restored
 from app.db.files import SIDE_FILES
 from app.db.ids import BOT_FILE_NAME, guild_file_name, guild_id_from_path
-from app.errors import BackupInvalidError, ConfigurationError, FileInUseError, GuildDatabaseError, ReplicationError
+from app.errors import (
+    BackupInvalidError,
+    ConfigurationError,
+    DatabaseUnreadableError,
+    FileInUseError,
+    GuildDatabaseError,
+    ReplicationError,
+)
 from app.replicate import litestream
 from app.scratch import private_scratch
 
@@ -78,15 +86,38 @@ def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None =
     """
     names = [guild_file_name(guild_id)] if guild_id is not None else replica_names(replica_url)
     names.sort(key=lambda name: name != BOT_FILE_NAME)  # the bot-wide file first: its receipts count for the rest
-    receipts = read_receipts(root, force=force)
     results = []
     with private_scratch("guildshelf-restore-") as scratch:
+        receipts = _read_receipts(root, replica_url, scratch, force=force)
         for name in names:
             result = _restore_one(root, replica_url, name, receipts, scratch, force=force, named=guild_id is not None)
             results.append(result)
             if name == BOT_FILE_NAME and result.outcome == "restored":
-                receipts = read_receipts(root, force=force)  # the replica's receipts, the live ones put back in it
+                # the replica's receipts, the live ones put back in it
+                receipts = _read_receipts(root, replica_url, scratch, force=force)
     return results
+
+
+def _read_receipts(root: Path, replica_url: str, scratch: Path, *, force: bool) -> Receipts:
+    """The live bot-wide file's receipts; if it is missing (a new disk) or cannot be read (with `force`), those
+    of its replica, restored into `scratch`: a guild restored alone must not undo what the bot-wide replica
+    recorded after the guild's replica (a guild deleted, a member erased while its daemon was down).
+
+    Raises:
+        DatabaseUnreadableError: the live bot-wide file cannot be read (unless `force`).
+    """
+    try:
+        if (root / BOT_FILE_NAME).exists():
+            return read_receipts(root, force=False)
+    except DatabaseUnreadableError:
+        if not force:
+            raise
+    folder = scratch / "bot-wide-replica"
+    folder.mkdir(exist_ok=True)
+    if not (folder / BOT_FILE_NAME).exists():
+        with contextlib.suppress(ReplicationError, OSError):  # no bot-wide replica (or no room): nothing to honour
+            litestream.restore(replica_url, root / BOT_FILE_NAME, folder / BOT_FILE_NAME)
+    return read_receipts(root, [folder], force=True)  # a copy that cannot be read is passed over
 
 
 def _as_of(replica_url: str, live: Path) -> str:
@@ -111,7 +142,8 @@ def _restore_one(root: Path, replica_url: str, name: str, receipts: Receipts, sc
         _check(copy)
         if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
             _migrate(copy, name)
-        prepared = _prepare(copy, name, as_of, receipts, root, scratch)
+        prepared = prepare_or_refuse(copy, name, as_of, receipts, root=root, scratch=scratch,
+                                     what=f"The replica of {name}")
         try:
             install(prepared.path, live, keep=None if force else live.exists)
         finally:
@@ -127,14 +159,3 @@ def _restore_one(root: Path, replica_url: str, name: str, receipts: Receipts, sc
         for leftover in (copy, *(copy.with_name(copy.name + side) for side in SIDE_FILES)):
             leftover.unlink(missing_ok=True)  # litestream's copy is in WAL mode: reading it made side files
     return restored(name, prepared, source="replica")
-
-
-def _prepare(copy: Path, name: str, as_of: str, receipts: Receipts, root: Path, scratch: Path) -> Prepared:
-    """Raises:
-        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
-    """
-    try:
-        return prepare(copy, name, as_of, receipts, root=root, scratch=scratch)
-    except (sqlite3.Error, GuildDatabaseError) as error:
-        raise BackupInvalidError(f"The replica of {name}: what was erased or deleted since it cannot be applied to "
-                                 f"it ({error}), so it is not restored.") from error
