@@ -37,7 +37,7 @@ def table_digest(conn: sqlite3.Connection, schema: str, table: str, columns: Seq
     is read in smaller chunks, down to one row, and a value too large to `quote()` in SQL is
     quoted here, byte for byte as SQLite would.
     """
-    row_text = "||'|'||".join(f"quote({quote_name(c)})" for c in columns) or "''"
+    row_text = _joined([f"quote({quote_name(c)})" for c in columns])
     condition = f"AND ({where})" if where else ""
     rowid = rowid_name(conn, schema, table)
     if rowid is None:
@@ -67,6 +67,15 @@ def table_digest(conn: sqlite3.Connection, schema: str, table: str, columns: Seq
             break
         limit = min(_CHUNK, limit * 2)
     return TableDigest(total, hasher.hexdigest())
+
+
+def _joined(parts: Sequence[str]) -> str:
+    """`a||'|'||b||'|'||c…` as a balanced tree of concatenations: the same text, but a chain of a few hundred
+    columns would pass SQLite's expression depth limit (1000), this one stays about 2·log2(n) deep."""
+    if len(parts) <= 2:
+        return "||'|'||".join(parts) or "''"
+    half = len(parts) // 2
+    return f"({_joined(parts[:half])})||'|'||({_joined(parts[half:])})"
 
 
 def _digest_by_text(conn: sqlite3.Connection, source: str, row_text: str, where: str,

@@ -41,7 +41,7 @@ from app.legacy.manifest import (
     staging_dir,
     write_json_atomic,
 )
-from app.legacy.plan import Plan, make_plan
+from app.legacy.plan import Plan, make_plan, shown
 from app.legacy.preview import dry_run_report, estimated_counts
 from app.legacy.report import SplitReport, TableCounts, check_balance
 from app.legacy.rules import merge_rules
@@ -369,7 +369,7 @@ def _complete(out: Path, commit: dict[str, Any], started: float) -> SplitReport:
     guilds = sum(1 for f in commit["files"].values() if f["guild_id"] is not None)
     message = (f"Split {written} row(s) into {guilds} guild file(s) and the bot-wide file; "
                f"{quarantined} row(s) quarantined; manifest {manifest.name}.")
-    if added := [f"{table}.{column}" for table, columns in (commit.get("extended_tables") or {}).items()
+    if added := [f"{shown(table)}.{shown(column)}" for table, columns in (commit.get("extended_tables") or {}).items()
                  for column in columns]:
         message += (f" Kept {len(added)} legacy column(s) the new schema lacks, added to their tables in the guild "
                     f"files: {', '.join(added)}.")
