@@ -2,7 +2,8 @@
 
 Erasures reach the replica too: every member-scope receipt written since the last look (by `/my-data
 delete` here, or `user forget` from the CLI, even while this process was down) gives its guild file a fresh
-snapshot (`Litestream.fresh_snapshot`), within RECONCILE_INTERVAL_S.
+snapshot (`Litestream.fresh_snapshot`), within RECONCILE_INTERVAL_S; every guild-scope receipt of a file
+that is gone deletes its replica (a deletion made while the daemon was down, which it never saw).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import hikari
 from app.db import GuildDatabaseManager
 from app.db.shards import ShardBlock, describe, owned
 from app.errors import BotError
-from app.replicate.litestream import Litestream, binary
+from app.replicate.litestream import Litestream, binary, delete_replica
 
 log = logging.getLogger(__name__)
 
@@ -71,39 +72,51 @@ class Replication:
         if added or gone:
             log.info("litestream: %d file(s) registered, %d unregistered", len(added), len(gone))
 
-    async def erased_guilds(self) -> tuple[list[int], int]:
-        """Guilds with a member erasure since the last one handled, and the newest receipt id.
+    async def erased_guilds(self) -> tuple[list[int], set[int], int]:
+        """Own guilds with a member erasure or a deletion since the last receipt handled, those of them deleted,
+        and the newest receipt id.
 
         The first time (no record yet) nothing is owed: the replica starts after those erasures.
         """
         if not self._manager.bot_path.exists():
-            return [], 0
+            return [], set(), 0
         async with self._manager.connect_bot() as bot_db:
             newest = await bot_db.execute_fetchone("SELECT COALESCE(MAX(id), 0) FROM deletion_receipts")
             last = int(newest[0]) if newest else 0
             if not self._seen_file.exists():
-                return [], last
+                return [], set(), last
             seen = int(self._seen_file.read_text(encoding="utf-8").strip() or 0)
             rows = await bot_db.execute_fetchall(
-                "SELECT DISTINCT guild_id FROM deletion_receipts WHERE scope = 'member' AND guild_id IS NOT NULL "
-                "AND id > ? AND id <= ?",
+                "SELECT guild_id, MAX(scope = 'guild') FROM deletion_receipts WHERE scope IN ('member', 'guild') "
+                "AND guild_id IS NOT NULL AND id > ? AND id <= ? GROUP BY guild_id ORDER BY guild_id",
                 (seen, last))
-        return [int(r[0]) for r in rows], last
+        guild_ids = owned(self._manager.shards, [int(r[0]) for r in rows])
+        return guild_ids, {int(r[0]) for r in rows if r[1]} & set(guild_ids), last
 
     async def snapshot_erasures(self) -> list[Path]:
-        """A fresh snapshot of each own file with a member erased since the last look; the files snapshotted."""
+        """Since the last look, for each own guild with a member erased or its file deleted: a fresh snapshot of
+        its file; or, for a guild deleted (on request) whose file is gone, its replica deleted: a deletion made
+        while this daemon was down, which it never saw go. A file merely missing keeps its replica (it may be
+        what restores it). Returns the files snapshotted or whose replica was deleted."""
         try:
-            guild_ids, last = await self.erased_guilds()
-            paths = [p for p in (self._manager.path_for(g) for g in guild_ids) if p in self.litestream.registered]
-            for path in paths:
-                await asyncio.to_thread(self.litestream.fresh_snapshot, path)
+            guild_ids, deleted, last = await self.erased_guilds()
+            done = []
+            for guild_id in guild_ids:
+                path = self._manager.path_for(guild_id)
+                if path in self.litestream.registered:
+                    await asyncio.to_thread(self.litestream.fresh_snapshot, path)
+                elif guild_id in deleted and not path.exists():
+                    await asyncio.to_thread(delete_replica, self.litestream.replica_url, path)
+                else:
+                    continue
+                done.append(path)
         except (BotError, OSError, ValueError) as error:
             log.warning("litestream snapshot after an erasure failed (retried): %s", error)
             return []
         self._seen_file.write_text(f"{last}\n", encoding="utf-8")
-        if paths:
-            log.info("litestream: fresh snapshot of %d file(s) after a member erasure", len(paths))
-        return paths
+        if done:
+            log.info("litestream: %d replica(s) renewed or deleted after an erasure or a deletion", len(done))
+        return done
 
     def _carry_over_seen(self) -> None:
         """Before the daemon's folder was per block, `.litestream/erasures-seen` was shared: start from it."""

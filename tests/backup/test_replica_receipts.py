@@ -163,3 +163,45 @@ def test_the_bot_wide_file_restored_over_a_newer_one_keeps_the_receipts_written_
         conn.close()
     for guild_id in (GUILD, OTHER):  # forced over the live files: the member erased again from each
         assert users(root / f"{guild_id}.sqlite3") == [KEPT]
+
+
+def test_a_guild_deleted_while_the_bot_was_down_loses_its_replica_when_the_bot_is_back(
+        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """The daemon deletes the replica of a file that goes while it tracks it; one deleted while the bot (and so the
+    daemon) was stopped is never tracked again: the receipt tells the bot, back, to delete its replica."""
+    from app.replicate.wiring import Replication
+
+    root, replica, tmp_path = setup
+    folder = tmp_path / "replica"
+    assert (folder / f"{GUILD}.sqlite3").is_dir()
+
+    async def bot_run() -> list[Path]:  # the bot as `run` wires it: start, reconcile and handle receipts, stop
+        async with GuildDatabaseManager(root) as manager:
+            replication = Replication(manager, replica)
+            await asyncio.to_thread(replication.litestream.start)
+            try:
+                await replication.reconcile()
+                return await replication.snapshot_erasures()
+            finally:
+                await asyncio.to_thread(replication.litestream.stop)
+
+    asyncio.run(bot_run())  # its first run: nothing owed (the record of handled receipts starts here)
+    assert main(["guild", "delete", str(GUILD), "--yes"]) == 0  # the bot is down
+    lose(root / f"{OTHER}.sqlite3")  # a file lost, not deleted on request: its replica is what restores it
+    asyncio.run(_receipt(root, OTHER))  # a member erased from that guild meanwhile (its file gone when reached)
+    capsys.readouterr()
+
+    assert asyncio.run(bot_run()) == [root / f"{GUILD}.sqlite3"]
+
+    assert not (folder / f"{GUILD}.sqlite3").exists()  # the deleted server's data is gone from the replica too
+    assert (folder / f"{OTHER}.sqlite3").is_dir()
+    assert restore(capsys, "--guild", str(OTHER))[1][f"{OTHER}.sqlite3"][0] == "restored"
+    assert users(root / f"{OTHER}.sqlite3") == [KEPT]
+
+
+async def _receipt(root: Path, guild_id: int) -> None:
+    from app.rights.receipts import OPERATOR_CLI, create_receipt
+
+    async with GuildDatabaseManager(root) as manager, manager.connect_bot() as bot_db:
+        await create_receipt(bot_db, scope="member", guild_id=guild_id, user_id=ERASED, requested_by=OPERATOR_CLI,
+                             reason="test; its file was gone when reached")
