@@ -47,14 +47,21 @@ def replica_names(replica_url: str) -> list[str]:
 
 
 def _check(copy: Path) -> None:
-    conn = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)
+    """Raises:
+        BackupInvalidError: the copy is not a sound database of its file (not SQLite, damaged, another guild's,
+            a schema newer than this bot's).
+    """
+    guild_id = guild_id_from_path(Path(copy.name.removesuffix(".from-replica")))
     try:
-        ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        guild_id = guild_id_from_path(Path(copy.name.removesuffix(".from-replica")))
-        meta = conn.execute("SELECT guild_id FROM guild_meta").fetchone() if guild_id is not None else (None,)
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            meta = conn.execute("SELECT guild_id FROM guild_meta").fetchone() if guild_id is not None else (None,)
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        ok = False  # not a database, or not one of ours (no guild_meta)
     if not ok or (guild_id is not None and (meta is None or meta[0] != guild_id)):
         raise BackupInvalidError(f"The replica of {copy.name.removesuffix('.from-replica')} fails verification.")
     if guild_id is not None:

@@ -205,3 +205,29 @@ async def _receipt(root: Path, guild_id: int) -> None:
     async with GuildDatabaseManager(root) as manager, manager.connect_bot() as bot_db:
         await create_receipt(bot_db, scope="member", guild_id=guild_id, user_id=ERASED, requested_by=OPERATOR_CLI,
                              reason="test; its file was gone when reached")
+
+
+@pytest.mark.parametrize("content", [b"not a database" * 100, b""])
+def test_a_replica_that_restores_to_no_guild_file_is_that_files_outcome(
+        setup: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        content: bytes) -> None:
+    from app.replicate import litestream
+
+    root, _, _ = setup
+    real = litestream.restore
+
+    def damaged(replica_url: str, path: Path, out: Path) -> None:
+        if path.name == f"{GUILD}.sqlite3":
+            out.write_bytes(content)  # a replica gone bad (or an empty database: no guild_meta)
+        else:
+            real(replica_url, path, out)
+
+    monkeypatch.setattr(litestream, "restore", damaged)
+    for guild_id in (GUILD, OTHER):
+        lose(root / f"{guild_id}.sqlite3")
+
+    code, files = restore(capsys)
+
+    assert code == 1 and files[f"{GUILD}.sqlite3"][0] == "invalid" and files[f"{OTHER}.sqlite3"][0] == "restored"
+    assert not (root / f"{GUILD}.sqlite3").exists() and users(root / f"{OTHER}.sqlite3") == [ERASED, KEPT]
+    assert not list(root.glob("*.from-replica*"))
