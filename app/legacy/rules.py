@@ -100,10 +100,21 @@ def find_name(names: Iterable[str] | Mapping[str, object], name: str) -> str | N
     return next((n for n in names if folded(n) == wanted), None)
 
 
+_PERSON_WORDS = ("user", "member", "owner", "author", "discord", "inviter", "joiner", "referr", "creator", "sender",
+                 "recipient")
+
+
 def looks_like_person(column: str) -> bool:
-    """Columns that may name a Discord member and so must be classified (data rights, the split's --map)."""
-    name = column.lower()
-    return name.endswith(("_id", "_by")) or name in {"member", "user", "owner", "author"}
+    """Columns that may name a Discord member and so must be classified (data rights, the split's --map):
+    `*_id` and `*_by` in any case, camelCase `*Id`/`*ID`/`*By`, one word ending in `id` that names a person
+    (`userid`, `referrerid`), and the bare words; spaces around the name do not hide it."""
+    raw = column.strip()
+    name = raw.lower()
+    if name.endswith(("_id", "_by")) or name in {"member", "user", "owner", "author"}:
+        return True
+    if raw[-3:-2].islower() and raw[-2:] in ("Id", "ID", "By"):  # referrerId, ownerID, createdBy
+        return True
+    return name.endswith("id") and any(word in name for word in _PERSON_WORDS)
 
 
 def quote_name(name: str) -> str:

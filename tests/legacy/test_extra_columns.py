@@ -84,6 +84,8 @@ def test_a_dry_run_shows_the_columns_it_would_add(legacy: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize(("statement", "named"), [
     ("ALTER TABLE users ADD COLUMN referrer_id INTEGER", "users.referrer_id"),  # may name a member: whose row?
+    ("ALTER TABLE users ADD COLUMN referrerId INTEGER", "users.referrerId"),
+    ("ALTER TABLE invites ADD COLUMN creatorid", "invites.creatorid"),
     ("ALTER TABLE manga_cache ADD COLUMN cover_colour TEXT", "manga_cache.cover_colour"),  # the bot-wide file
 ])
 def test_an_extra_column_the_split_cannot_place_still_stops_it(legacy: Path, tmp_path: Path, statement: str,

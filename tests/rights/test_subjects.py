@@ -36,13 +36,14 @@ def template() -> Iterator[sqlite3.Connection]:
 
 
 @pytest.mark.parametrize("column", ["inviter_id", "updated_by", "USER_ID", "member", "user", "owner", "author",
-                                    "Author"])
+                                    "Author", "referrerId", "createdBy", "ownerID", "userid", "MEMBERID",
+                                    "discordid", "referrer_id ", " user"])
 def test_id_and_by_columns_and_person_words_look_like_a_person(column: str) -> None:
     assert looks_like_person(column)
 
 
 @pytest.mark.parametrize("column", ["title", "xp", "created_at", "identity", "bystander", "members", "users_count",
-                                    "id"])
+                                    "id", "username", "anilist_username", "paid", "valid", "android", "Standby"])
 def test_other_columns_do_not(column: str) -> None:
     assert not looks_like_person(column)
 
