@@ -179,6 +179,8 @@ def _copy_all(root: Path, report: BackupReport, previous: Path | None, before: d
         except FileNotFoundError:
             continue  # deleted while the backup ran
         except sqlite3.DatabaseError as error:  # damaged, or not a database: the others are still backed up
+            if not os.path.lexists(source):
+                continue  # deleted before SQLite could open it (`guild delete` beside the backup): no damage
             report.failed.append((source.name, str(error)))
             continue
         copy = target / source.name

@@ -11,6 +11,7 @@ from typing import Any
 from app.backup import backup_folder, restore_files
 from app.backup.generations import latest_generation
 from app.backup.restore import RestoreResult
+from app.cli.guildfile import require_outside
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db.files import make_folder
@@ -54,6 +55,7 @@ def register(groups: dict[str, Any]) -> None:
 
 
 def backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    require_outside(args.out, settings.guild_dbs_dir)  # a backup beside what it backs up is none
     if not files_to_check(settings.guild_dbs_dir):  # an empty backup would become the newest one
         raise NotFoundError(f"There is no guild file and no bot-wide file in {settings.guild_dbs_dir} to back up: "
                             "is GUILD_DBS_DIR the right folder?")

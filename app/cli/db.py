@@ -21,6 +21,7 @@ from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.db.schema import BOT_SCHEMA
 from app.engine import describe as describe_engine
 from app.errors import BotError, NotFoundError
+from app.rights.fanout import file_problem
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -68,8 +69,20 @@ async def _migrate_all(settings: Settings, show_bar: bool) -> tuple[list[dict[st
         for found in progress(mine, desc="migrating", enabled=show_bar):
             entry: dict[str, Any] = {"guild_id": found.guild_id}
             try:
-                before = schema_version_of(found.path)
-                if before >= GUILD_SCHEMA.version:
+                # a file not this guild's own (garbage, empty, copied under another name) is reported and left
+                # as it is, as an export or erasure does: opening it here would set it aside
+                problem = await asyncio.to_thread(file_problem, found.path, found.guild_id)
+                before = schema_version_of(found.path) if problem is None else 0
+                if before > GUILD_SCHEMA.version:
+                    problem = (f"{found.path.name} has schema version {before}, newer than this bot's "
+                               f"{GUILD_SCHEMA.version}")
+                if problem is not None:
+                    if not found.path.is_file():
+                        continue  # deleted meanwhile
+                    entry.update(result="failed", error=f"{problem}; it was left as it is.", conversion=None)
+                    results.append(entry)
+                    continue
+                if before == GUILD_SCHEMA.version:
                     entry.update(result="current", version=before)
                 else:
                     async with manager.connect(found.guild_id):  # opening migrates under the file's lock

@@ -65,3 +65,16 @@ def require_writable_target(out: Path) -> None:
             if not folder.is_dir():
                 raise InvalidInputError(f"Cannot write {out}: {folder} is a file, not a folder.")
             return
+
+
+def require_outside(out: Path, root: Path) -> None:
+    """Refuse an output path in GUILD_DBS_DIR (or that folder itself), symlinks resolved: every name there is the
+    bot's (`999.sqlite3` would become a guild's file, `bot-wide.sqlite3` the bot-wide one).
+
+    Raises:
+        InvalidInputError: `out` is `root` or lies under it.
+    """
+    target, folder = out.resolve(), root.resolve()
+    if target == folder or folder in target.parents:
+        raise InvalidInputError(f"Cannot write {out} inside GUILD_DBS_DIR {root}, which holds only the bot's own "
+                                "files: choose a path outside it; nothing was written.")

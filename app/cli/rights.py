@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.cli.guildfile import require_not_folder, require_writable_target
+from app.cli.guildfile import require_not_folder, require_outside, require_writable_target
 from app.cli.output import emit_json, human_bytes, progress, table
 from app.config import Settings
 from app.db import GuildDatabaseManager, parse_guild_id
@@ -22,6 +22,7 @@ from app.rights.retention import purge_expired
 from app.shared.store import STORE_FILE_NAME
 
 T = TypeVar("T")
+MAX_REASON = 500
 
 
 def register(groups: dict[str, Any]) -> None:
@@ -43,7 +44,8 @@ def _register_guild(guild: Any) -> None:
                                      "flight is done; a receipt (no content) goes to the bot-wide file.")
     p.add_argument("guild_id", help="the Discord server id")
     p.add_argument("--yes", action="store_true", help="confirm the deletion (required)")
-    p.add_argument("--reason", default="deletion requested to the operator", help="recorded on the receipt")
+    p.add_argument("--reason", type=_reason, default="deletion requested to the operator",
+                   help=f"recorded on the receipt (one line, at most {MAX_REASON} characters)")
     _json_flag(p, delete_command)
 
     p = guild.add_parser("purge-expired", help="delete files of guilds the bot left past RETENTION_DAYS",
@@ -56,6 +58,17 @@ def _register_guild(guild: Any) -> None:
                          description="List the deletion receipts in the bot-wide file.")
     p.add_argument("guild_id", nargs="?", help="only this server's receipts")
     _json_flag(p, receipts_command)
+
+
+def _reason(text: str) -> str:
+    """A receipt's reason: one line of printable text, short enough for the receipts table."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the reason is empty")
+    if len(text) > MAX_REASON:
+        raise argparse.ArgumentTypeError(f"the reason is {len(text)} characters long, more than {MAX_REASON}")
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError("the reason holds a line break or another control character")
+    return text
 
 
 def _register_user(user: Any) -> None:
@@ -113,6 +126,7 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
     guild_id = parse_guild_id(args.guild_id)
     _refuse_before_split(settings)
     _require_file(settings, guild_id)  # an export never creates a file
+    require_outside(args.out, settings.guild_dbs_dir)
     require_writable_target(args.out)
 
     async def job(manager: GuildDatabaseManager) -> Any:
@@ -166,7 +180,7 @@ def purge_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def receipts_command(args: argparse.Namespace, settings: Settings) -> int:
-    guild_id = parse_guild_id(args.guild_id) if args.guild_id else None
+    guild_id = parse_guild_id(args.guild_id) if args.guild_id is not None else None
 
     async def job(manager: GuildDatabaseManager) -> Any:
         async with manager.connect_bot() as bot_db:
@@ -211,6 +225,7 @@ def _print_report(report: FanoutReport, args: argparse.Namespace, verb: str) -> 
 
 def user_export_command(args: argparse.Namespace, settings: Settings) -> int:
     user_id = parse_user_id(args.user_id)
+    require_outside(args.out, settings.guild_dbs_dir)
     _refuse_before_split(settings)
     report = _run(settings, lambda m: export_user(m, user_id, args.out, progress=_bar(args, "exporting")))
     return _print_report(report, args, "exported")

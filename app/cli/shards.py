@@ -21,12 +21,21 @@ def register(groups: dict[str, Any]) -> None:
                                    "GUILD_DBS_DIR, its shard and block under the current SHARD_COUNT and "
                                    "under --count N, with --blocks processes splitting the shards in "
                                    "contiguous ranges. Nothing is moved.")
-    p.add_argument("--count", type=int, required=True, metavar="N", help="the new shard count")
-    p.add_argument("--from-count", type=int, metavar="M",
+    p.add_argument("--count", type=_whole, required=True, metavar="N", help="the new shard count")
+    p.add_argument("--from-count", type=_whole, metavar="M",
                    help="the current shard count (default SHARD_COUNT; neither: each file's block, no moves)")
-    p.add_argument("--blocks", type=int, default=1, metavar="B", help="processes (shard blocks), default 1")
+    p.add_argument("--blocks", type=_whole, default=1, metavar="B", help="processes (shard blocks), default 1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=plan_command, guild_folder="existing")
+
+
+def _whole(text: str) -> int:
+    """A count typed in ASCII digits (`int` alone also takes `٤` or `４`, which no guild id accepts)."""
+    stripped = text.strip()
+    digits = stripped.removeprefix("-")
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 30:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number")
+    return int(stripped)
 
 
 def plan_command(args: argparse.Namespace, settings: Settings) -> int:
