@@ -2,7 +2,9 @@
 
 The menu runs in the background (`attach_persistent`), so the command returns at once and
 its guild database lease is released; the pages are built before the reply and never read
-the database again. When the menu times out its buttons are removed.
+the database again. When the menu times out (on the bot's `Clock`: the sandbox's `clock +1d` ends it)
+its buttons are removed; an erasure in its server (`Forgetting`: `/my-data delete`, `/server-data delete`)
+ends it at once, so a press never shows rows that were deleted.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import logging
 import hikari
 import lightbulb
 from lightbulb.components import Menu, MenuContext, MenuHandle
+
+from app.bot.clock import Clock
+from app.bot.forgetting import Forgetting
 
 PER_PAGE = 10
 PAGES_TIMEOUT_S = 300.0
@@ -94,6 +99,52 @@ async def _remove_buttons_when_done(ctx: lightbulb.Context, response_id: hikari.
                                     menu: Pages, handle: MenuHandle) -> None:
     with contextlib.suppress(TimeoutError):
         await handle.wait()
+    await _remove_buttons(ctx, response_id, menu)
+
+
+async def _injected(ctx: lightbulb.Context) -> tuple[Clock | None, Forgetting | None]:
+    """The bot's clock and erasure hub, when the client provides them (a bare test client may not)."""
+    container = ctx.client.di.default_container
+    if container is None:
+        return None, None
+    clock = await container.get(Clock) if Clock in container else None
+    forgetting = await container.get(Forgetting) if Forgetting in container else None
+    return clock, forgetting
+
+
+def _run_on_clock(ctx: lightbulb.Context, response_id: hikari.Snowflakeish, menu: Pages, timeout: float,
+                  clock: Clock, forgetting: Forgetting | None) -> None:
+    """The menu until `timeout` on the bot's clock, or until an erasure in its server; then no buttons."""
+    handle = menu.attach_persistent(ctx.client, timeout=None)
+    guild_id = int(ctx.guild_id) if ctx.guild_id is not None else None
+    ended = False
+
+    def end() -> bool:
+        nonlocal ended
+        if ended:
+            return False
+        ended = True
+        handle.stop_interacting()  # at once: no press is served after this
+        timer.cancel()
+        if forgetting is not None:
+            forgetting.unsubscribe(erased)
+        return True
+
+    async def timed_out() -> None:
+        if end():
+            await _remove_buttons(ctx, response_id, menu)
+
+    def erased(erased_guild: int, _user_id: int | None) -> None:
+        # a member's erasure too: any page here may show them (a leaderboard line, their list)
+        if erased_guild == guild_id and end():
+            ctx.client.safe_create_task(_remove_buttons(ctx, response_id, menu))
+
+    timer = clock.call_later(timeout, timed_out)
+    if forgetting is not None and guild_id is not None:
+        forgetting.subscribe(erased)
+
+
+async def _remove_buttons(ctx: lightbulb.Context, response_id: hikari.Snowflakeish, menu: Pages) -> None:
     try:
         await ctx.edit_response(response_id, embed=menu.current, components=[])
     except hikari.HikariError:
@@ -111,5 +162,9 @@ async def respond_paginated(ctx: lightbulb.Context, title: str, lines: list[str]
         return
     menu = Pages(int(ctx.user.id), embeds)
     response_id = await ctx.respond(text, embed=menu.current, components=menu, ephemeral=ephemeral)
+    clock, forgetting = await _injected(ctx)
+    if clock is not None:
+        _run_on_clock(ctx, response_id, menu, timeout, clock, forgetting)
+        return
     handle = menu.attach_persistent(ctx.client, timeout=timeout)
     ctx.client.safe_create_task(_remove_buttons_when_done(ctx, response_id, menu, handle))

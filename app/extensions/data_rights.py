@@ -97,12 +97,25 @@ class _Confirm(Menu):
         await ctx.respond(text.cancelled(), edit=True, components=[])
 
 
-async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm) -> None:
+async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm, clock: Clock) -> None:
+    """The question with its buttons until a press, or until CONFIRM_TIMEOUT_S on the bot's clock (the sandbox's
+    `clock +1d` expires it as a day would): then the buttons are gone and nothing can be confirmed late."""
     response_id = await ctx.respond(prompt, components=menu, ephemeral=True)
-    try:
-        await menu.attach(ctx.client, timeout=CONFIRM_TIMEOUT_S)
-    except TimeoutError:
+    handle = menu.attach_persistent(ctx.client, timeout=None)
+    pressed = False
+
+    async def expire() -> None:
+        if pressed:
+            return
+        handle.stop_interacting()  # at once: a press from now on finds no menu
         await ctx.edit_response(response_id, text.timed_out(), components=[])
+
+    timer = clock.call_later(CONFIRM_TIMEOUT_S, expire)
+    try:
+        await handle.wait()  # a press (confirm or cancel) or the expiry stops the menu
+    finally:
+        pressed = True
+        timer.cancel()
 
 
 class _TypeServerName(Modal):
@@ -179,7 +192,7 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
                        description="Delete everything the bot stores for this server (asks to confirm)"):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, bot: hikari.GatewayBot,
-                     forgetting: Forgetting) -> None:
+                     forgetting: Forgetting, clock: Clock) -> None:
         """Button, then the server's name typed in a modal, then deletion with a receipt."""
         await check_deletion_cooldown(files, seconds=DELETE_COOLDOWN_S)
         name = _server_name(bot, files.guild_id)
@@ -194,7 +207,8 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
             await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
 
-        await _ask(ctx, text.delete_warning(name, expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal))
+        await _ask(ctx, text.delete_warning(name, expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal),
+                   clock)
 
 
 @my_data.register
@@ -217,7 +231,8 @@ class MyDataExport(lightbulb.SlashCommand, name="export",
 class MyDataDelete(lightbulb.SlashCommand, name="delete",
                    description="Erase what the bot stores about you in this server (asks to confirm)"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, forgetting: Forgetting) -> None:
+    async def invoke(self, ctx: lightbulb.Context, files: GuildFiles, forgetting: Forgetting,
+                     clock: Clock) -> None:
         """A confirmation button, then the member's rows erased in this server, with a receipt."""
         user_id = int(ctx.user.id)
 
@@ -239,7 +254,7 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
         async def confirmed(press: MenuContext) -> None:
             await _guarded(press, "/my-data delete", erase)
 
-        await _ask(ctx, text.erase_warning(), _Confirm(user_id, text.ERASE_LABEL, confirmed))
+        await _ask(ctx, text.erase_warning(), _Confirm(user_id, text.ERASE_LABEL, confirmed), clock)
 
 
 sharing = server_data.subgroup("sharing", "Share this server's totals across servers (off unless turned on)")
