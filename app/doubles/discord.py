@@ -138,8 +138,18 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
         return guild_id + 1
 
     def ensure_member(self, guild_id: int, user_id: int, *, name: str | None = None,
-                      admin: bool = False) -> MemberState:
+                      admin: bool = False, joining: bool = False) -> MemberState:
+        """The member (a user first seen becomes one: a script needs no `join` line before a command).
+
+        Raises:
+            DoubleError: the user left the guild and has not joined again (`joining`: this is the join).
+        """
         guild = self.ensure_guild(guild_id)
+        if user_id in guild.left:
+            if not joining:
+                raise DoubleError(f"user {user_id} left guild {guild_id}: Discord delivers nothing of theirs there "
+                                  "until they join again (a `join` line)")
+            guild.left.discard(user_id)
         found = guild.members.get(user_id)
         if found is None:
             found = guild.members[user_id] = MemberState(user_id, name or f"user{str(user_id)[-4:]}", p.iso_now())
@@ -198,7 +208,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
             raise DoubleError(f"there is no invite {invite!r} in guild {guild_id}")
         if vanity and not guild.vanity_code:
             raise DoubleError(f"guild {guild_id} has no vanity URL")
-        member = self.ensure_member(guild_id, user_id, name=name)
+        member = self.ensure_member(guild_id, user_id, name=name, joining=True)
         guild.vanity_uses += int(vanity)
         if used is not None:
             used.uses += 1
@@ -225,6 +235,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
         member = guild.members.pop(user_id, None)
         if member is None:
             raise DoubleError(f"user {user_id} is not a member of guild {guild_id}")
+        guild.left.add(user_id)
         await self.gateway.broadcast("GUILD_MEMBER_REMOVE", {"guild_id": str(guild_id),
                                                              "user": member.user_payload()},
                                      intent=GUILD_MEMBERS)
