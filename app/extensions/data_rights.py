@@ -6,10 +6,11 @@ a server, a modal where the admin types the server's name).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import hikari
@@ -118,6 +119,25 @@ async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm, clock: Clock
         timer.cancel()
 
 
+async def _on_clock(waiting: Coroutine[Any, Any, object], clock: Clock) -> None:
+    """`waiting` (a form's answer, bounded in real time too) until CONFIRM_TIMEOUT_S on the bot's clock (the
+    sandbox's `clock +1d` passes it); then it is dropped: a form submitted later finds nothing listening, and
+    nothing is deleted."""
+    task = asyncio.ensure_future(waiting)
+
+    async def expire() -> None:
+        task.cancel()
+
+    timer = clock.call_later(CONFIRM_TIMEOUT_S, expire)
+    try:
+        await asyncio.wait((task,))
+    finally:
+        timer.cancel()
+        task.cancel()
+    if not task.cancelled():
+        task.result()  # the form's own error, if any
+
+
 class _TypeServerName(Modal):
     """The last step before deleting a server's data: its name, typed by the admin who opened the form.
 
@@ -205,7 +225,7 @@ class ServerDataDelete(lightbulb.SlashCommand, name="delete", hooks=[admin_only]
             modal = _TypeServerName(files, expected, ctx.user.id, forgetting)
             custom_id = f"server-data-delete:{uuid.uuid4().hex}"
             await press.respond_with_modal(text.modal_title(), custom_id, components=modal)
-            await modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S)
+            await _on_clock(modal.attach(press.client, custom_id, timeout=CONFIRM_TIMEOUT_S), clock)
 
         await _ask(ctx, text.delete_warning(name, expected), _Confirm(ctx.user.id, text.DELETE_LABEL, open_modal),
                    clock)

@@ -70,3 +70,13 @@ async def test_a_deletion_confirmation_expires_on_the_sandbox_clock(tmp_path: Pa
     assert pressed["line"] == 5 and "error" in pressed, f"confirmed a day after it was asked: {pressed}"
     profile = objects[5]
     assert "15 XP" in json.dumps(profile, ensure_ascii=False), profile
+
+
+@pytest.mark.asyncio
+async def test_the_server_name_form_expires_on_the_sandbox_clock(tmp_path: Path) -> None:
+    lines = ["555 bot join", "555 8 say hi", "555 9 admin /server-data delete", '555 9 admin click "Delete everything"',
+             "clock +1d", '555 9 admin modal "Server name":"Server 555"', "555 8 /profile"]
+    objects = await _run(tmp_path, lines)
+
+    profile = objects[-1]  # the server's data is still there: not deleted by a form submitted a day after it was shown
+    assert profile["line"] == 7 and "15 XP" in json.dumps(profile, ensure_ascii=False), profile
