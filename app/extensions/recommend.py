@@ -18,14 +18,14 @@ from app.errors import ServiceUnavailableError, UserFacingError
 from app.features import recommend as rec
 from app.features.media import MEDIA_TTL_S
 from app.services.anilist import AniListClient
-from app.services.anilist_models import Media
+from app.services.anilist_models import ListEntry, Media
 
 loader = lightbulb.Loader()
 log = logging.getLogger(__name__)
 PREFIX = "recommend"
 VOTES = {"up": 1, "down": -1}
-NOTHING = ("Nothing to suggest yet: record what you read with /manga update (finished manga bring AniList's "
-           "suggestions; manga other readers here also read bring theirs).")
+NOTHING = ("Nothing to suggest yet: record what you read with /manga update, or link AniList with /anilist link "
+           "(finished manga bring AniList's suggestions; manga other readers here also read bring theirs).")
 
 
 class AniListRecommendations:
@@ -45,7 +45,23 @@ class AniListRecommendations:
         return self._cache[media_id]
 
 
+class AniListLists:
+    """A linked account's manga list, read at each /recommend (it changes as the member reads); [] when the
+    account is private or gone now, or AniList is down: the other sources still count."""
+
+    def __init__(self, client: AniListClient) -> None:
+        self._client = client
+
+    async def __call__(self, anilist_id: int) -> list[ListEntry]:
+        try:
+            return await self._client.fetch_manga_list(anilist_id) or []
+        except ServiceUnavailableError as error:
+            log.info("AniList list of %s skipped: %s", anilist_id, error)
+            return []
+
+
 loader.add(Provide(AniListRecommendations, AniListRecommendations))
+loader.add(Provide(AniListLists, AniListLists))
 
 
 def buttons(bot: hikari.GatewayBot, suggestions: list[rec.Suggestion]) -> list[hikari.api.MessageActionRowBuilder]:
@@ -64,9 +80,9 @@ class Recommend(lightbulb.SlashCommand, name="recommend", description="Manga you
                 contexts=GUILD_CONTEXT):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lease: CommandLease, source: AniListRecommendations,
-                     bot: hikari.GatewayBot) -> None:
+                     lists: AniListLists, bot: hikari.GatewayBot) -> None:
         """Up to five suggestions, one line of reason each; 👍/👎 shape the next ones."""
-        found = await rec.recommend(lease.open, lease.release, source, int(ctx.user.id))
+        found = await rec.recommend(lease.open, lease.release, source, int(ctx.user.id), lists)
         if not found:
             await ctx.respond(NOTHING, ephemeral=True)
             return

@@ -3,8 +3,10 @@
 Two sources. Readers *here* whose lists overlap the member's (a neighbour's weight is 1, plus one for
 each manga the member 👍'd that the neighbour rated `HIGH_SCORE`+, minus one for each 👎'd one, never
 below 0) vote for what they rated `HIGH_SCORE`+; AniList's recommendations for the member's finished
-manga add `ANILIST_WEIGHT` each. Never suggested: a manga the member has, or one they rated already.
-Everything about members is read from this server's file only (`recommendations`, `..._feedback`).
+manga add `ANILIST_WEIGHT` each. A member who linked AniList (in this server) brings their AniList list:
+its finished manga are seeds too, and whatever is on it counts as theirs. Never suggested: a manga the
+member has, or one they rated already. Everything about members is read from this server's file only
+(`recommendations`, `..._feedback`), and the linked account's public list from AniList.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from app.db import GuildDb
 from app.errors import NotFoundError, PermissionDeniedError
 from app.features.text import shown
-from app.services.anilist_models import Media
+from app.services.anilist_models import ListEntry, Media
 
 HIGH_SCORE = 80  # of 100
 ANILIST_WEIGHT = 0.5
@@ -24,6 +26,7 @@ MAX_FINISHED_ASKED = 3  # AniList requests per /recommend (the client is paced a
 NOT_YOURS = "Only the member who asked for these suggestions can rate them; run /recommend yourself."
 
 AniListSource = Callable[[int], Awaitable[list[Media]]]
+ListSource = Callable[[int], Awaitable[list[ListEntry]]]  # an AniList account's list ([] when it cannot be read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,21 @@ class Reader:
     finished: list[tuple[int, str]]  # best scored first
     liked: set[int]
     disliked: set[int]
+    anilist_id: int | None = None  # the account linked in this server
+    scores: dict[int, float] = field(default_factory=dict)  # finished manga → score out of 100
+
+    def with_list(self, entries: list[ListEntry]) -> Reader:
+        """The member with their AniList list: its manga are theirs, its finished ones seeds (best scored first;
+        this server's record of a manga wins)."""
+        has, scores, titles = dict(self.has), dict(self.scores), dict(self.finished)
+        for entry in entries:
+            has.setdefault(entry.media_id, entry.title)
+            titles.setdefault(entry.media_id, entry.title)
+            if entry.status == "COMPLETED":
+                scores.setdefault(entry.media_id, entry.score)
+        finished = sorted(scores, key=lambda manga_id: -scores[manga_id])  # ties: this server's first
+        return Reader(self.user_id, has, [(m, titles[m]) for m in finished], self.liked, self.disliked,
+                      self.anilist_id, scores)
 
 
 @dataclass(slots=True)
@@ -72,10 +90,13 @@ async def fetch_reader(db: GuildDb, user_id: int) -> Reader:
     votes = await db.execute_fetchall(
         "SELECT r.manga_id, f.vote FROM recommendation_feedback f JOIN recommendations r ON r.id = "
         "f.recommendation_id WHERE f.discord_id = ?", (user_id,))
+    linked = await db.execute_fetchone("SELECT anilist_id FROM users WHERE discord_id = ?", (user_id,))
     has = {int(r["manga_id"]): str(r["title"] or f"AniList #{r['manga_id']}") for r in rows}
     finished = [(int(r["manga_id"]), has[int(r["manga_id"])]) for r in rows if r["status"] == "COMPLETED"]
+    scores = {int(r["manga_id"]): _out_of_100(r["score"]) for r in rows if r["status"] == "COMPLETED"}
+    anilist_id = int(linked[0]) if linked is not None and linked[0] is not None else None
     return Reader(user_id, has, finished, {int(v[0]) for v in votes if v[1] > 0},
-                  {int(v[0]) for v in votes if v[1] < 0})
+                  {int(v[0]) for v in votes if v[1] < 0}, anilist_id, scores)
 
 
 async def local_candidates(db: GuildDb, reader: Reader) -> dict[int, Candidate]:
@@ -139,12 +160,15 @@ async def store_suggestions(db: GuildDb, user_id: int, ranked: list[tuple[Candid
 
 
 async def recommend(open_db: Callable[[], Awaitable[GuildDb]], release: Callable[[], Awaitable[None]],
-                    source: AniListSource, user_id: int) -> list[Suggestion]:
+                    source: AniListSource, user_id: int, their_list: ListSource | None = None) -> list[Suggestion]:
     """Suggestions for the member; the server's file is not held while AniList answers."""
     db = await open_db()
     reader = await fetch_reader(db, user_id)
     local = await local_candidates(db, reader)
     await release()
+    if reader.anilist_id is not None and their_list is not None:
+        reader = reader.with_list(await their_list(reader.anilist_id))
+        local = {manga_id: c for manga_id, c in local.items() if _new_to(reader, manga_id)}
     remote = await anilist_candidates(reader, source)
     return await store_suggestions(await open_db(), user_id, rank(reader, local, remote))
 

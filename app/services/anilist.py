@@ -19,12 +19,14 @@ import aiohttp
 
 from app.errors import ServiceProtocolError, ServiceUnavailableError
 from app.services.anilist_models import (
+    LIST_QUERY,
     MEDIA_QUERY,
     RECOMMENDATIONS_QUERY,
     SEARCH_QUERY,
     USER_QUERY,
     USER_STATS_QUERY,
     AniListUser,
+    ListEntry,
     MangaStats,
     Media,
 )
@@ -80,6 +82,20 @@ class AniListClient:
         """The user's manga statistics, or None if the account is gone or private now."""
         data = await self._query(USER_STATS_QUERY, {"id": anilist_id}, "User")
         return None if data is None else MangaStats.from_api(data)
+
+    async def fetch_manga_list(self, anilist_id: int) -> list[ListEntry] | None:
+        """The manga on the user's list, each once (a custom list repeats entries), or None if the account is
+        gone or private now."""
+        data = await self._query(LIST_QUERY, {"userId": anilist_id}, "MediaListCollection")
+        if data is None:
+            return None
+        found: dict[int, ListEntry] = {}
+        for group in data.get("lists") or ():
+            for raw in (group or {}).get("entries") or ():
+                if raw and raw.get("mediaId") is not None:
+                    entry = ListEntry.from_api(raw)
+                    found.setdefault(entry.media_id, entry)
+        return list(found.values())
 
     async def search_manga(self, text: str, *, per_page: int = 10, max_wait: float | None = None) -> list[Media]:
         """Manga whose titles match `text` (AniList's ranking); [] when nothing matches.

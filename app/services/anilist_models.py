@@ -72,6 +72,31 @@ class Media:
                    status=raw.get("status"), average_score=_opt_int(raw.get("averageScore")),
                    is_adult=bool(raw.get("isAdult")))
 
+# A user's manga list (reference §2c); scores asked out of 100 whatever the owner's own format
+LIST_QUERY = f"""query ($userId: Int) {{
+  MediaListCollection(userId: $userId, type: MANGA) {{
+    hasNextChunk
+    lists {{ isCustomList entries {{ mediaId status score(format: POINT_100) media {{ {MEDIA_FIELDS} }} }} }}
+  }}
+}}"""
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One manga on a user's AniList list."""
+
+    media_id: int
+    status: str  # CURRENT PLANNING COMPLETED DROPPED PAUSED REPEATING
+    score: float  # out of 100; 0: unscored
+    title: str
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ListEntry:
+        media = raw.get("media")
+        media_id = int(raw["mediaId"])
+        title = Media.from_api(media).title if media else f"AniList #{media_id}"
+        return cls(media_id, str(raw.get("status") or ""), float(raw.get("score") or 0), title)
+
 
 @dataclass(frozen=True, slots=True)
 class AniListUser:
