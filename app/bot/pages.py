@@ -102,6 +102,20 @@ async def _remove_buttons_when_done(ctx: lightbulb.Context, response_id: hikari.
     await _remove_buttons(ctx, response_id, menu)
 
 
+def attach_until_stopped(menu: Menu, client: lightbulb.Client) -> MenuHandle:
+    """`menu` attached with no timeout of lightbulb's, whose handle's `stop_interacting()` really detaches it.
+
+    lightbulb 3.2.6's `MenuHandle.__init__` drops the `_am` that `attach_persistent(timeout=None)` passes, so
+    `stop_interacting()` only set its event: the menu stayed attached, kept answering presses (a client that had not
+    seen its buttons removed turned a deleted server's pages) and stayed in memory with its rows for good.
+    """
+    handle = menu.attach_persistent(client, timeout=None)
+    attached = next((am for am in client._attached_menus if am._menu is menu), None)
+    if attached is not None:
+        handle._am = attached  # the setter lightbulb's own timed path uses
+    return handle
+
+
 async def _injected(ctx: lightbulb.Context) -> tuple[Clock | None, Forgetting | None]:
     """The bot's clock and erasure hub, when the client provides them (a bare test client may not)."""
     container = ctx.client.di.default_container
@@ -115,7 +129,7 @@ async def _injected(ctx: lightbulb.Context) -> tuple[Clock | None, Forgetting | 
 def _run_on_clock(ctx: lightbulb.Context, response_id: hikari.Snowflakeish, menu: Pages, timeout: float,
                   clock: Clock, forgetting: Forgetting | None) -> None:
     """The menu until `timeout` on the bot's clock, or until an erasure in its server; then no buttons."""
-    handle = menu.attach_persistent(ctx.client, timeout=None)
+    handle = attach_until_stopped(menu, ctx.client)
     guild_id = int(ctx.guild_id) if ctx.guild_id is not None else None
     ended = False
 

@@ -14,7 +14,7 @@ from cachetools import TTLCache
 from app.bot.checks import GUILD_CONTEXT
 from app.bot.di import CommandLease, EventGuildDb
 from app.bot.provide import Provide
-from app.errors import ServiceUnavailableError, UserFacingError
+from app.errors import ServiceProtocolError, ServiceUnavailableError, UserFacingError
 from app.features import recommend as rec
 from app.features.media import MEDIA_TTL_S
 from app.services.anilist import AniListClient
@@ -47,7 +47,7 @@ class AniListRecommendations:
 
 class AniListLists:
     """A linked account's manga list, read at each /recommend (it changes as the member reads); [] when the
-    account is private or gone now, or AniList is down: the other sources still count."""
+    account is private or gone now, AniList is down, or its answer cannot be read: the other sources still count."""
 
     def __init__(self, client: AniListClient) -> None:
         self._client = client
@@ -57,6 +57,9 @@ class AniListLists:
             return await self._client.fetch_manga_list(anilist_id) or []
         except ServiceUnavailableError as error:
             log.info("AniList list of %s skipped: %s", anilist_id, error)
+            return []
+        except ServiceProtocolError as error:  # an answer off the reference: one source fewer, not a failed command
+            log.warning("AniList list of %s skipped: %s", anilist_id, error)
             return []
 
 

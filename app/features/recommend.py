@@ -43,12 +43,12 @@ class Reader:
 
     def with_list(self, entries: list[ListEntry]) -> Reader:
         """The member with their AniList list: its manga are theirs, its finished ones seeds (best scored first;
-        this server's record of a manga wins)."""
+        this server's record of a manga wins; an adult one is never a seed)."""
         has, scores, titles = dict(self.has), dict(self.scores), dict(self.finished)
         for entry in entries:
             has.setdefault(entry.media_id, entry.title)
             titles.setdefault(entry.media_id, entry.title)
-            if entry.status == "COMPLETED":
+            if entry.status == "COMPLETED" and not entry.adult:  # an adult seed would be named in a reason
                 scores.setdefault(entry.media_id, entry.score)
         finished = sorted(scores, key=lambda manga_id: -scores[manga_id])  # ties: this server's first
         return Reader(self.user_id, has, [(m, titles[m]) for m in finished], self.liked, self.disliked,

@@ -147,6 +147,7 @@ class ScriptRunner:
                               "(`dm` is for slash commands)")
         if action.kind == "bot_join":
             await h.add_bot_to_guild(guild_id)
+            await _recorded_joins(h, guild_id)  # its invite counts read: a join on the next line is attributed
             return f"the bot was added to server {guild_id}"
         if action.kind == "bot_leave":
             await h.remove_bot_from_guild(guild_id)
@@ -176,8 +177,9 @@ class ScriptRunner:
 
 
 async def _recorded_joins(h: BotHarness, guild_id: int) -> None:
-    """Until the invite tracker has recorded the joins it has seen: a script's joins come milliseconds apart,
-    which the tracker takes for a raid (nobody can say whose invite each used); members arrive slower."""
+    """Until the invite tracker has recorded the joins it has seen (or, after `bot join`, read the invite counts):
+    a script's joins come milliseconds apart, which the tracker takes for a raid (nobody can say whose invite each
+    used), and a join before the counts were read cannot be attributed; members arrive slower."""
     service = await _service(h, InviteService)
     if service is not None:
         await service.tracker.settled(guild_id, within_s=JOIN_RECORD_WAIT_S)

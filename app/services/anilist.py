@@ -91,10 +91,15 @@ class AniListClient:
             return None
         found: dict[int, ListEntry] = {}
         for group in data.get("lists") or ():
-            for raw in (group or {}).get("entries") or ():
-                if raw and raw.get("mediaId") is not None:
+            for raw in (group if isinstance(group, dict) else {}).get("entries") or ():
+                if not isinstance(raw, dict) or raw.get("mediaId") is None:
+                    continue
+                try:
                     entry = ListEntry.from_api(raw)
-                    found.setdefault(entry.media_id, entry)
+                except (KeyError, TypeError, ValueError):  # one entry off the reference's shape: not the list
+                    log.warning("AniList list of %s: an entry could not be read: %.200r", anilist_id, raw)
+                    continue
+                found.setdefault(entry.media_id, entry)
         return list(found.values())
 
     async def search_manga(self, text: str, *, per_page: int = 10, max_wait: float | None = None) -> list[Media]:

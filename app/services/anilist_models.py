@@ -72,11 +72,13 @@ class Media:
                    status=raw.get("status"), average_score=_opt_int(raw.get("averageScore")),
                    is_adult=bool(raw.get("isAdult")))
 
-# A user's manga list (reference §2c); scores asked out of 100 whatever the owner's own format
+# A user's manga list (reference §2c); scores asked out of 100 whatever the owner's own format. Of each manga only
+# what /recommend uses: a list runs to thousands of entries (AniList returns up to 11,000)
+LIST_MEDIA_FIELDS = "id title { romaji english native } isAdult"
 LIST_QUERY = f"""query ($userId: Int) {{
   MediaListCollection(userId: $userId, type: MANGA) {{
     hasNextChunk
-    lists {{ isCustomList entries {{ mediaId status score(format: POINT_100) media {{ {MEDIA_FIELDS} }} }} }}
+    lists {{ isCustomList entries {{ mediaId status score(format: POINT_100) media {{ {LIST_MEDIA_FIELDS} }} }} }}
   }}
 }}"""
 
@@ -89,13 +91,16 @@ class ListEntry:
     status: str  # CURRENT PLANNING COMPLETED DROPPED PAUSED REPEATING
     score: float  # out of 100; 0: unscored
     title: str
+    adult: bool = False  # AniList's isAdult: the member's, but never named nor a seed of suggestions
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> ListEntry:
         media = raw.get("media")
         media_id = int(raw["mediaId"])
-        title = Media.from_api(media).title if media else f"AniList #{media_id}"
-        return cls(media_id, str(raw.get("status") or ""), float(raw.get("score") or 0), title)
+        found = Media.from_api(media) if media else None
+        title = found.title if found else f"AniList #{media_id}"
+        return cls(media_id, str(raw.get("status") or ""), float(raw.get("score") or 0), title,
+                   bool(found and found.is_adult))
 
 
 @dataclass(frozen=True, slots=True)
