@@ -40,16 +40,24 @@ from app.shared.publisher import Publisher, PublisherTask
 from app.shared.store import SharedStore
 
 GUILD_ONLY_MESSAGE = "This command works only inside a server, not in direct messages."
+FORGOTTEN_MEMBER_MESSAGE = ("Your data in this server was erased while this command ran, so it did nothing; "
+                            "run it again to start afresh.")
+FORGOTTEN_SERVER_MESSAGE = ("This server's data was deleted while this command ran, so it did nothing; "
+                            "run it again to start afresh.")
 
 
 class CommandLease:
     """The lease on this command's guild database, opened lazily, released at the end of the run."""
 
-    __slots__ = ("_db", "_lease", "_manager", "guild_id")
+    __slots__ = ("_began", "_db", "_forgetting", "_lease", "_manager", "guild_id", "user_id")
 
-    def __init__(self, manager: GuildDatabaseManager, guild_id: int | None) -> None:
+    def __init__(self, manager: GuildDatabaseManager, guild_id: int | None, *, user_id: int | None = None,
+                 forgetting: Forgetting | None = None) -> None:
         self._manager = manager
         self.guild_id = guild_id
+        self.user_id = user_id
+        self._forgetting = forgetting
+        self._began = forgetting.generation if forgetting is not None else 0
         self._lease: Lease | None = None
         self._db: GuildDb | None = None
 
@@ -62,15 +70,36 @@ class CommandLease:
             return self._db
         if self.guild_id is None:
             raise UserFacingError(GUILD_ONLY_MESSAGE)
+        self._check_not_forgotten()
         lease = self._manager.connect(self.guild_id)
-        self._db = await lease.__aenter__()
-        self._lease = lease
+        db = await lease.__aenter__()
+        try:
+            self._check_not_forgotten()  # the wait for the lease may have let an erasure run
+        except UserFacingError:
+            await lease.__aexit__(None, None, None)
+            raise
+        self._db, self._lease = db, lease
+        if self._forgetting is not None and self.user_id is not None:
+            self._forgetting.hold(self.guild_id, self.user_id)
         return self._db
+
+    def _check_not_forgotten(self) -> None:
+        """A command begun before its member's erasure (or the server's deletion) writes nothing after it."""
+        if self._forgetting is None or self.guild_id is None or self._forgetting.generation == self._began:
+            return  # nothing was forgotten anywhere since the command began (the hot path: one comparison)
+        if self._forgetting.forgotten_since(self._began, self.guild_id, None):
+            raise UserFacingError(FORGOTTEN_SERVER_MESSAGE)
+        if self.user_id is not None and self._forgetting.forgotten_since(self._began, self.guild_id, self.user_id):
+            raise UserFacingError(FORGOTTEN_MEMBER_MESSAGE)
 
     async def release(self) -> None:
         lease, self._lease, self._db = self._lease, None, None
         if lease is not None:
-            await lease.__aexit__(None, None, None)
+            try:
+                await lease.__aexit__(None, None, None)
+            finally:
+                if self._forgetting is not None and self.guild_id is not None and self.user_id is not None:
+                    self._forgetting.release(self.guild_id, self.user_id)
 
 
 class GuildFiles:
@@ -143,8 +172,10 @@ class EventGuildDb:
         return self._manager.path_for(guild_id).exists()
 
 
-def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager) -> CommandLease:
-    return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None)
+def _command_lease(ctx: lightbulb.Context, manager: GuildDatabaseManager,
+                   forgetting: Forgetting | None = None) -> CommandLease:
+    return CommandLease(manager, int(ctx.guild_id) if ctx.guild_id is not None else None, user_id=int(ctx.user.id),
+                        forgetting=forgetting)
 
 
 async def _guild_db(lease: CommandLease) -> GuildDb:
@@ -167,7 +198,8 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     default.register_value(Settings, settings)
     clock = clock or Clock()
     default.register_value(Clock, clock)
-    default.register_value(Forgetting, Forgetting())
+    forgetting = Forgetting()
+    default.register_value(Forgetting, forgetting)
     default.register_value(EventGuildDb, EventGuildDb(manager))
     # AniList: one paced client per bot; media data is public, so its cache is the bot-wide file's
     anilist = AniListClient(settings.anilist_url, rate_per_min=settings.anilist_rate_per_min)
@@ -178,7 +210,7 @@ def install(client: lightbulb.Client, manager: GuildDatabaseManager, settings: S
     default.register_factory(SharedStore, lambda: shared.publisher.store, teardown=lambda _: shared.close())
 
     def command_lease(ctx: lightbulb.Context) -> CommandLease:
-        return _command_lease(ctx, manager)
+        return _command_lease(ctx, manager, forgetting)
 
     def guild_files(ctx: lightbulb.Context, lease: CommandLease) -> GuildFiles:
         return _guild_files(ctx, manager, lease)

@@ -22,6 +22,7 @@ from app.bot.clock import Clock
 from app.bot.di import GuildFiles
 from app.bot.errors import internal_error_message, reference_id
 from app.bot.forgetting import Forgetting
+from app.bot.pages import attach_until_stopped
 from app.config import Settings
 from app.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from app.extensions import _data_rights_text as text
@@ -41,6 +42,7 @@ loader = lightbulb.Loader()
 CONFIRM_TIMEOUT_S = 120.0
 DELETE_COOLDOWN_S = 600.0  # from the receipts: survives restarts
 EXPORT_COOLDOWN_S = 60.0
+IN_FLIGHT_WAIT_S = 10.0  # an erasure waits at most this for the member's commands already writing
 # keyed by the guild's file path: bots over different folders (tests, shards) never share an entry
 EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of this server's data")
 MEMBER_EXPORT_COOLDOWN = Cooldown(EXPORT_COOLDOWN_S, what="An export of your data")
@@ -102,7 +104,7 @@ async def _ask(ctx: lightbulb.Context, prompt: str, menu: _Confirm, clock: Clock
     """The question with its buttons until a press, or until CONFIRM_TIMEOUT_S on the bot's clock (the sandbox's
     `clock +1d` expires it as a day would): then the buttons are gone and nothing can be confirmed late."""
     response_id = await ctx.respond(prompt, components=menu, ephemeral=True)
-    handle = menu.attach_persistent(ctx.client, timeout=None)
+    handle = attach_until_stopped(menu, ctx.client)
     pressed = False
 
     async def expire() -> None:
@@ -258,6 +260,8 @@ class MyDataDelete(lightbulb.SlashCommand, name="delete",
 
         async def erase() -> str:
             forgetting.forget(files.guild_id, user_id)  # buffered XP must not write the member back
+            # their commands already holding the file finish first: what they write is erased with the rest
+            await forgetting.settled(files.guild_id, user_id, within_s=IN_FLIGHT_WAIT_S)
             async with files.connect() as db:
                 erased = await erase_member(db, user_id)
             forgetting.forget(files.guild_id, user_id)

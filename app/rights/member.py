@@ -19,7 +19,7 @@ from app.db.checkpoint import checkpoint_truncate
 from app.db.connection import GuildDb
 from app.rights.export_json import iter_rows, list_tables, quote_identifier
 from app.rights.subjects import TablePolicy, ensure_covered, mapped_policies, table_columns
-from app.shared.publish import fetch_published_member, forget_published_member
+from app.shared.publish import fetch_published_member, forget_published_member, republish_server_after_erasure
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,8 @@ async def erase_member(db: GuildDb, user_id: int) -> MemberErasure:
     neutralized: dict[str, int] = {}
     if not db.is_copy:  # a guild never written holds no one's rows: no file is built to erase nothing
         await _erase_rows(db, user_id, deleted, neutralized)
+    if deleted or neutralized:  # the server's published totals added the member's figures
+        await republish_server_after_erasure(db, datetime.now(UTC))
     published = await forget_published_member(db.path.parent, user_id)  # the cross-server row too, at once
     return MemberErasure(db.guild_id, user_id, deleted, neutralized, published)
 

@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from app.db.checkpoint import checkpoint_truncate
-from app.db.connection import Database
+from app.db.connection import Database, GuildDb
 from app.errors import UserFacingError
 from app.features.xp import level_for_xp
-from app.shared.figures import MemberFigures, ServerFigures
-from app.shared.store import connect_store, running_store
+from app.shared.figures import MemberFigures, ServerFigures, fetch_figures
+from app.shared.store import connect_store, mark_dirty, running_store
 
 NAME_MAX = 32
 NOT_SHARING = ("This server does not share its figures across servers, so there is nothing to join here; "
@@ -163,6 +163,20 @@ async def forget_published_member(root: Path, user_id: int) -> bool:
     """Erasure (`user forget`, `/my-data delete`): the member's published row and joins, at once."""
     async with connect_store(root) as store:
         return store is not None and await leave_member(store, user_id)
+
+
+async def republish_server_after_erasure(db: GuildDb, now: datetime) -> bool:
+    """Erasure of a member's rows in a sharing server: the server's published totals, recomputed without them
+    at once (they added the member's chapters, AniList link and genres), and checkpointed like a withdrawal."""
+    async with connect_store(db.path.parent) as store:
+        if store is None or await store.execute_fetchone("SELECT 1 FROM servers WHERE guild_id = ?",
+                                                         (db.guild_id,)) is None:
+            return False
+        server, _ = await fetch_figures(db, now, [])
+        await publish_figures(store, db.guild_id, server, {}, now)
+        await store.run(checkpoint_truncate)
+    mark_dirty(db)  # a running bot's next round recomputes them on its own clock
+    return True
 
 
 async def forget_published_server(root: Path, guild_id: int, now: datetime) -> bool:
