@@ -33,6 +33,8 @@ TOO_MANY_BODY = '{"data": null,"errors": [{"message": "Too Many Requests.","stat
 FAULTS = ("429", "403", "500", "stall")
 _ROOT = re.compile(r"\b(User|Page|Media|MediaListCollection)\s*\(")
 _PAGE_ARGS = re.compile(r"\bPage\s*\(([^)]*)\)")
+_LIST_ARGS = re.compile(r"\bMediaListCollection\s*\(([^)]*)\)")
+PER_CHUNK_MAX = 500  # MediaListCollection(perChunk:) is capped at 500, its default
 _ARGUMENT = re.compile(r"(\w+)\s*:\s*(\$\w+|-?\d+)")
 _VARIABLE_DEFAULT = re.compile(r"\$(\w+)\s*:\s*\w+!?\s*=\s*(-?\d+)")
 
@@ -153,7 +155,11 @@ class AniListDouble(Served):
             user = self._user({"id": variables.get("userId"), "name": variables.get("userName")})
             if user is None or user.private:
                 return _errors(404, "Private User" if user else "Not Found.", {"MediaListCollection": None})
-            return _data({"MediaListCollection": self.catalogue.list_collection(user)})
+            chunk = max(1, _page_argument(query, variables, "chunk", _LIST_ARGS) or 1)
+            per_chunk = max(1, min(PER_CHUNK_MAX, _page_argument(query, variables, "perChunk", _LIST_ARGS)
+                                   or PER_CHUNK_MAX))
+            return _data({"MediaListCollection": self.catalogue.list_collection(user, chunk=chunk,
+                                                                                 per_chunk=per_chunk)})
         per_page = max(1, min(50, _page_argument(query, variables, "perPage") or 10))
         page = max(1, _page_argument(query, variables, "page") or 1)
         found = self.catalogue.search(str(variables.get("search") or ""))
@@ -167,10 +173,10 @@ class AniListDouble(Served):
         return self.catalogue.user_by_name(str(variables.get("name") or ""))
 
 
-def _page_argument(query: str, variables: dict[str, Any], name: str) -> int | None:
-    """An argument of the query's `Page(...)` as GraphQL reads it: a literal, or a variable (given, else its
-    default in the operation's signature); None if absent."""
-    args = _PAGE_ARGS.search(query)
+def _page_argument(query: str, variables: dict[str, Any], name: str, field: re.Pattern[str] = _PAGE_ARGS) -> int | None:
+    """An integer argument of the query's `Page(...)` (or another `field`'s) as GraphQL reads it: a literal, or a
+    variable (given, else its default in the operation's signature); None if absent."""
+    args = field.search(query)
     value = dict(_ARGUMENT.findall(args.group(1))).get(name) if args else None
     if value is None or not value.startswith("$"):
         return _int(value)

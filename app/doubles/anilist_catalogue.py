@@ -116,9 +116,13 @@ class Catalogue:
         return {"nodes": [{"rating": 100 - 10 * rank, "mediaRecommendation": self.media.get(i)}
                           for rank, i in enumerate(ids)]}
 
-    def list_collection(self, user: CatalogueUser) -> dict[str, Any]:
+    def list_collection(self, user: CatalogueUser, *, chunk: int = 1, per_chunk: int = 500) -> dict[str, Any]:
+        """The user's list as `MediaListCollection` answers it: one chunk of `per_chunk` entries, grouped by status,
+        `hasNextChunk` when more follow."""
         groups: dict[str, list[dict[str, Any]]] = {}
-        for number, entry in enumerate(user.lists, start=1):
+        start = (chunk - 1) * per_chunk
+        numbered = list(enumerate(user.lists, start=1))
+        for number, entry in numbered[start:start + per_chunk]:
             status = str(entry.get("status") or "CURRENT")
             groups.setdefault(status, []).append({
                 "id": user.id * 1000 + number, "mediaId": entry["mediaId"], "status": status,
@@ -126,7 +130,7 @@ class Catalogue:
                 "score": entry.get("score") or 0, "media": self.media.get(entry["mediaId"])})
         lists = [{"name": LIST_NAMES.get(s, s), "status": s, "isCustomList": False, "entries": e}
                  for s, e in groups.items()]
-        return {"hasNextChunk": False, "lists": lists}
+        return {"hasNextChunk": len(numbered) > start + per_chunk, "lists": lists}
 
 
 def _titles(media: dict[str, Any]) -> list[str]:

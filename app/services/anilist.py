@@ -37,6 +37,7 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_BAN_S = 60.0  # AniList's timeout after a 429 when it sends neither Retry-After nor a reset time
 MAX_QUEUE_WAIT_S = 20.0  # beyond this, tell the member to come back rather than keep them waiting
 SEARCH_PER_PAGE_MAX = 50
+LIST_CHUNKS_MAX = 4  # a list's chunks read per /recommend (500 entries each)
 
 DOWN = "AniList is down at the moment (its API is disabled); please try again later."
 UNREACHABLE = "AniList is unreachable right now; please try again in a few minutes."
@@ -85,11 +86,20 @@ class AniListClient:
 
     async def fetch_manga_list(self, anilist_id: int) -> list[ListEntry] | None:
         """The manga on the user's list, each once (a custom list repeats entries), or None if the account is
-        gone or private now."""
-        data = await self._query(LIST_QUERY, {"userId": anilist_id}, "MediaListCollection")
-        if data is None:
-            return None
+        gone or private now. A long list comes in chunks of 500 (`hasNextChunk`); at most LIST_CHUNKS_MAX are
+        read (each is a request of the paced budget)."""
         found: dict[int, ListEntry] = {}
+        for chunk in range(1, LIST_CHUNKS_MAX + 1):
+            data = await self._query(LIST_QUERY, {"userId": anilist_id, "chunk": chunk}, "MediaListCollection")
+            if data is None:
+                return None if chunk == 1 else list(found.values())
+            self._read_chunk(anilist_id, data, found)
+            if not data.get("hasNextChunk"):
+                break
+        return list(found.values())
+
+    @staticmethod
+    def _read_chunk(anilist_id: int, data: dict[str, Any], found: dict[int, ListEntry]) -> None:
         for group in data.get("lists") or ():
             for raw in (group if isinstance(group, dict) else {}).get("entries") or ():
                 if not isinstance(raw, dict) or raw.get("mediaId") is None:
@@ -100,7 +110,6 @@ class AniListClient:
                     log.warning("AniList list of %s: an entry could not be read: %.200r", anilist_id, raw)
                     continue
                 found.setdefault(entry.media_id, entry)
-        return list(found.values())
 
     async def search_manga(self, text: str, *, per_page: int = 10, max_wait: float | None = None) -> list[Media]:
         """Manga whose titles match `text` (AniList's ranking); [] when nothing matches.

@@ -75,8 +75,8 @@ class Media:
 # A user's manga list (reference §2c); scores asked out of 100 whatever the owner's own format. Of each manga only
 # what /recommend uses: a list runs to thousands of entries (AniList returns up to 11,000)
 LIST_MEDIA_FIELDS = "id title { romaji english native } isAdult"
-LIST_QUERY = f"""query ($userId: Int) {{
-  MediaListCollection(userId: $userId, type: MANGA) {{
+LIST_QUERY = f"""query ($userId: Int, $chunk: Int = 1) {{
+  MediaListCollection(userId: $userId, type: MANGA, chunk: $chunk, perChunk: 500) {{
     hasNextChunk
     lists {{ isCustomList entries {{ mediaId status score(format: POINT_100) media {{ {LIST_MEDIA_FIELDS} }} }} }}
   }}

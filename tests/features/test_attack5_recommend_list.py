@@ -85,7 +85,10 @@ async def test_the_list_survives_null_media_repeats_and_a_gone_or_private_accoun
                 {"mediaId": 1, "status": "COMPLETED", "score": None,
                  "media": {"id": 1, "title": {"romaji": "Adult Seed"}, "isAdult": True}}]},
             {"name": "Empty", "status": "PLANNING", "isCustomList": False, "entries": None}]}
-        double.catalogue.list_collection = lambda user: shaped  # type: ignore[method-assign]
+        def shaped_list(user: object, *, chunk: int = 1, per_chunk: int = 500) -> dict[str, object]:
+            return shaped
+
+        double.catalogue.list_collection = shaped_list  # type: ignore[method-assign]
         entries = await client.fetch_manga_list(7)
         assert entries is not None
         assert [(e.media_id, e.status, e.score, e.title) for e in entries] == [
@@ -111,10 +114,15 @@ async def test_a_list_answer_anilist_got_wrong_leaves_the_other_sources(tmp_path
         await runner.run_line("555 bot join", 1)
         await runner.run_line("555 70 /anilist link username:ShelfTester", 2)
         assert harness.anilist is not None
-        harness.anilist.catalogue.list_collection = lambda user: None  # type: ignore[method-assign,assignment,return-value]
+        def no_list(user: object, *, chunk: int = 1, per_chunk: int = 500) -> None:
+            return None
+
+        def unreadable(user: object, *, chunk: int = 1, per_chunk: int = 500) -> dict[str, object]:
+            return {"hasNextChunk": False, "lists": [{"entries": [{"mediaId": "not a number"}]}]}
+
+        harness.anilist.catalogue.list_collection = no_list  # type: ignore[method-assign,assignment]
         await runner.run_line("555 70 /recommend", 3)
-        harness.anilist.catalogue.list_collection = (  # type: ignore[method-assign]
-            lambda user: {"hasNextChunk": False, "lists": [{"entries": [{"mediaId": "not a number"}]}]})
+        harness.anilist.catalogue.list_collection = unreadable  # type: ignore[method-assign]
         await runner.run_line("555 70 /recommend", 4)
     replies = [json.loads(o) for o in out]
 

@@ -83,3 +83,26 @@ async def test_a_list_that_cannot_be_read_leaves_the_other_sources() -> None:
 
     assert await AniListLists(Down())(7) == []  # type: ignore[arg-type]
     assert await AniListLists(Private())(7) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_a_long_list_is_read_chunk_by_chunk_as_anilist_sends_it() -> None:
+    from app.doubles.anilist import AniListDouble
+    from app.doubles.anilist_catalogue import Catalogue
+    from app.services.anilist import LIST_CHUNKS_MAX, AniListClient
+
+    entries = [{"mediaId": n, "status": "COMPLETED" if n % 2 else "PLANNING", "progress": 1, "progressVolumes": 0,
+                "score": 50} for n in range(1, 1201)]
+    catalogue = {"users": [{"id": 7, "name": "Kai", "private": False, "lists": entries}],
+                 "media": [_media(n, f"Manga {n}", []) for n in range(1, 1201)]}
+    async with AniListDouble(Catalogue.from_dict(catalogue)) as double:
+        client = AniListClient(double.url, rate_per_min=6000)
+        found = await client.fetch_manga_list(7)
+        assert found is not None and sorted(e.media_id for e in found) == list(range(1, 1201))  # 500 + 500 + 200
+        assert client.requests_sent == 3
+
+        catalogue["users"][0]["lists"] = entries * 2  # type: ignore[index]
+        capped = AniListClient(double.url, rate_per_min=6000)
+        double.catalogue = Catalogue.from_dict(catalogue)
+        assert len(await capped.fetch_manga_list(7) or []) == 1200
+        assert capped.requests_sent == LIST_CHUNKS_MAX  # a bounded cost per /recommend, whatever the list's length
