@@ -101,7 +101,7 @@ async def test_a_long_list_is_read_chunk_by_chunk_as_anilist_sends_it() -> None:
         assert found is not None and sorted(e.media_id for e in found) == list(range(1, 1201))  # 500 + 500 + 200
         assert client.requests_sent == 3
 
-        catalogue["users"][0]["lists"] = entries * 2  # type: ignore[index]
+        catalogue["users"][0]["lists"] = entries * 2
         capped = AniListClient(double.url, rate_per_min=6000)
         double.catalogue = Catalogue.from_dict(catalogue)
         assert len(await capped.fetch_manga_list(7) or []) == 1200
