@@ -203,12 +203,16 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
         GUILD_MEMBER_ADD, or before it with `delete_first` (Discord guarantees no order).
         """
         guild = self._guild_with_bot(guild_id)
+        if user_id in guild.joined:
+            raise DoubleError(f"user {user_id} is already a member of guild {guild_id}: Discord sends one member-add "
+                              "per arrival (a `leave` line comes first)")
         used = guild.invites.get(invite) if invite else None
         if invite and used is None:
             raise DoubleError(f"there is no invite {invite!r} in guild {guild_id}")
         if vanity and not guild.vanity_code:
             raise DoubleError(f"guild {guild_id} has no vanity URL")
         member = self.ensure_member(guild_id, user_id, name=name, joining=True)
+        guild.joined.add(user_id)
         guild.vanity_uses += int(vanity)
         if used is not None:
             used.uses += 1
@@ -236,6 +240,7 @@ class DiscordDouble(InteractionsMixin, RolesMixin, Served):
         if member is None:
             raise DoubleError(f"user {user_id} is not a member of guild {guild_id}")
         guild.left.add(user_id)
+        guild.joined.discard(user_id)
         await self.gateway.broadcast("GUILD_MEMBER_REMOVE", {"guild_id": str(guild_id),
                                                              "user": member.user_payload()},
                                      intent=GUILD_MEMBERS)

@@ -139,6 +139,7 @@ class GuildState:
     joined_at: str = field(default_factory=p.iso_now)
     members: dict[int, MemberState] = field(default_factory=dict)
     left: set[int] = field(default_factory=set)  # users who left: Discord sends nothing of theirs until they rejoin
+    joined: set[int] = field(default_factory=set)  # members who arrived by a join (a second one needs a leave first)
     invites: dict[str, InviteState] = field(default_factory=dict)
     roles: dict[int, RoleState] = field(default_factory=dict)
     overwrites: list[perm.Overwrite] = field(default_factory=list)  # of the guild's one text channel
