@@ -12,10 +12,11 @@ import hikari
 
 from app.bot.clock import Clock
 from app.bot.di import EventGuildDb
+from app.bot.forgetting import Forgetting
 from app.db.shards import ShardBlock
 from app.features import invites
 from app.features.invite_snapshot import InviteCount, Snapshot
-from app.features.invite_tracker import REFRESH_RATE_PER_S, Batch, InvitesForbidden, InviteTracker
+from app.features.invite_tracker import REFRESH_RATE_PER_S, Batch, InvitesForbidden, InviteTracker, Join
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ class InviteService:
     """The tracker, its Discord side, and what admins were told."""
 
     def __init__(self, bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock,
-                 block: ShardBlock | None = None) -> None:
+                 block: ShardBlock | None = None, forgetting: Forgetting | None = None) -> None:
         self._rest = bot.rest
         self._guild_dbs = guild_dbs
         self.clock = clock
+        self._forgetting = forgetting
         # Discord's global limit is the bot's, whatever the processes: each takes its block's share
         share = 1.0 if block is None else len(block.shard_ids) / block.shard_count
         self.tracker = InviteTracker(self._fetch, self._deliver, clock.now, refresh_rate=REFRESH_RATE_PER_S * share)
@@ -56,18 +58,31 @@ class InviteService:
             raise InvitesForbidden("invites without use counts (View Audit Log but no Manage Server)")
         return {i.code: invite_count(i) for i in found if isinstance(i, hikari.InviteWithMetadata)}
 
+    @property
+    def generation(self) -> int:
+        """The bot's erasure count now: a join notes it, and one forgotten since is not recorded."""
+        return self._forgetting.generation if self._forgetting is not None else 0
+
+    def _still_kept(self, batch: Batch) -> list[Join]:
+        """The batch's joins whose member (or server) was not forgotten since the join was seen."""
+        forgetting = self._forgetting
+        if forgetting is None:
+            return batch.joins
+        return [j for j in batch.joins if not forgetting.forgotten_since(j.generation, batch.guild_id, j.user_id)]
+
     async def _deliver(self, batch: Batch) -> None:
-        if not batch.joins and not batch.forbidden:
+        if not self._still_kept(batch) and not batch.forbidden:
             self._note_permission(batch)
             return  # a snapshot alone opens no file: thousands of servers become available at start-up
         async with self._guild_dbs.for_event(batch.source) as db:
+            joins = self._still_kept(batch)  # again: an erasure may have run while the file was opening
             settings = await invites.fetch_invite_settings(db)
             if batch.snapshot is not None:
                 await invites.save_snapshot(db, batch.snapshot)
-            if not batch.joins or not settings.enabled:
+            if not joins or not settings.enabled:
                 recorded, stats = [], None
             else:
-                recorded = await invites.record_joins(db, [(j.user_id, j.joined_at) for j in batch.joins],
+                recorded = await invites.record_joins(db, [(j.user_id, j.joined_at) for j in joins],
                                                       batch.verdict.invite, settings.fake_threshold_days)
                 invite = batch.verdict.invite
                 stats = (await invites.fetch_inviter_stats(db, invite.inviter_id)

@@ -15,6 +15,7 @@ import lightbulb
 from app.bot.checks import ADMIN_DEFAULT, GUILD_CONTEXT, admin_only
 from app.bot.clock import Clock
 from app.bot.di import CommandLease, EventGuildDb
+from app.bot.forgetting import Forgetting
 from app.bot.pages import respond_paginated
 from app.bot.provide import Provide
 from app.config import Settings
@@ -30,8 +31,8 @@ SETTLE_WAIT_S = 3.0  # a command waits at most this for the joins already seen t
 
 
 def _invite_service(bot: hikari.GatewayBot, guild_dbs: EventGuildDb, clock: Clock,
-                    settings: Settings) -> InviteService:
-    return InviteService(bot, guild_dbs, clock, block=settings.shard_block)
+                    settings: Settings, forgetting: Forgetting) -> InviteService:
+    return InviteService(bot, guild_dbs, clock, block=settings.shard_block, forgetting=forgetting)
 
 
 loader.add(Provide(InviteService, _invite_service, teardown=InviteService.close))
@@ -70,7 +71,8 @@ async def on_invite_deleted(event: hikari.InviteDeleteEvent, service: InviteServ
 async def on_member_join(event: hikari.MemberCreateEvent, service: InviteService) -> None:
     """Bots come by OAuth, not by invite: not counted."""
     if not event.user.is_bot:
-        service.tracker.member_joined(int(event.guild_id), Join(int(event.user.id), service.clock.now(), event))
+        service.tracker.member_joined(int(event.guild_id), Join(int(event.user.id), service.clock.now(), event,
+                                                                generation=service.generation))
 
 
 @loader.listener(hikari.MemberDeleteEvent)

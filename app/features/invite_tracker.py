@@ -52,6 +52,7 @@ class Join:
     joined_at: datetime
     source: Any
     had_snapshot: bool = True
+    generation: int = 0  # the bot's erasure count when the join was seen (`Forgetting.generation`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,8 @@ class InviteTracker:
 
     def member_joined(self, guild_id: int, join: Join) -> None:
         state = self._state(guild_id)
-        state.pending.append(Join(join.user_id, join.joined_at, join.source, state.snapshot is not None))
+        state.pending.append(Join(join.user_id, join.joined_at, join.source, state.snapshot is not None,
+                                  join.generation))
         self._kick(guild_id, state)
 
     async def settled(self, guild_id: int, *, within_s: float | None = None) -> None:
