@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from app.db.ids import parse_guild_id, validate_guild_id
 from app.db.schema import BOT_SCHEMA, GUILD_SCHEMA, Schema, own_tables
 from app.errors import InvalidGuildIdError, LegacySplitError, UnknownLegacyTablesError
-from app.legacy.rules import DEFAULT_RULES, MAP_SYNTAX, Rule, find_name, looks_like_person, quote_name
+from app.legacy.rules import (
+    DEFAULT_RULES,
+    MAP_SYNTAX,
+    PERSON_WORDS,
+    Rule,
+    find_name,
+    folded,
+    looks_like_person,
+    quote_name,
+)
 
 # a row belongs to a guild only if its id is a snowflake: an integer, 0 < id < 2**63
 VALID_ID = "(typeof({col}) = 'integer' AND {col} > 0)"
@@ -192,6 +201,20 @@ def _check_added(name: str, rule: Rule, schema: Schema, added: tuple[Column, ...
                                f"whose they are; map the table with --map {name}=skip or update the schema first.")
 
 
+_NOT_MEMBERS = ("guild", "server", "channel", "role", "message", "emoji", "thread", "category", "webhook")
+
+
+def _likely_subject(people: list[str]) -> str:
+    """The column to show in the example `subjects=`: one that names a person (`user_id`) before one that
+    names a Discord object (`guild_id`: following an example that names it would leave the table unerasable)."""
+    def rank(column: str) -> int:
+        name = folded(column)
+        if any(word in name for word in PERSON_WORDS):
+            return 0
+        return 2 if any(word in name for word in _NOT_MEMBERS) else 1
+    return min(people, key=rank)
+
+
 def _check_subjects(name: str, rule: Rule, copied: tuple[str, ...]) -> None:
     """A table the split creates must be erasable: its member columns named, never in the bot-wide file.
 
@@ -210,7 +233,7 @@ def _check_subjects(name: str, rule: Rule, copied: tuple[str, ...]) -> None:
     if people and not rule.subjects:
         raise LegacySplitError(f"Legacy table {name} has columns that may name members ({', '.join(people)}); "
                                "name the ones that say whose row it is so that export and erasure cover "
-                               f"the new table, e.g. --map {name}={rule},subjects={people[0]} "
+                               f"the new table, e.g. --map {name}={rule},subjects={_likely_subject(people)} "
                                f"(or --map {name}=skip).")
 
 

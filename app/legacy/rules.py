@@ -100,8 +100,8 @@ def find_name(names: Iterable[str] | Mapping[str, object], name: str) -> str | N
     return next((n for n in names if folded(n) == wanted), None)
 
 
-_PERSON_WORDS = ("user", "member", "owner", "author", "discord", "inviter", "joiner", "referr", "creator", "sender",
-                 "recipient")
+PERSON_WORDS = ("user", "member", "owner", "author", "discord", "inviter", "joiner", "referr", "creator", "sender",
+                "recipient")
 
 
 def looks_like_person(column: str) -> bool:
@@ -114,7 +114,7 @@ def looks_like_person(column: str) -> bool:
         return True
     if raw[-3:-2].islower() and raw[-2:] in ("Id", "ID", "By"):  # referrerId, ownerID, createdBy
         return True
-    return name.endswith("id") and any(word in name for word in _PERSON_WORDS)
+    return name.endswith("id") and any(word in name for word in PERSON_WORDS)
 
 
 def quote_name(name: str) -> str:
