@@ -37,15 +37,6 @@ def names(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if not p.name.endswith(("-wal", "-shm")))
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "guild_dbs"
-    root.mkdir()
-    for guild_id in (41, 42):
-        build_file(root / f"{guild_id}.sqlite3", GUILD_SCHEMA, guild_id)
-    return root
-
-
 @pytest.mark.parametrize("target", ["999.sqlite3", "bot-wide.sqlite3", "notes.zip", "sub/x.sqlite3", "."])
 @pytest.mark.parametrize("fmt", ["sqlite", "json"])
 def test_guild_export_never_writes_into_the_guild_folder(folder: Path, target: str, fmt: str) -> None:

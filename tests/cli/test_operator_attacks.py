@@ -14,8 +14,6 @@ import pytest
 
 import app.cli.db as cli_db
 from app.cli import main
-from app.db import GUILD_SCHEMA
-from app.db.files import build_file
 from tests.db.helpers import build_v1_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,15 +32,6 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in lines[0] and "usage:" not in lines[0]
     return lines[0]
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "guild_dbs"
-    root.mkdir()
-    for guild_id in (41, 42):
-        build_file(root / f"{guild_id}.sqlite3", GUILD_SCHEMA, guild_id)
-    return root
 
 
 @pytest.mark.parametrize("args", [
