@@ -14,7 +14,7 @@ from datetime import datetime
 import hikari
 
 from app.bot.announce import announce
-from app.bot.clock import Clock
+from app.bot.clock import Clock, Timer
 from app.bot.di import EventGuildDb
 from app.features import challenges as ch
 from app.features.text import shown
@@ -44,13 +44,22 @@ class ChallengeScheduler:
         self._lock = asyncio.Lock()
         self._unread: dict[int, None] = {}  # servers whose next end is still to be read, in arrival order
         self._reader: asyncio.Task[None] | None = None
+        self._timers: dict[int, Timer] = {}  # guild → a timer at its next end: the end is not a round late
 
     def schedule(self, guild_id: int, due: datetime | None) -> None:
-        """This guild's next end (None: nothing running)."""
+        """This guild's next end (None: nothing running).
+
+        The minute's round finds ends missed meanwhile; a timer at the end itself ends the challenge on time
+        (a sandbox `clock` line crossing midnight shows the winners, and nobody joins after the end).
+        """
+        if (timer := self._timers.pop(guild_id, None)) is not None:
+            timer.cancel()
         if due is None:
             self._due.pop(guild_id, None)
         else:
             self._due[guild_id] = due
+            delay = max(0.0, (due - self._clock.now()).total_seconds())
+            self._timers[guild_id] = self._clock.call_later(delay, lambda: self.round(at_least=due))
         if self._loop is None:
             self._loop = asyncio.get_running_loop().create_task(self._clock.repeat(CHECK_EVERY_S, self.round))
 
@@ -81,13 +90,16 @@ class ChallengeScheduler:
         await self.round()
 
     def forget(self, guild_id: int) -> None:
+        if (timer := self._timers.pop(guild_id, None)) is not None:
+            timer.cancel()
         self._due.pop(guild_id, None)
         self._unread.pop(guild_id, None)
 
-    async def round(self) -> None:
-        """End and announce every challenge whose end has come."""
+    async def round(self, *, at_least: datetime | None = None) -> None:
+        """End and announce every challenge whose end has come (`at_least`: a timer's end, which has come even
+        if the wall clock read a hair earlier than the loop's timer)."""
         async with self._lock:
-            now = self._clock.now()
+            now = max(self._clock.now(), at_least or self._clock.now())
             for guild_id in [g for g, due in self._due.items() if due <= now]:
                 try:
                     await self._end_due(guild_id, now)
@@ -111,6 +123,9 @@ class ChallengeScheduler:
 
     async def close(self) -> None:
         self._unread.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         for task in (self._reader, self._loop):
             if task is not None:
                 task.cancel()

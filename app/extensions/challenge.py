@@ -152,10 +152,10 @@ class ChallengeJoin(lightbulb.SlashCommand, name="join", description="Join a rea
     challenge = _challenge_option()
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, db: GuildDb) -> None:
+    async def invoke(self, ctx: lightbulb.Context, db: GuildDb, clock: Clock) -> None:
         """Chapters count from where you are now; /manga update records them."""
         chosen = await ch.resolve_challenge(db, self.challenge)
-        await ch.join_challenge(db, chosen, int(ctx.user.id))
+        await ch.join_challenge(db, chosen, int(ctx.user.id), clock.now())
         await ctx.respond(f"You joined **{shown(chosen.title)}** ({_window(chosen)}). Chapters you record with "
                           "/manga update from now on count.", ephemeral=True)
 

@@ -9,6 +9,7 @@ chapter, and finishing a challenge manga inside the window adds `FINISH_POINTS` 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +27,7 @@ TITLE_MAX, DESCRIPTION_MAX = 100, 500
 MAX_DAYS = 366
 MAX_MANGA = 25
 CHANNEL_KEY = "challenge_channel"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +66,13 @@ class Standing:
 
 
 def parse_day(text: str, what: str) -> date:
-    """Raises: InvalidInputError: not a YYYY-MM-DD date."""
+    """Raises: InvalidInputError: not a YYYY-MM-DD date (`date.fromisoformat` alone also takes 20270101 and
+    ISO week dates such as 2027-W01-1)."""
+    day = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if not _DAY.fullmatch(day):
+            raise ValueError(day)
+        return date.fromisoformat(day)
     except ValueError:
         raise InvalidInputError(f"The {what} date must look like 2026-12-31 (year-month-day).") from None
 
@@ -117,8 +123,9 @@ async def resolve_challenge(db: GuildDb, text: str) -> Challenge:
         NotFoundError: no challenge in this server by that id or title.
     """
     wanted = text.strip()
-    found = [c for c in await list_challenges(db)
-             if str(c.id) == wanted or c.title.casefold() == wanted.casefold()]
+    listed = await list_challenges(db)  # the id (what autocomplete sends) before a title that looks like one
+    found = [c for c in listed if str(c.id) == wanted] or [c for c in listed
+                                                            if c.title.casefold() == wanted.casefold()]
     if not found:
         raise NotFoundError(f"There is no challenge “{shown(wanted)}” in this server (see /challenge list).")
     return found[0]
@@ -151,14 +158,15 @@ async def add_manga(db: GuildDb, challenge: Challenge, media: Media) -> None:
             "WHERE true ON CONFLICT DO NOTHING", (challenge.id, media.id, challenge.id, media.id))
 
 
-async def join_challenge(db: GuildDb, challenge: Challenge, user_id: int) -> None:
+async def join_challenge(db: GuildDb, challenge: Challenge, user_id: int, now: datetime | None = None) -> None:
     """Join; progress counts from the chapter the member is at in each challenge manga now.
 
     Raises:
-        InvalidInputError: the challenge has ended.
+        InvalidInputError: the challenge has ended (or its end has come and the scheduler is about to end it).
         AlreadyExistsError: the member joined already.
     """
-    if not challenge.active:
+    ends_at = challenge.ends_at
+    if not challenge.active or (now is not None and ends_at is not None and ends_at <= now):
         raise InvalidInputError(f"“{shown(challenge.title)}” has ended; see /challenge list for running ones.")
     async with db.transaction():
         joined = await db.execute_fetchone("SELECT 1 FROM user_progress WHERE discord_id = ? AND challenge_id = ?",
@@ -189,8 +197,9 @@ async def record_progress(db: GuildDb, user_id: int, entry: Entry, now: datetime
                 gained = max(0, entry.chapters_read - int(row["chapters_read"]))
                 if entry.status == "COMPLETED" and row["old_status"] != "COMPLETED":
                     gained += FINISH_POINTS * int(row["weight"])
-            await db.execute(
-                "UPDATE user_progress SET chapters_read = MAX(chapters_read, ?), status = ?, "
+            await db.execute(  # a finish stays recorded: its bonus is earned once, whatever the status does next
+                "UPDATE user_progress SET chapters_read = MAX(chapters_read, ?), "
+                "status = CASE WHEN status = 'COMPLETED' THEN status ELSE ? END, "
                 "points_earned = points_earned + ?, updated_at = CASE WHEN ? > 0 THEN ? ELSE updated_at END "
                 "WHERE discord_id = ? AND challenge_id = ? AND manga_id = ?",
                 (entry.chapters_read, entry.status, gained, gained, stamp, user_id, row["challenge_id"],
