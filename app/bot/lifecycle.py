@@ -5,17 +5,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import hikari
 
 from app.bot.clock import Clock
 from app.config import Settings
 from app.db import GuildDatabaseManager
-from app.db.registry import record_absent, record_join, record_leave
+from app.db.files import QUARANTINE_INFIX, SIDE_FILES
+from app.db.ids import guild_id_from_path
+from app.db.registry import record_absent, record_join, record_leave, record_present
 from app.rights.guild_delete import finish_interrupted_deletions
 from app.rights.retention import DEFAULT_INTERVAL_S, PurgeResult, purge_expired, upkeep_round
 
 log = logging.getLogger(__name__)
+_CANCEL_AGAIN_S = 0.05
 
 
 class Lifecycle:
@@ -28,6 +32,8 @@ class Lifecycle:
         self._settings = settings
         self._clock = clock or Clock()
         self._retention: asyncio.Task[None] | None = None
+        # guilds the gateway says the bot is in (READY, GUILD_CREATE; an outage keeps them): never purged
+        self._present: set[int] = set()
 
     def subscribe(self, bot: hikari.GatewayBot) -> None:
         bot.subscribe(hikari.StartingEvent, self.on_starting)
@@ -52,13 +58,17 @@ class Lifecycle:
 
     async def _upkeep_round(self) -> None:
         self._on_purge(await upkeep_round(self._manager, legacy_keep_days=self._settings.legacy_keep_days,
-                                          now=self._clock.now()))
+                                          now=self._clock.now(), present=self._present.__contains__))
 
     async def on_stopping(self, _: hikari.StoppingEvent) -> None:
         """The purge stops before the manager closes its connections."""
         task, self._retention = self._retention, None
         if task is not None:
-            task.cancel()
+            # Python 3.11's wait_for drops a cancel that lands as its wait ends (a `clock` advance just woke
+            # the sleeping round): cancel again until the task is really over, or the stop never finishes
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=_CANCEL_AGAIN_S)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -69,9 +79,13 @@ class Lifecycle:
         """
         present = {int(g) for g in event.unavailable_guilds}
         count, shard_id = event.shard.shard_count, event.shard.id
-        absent = [g for g in self._manager.guild_ids_on_disk()
+        # before any await: a purge round starting meanwhile already skips them (a new READY replaces the shard's)
+        self._present = {g for g in self._present if (g >> 22) % count != shard_id} | present
+        absent = [g for g in sorted(set(self._manager.guild_ids_on_disk()) | _set_aside_ids(self._manager.root))
                   if (g >> 22) % count == shard_id and g not in present]
         async with self._manager.connect_bot() as bot_db:
+            # added back while the bot was offline (or GUILD_CREATE held back by an outage): not left any more
+            await record_present(bot_db, sorted(present), now=self._clock.now())
             started = await record_absent(bot_db, absent, retention_days=self._settings.retention_days,
                                           now=self._clock.now())
         if started:
@@ -80,16 +94,28 @@ class Lifecycle:
 
     async def on_guild_seen(self, event: hikari.GuildJoinEvent | hikari.GuildAvailableEvent) -> None:
         """Added to a guild, or found in it at startup: any pending purge of its file is cancelled."""
+        self._present.add(int(event.guild_id))
         async with self._manager.connect_bot() as bot_db:
             await record_join(bot_db, int(event.guild_id), name=event.guild.name, now=self._clock.now())
 
     async def on_guild_leave(self, event: hikari.GuildLeaveEvent) -> None:
         """Removed from a guild: record when (the purge counts from it) and close its file; the file stays."""
         guild_id = int(event.guild_id)
+        self._present.discard(guild_id)
         async with self._manager.connect_bot() as bot_db:
             await record_leave(bot_db, guild_id, retention_days=self._settings.retention_days,
                                now=self._clock.now())
         await self._manager.evict(guild_id)
         if self._settings.retention_days == 0:  # "0 = at once": not at the next hourly round
-            self._on_purge(await purge_expired(self._manager, now=self._clock.now()))
+            self._on_purge(await purge_expired(self._manager, now=self._clock.now(),
+                                               present=self._present.__contains__))
         log.info("left guild %s; its file is kept for %s day(s)", guild_id, self._settings.retention_days)
+
+
+def _set_aside_ids(root: Path) -> set[int]:
+    """Guilds with a damaged copy set aside (`<id>.sqlite3.quarantined-…`): the purge removes those too."""
+    if not root.is_dir():
+        return set()
+    ids = (guild_id_from_path(p.with_name(p.name.split(QUARANTINE_INFIX)[0]))
+           for p in root.glob(f"*.sqlite3{QUARANTINE_INFIX}*") if not p.name.endswith(SIDE_FILES))
+    return {g for g in ids if g is not None}

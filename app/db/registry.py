@@ -61,16 +61,32 @@ async def list_expired(bot_db: BotDb, *, now: datetime | None = None) -> list[Re
 
 
 async def clear_purge(bot_db: BotDb, guild_id: int) -> None:
-    """After a purge: the guild stays in the registry as left, with nothing pending."""
-    await bot_db.execute("UPDATE guild_registry SET purge_after = NULL WHERE guild_id = ?",
+    """After a purge: the guild stays in the registry as left, with nothing pending and no name kept."""
+    await bot_db.execute("UPDATE guild_registry SET purge_after = NULL, name = NULL WHERE guild_id = ?",
                          (validate_guild_id(guild_id),))
+
+
+async def record_present(bot_db: BotDb, guild_ids: list[int], *, now: datetime | None = None) -> int:
+    """Guilds Discord says the bot is in (READY, available or not): a pending purge of any of them is off.
+
+    A guild added back while the bot was offline (its GUILD_DELETE and GUILD_CREATE both missed, or
+    GUILD_CREATE delayed by an outage) is no longer recorded as left. Returns how many were.
+    """
+    stamp = _iso(now or datetime.now(UTC))
+    async with bot_db.transaction():
+        result = await bot_db.executemany(
+            "UPDATE guild_registry SET joined_at = ?, left_at = NULL, purge_after = NULL "
+            "WHERE guild_id = ? AND left_at IS NOT NULL",
+            [(stamp, validate_guild_id(g)) for g in guild_ids])
+    return result.rowcount
 
 
 async def record_absent(bot_db: BotDb, guild_ids: list[int], *, retention_days: int,
                         now: datetime | None = None) -> int:
     """Guilds with a file that Discord says the bot is not in: start their retention clock.
 
-    Guilds already recorded as left keep their date (a restart does not extend it).
+    Guilds already recorded as left keep their date (a restart does not extend it), unless their
+    purge is over: a file of theirs found again (a late split, a copy put back) gets a new period.
     Returns how many guilds were newly recorded as left.
     """
     moment = now or datetime.now(UTC)
@@ -79,6 +95,7 @@ async def record_absent(bot_db: BotDb, guild_ids: list[int], *, retention_days: 
         result = await bot_db.executemany(
             "INSERT INTO guild_registry (guild_id, left_at, purge_after) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET left_at = excluded.left_at, "
-            "purge_after = excluded.purge_after WHERE guild_registry.left_at IS NULL",
+            "purge_after = excluded.purge_after "
+            "WHERE guild_registry.left_at IS NULL OR guild_registry.purge_after IS NULL",
             [(validate_guild_id(g), left_at, purge_after) for g in guild_ids])
     return result.rowcount

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -39,11 +40,12 @@ class PurgeResult:
 
 
 async def purge_expired(manager: GuildDatabaseManager, *, now: datetime | None = None,
-                        dry_run: bool = False) -> list[PurgeResult]:
+                        dry_run: bool = False, present: Callable[[int], bool] | None = None) -> list[PurgeResult]:
     """Delete the file of every guild whose retention is over (receipt by "retention").
 
     A guild the bot was added back to is skipped: its registry entry is re-read
-    just before deletion. With `dry_run`, nothing changes.
+    just before deletion. `present(guild_id)` (the running bot: the gateway says it is in the
+    guild) skips it too, whatever the registry says yet. With `dry_run`, nothing changes.
     """
     moment = now or datetime.now(UTC)
     async with manager.connect_bot() as bot_db:
@@ -58,7 +60,7 @@ async def purge_expired(manager: GuildDatabaseManager, *, now: datetime | None =
             results.append(PurgeResult(entry.guild_id, "would delete" if exists else "no file",
                                        entry.left_at, entry.purge_after))
             continue
-        results.append(await _purge_one(manager, entry, moment))
+        results.append(await _purge_one(manager, entry, moment, present or _nowhere))
     return results
 
 
@@ -70,16 +72,22 @@ class _Rejoined(Exception):
     """The bot was added back to the guild: its purge is off."""
 
 
-async def _due(bot_db: BotDb, guild_id: int, moment: datetime) -> bool:
+def _nowhere(_: int) -> bool:
+    return False
+
+
+async def _due(bot_db: BotDb, guild_id: int, moment: datetime, present: Callable[[int], bool]) -> bool:
+    if present(guild_id):
+        return False
     current = await registry.fetch_entry(bot_db, guild_id)
     return not (current is None or current.purge_after is None or _after(current.purge_after, moment))
 
 
 async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntry,
-                     moment: datetime) -> PurgeResult:
+                     moment: datetime, present: Callable[[int], bool]) -> PurgeResult:
     guild_id = entry.guild_id
     async with manager.connect_bot() as bot_db:
-        if not await _due(bot_db, guild_id, moment):
+        if not await _due(bot_db, guild_id, moment, present):
             return PurgeResult(guild_id, "rejoined", entry.left_at, entry.purge_after)
         path = manager.path_for(guild_id)
         if not path.exists() and not set_aside_copies(path):
@@ -87,7 +95,7 @@ async def _purge_one(manager: GuildDatabaseManager, entry: registry.RegistryEntr
             return PurgeResult(guild_id, "no file", entry.left_at, entry.purge_after)
 
     async def still_due(bot_db: BotDb) -> None:  # asked again once the guild is held (its work done)
-        if not await _due(bot_db, guild_id, moment):
+        if not await _due(bot_db, guild_id, moment, present):
             raise _Rejoined
 
     try:
@@ -114,7 +122,8 @@ async def retire_legacy_copies(manager: GuildDatabaseManager, keep_days: int, *,
 
 
 async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int = DEFAULT_LEGACY_KEEP_DAYS,
-                       now: datetime | None = None) -> list[PurgeResult]:
+                       now: datetime | None = None, present: Callable[[int], bool] | None = None
+                       ) -> list[PurgeResult]:
     """One round of upkeep: retire expired legacy copies, purge expired guilds; a failure is logged, not raised.
 
     Returns the purge's results (none if the round failed), for the metrics.
@@ -123,7 +132,7 @@ async def upkeep_round(manager: GuildDatabaseManager, *, legacy_keep_days: int =
         retired = await retire_legacy_copies(manager, legacy_keep_days, now=now)
         if retired:
             log.info("retired kept legacy copies after LEGACY_KEEP_DAYS: %s", retired)
-        results = await purge_expired(manager, now=now)
+        results = await purge_expired(manager, now=now, present=present)
     except (BotError, OSError) as error:
         log.exception("retention purge round failed: %s", error)
         return []
