@@ -2,7 +2,9 @@
 
 Discord may refuse (403: no permission in that channel) or the channel may be gone (404): each
 is logged once per guild and channel, telling the operator where admins pick another channel, and
-never raised into a listener or a command.
+never raised into a listener or a command. Any other failure of Discord's (a 5xx, a 400, a rate limit
+longer than the client waits, a dropped connection) is logged once per guild, channel and kind, and
+the post is skipped the same way.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from app.features.guild_settings import fetch_guild_settings
 
 log = logging.getLogger(__name__)
 _warned: set[tuple[int, int]] = set()
+_failed: set[tuple[int, int, str]] = set()
 
 
 async def announce(rest: hikari.api.RESTClient, guild_id: int, channel_id: int, text: str, *,
@@ -29,6 +32,12 @@ async def announce(rest: hikari.api.RESTClient, guild_id: int, channel_id: int, 
             _warned.add((guild_id, channel_id))
             log.warning("cannot post in channel %s of guild %s (%s); an admin can choose another announcement "
                         "channel with /settings", channel_id, guild_id, type(error).__name__)
+        return False
+    except hikari.HikariError as error:  # Discord failing, not refusing: this post is lost, nothing else is
+        if (guild_id, channel_id, type(error).__name__) not in _failed:
+            _failed.add((guild_id, channel_id, type(error).__name__))
+            log.warning("a post in channel %s of guild %s was skipped: Discord answered %s", channel_id, guild_id,
+                        type(error).__name__)
         return False
     return True
 
