@@ -35,12 +35,17 @@ async def record_join(bot_db: BotDb, guild_id: int, *, name: str | None = None,
 
 async def record_leave(bot_db: BotDb, guild_id: int, *, retention_days: int,
                        now: datetime | None = None) -> None:
-    """The bot left the guild: its file is purged after `retention_days` unless it is added back."""
+    """The bot left the guild: its file is purged after `retention_days` unless it is added back.
+
+    A guild already recorded as left, its purge pending, keeps its date: Discord may deliver a leave twice
+    (a resumed session), and a second one must not push the purge back.
+    """
     moment = now or datetime.now(UTC)
     await bot_db.execute(
         "INSERT INTO guild_registry (guild_id, left_at, purge_after) VALUES (?, ?, ?) "
         "ON CONFLICT (guild_id) DO UPDATE SET left_at = excluded.left_at, "
-        "purge_after = excluded.purge_after",
+        "purge_after = excluded.purge_after "
+        "WHERE guild_registry.left_at IS NULL OR guild_registry.purge_after IS NULL",
         (validate_guild_id(guild_id), _iso(moment), _iso(moment + timedelta(days=retention_days))))
 
 

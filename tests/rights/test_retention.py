@@ -208,3 +208,15 @@ async def test_added_back_and_removed_again_while_the_purge_waits_starts_a_new_r
     assert results[LEFT] == "rejoined" and LEFT in mgr.guild_ids_on_disk()
     later = {r.guild_id: r.outcome for r in await purge_expired(mgr, now=moment + timedelta(days=30))}
     assert later[LEFT] == "deleted"  # exactly 30 days after the second leave: due, as at the first
+
+
+@pytest.mark.asyncio
+async def test_a_second_leave_event_does_not_push_the_purge_back(mgr: GuildDatabaseManager) -> None:
+    """Discord may deliver a GUILD_DELETE twice (a resumed session): the retention counts from the first."""
+    async with mgr.connect(LEFT) as db:
+        await populate(db, n=1)
+    async with mgr.connect_bot() as bot_db:
+        await registry.record_leave(bot_db, LEFT, retention_days=30, now=T0)
+        await registry.record_leave(bot_db, LEFT, retention_days=30, now=T0 + timedelta(days=20))
+    results = await purge_expired(mgr, now=T0 + timedelta(days=31))
+    assert [(r.guild_id, r.outcome) for r in results] == [(LEFT, "deleted")]
