@@ -165,6 +165,8 @@ def delete_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def purge_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.dry_run:
+        _refuse_before_split(settings)  # the split would bring back the servers purged now
     results = _run(settings, lambda m: purge_expired(m, dry_run=args.dry_run))
     failed = [r for r in results if r.outcome == "failed"]
     if args.json:

@@ -69,3 +69,17 @@ def test_legacy_status_says_pending_while_the_refusal_holds(
     assert json.loads(capsys.readouterr().out)["pending_split"] is True
     assert main(["user", "forget", "7", "--yes"]) == 1
     assert not any(p.name.startswith(".forget-") for p in root.iterdir())  # nothing written before it
+
+
+def test_purge_expired_waits_for_the_split_too_and_its_dry_run_does_not(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Purged now, a server's rows would come back with the split that must still run.
+    legacy = tmp_path / "database.db"
+    build_legacy_db(legacy, users=5, guilds=2, seed=2)
+    monkeypatch.setenv("LEGACY_DB", str(legacy))
+    capsys.readouterr()
+
+    assert main(["guild", "purge-expired"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert str(legacy) in err and err.count("\n") == 0, err
+    assert main(["guild", "purge-expired", "--dry-run", "--json"]) == 0
