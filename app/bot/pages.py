@@ -110,9 +110,12 @@ def attach_until_stopped(menu: Menu, client: lightbulb.Client) -> MenuHandle:
     seen its buttons removed turned a deleted server's pages) and stayed in memory with its rows for good.
     """
     handle = menu.attach_persistent(client, timeout=None)
-    attached = next((am for am in client._attached_menus if am._menu is menu), None)
+    # lightbulb's private names (pinned to 3.2.6 in constraints.txt; tests/sandbox/test_attack5_menus.py guards
+    # them): read defensively, so that a release renaming them loses this repair, not the menu
+    attached = next((am for am in getattr(client, "_attached_menus", ()) if getattr(am, "_menu", None) is menu), None)
     if attached is not None:
-        handle._am = attached  # the setter lightbulb's own timed path uses
+        with contextlib.suppress(AttributeError):
+            handle._am = attached  # the setter lightbulb's own timed path uses
     return handle
 
 
