@@ -55,22 +55,15 @@ def prepare_or_refuse(copy: Path, name: str, copied_at: str, receipts: Receipts,
     """`prepare`, its failure said of `what` (the backup's copy, the replica's).
 
     Raises:
-        BackupInvalidError: the erasures (or receipts) made since cannot be applied to the copy (nothing changed).
+        BackupInvalidError: the copy cannot be brought to this bot's schema, or the erasures (or receipts) made
+            since cannot be applied to it (nothing changed).
     """
     try:
         return prepare(copy, name, copied_at, receipts, root=root, scratch=scratch)
     except (sqlite3.Error, GuildDatabaseError) as error:
-        raise BackupInvalidError(f"{what}: what was erased or deleted since it was made cannot be applied to it "
-                                 f"({error}), so it is not restored.") from error
-
-
-def migrate_if_older(path: Path) -> bool:
-    """Bring the guild file at `path` (a copy nobody else has open) to the current schema if it is older;
-    whether it was."""
-    if schema_version_of(path) >= GUILD_SCHEMA.version:
-        return False
-    migrate_copy(path)
-    return True
+        raise BackupInvalidError(f"{what} could not be brought to this bot's schema, or what was erased or deleted "
+                                 f"since it was made could not be applied to it ({error}), so it is not "
+                                 "restored.") from error
 
 
 def migrate_copy(path: Path) -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.backup.prepare import migrate_if_older, prepare_or_refuse
+from app.backup.prepare import prepare_or_refuse
 from app.backup.receipts import Receipts, read_receipts
 from app.backup.restore import LiveFileNewer, RestoreResult, check_not_newer, deleted_since, install, restored
 from app.db.files import SIDE_FILES
@@ -22,7 +22,6 @@ from app.errors import (
     ConfigurationError,
     DatabaseUnreadableError,
     FileInUseError,
-    GuildDatabaseError,
     ReplicationError,
 )
 from app.replicate import litestream
@@ -66,17 +65,6 @@ def _check(copy: Path) -> None:
         raise BackupInvalidError(f"The replica of {copy.name.removesuffix('.from-replica')} fails verification.")
     if guild_id is not None:
         check_not_newer(f"The replica of {copy.name.removesuffix('.from-replica')}", version)
-
-
-def _migrate(copy: Path, name: str) -> None:
-    """Raises:
-        BackupInvalidError: the replica's copy of an older schema cannot be migrated (nothing is put in place).
-    """
-    try:
-        migrate_if_older(copy)
-    except (sqlite3.Error, GuildDatabaseError) as error:
-        raise BackupInvalidError(f"The replica of {name} is of an older schema that could not be brought to this "
-                                 f"bot's ({error}), so it is not restored.") from error
 
 
 def restore_from_replica(root: Path, replica_url: str, *, guild_id: int | None = None,
@@ -147,8 +135,7 @@ def _restore_one(root: Path, replica_url: str, name: str, receipts: Receipts, sc
     try:
         litestream.restore(replica_url, live, copy)
         _check(copy)
-        if name != BOT_FILE_NAME:  # an older replica: migrated here, not in a running bot's file (prepare.py)
-            _migrate(copy, name)
+        # an older replica is migrated in the private copy, never in a running bot's file (prepare.py)
         prepared = prepare_or_refuse(copy, name, as_of, receipts, root=root, scratch=scratch,
                                      what=f"The replica of {name}")
         try:
