@@ -30,7 +30,7 @@ from pathlib import Path
 
 from app.backup.copy import Entry, online_copy, sha256_of, source_signature
 from app.backup.receipts import copy_time
-from app.db.files import QUARANTINE_INFIX, SIDE_FILES
+from app.db.files import set_aside_in
 from app.db.fleet import list_guild_files
 from app.db.ids import BOT_FILE_NAME, guild_id_from_path
 from app.errors import FileInUseError, NotFoundError
@@ -199,11 +199,8 @@ def _write_manifest(generation: Path, manifest: dict[str, object]) -> None:
 def _set_aside(root: Path) -> Hold:
     """(file, when) of every copy the bot set aside as damaged (`<name>.quarantined-<stamp>`, no side file)."""
     found: Hold = set()
-    if not root.is_dir():
-        return found
-    for path in root.glob(f"*.sqlite3{QUARANTINE_INFIX}*"):
-        name, _, stamp = path.name.partition(QUARANTINE_INFIX)
-        when = stamp_of(Path(stamp)) if not stamp.endswith(SIDE_FILES) else None
+    for name, stamp, _ in set_aside_in(root):
+        when = stamp_of(Path(stamp))
         if when is not None and (name == BOT_FILE_NAME or guild_id_from_path(Path(name)) is not None):
             found.add((name, when))
     return found

@@ -12,7 +12,7 @@ import hikari
 from app.bot.clock import Clock
 from app.config import Settings
 from app.db import GuildDatabaseManager
-from app.db.files import QUARANTINE_INFIX, SIDE_FILES
+from app.db.files import set_aside_in
 from app.db.ids import guild_id_from_path
 from app.db.registry import record_absent, record_join, record_leave, record_present
 from app.rights.guild_delete import finish_interrupted_deletions
@@ -114,8 +114,5 @@ class Lifecycle:
 
 def _set_aside_ids(root: Path) -> set[int]:
     """Guilds with a damaged copy set aside (`<id>.sqlite3.quarantined-…`): the purge removes those too."""
-    if not root.is_dir():
-        return set()
-    ids = (guild_id_from_path(p.with_name(p.name.split(QUARANTINE_INFIX)[0]))
-           for p in root.glob(f"*.sqlite3{QUARANTINE_INFIX}*") if not p.name.endswith(SIDE_FILES))
+    ids = (guild_id_from_path(Path(name)) for name, _, _ in set_aside_in(root))
     return {g for g in ids if g is not None}

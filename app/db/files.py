@@ -166,6 +166,19 @@ def quarantine(path: Path, reason: str) -> Path:
     return target
 
 
+def set_aside_in(root: Path) -> list[tuple[str, str, Path]]:
+    """(the file's own name, the stamp, the copy) of every database copy set aside in `root` (`quarantine`), side
+    files left out; none if `root` is not a folder."""
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.glob(f"*.sqlite3{QUARANTINE_INFIX}*"):
+        name, _, stamp = path.name.partition(QUARANTINE_INFIX)
+        if not stamp.endswith(SIDE_FILES):
+            found.append((name, stamp, path))
+    return sorted(found)
+
+
 def _refuse(path: Path, conn: sqlite3.Connection | None, reason: str, user_message: str) -> None:
     if conn is not None:
         conn.close()
